@@ -1,0 +1,167 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wins import __version__
+from wins.config import Settings, get_settings
+from wins.db import Database
+from wins.events.hub import EventHub
+from wins.logging_setup import configure_logging
+from wins.schemas import HealthPublic
+
+logger = logging.getLogger("wins.app")
+access_logger = logging.getLogger("wins.access")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _error(status: int, message: Any, code: str) -> JSONResponse:
+    return JSONResponse({"detail": message, "code": code}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    from wins.errors import WinsError
+
+    @app.exception_handler(WinsError)
+    async def _wins_error(request: Request, exc: WinsError) -> Response:
+        handler: Callable[[Request, WinsError], Awaitable[Response]] | None = getattr(
+            request.app.state, "html_error_handler", None
+        )
+        if handler is not None and request.url.path.split("/")[1:2] != ["api"]:
+            return await handler(request, exc)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        response = _error(exc.status_code, exc.message, exc.code)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        return _error(422, errors, "invalid_input")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, exc.detail, "http_error")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> Response:
+        logger.warning("integrity error turned into 409: %s", exc.orig)
+        return _error(409, "That change clashes with another one made at the same moment; try again.", "conflict")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(_: Request, exc: OperationalError) -> Response:
+        logger.error("database unavailable: %s", exc.orig)
+        return _error(503, "The database is busy or unreachable; try again in a moment.", "database_unavailable")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "Something went wrong on the server; it has been logged.", "internal_error")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    db = Database(settings)
+    hub = EventHub(db, poll_seconds=settings.event_poll_seconds, buffer_size=settings.event_buffer_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        logger.info("WINS %s ready on %s", __version__, db.write_engine.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            await hub.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="WINS — Waiting Issue Number System",
+        version=__version__,
+        description="Queue management API: issue tickets, call them to counters, follow the event stream.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.hub = hub
+    app.state.principal_cache = {}
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        access_logger.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @app.get("/health", response_model=HealthPublic, tags=["health"])
+    def health() -> Any:
+        """Liveness and database state (no sign-in needed; for load balancers and monitoring)."""
+        try:
+            with db.session(write=False) as session:
+                session.execute(text("SELECT 1"))
+                ok = True
+        except Exception as exc:  # the point of the endpoint is to report this
+            logger.warning("health check: database unreachable: %s", exc)
+            ok = False
+        body = {
+            "status": "ok" if ok else "degraded",
+            "database": db.write_engine.dialect.name,
+            "database_ok": ok,
+            "version": __version__,
+            "last_event_id": hub.last_id,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    api = APIRouter(prefix="/api/v1")
+    from wins.branches.api import router as branch_router
+    from wins.counters.api import router as counter_router
+    from wins.devices.api import router as device_router
+    from wins.events.api import router as event_router
+    from wins.services.api import router as service_router
+    from wins.staff.api import router as staff_router
+    from wins.tickets.api import public_router
+    from wins.tickets.api import router as ticket_router
+
+    for router in (
+        staff_router,
+        branch_router,
+        service_router,
+        counter_router,
+        ticket_router,
+        public_router,
+        device_router,
+        event_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    # Other parts (staff web UI, display board, tracking page …) add `install(app)` calls here.
+    return app

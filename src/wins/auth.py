@@ -1,0 +1,68 @@
+"""Who is calling: a staff user (signed token) or a device (kiosk/display token)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wins import clock
+from wins.devices.models import Device, DeviceKind
+from wins.errors import NotAuthenticated, PermissionDenied
+from wins.staff.models import Role, StaffUser
+from wins.staff.security import hash_device_token, unsign
+
+STAFF_TOKEN_PURPOSE = "staff-token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    staff: StaffUser | None = None
+    device: Device | None = None
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.staff.role) if self.staff else None
+
+    @property
+    def label(self) -> str:
+        if self.staff:
+            return f"staff:{self.staff.username}"
+        if self.device:
+            return f"device:{self.device.name}"
+        return "anonymous"
+
+    def require_staff(self, minimum: Role = Role.staff) -> StaffUser:
+        if self.staff is None:
+            raise PermissionDenied("This action needs a staff account.")
+        if Role(self.staff.role).rank < minimum.rank:
+            raise PermissionDenied(f"This action needs the {minimum.value} role or higher.")
+        return self.staff
+
+    def require_device_or_staff(self, kind: DeviceKind) -> None:
+        if self.staff is not None:
+            return
+        if self.device is not None and self.device.kind == kind:
+            return
+        raise PermissionDenied(f"This action needs a staff account or a {kind.value} device token.")
+
+
+def resolve_token(session: Session, token: str, *, secret_key: str, max_age: int) -> Principal:
+    """Turn a bearer token into a principal, or raise NotAuthenticated."""
+    if token.startswith("wdt_"):
+        device = session.scalar(select(Device).where(Device.token_hash == hash_device_token(token)))
+        if device is None or device.revoked_at is not None:
+            raise NotAuthenticated("This device token is unknown or was revoked. Ask an admin for a new one.")
+        return Principal(device=device)
+    data = unsign(secret_key, STAFF_TOKEN_PURPOSE, token, max_age=max_age)
+    if data is None:
+        raise NotAuthenticated("Your sign-in has expired or is invalid. Sign in again.")
+    staff = session.get(StaffUser, data.get("sid"))
+    if staff is None or not staff.active or staff.token_version != data.get("v"):
+        raise NotAuthenticated("Your sign-in is no longer valid. Sign in again.")
+    return Principal(staff=staff)
+
+
+def touch_device(device: Device) -> None:
+    device.last_seen_at = clock.utcnow()

@@ -1,0 +1,197 @@
+"""The `wins` command: serve, db upgrade, users, devices, demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from wins.config import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message already says which setting is wrong
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(help="WINS — Waiting Issue Number System. Settings come from WINS_* environment variables.")
+@click.version_option(package_name="wins")
+def main() -> None:
+    logging.captureWarnings(True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the latest version (safe to run again)."""
+    from wins.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    click.echo(f"Database is up to date: {_safe_url(settings)}")
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+
+
+def _session(settings: Settings):  # type: ignore[no-untyped-def]
+    from wins.db import Database
+
+    return Database(settings).session()
+
+
+@main.command()
+def demo() -> None:
+    """Create demo data (a branch, services A/B/C, four counters, an admin) if the database is empty."""
+    from wins.demo import seed_demo
+    from wins.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    with _session(settings) as session:
+        result = seed_demo(session)
+    if not result.created:
+        click.echo("The database already has a branch; nothing was changed.")
+        return
+    click.echo("Demo data created: services A, B, C and counters 1–4.")
+    if result.admin_password:
+        click.echo(f"Admin sign-in: username 'admin', password '{result.admin_password}' (shown only this once).")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default WINS_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default WINS_PORT or 8000).")
+@click.option("--workers", default=None, type=int, help="Worker processes (default WINS_WORKERS or 1).")
+@click.option("--no-demo", is_flag=True, help="Do not create demo data on an empty database.")
+def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool) -> None:
+    """Upgrade the database, create demo data on first start, and run the server."""
+    import uvicorn
+
+    from wins.demo import seed_demo
+    from wins.migrate import upgrade
+
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    if settings.is_sqlite and workers > 1:
+        click.echo("Note: with SQLite keep one worker; use PostgreSQL for several.", err=True)
+    upgrade(settings.sqlalchemy_url)
+    if settings.demo_on_first_start and not no_demo:
+        with _session(settings) as session:
+            result = seed_demo(session)
+        if result.created:
+            click.echo("First start: demo data created (services A, B, C; counters 1–4).")
+            if result.admin_password:
+                click.echo(
+                    f"  Admin sign-in: username 'admin', password '{result.admin_password}'"
+                    " — write it down, it is shown only this once."
+                )
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    click.echo(f"WINS is starting on {base}")
+    click.echo(f"  Staff sign-in:   {base}/login")
+    click.echo(f"  Display board:   {base}/display")
+    click.echo(f"  API docs:        {base}/docs")
+    click.echo(f"  Health:          {base}/health")
+    sys.stdout.flush()
+    uvicorn.run(
+        "wins.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["staff", "manager", "admin"]), default="staff", show_default=True)
+@click.option("--full-name", default="", help="Name shown on screens.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(username: str, role: str, full_name: str, password_stdin: bool) -> None:
+    """Create a staff account. Without --password-stdin a password is generated and printed."""
+    from wins.errors import WinsError
+    from wins.staff.models import Role
+    from wins.staff.security import generate_password
+    from wins.staff.service import create_user
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
+    settings = _settings()
+    try:
+        with _session(settings) as session:
+            create_user(session, username=username, password=password, role=Role(role), full_name=full_name)
+    except WinsError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"User {username!r} created with role {role}.")
+    if not password_stdin:
+        click.echo(f"Password: {password}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Reset a staff password (also unlocks the account and signs it out everywhere)."""
+    from sqlalchemy import select
+
+    from wins.errors import WinsError
+    from wins.staff.models import StaffUser
+    from wins.staff.security import generate_password
+    from wins.staff.service import update_user
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
+    try:
+        with _session(_settings()) as session:
+            user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+            if user is None:
+                raise click.ClickException(f"No user named {username!r}.")
+            update_user(session, user.id, changes={"password": password})
+    except WinsError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Password of {username!r} changed.")
+    if not password_stdin:
+        click.echo(f"Password: {password}")
+
+
+@main.group()
+def devices() -> None:
+    """Kiosks and display screens."""
+
+
+@devices.command("create")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["kiosk", "display"]), required=True)
+def devices_create(name: str, kind: str) -> None:
+    """Create a kiosk or display and print its token (put it in the device's configuration)."""
+    from wins.devices.models import DeviceKind
+    from wins.devices.service import create_device
+    from wins.errors import WinsError
+
+    try:
+        with _session(_settings()) as session:
+            _, token = create_device(session, name=name, kind=DeviceKind(kind))
+    except WinsError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(token)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,103 @@
+"""All server settings in one place. Every field can be set with an environment variable `WINS_<NAME>`."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WINS_", env_file=None, extra="ignore")
+
+    env: Environment = Field(
+        Environment.development,
+        description="`production` refuses to start without an explicit secret key and marks cookies Secure.",
+    )
+    data_dir: Path = Field(Path("var"), description="Folder for the SQLite file, generated secrets and caches.")
+    database_url: str = Field(
+        "",
+        description="`sqlite:///path/to/wins.db` (default: `<data_dir>/wins.db`) or "
+        "`postgresql://user@host:port/db` (the psycopg 3 driver is chosen for you).",
+    )
+    secret_key: str = Field(
+        "",
+        description="Signs staff tokens and cookies. Required in production; in development one is generated "
+        "once and kept in `<data_dir>/secret_key`.",
+    )
+    host: str = Field("127.0.0.1", description="Address `wins serve` listens on.")
+    port: int = Field(8000, description="Port `wins serve` listens on.")
+    workers: int = Field(1, ge=1, description="Server processes. Keep 1 on SQLite; use several on PostgreSQL.")
+    public_url: str = Field(
+        "",
+        description="Base URL customers' phones reach (printed in the ticket QR code), e.g. `http://queue.lan:8000`.",
+    )
+    log_level: str = Field("INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: LogFormat = Field(LogFormat.text, description="`text` for people, `json` for log collectors.")
+    token_ttl_seconds: int = Field(12 * 3600, description="How long a staff API token stays valid.")
+    default_service_seconds: int = Field(
+        300, description="Service time assumed for a service before any ticket of it has been served."
+    )
+    estimate_sample_size: int = Field(
+        20, description="How many recent served tickets of a service feed its average service time."
+    )
+    login_max_failures: int = Field(5, description="Failed logins in a row before the account is locked.")
+    login_lock_seconds: int = Field(300, description="How long a locked account stays locked.")
+    event_poll_seconds: float = Field(
+        1.0, description="Safety-net poll of the event log (catches events from other processes on SQLite)."
+    )
+    event_buffer_size: int = Field(20000, description="Recent events kept in memory for fast replay.")
+    demo_on_first_start: bool = Field(True, description="`wins serve` creates demo data on an empty database.")
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.env == Environment.production and len(self.secret_key) < 32:
+            raise ValueError(
+                "WINS_SECRET_KEY must be set to at least 32 random characters in production "
+                "(generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'wins.db').as_posix()}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def get_settings() -> Settings:
+    return Settings()

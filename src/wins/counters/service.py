@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wins import clock
+from wins.branches.service import get_branch
+from wins.counters.models import Counter, CounterService
+from wins.errors import Conflict, NotFound, ValidationFailed
+from wins.events.service import record_event
+from wins.services.models import Service
+from wins.staff.models import StaffUser
+
+
+def list_counters(session: Session, *, branch_id: int | None = None) -> list[Counter]:
+    branch = get_branch(session, branch_id)
+    return list(session.scalars(select(Counter).where(Counter.branch_id == branch.id).order_by(Counter.id)))
+
+
+def get_counter(session: Session, counter_id: int, *, lock: bool = False) -> Counter:
+    query = select(Counter).where(Counter.id == counter_id)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL: one action at a time per counter (no-op on SQLite)
+    counter = session.scalar(query)
+    if counter is None:
+        raise NotFound(f"Counter {counter_id} does not exist.")
+    return counter
+
+
+def _set_services(session: Session, counter: Counter, service_ids: list[int]) -> None:
+    if len(set(service_ids)) != len(service_ids):
+        raise ValidationFailed("A service is listed twice for this counter.")
+    for service_id in service_ids:
+        service = session.get(Service, service_id)
+        if service is None or service.branch_id != counter.branch_id:
+            raise ValidationFailed(f"Service {service_id} does not exist in this branch.")
+    counter.service_links = [
+        CounterService(service_id=service_id, position=position) for position, service_id in enumerate(service_ids)
+    ]
+
+
+def _check_name(session: Session, branch_id: int, name: str, *, exclude_id: int | None = None) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("A counter needs a name, like '3' or 'Desk 3'.")
+    clash = session.scalar(select(Counter).where(Counter.branch_id == branch_id, Counter.name == name))
+    if clash is not None and clash.id != exclude_id:
+        raise Conflict(f"There is already a counter named {name!r}.")
+    return name
+
+
+def create_counter(session: Session, *, name: str, service_ids: list[int], branch_id: int | None = None) -> Counter:
+    branch = get_branch(session, branch_id)
+    counter = Counter(branch_id=branch.id, name=_check_name(session, branch.id, name))
+    session.add(counter)
+    session.flush()
+    _set_services(session, counter, service_ids)
+    session.flush()
+    record_event(session, "counter.created", counter_public(session, counter), branch_id=branch.id)
+    return counter
+
+
+def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]) -> Counter:
+    counter = get_counter(session, counter_id, lock=True)
+    if "name" in changes:
+        counter.name = _check_name(session, counter.branch_id, changes["name"], exclude_id=counter.id)
+    if "active" in changes:
+        counter.active = bool(changes["active"])
+        if not counter.active:
+            counter.staff_id = None
+    if "service_ids" in changes:
+        _set_services(session, counter, changes["service_ids"])
+    session.flush()
+    record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+    return counter
+
+
+def open_counter(session: Session, counter_id: int, *, staff: StaffUser) -> Counter:
+    """Staff sit down at a counter: it counts as open for wait estimates and displays show who is there."""
+    counter = get_counter(session, counter_id, lock=True)
+    if not counter.active:
+        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+    if counter.staff_id != staff.id:
+        # Leave any other counter this person was sitting at.
+        for other in session.scalars(select(Counter).where(Counter.staff_id == staff.id, Counter.id != counter.id)):
+            other.staff_id = None
+            other.opened_at = None
+            record_event(session, "counter.updated", counter_public(session, other), branch_id=other.branch_id)
+        counter.staff_id = staff.id
+        counter.opened_at = clock.utcnow()
+    staff.last_counter_id = counter.id
+    session.flush()
+    record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+    return counter
+
+
+def close_counter(session: Session, counter_id: int) -> Counter:
+    counter = get_counter(session, counter_id, lock=True)
+    counter.staff_id = None
+    counter.opened_at = None
+    session.flush()
+    record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+    return counter
+
+
+def counter_public(session: Session, counter: Counter) -> dict[str, Any]:
+    staff = session.get(StaffUser, counter.staff_id) if counter.staff_id else None
+    return {
+        "id": counter.id,
+        "name": counter.name,
+        "active": counter.active,
+        "service_ids": counter.service_ids,
+        "is_open": counter.is_open,
+        "staff_id": counter.staff_id,
+        "staff_name": (staff.full_name or staff.username) if staff else None,
+    }

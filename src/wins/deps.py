@@ -1,0 +1,107 @@
+"""FastAPI dependencies: database sessions and who is calling.
+
+The request owns the transaction: `SessionDep` commits after the route returns and before the response is
+sent (dependency scope "function"), so a client never gets a 201 for a write that did not commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from wins.auth import Principal, resolve_token
+from wins.config import Settings
+from wins.db import Database
+from wins.errors import NotAuthenticated, PermissionDenied
+from wins.staff.models import Role
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+# Token → principal, kept briefly so a busy kiosk or display does not cost a query per request.
+# A revoked token or a deactivated user stops working within this many seconds.
+PRINCIPAL_CACHE_SECONDS = 5.0
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_public_base_url(request: Request) -> str:
+    """Base of links given to customers: WINS_PUBLIC_URL, or the address the client used to reach us."""
+    settings: Settings = request.app.state.settings
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+PublicBaseUrlDep = Annotated[str, Depends(get_public_base_url)]
+
+
+def write_session(db: DatabaseDep) -> Iterator[Session]:
+    with db.session(write=True) as session:
+        yield session
+
+
+def read_session(db: DatabaseDep) -> Iterator[Session]:
+    with db.session(write=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(write_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+
+
+def principal_from_token(request: HTTPConnection, token: str) -> Principal:
+    cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    with db.session(write=False) as session:
+        principal = resolve_token(
+            session, token, secret_key=settings.effective_secret_key, max_age=settings.token_ttl_seconds
+        )
+    if len(cache) > 10000:
+        cache.clear()
+    cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+    return principal
+
+
+def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+    if not token:
+        raise NotAuthenticated("Sign in first: send 'Authorization: Bearer <token>' (staff token or device token).")
+    return principal_from_token(request, token)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _require(minimum: Role):  # type: ignore[no-untyped-def]
+    def dependency(principal: PrincipalDep) -> Principal:
+        if principal.staff is None:
+            raise PermissionDenied("This action needs a staff account; device tokens cannot do it.")
+        principal.require_staff(minimum)
+        return principal
+
+    return dependency
+
+
+StaffDep = Annotated[Principal, Depends(_require(Role.staff))]
+ManagerDep = Annotated[Principal, Depends(_require(Role.manager))]
+AdminDep = Annotated[Principal, Depends(_require(Role.admin))]

@@ -1,0 +1,48 @@
+"""Append events to the log. Called by every service that changes state, inside its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from wins.events.models import Event
+
+# Held from the first event of a transaction until its commit (PostgreSQL only). It makes event ids
+# commit in increasing order, so a reader that has seen id N can never later find a smaller id appear.
+# SQLite needs nothing: its write transactions are already serial.
+EVENT_ORDER_LOCK = 0x57494E53  # "WINS"
+NOTIFY_CHANNEL = "wins_events"
+
+
+def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id: int | None) -> Event:
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get("wins_event_lock"):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK})
+        # NOTIFY is transactional: PostgreSQL delivers it to every listening worker only after commit.
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        session.info["wins_event_lock"] = True
+    event = Event(type=type, data=data, branch_id=branch_id)
+    session.add(event)
+    session.flush()
+    session.info["wins_events_written"] = True
+    return event
+
+
+def event_public(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "at": event.at.isoformat(),
+        "branch_id": event.branch_id,
+        "data": event.data,
+    }
+
+
+def events_after(session: Session, since: int, *, limit: int) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Event).where(Event.id > since).order_by(Event.id).limit(limit))
+    return [event_public(e) for e in rows]
+
+
+def last_event_id(session: Session) -> int:
+    return session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0

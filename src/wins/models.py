@@ -1,0 +1,28 @@
+"""Import every model so that metadata is complete (Alembic, tests)."""
+
+from wins.audit.models import AuditEntry
+from wins.branches.models import Branch
+from wins.counters.models import Counter, CounterService
+from wins.db import Base
+from wins.devices.models import Device, DeviceKind
+from wins.events.models import Event
+from wins.services.models import Service
+from wins.staff.models import Role, StaffUser
+from wins.tickets.models import Ticket, TicketSequence, TicketStatus
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Branch",
+    "Counter",
+    "CounterService",
+    "Device",
+    "DeviceKind",
+    "Event",
+    "Role",
+    "Service",
+    "StaffUser",
+    "Ticket",
+    "TicketSequence",
+    "TicketStatus",
+]

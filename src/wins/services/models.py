@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wins import clock
+from wins.db import Base, UTCDateTime
+
+
+class Service(Base):
+    """What a customer queues for ("Loans", "Prescriptions"); its prefix starts every ticket number."""
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("branch_id", "prefix", name="uq_services_branch_prefix"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(3))
+    colour: Mapped[str] = mapped_column(String(7), default="#1f6feb")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Higher weight is called first at every counter that serves it (e.g. appointments).
+    priority_weight: Mapped[int] = mapped_column(Integer, default=0)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wins.branches.service import get_branch
+from wins.errors import Conflict, NotFound, ValidationFailed
+from wins.events.service import record_event
+from wins.services.models import Service
+
+_PREFIX = re.compile(r"^[A-Z]{1,3}$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def list_services(session: Session, *, branch_id: int | None = None, active_only: bool = False) -> list[Service]:
+    branch = get_branch(session, branch_id)
+    query = select(Service).where(Service.branch_id == branch.id).order_by(Service.sort_order, Service.id)
+    if active_only:
+        query = query.where(Service.active.is_(True))
+    return list(session.scalars(query))
+
+
+def get_service(session: Session, service_id: int) -> Service:
+    service = session.get(Service, service_id)
+    if service is None:
+        raise NotFound(f"Service {service_id} does not exist.")
+    return service
+
+
+def _check(session: Session, branch_id: int, values: dict[str, Any], *, exclude_id: int | None = None) -> None:
+    if "prefix" in values:
+        values["prefix"] = values["prefix"].strip().upper()
+        if not _PREFIX.match(values["prefix"]):
+            raise ValidationFailed("A ticket prefix is 1 to 3 letters A–Z, like 'A' or 'LN'.")
+        clash = session.scalar(
+            select(Service).where(Service.branch_id == branch_id, Service.prefix == values["prefix"])
+        )
+        if clash is not None and clash.id != exclude_id:
+            raise Conflict(f"Prefix {values['prefix']} is already used by {clash.name}; pick another letter.")
+    if "name" in values:
+        values["name"] = values["name"].strip()
+        if not values["name"]:
+            raise ValidationFailed("A service needs a name.")
+    if "colour" in values and not _COLOUR.match(values["colour"]):
+        raise ValidationFailed("A colour is written like #1f6feb.")
+
+
+def create_service(session: Session, *, values: dict[str, Any], branch_id: int | None = None) -> Service:
+    branch = get_branch(session, branch_id)
+    _check(session, branch.id, values)
+    service = Service(branch_id=branch.id, **values)
+    session.add(service)
+    session.flush()
+    record_event(session, "service.created", service_public(service), branch_id=branch.id)
+    return service
+
+
+def update_service(session: Session, service_id: int, *, changes: dict[str, Any]) -> Service:
+    service = get_service(session, service_id)
+    _check(session, service.branch_id, changes, exclude_id=service.id)
+    for key, value in changes.items():
+        setattr(service, key, value)
+    session.flush()
+    record_event(session, "service.updated", service_public(service), branch_id=service.branch_id)
+    return service
+
+
+def service_public(service: Service) -> dict[str, Any]:
+    return {
+        "id": service.id,
+        "name": service.name,
+        "prefix": service.prefix,
+        "colour": service.colour,
+        "active": service.active,
+        "priority_weight": service.priority_weight,
+        "sort_order": service.sort_order,
+    }

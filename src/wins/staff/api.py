@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from wins.audit.service import record as audit
+from wins.deps import AdminDep, DatabaseDep, ReadSessionDep, SessionDep, SettingsDep, StaffDep
+from wins.errors import WinsError
+from wins.schemas import StaffCreate, StaffPublic, StaffUpdate, TokenPublic
+from wins.staff import service
+from wins.staff.models import Role
+
+router = APIRouter(tags=["staff"])
+
+
+@router.post("/auth/token", response_model=TokenPublic)
+def login_for_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DatabaseDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Exchange a staff username and password for a bearer token (OAuth2 password flow).
+    Repeated failures lock the account for `WINS_LOGIN_LOCK_SECONDS`."""
+    failure: WinsError | None = None
+    # Own transaction: failed attempts must be counted even though the request fails.
+    with db.session() as session:
+        try:
+            user = service.authenticate(
+                session,
+                username=form.username,
+                password=form.password,
+                max_failures=settings.login_max_failures,
+                lock_seconds=settings.login_lock_seconds,
+            )
+            token = service.issue_token(user, secret_key=settings.effective_secret_key)
+            result = {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": settings.token_ttl_seconds,
+                "role": user.role,
+                "username": user.username,
+            }
+        except WinsError as exc:
+            failure = exc
+    if failure is not None:
+        raise failure
+    return result
+
+
+@router.get("/auth/me", response_model=StaffPublic)
+def who_am_i(principal: StaffDep) -> dict[str, Any]:
+    """The signed-in staff user."""
+    assert principal.staff is not None
+    return service.user_public(principal.staff)
+
+
+@router.get("/users", response_model=list[StaffPublic])
+def list_users(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """All staff accounts (admin)."""
+    return [service.user_public(u) for u in service.list_users(session)]
+
+
+@router.post("/users", response_model=StaffPublic, status_code=201)
+def create_user(body: StaffCreate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+    """Create a staff account (admin)."""
+    user = service.create_user(
+        session, username=body.username, password=body.password, role=Role(body.role), full_name=body.full_name
+    )
+    audit(session, actor=principal, action="user.create", details={"username": user.username})
+    return service.user_public(user)
+
+
+@router.patch("/users/{user_id}", response_model=StaffPublic)
+def update_user(user_id: int, body: StaffUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+    """Change a staff account: password, role, name, active (admin)."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    user = service.update_user(session, user_id, changes=changes)
+    audit(session, actor=principal, action="user.update", details={"user_id": user_id, "fields": sorted(changes)})
+    return service.user_public(user)

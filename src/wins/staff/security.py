@@ -1,0 +1,58 @@
+"""Passwords (argon2) and signed staff tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of a login for an unknown user equal to a known one.
+_DUMMY_HASH = _hasher.hash("wins-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=f"wins-{purpose}")
+
+
+def sign(secret_key: str, purpose: str, payload: dict[str, Any]) -> str:
+    return _serializer(secret_key, purpose).dumps(payload)
+
+
+def unsign(secret_key: str, purpose: str, token: str, *, max_age: int) -> dict[str, Any] | None:
+    try:
+        data = _serializer(secret_key, purpose).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def new_device_token() -> str:
+    return "wdt_" + secrets.token_urlsafe(32)
+
+
+def hash_device_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_tracking_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits: unguessable, and reveals nothing about the ticket

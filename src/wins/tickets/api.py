@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Response
+from sqlalchemy.orm import Session
+
+from wins.config import Settings
+from wins.deps import PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep, StaffDep
+from wins.errors import PermissionDenied
+from wins.schemas import TicketCreate, TicketPublic, TicketTracking, TicketTransfer
+from wins.tickets import service
+from wins.tickets.models import Ticket
+
+router = APIRouter(tags=["tickets"])
+public_router = APIRouter(prefix="/public", tags=["public"])
+
+Action = Literal["recall", "start", "complete", "no-show", "requeue", "cancel"]
+
+
+def ticket_response(session: Session, ticket: Ticket, settings: Settings, base_url: str) -> dict[str, Any]:
+    view = service.ticket_view(session, ticket, settings=settings)
+    view["tracking_url"] = f"{base_url}/t/{ticket.tracking_token}"
+    return view
+
+
+@router.post(
+    "/tickets",
+    response_model=TicketPublic,
+    status_code=201,
+    responses={200: {"description": "Replay: this Idempotency-Key already issued this ticket"}},
+)
+def issue_ticket(
+    body: TicketCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> dict[str, Any]:
+    """Issue a ticket for a service (kiosk device or staff). Send a fresh `Idempotency-Key` per customer
+    tap: repeating it returns the same ticket (200) instead of issuing a second one."""
+    ticket, created = service.issue_ticket(
+        session,
+        service_id=body.service_id,
+        actor=principal,
+        priority=body.priority,
+        idempotency_key=idempotency_key,
+        language=body.language,
+    )
+    if not created:
+        response.status_code = 200
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketPublic)
+def get_ticket(
+    ticket_id: int, principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+) -> dict[str, Any]:
+    """A ticket with its position and estimated wait (staff, or the kiosk that issued it)."""
+    ticket = service.get_ticket(session, ticket_id)
+    if principal.staff is None and (principal.device is None or ticket.issued_by_device_id != principal.device.id):
+        raise PermissionDenied("Only staff, or the kiosk that issued it, can read this ticket.")
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.post("/tickets/{ticket_id}/transfer", response_model=TicketPublic)
+def transfer_ticket(
+    ticket_id: int,
+    body: TicketTransfer,
+    principal: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> dict[str, Any]:
+    """Send a ticket to another service's queue; it keeps its number and place unless `to_end` (staff)."""
+    ticket = service.transfer(
+        session, ticket_id=ticket_id, service_id=body.service_id, actor=principal, to_end=body.to_end
+    )
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.post("/tickets/{ticket_id}/{action}", response_model=TicketPublic)
+def ticket_action(
+    ticket_id: int,
+    action: Action,
+    principal: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> dict[str, Any]:
+    """recall (announce again), start (begin serving), complete, no-show, requeue (back to waiting),
+    cancel (a waiting ticket). A transition the ticket's state does not allow answers 409 (staff)."""
+    ticket = service.transition(session, ticket_id=ticket_id, action=action, actor=principal)
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.get("/queue")
+def queue(_: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Snapshot of the queue: per service the waiting tickets, per counter what it holds, recent calls, and
+    `last_event_id` to follow the event stream from."""
+    return service.queue_snapshot(session, settings=settings)
+
+
+def tracking_view(session: Session, ticket: Ticket, settings: Settings) -> dict[str, Any]:
+    view = service.ticket_view(session, ticket, settings=settings)
+    return {key: view[key] for key in TicketTracking.model_fields}
+
+
+@public_router.get("/tickets/{tracking_token}", response_model=TicketTracking)
+def track_ticket(tracking_token: str, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """A ticket seen from the customer's phone (no sign-in: the unguessable token is the key)."""
+    return tracking_view(session, service.get_by_tracking_token(session, tracking_token), settings)
+
+
+@public_router.post("/tickets/{tracking_token}/cancel", response_model=TicketTracking)
+def leave_queue(tracking_token: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """The customer leaves the queue ("I'm leaving")."""
+    return tracking_view(session, service.cancel_by_customer(session, tracking_token=tracking_token), settings)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wins import clock
+from wins.db import Base, UTCDateTime
+
+
+class TicketStatus(StrEnum):
+    waiting = "waiting"
+    called = "called"
+    serving = "serving"
+    done = "done"
+    no_show = "no_show"
+    cancelled = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (TicketStatus.waiting, TicketStatus.called, TicketStatus.serving)
+
+
+HELD = ("called", "serving")  # statuses in which a counter holds the ticket
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # One number per service per business day, ever.
+        UniqueConstraint("service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
+        # A counter holds at most one ticket at a time.
+        Index(
+            "uq_tickets_counter_held",
+            "counter_id",
+            unique=True,
+            sqlite_where=text("status IN ('called', 'serving')"),
+            postgresql_where=text("status IN ('called', 'serving')"),
+        ),
+        # The queue scan of call-next and position.
+        Index("ix_tickets_queue", "status", "service_id", "business_day", "queue_at"),
+        Index("ix_tickets_day", "branch_id", "business_day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    # The service the ticket was issued for (its number keeps that prefix after a transfer).
+    issued_service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    business_day: Mapped[date] = mapped_column(Date)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(12))
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.waiting)
+    tracking_token: Mapped[str] = mapped_column(String(43), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    # Place in the queue: the issue time, unless it was sent to the back of a queue.
+    queue_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    serving_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    call_count: Mapped[int] = mapped_column(Integer, default=0)
+    transfer_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    issued_by_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    issued_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+
+
+class TicketSequence(Base):
+    """The last number handed out per service per business day, bumped atomically (never max()+1)."""
+
+    __tablename__ = "ticket_sequences"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,531 @@
+"""The queue engine: issue, call, serve, finish, transfer. Every change writes an event and an audit entry.
+
+Concurrency (see docs/architecture.md):
+- numbers come from `ticket_sequences`, bumped with one atomic upsert in the issuing transaction;
+- call-next claims a ticket with `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite every write
+  transaction is `BEGIN IMMEDIATE`, so claims are serial;
+- unique constraints back both rules (service/day/seq, one held ticket per counter).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from wins import clock
+from wins.audit.service import record as audit
+from wins.auth import Principal
+from wins.branches.models import Branch
+from wins.branches.service import get_branch, today
+from wins.config import Settings
+from wins.counters.models import Counter, CounterService
+from wins.counters.service import get_counter
+from wins.devices.models import DeviceKind
+from wins.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from wins.events.service import record_event
+from wins.services.models import Service
+from wins.services.service import get_service
+from wins.staff.security import new_tracking_token
+from wins.tickets import estimate as est
+from wins.tickets.models import HELD, Ticket, TicketSequence, TicketStatus
+
+logger = logging.getLogger(__name__)
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        query = query.with_for_update()
+    ticket = session.scalar(query)
+    if ticket is None:
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    return ticket
+
+
+def get_by_tracking_token(session: Session, token: str) -> Ticket:
+    ticket = session.scalar(select(Ticket).where(Ticket.tracking_token == token)) if token else None
+    if ticket is None:
+        raise NotFound("No ticket matches this link. Check the address on your slip, or ask at the desk.")
+    return ticket
+
+
+def ticket_event_data(session: Session, ticket: Ticket) -> dict[str, Any]:
+    """What displays and staff screens get about a ticket (no tracking token, no personal data)."""
+    service = session.get(Service, ticket.service_id)
+    counter = session.get(Counter, ticket.counter_id) if ticket.counter_id else None
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "status": ticket.status,
+        "service_id": ticket.service_id,
+        "service_name": service.name if service else None,
+        "priority": ticket.priority,
+        "counter_id": ticket.counter_id,
+        "counter_name": counter.name if counter else None,
+        "call_count": ticket.call_count,
+        "language": ticket.language,
+        "issued_at": ticket.issued_at.isoformat(),
+        "queue_at": ticket.queue_at.isoformat(),
+        "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
+        "business_day": ticket.business_day.isoformat(),
+    }
+
+
+def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict[str, Any]:
+    """A ticket with its position and estimated wait."""
+    data = ticket_event_data(session, ticket)
+    if ticket.status == TicketStatus.waiting:
+        e = est.estimate(
+            session, ticket, sample_size=settings.estimate_sample_size, default_seconds=settings.default_service_seconds
+        )
+        position, wait, wait_range = e.people_ahead + 1, e.seconds, [e.low, e.high]
+    else:
+        position, wait, wait_range = 0, 0, [0, 0]
+    data.update(
+        position=position,
+        people_ahead=max(position - 1, 0),
+        estimated_wait_seconds=wait,
+        estimated_wait_range=wait_range,
+        tracking_token=ticket.tracking_token,
+        serving_at=ticket.serving_at.isoformat() if ticket.serving_at else None,
+        finished_at=ticket.finished_at.isoformat() if ticket.finished_at else None,
+        staff_id=ticket.staff_id,
+        transfer_count=ticket.transfer_count,
+    )
+    return data
+
+
+# -- issuing ------------------------------------------------------------------------------------------
+
+
+def _next_seq(session: Session, service_id: int, day: Any) -> int:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(TicketSequence)
+        .values(service_id=service_id, business_day=day, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=["service_id", "business_day"],
+            set_={"last_seq": TicketSequence.last_seq + 1},
+        )
+        .returning(TicketSequence.last_seq)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def issue_ticket(
+    session: Session,
+    *,
+    service_id: int,
+    actor: Principal,
+    priority: bool = False,
+    idempotency_key: str | None = None,
+    language: str | None = None,
+) -> tuple[Ticket, bool]:
+    """Issue a ticket. Returns (ticket, created); a repeated idempotency key returns the first ticket."""
+    actor.require_device_or_staff(DeviceKind.kiosk)
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not 8 <= len(idempotency_key) <= 128:
+            raise ValidationFailed("The Idempotency-Key header must be 8 to 128 characters (a UUID is fine).")
+        if session.get_bind().dialect.name == "postgresql":
+            # Two requests with one key wait for each other instead of racing on the unique index.
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": idempotency_key})
+        existing = session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
+        if existing is not None:
+            if existing.issued_service_id != service_id:
+                raise Conflict("This Idempotency-Key was already used for another service; send a new key.")
+            return existing, False
+    service = get_service(session, service_id)
+    if not service.active:
+        raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
+    if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
+        raise ValidationFailed("Only staff can issue priority tickets.")
+    branch = get_branch(session, service.branch_id)
+    now = clock.utcnow()
+    day = today(branch)
+    seq = _next_seq(session, service.id, day)
+    ticket = Ticket(
+        branch_id=branch.id,
+        service_id=service.id,
+        issued_service_id=service.id,
+        business_day=day,
+        seq=seq,
+        number=f"{service.prefix}{seq:03d}",
+        priority=priority,
+        status=TicketStatus.waiting,
+        tracking_token=new_tracking_token(),
+        idempotency_key=idempotency_key,
+        language=language,
+        issued_at=now,
+        queue_at=now,
+        issued_by_device_id=actor.device.id if actor.device else None,
+        issued_by_staff_id=actor.staff.id if actor.staff else None,
+    )
+    session.add(ticket)
+    session.flush()
+    record_event(session, "ticket.issued", ticket_event_data(session, ticket), branch_id=branch.id)
+    if actor.staff is not None:
+        audit(session, actor=actor, action="ticket.issue", ticket_id=ticket.id)
+    logger.info("ticket %s issued for %s by %s", ticket.number, service.name, actor.label)
+    return ticket, True
+
+
+def _kiosk_may_prioritise(actor: Principal) -> bool:
+    # A kiosk may offer a "priority" button (elderly, pregnant …) when its config allows it.
+    return bool(actor.device and actor.device.config.get("allow_priority"))
+
+
+# -- calling ------------------------------------------------------------------------------------------
+
+
+def _finish_held(session: Session, counter: Counter, actor: Principal, now: datetime) -> None:
+    held = session.scalars(
+        select(Ticket).where(Ticket.counter_id == counter.id, Ticket.status.in_(HELD)).with_for_update()
+    ).all()
+    for ticket in held:
+        ticket.serving_at = ticket.serving_at or ticket.called_at or now
+        _set_status(session, ticket, TicketStatus.done, actor, "ticket.done", now=now)
+
+
+def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
+    query = (
+        select(Ticket)
+        .join(
+            CounterService, (CounterService.service_id == Ticket.service_id) & (CounterService.counter_id == counter.id)
+        )
+        .join(Service, Service.id == Ticket.service_id)
+        .where(Ticket.status == TicketStatus.waiting, Ticket.business_day == day, Service.active.is_(True))
+        .order_by(
+            Ticket.priority.desc(), Service.priority_weight.desc(), CounterService.position, Ticket.queue_at, Ticket.id
+        )
+        .limit(1)
+    )
+    if postgres:
+        # Another counter's claim in flight is skipped, not waited for: no two counters get one ticket.
+        query = query.with_for_update(skip_locked=True, of=Ticket)
+    return query
+
+
+def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket | None:
+    """Finish what the counter holds, then call the next waiting ticket it serves (None if nobody waits)."""
+    staff = actor.require_staff()
+    counter = get_counter(session, counter_id, lock=True)
+    if not counter.active:
+        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+    branch = get_branch(session, counter.branch_id)
+    now = clock.utcnow()
+    _finish_held(session, counter, actor, now)
+    ticket: Ticket | None = session.scalar(_waiting_query(counter, today(branch), postgres=_is_pg(session)))
+    if ticket is None:
+        if counter.staff_id != staff.id:
+            _sit_down(counter, staff.id, now)
+        audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
+        return None
+    _call(session, ticket, counter, actor, now, action="ticket.called")
+    return ticket
+
+
+def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Principal) -> Ticket:
+    """Call one waiting ticket out of order (the counter's current ticket is finished first)."""
+    actor.require_staff()
+    counter = get_counter(session, counter_id, lock=True)
+    if not counter.active:
+        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+    ticket = get_ticket(session, ticket_id, lock=True)
+    if ticket.status != TicketStatus.waiting:
+        raise InvalidTransition(_not_waiting_message(session, ticket))
+    now = clock.utcnow()
+    _finish_held(session, counter, actor, now)
+    _call(session, ticket, counter, actor, now, action="ticket.called", details={"out_of_order": True})
+    return ticket
+
+
+def _sit_down(counter: Counter, staff_id: int, now: datetime) -> None:
+    counter.staff_id = staff_id
+    counter.opened_at = counter.opened_at or now
+
+
+def _call(
+    session: Session,
+    ticket: Ticket,
+    counter: Counter,
+    actor: Principal,
+    now: datetime,
+    *,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    assert actor.staff is not None
+    if counter.staff_id != actor.staff.id:
+        _sit_down(counter, actor.staff.id, now)
+    ticket.counter_id = counter.id
+    ticket.staff_id = actor.staff.id
+    ticket.called_at = now
+    ticket.first_called_at = ticket.first_called_at or now
+    ticket.call_count += 1
+    ticket.serving_at = None
+    _set_status(session, ticket, TicketStatus.called, actor, action, now=now, details=details)
+
+
+def _not_waiting_message(session: Session, ticket: Ticket) -> str:
+    if ticket.status in HELD and ticket.counter_id:
+        counter = session.get(Counter, ticket.counter_id)
+        return f"Ticket {ticket.number} was already called to counter {counter.name if counter else '?'}."
+    return f"Ticket {ticket.number} is {ticket.status.replace('_', '-')}, not waiting."
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# -- transitions --------------------------------------------------------------------------------------
+
+ALLOWED: dict[str, tuple[TicketStatus, ...]] = {
+    "recall": (TicketStatus.called,),
+    "start": (TicketStatus.called,),
+    "complete": (TicketStatus.called, TicketStatus.serving),
+    "no-show": (TicketStatus.called,),
+    "requeue": (TicketStatus.called, TicketStatus.serving),
+    "cancel": (TicketStatus.waiting,),
+    "transfer": (TicketStatus.waiting, TicketStatus.called, TicketStatus.serving),
+}
+
+
+def _check_allowed(ticket: Ticket, action: str) -> None:
+    if ticket.status not in ALLOWED[action]:
+        allowed = " or ".join(s.value.replace("_", "-") for s in ALLOWED[action])
+        raise InvalidTransition(
+            f"Cannot {action} ticket {ticket.number}: it is {ticket.status.replace('_', '-')} "
+            f"(only a {allowed} ticket can be {'sent to ' if action == 'transfer' else ''}{_past(action)})."
+        )
+
+
+def _past(action: str) -> str:
+    return {
+        "recall": "recalled",
+        "start": "started",
+        "complete": "completed",
+        "no-show": "marked no-show",
+        "requeue": "requeued",
+        "cancel": "cancelled",
+        "transfer": "another service",
+    }[action]
+
+
+def _set_status(
+    session: Session,
+    ticket: Ticket,
+    status: TicketStatus,
+    actor: Principal,
+    event: str,
+    *,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    ticket.status = status
+    if status in (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled):
+        ticket.finished_at = now
+    session.flush()
+    data = ticket_event_data(session, ticket)
+    record_event(session, event, data, branch_id=ticket.branch_id)
+    if actor.staff is not None:
+        audit(
+            session,
+            actor=actor,
+            action=event,
+            ticket_id=ticket.id,
+            details={"counter_id": ticket.counter_id, **(details or {})},
+        )
+    logger.info("%s %s (counter %s) by %s", event, ticket.number, data["counter_name"], actor.label)
+
+
+def transition(session: Session, *, ticket_id: int, action: str, actor: Principal) -> Ticket:
+    """recall | start | complete | no-show | requeue | cancel (staff)."""
+    actor.require_staff()
+    ticket = get_ticket(session, ticket_id, lock=True)
+    _check_allowed(ticket, action)
+    now = clock.utcnow()
+    if action == "recall":
+        ticket.call_count += 1
+        ticket.called_at = now
+        _set_status(session, ticket, TicketStatus.called, actor, "ticket.recalled", now=now)
+    elif action == "start":
+        ticket.serving_at = now
+        _set_status(session, ticket, TicketStatus.serving, actor, "ticket.serving", now=now)
+    elif action == "complete":
+        ticket.serving_at = ticket.serving_at or ticket.called_at or now
+        _set_status(session, ticket, TicketStatus.done, actor, "ticket.done", now=now)
+    elif action == "no-show":
+        _set_status(session, ticket, TicketStatus.no_show, actor, "ticket.no_show", now=now)
+    elif action == "requeue":
+        previous_counter = ticket.counter_id
+        ticket.counter_id = None
+        ticket.serving_at = None
+        _set_status(
+            session,
+            ticket,
+            TicketStatus.waiting,
+            actor,
+            "ticket.requeued",
+            now=now,
+            details={"from_counter_id": previous_counter},
+        )
+    elif action == "cancel":
+        _set_status(session, ticket, TicketStatus.cancelled, actor, "ticket.cancelled", now=now)
+    else:  # pragma: no cover - ALLOWED guards the names
+        raise ValidationFailed(f"Unknown action {action!r}.")
+    return ticket
+
+
+def cancel_by_customer(session: Session, *, tracking_token: str) -> Ticket:
+    """The customer says "I'm leaving" from the tracking page."""
+    ticket = get_by_tracking_token(session, tracking_token)
+    if ticket.status == TicketStatus.cancelled:
+        return ticket
+    _check_allowed(ticket, "cancel")
+    _set_status(
+        session,
+        ticket,
+        TicketStatus.cancelled,
+        Principal(),
+        "ticket.cancelled",
+        now=clock.utcnow(),
+        details={"by": "customer"},
+    )
+    return ticket
+
+
+def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Principal, to_end: bool = False) -> Ticket:
+    """Send an open ticket to another service's queue. It keeps its number and, unless `to_end`, its place."""
+    actor.require_staff()
+    ticket = get_ticket(session, ticket_id, lock=True)
+    _check_allowed(ticket, "transfer")
+    target = get_service(session, service_id)
+    if target.branch_id != ticket.branch_id:
+        raise ValidationFailed("A ticket can only move to a service of its own branch.")
+    if target.id == ticket.service_id and ticket.status == TicketStatus.waiting:
+        raise InvalidTransition(f"Ticket {ticket.number} is already waiting for {target.name}.")
+    if not target.active:
+        raise Conflict(f"{target.name} is not taking tickets right now.")
+    now = clock.utcnow()
+    from_service, from_counter = ticket.service_id, ticket.counter_id
+    ticket.service_id = target.id
+    ticket.counter_id = None
+    ticket.serving_at = None
+    ticket.transfer_count += 1
+    if to_end:
+        ticket.queue_at = now
+    _set_status(
+        session,
+        ticket,
+        TicketStatus.waiting,
+        actor,
+        "ticket.transferred",
+        now=now,
+        details={"from_service_id": from_service, "from_counter_id": from_counter, "to_end": to_end},
+    )
+    return ticket
+
+
+# -- queue snapshot ------------------------------------------------------------------------------------
+
+
+def queue_snapshot(session: Session, *, settings: Settings, branch_id: int | None = None) -> dict[str, Any]:
+    """Everything a screen needs to draw the queue, plus the event id to follow changes from."""
+    from wins.counters.service import counter_public
+    from wins.events.service import last_event_id
+    from wins.services.service import service_public
+
+    # Read the event id first: any change after it is replayed by the stream, so nothing is missed.
+    last_id = last_event_id(session)
+    branch: Branch = get_branch(session, branch_id)
+    day = today(branch)
+    now = clock.utcnow()
+    waiting = session.scalars(
+        select(Ticket)
+        .where(Ticket.branch_id == branch.id, Ticket.business_day == day, Ticket.status == TicketStatus.waiting)
+        .order_by(Ticket.priority.desc(), Ticket.queue_at, Ticket.id)
+    ).all()
+    services = session.scalars(
+        select(Service).where(Service.branch_id == branch.id).order_by(Service.sort_order, Service.id)
+    ).all()
+    by_service: dict[int, list[Ticket]] = {s.id: [] for s in services}
+    for t in waiting:
+        by_service.setdefault(t.service_id, []).append(t)
+    served_today = dict(
+        session.execute(
+            select(Ticket.service_id, func.count())
+            .where(Ticket.branch_id == branch.id, Ticket.business_day == day, Ticket.status == TicketStatus.done)
+            .group_by(Ticket.service_id)
+        ).all()
+    )
+    service_rows = []
+    for s in services:
+        tickets = by_service.get(s.id, [])
+        load = est.service_load(
+            session, s.id, sample_size=settings.estimate_sample_size, default_seconds=settings.default_service_seconds
+        )
+        service_rows.append(
+            {
+                **service_public(s),
+                "waiting_count": len(tickets),
+                "served_today": served_today.get(s.id, 0),
+                "longest_wait_seconds": int((now - min(t.issued_at for t in tickets)).total_seconds())
+                if tickets
+                else 0,
+                "mean_service_seconds": round(load.mean_service_seconds),
+                "open_counters": load.open_counters,
+                "tickets": [
+                    {
+                        "id": t.id,
+                        "number": t.number,
+                        "priority": t.priority,
+                        "issued_at": t.issued_at.isoformat(),
+                        "queue_at": t.queue_at.isoformat(),
+                        "position": i + 1,
+                        "estimated_wait_seconds": est.estimate_for(i, load).seconds,
+                        "waited_seconds": int((now - t.issued_at).total_seconds()),
+                        "transfer_count": t.transfer_count,
+                    }
+                    for i, t in enumerate(tickets)
+                ],
+            }
+        )
+    counters = session.scalars(select(Counter).where(Counter.branch_id == branch.id).order_by(Counter.id)).all()
+    held = {
+        t.counter_id: t
+        for t in session.scalars(select(Ticket).where(Ticket.branch_id == branch.id, Ticket.status.in_(HELD)))
+    }
+    counter_rows = []
+    for c in counters:
+        held_ticket = held.get(c.id)
+        counter_rows.append(
+            {
+                **counter_public(session, c),
+                "ticket": ticket_event_data(session, held_ticket) if held_ticket else None,
+            }
+        )
+    recent = session.scalars(
+        select(Ticket)
+        .where(Ticket.branch_id == branch.id, Ticket.business_day == day, Ticket.called_at.is_not(None))
+        .order_by(Ticket.called_at.desc())
+        .limit(10)
+    ).all()
+    return {
+        "branch": {"id": branch.id, "name": branch.name, "timezone": branch.timezone, "business_day": day.isoformat()},
+        "services": service_rows,
+        "counters": counter_rows,
+        "recent_calls": [ticket_event_data(session, t) for t in recent],
+        "waiting_total": len(waiting),
+        "last_event_id": last_id,
+        "generated_at": now.isoformat(),
+    }

@@ -1,0 +1,77 @@
+"""Real databases for tests: a migrated SQLite template file copied per test, and on PostgreSQL a migrated
+template database cloned per test (CREATE DATABASE … TEMPLATE), dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from wins.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("WINS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _admin_conn() -> psycopg.Connection:
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+def _pg_url(name: str) -> str:
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+class TemplateCache:
+    """Migrates once per test session, clones per test."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._sqlite_template: Path | None = None
+        self._pg_template: str | None = None
+
+    def sqlite_template(self) -> Path:
+        if self._sqlite_template is None:
+            path = self.workdir / "template.db"
+            upgrade(f"sqlite:///{path}")
+            self._sqlite_template = path
+        return self._sqlite_template
+
+    def pg_template(self) -> str:
+        if self._pg_template is None:
+            name = f"wins_tmpl_{uuid.uuid4().hex[:10]}"
+            with _admin_conn() as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            upgrade(_pg_url(name).replace("postgresql://", "postgresql+psycopg://"))
+            self._pg_template = name
+        return self._pg_template
+
+    def drop_all(self) -> None:
+        if self._pg_template:
+            _drop(self._pg_template)
+
+    @contextmanager
+    def database(self, kind: str, tmp_path: Path) -> Iterator[str]:
+        """A fresh migrated database URL (WINS_DATABASE_URL form)."""
+        if kind == "sqlite":
+            path = tmp_path / "wins.db"
+            shutil.copyfile(self.sqlite_template(), path)
+            yield f"sqlite:///{path}"
+            return
+        template = self.pg_template()
+        name = f"wins_t_{uuid.uuid4().hex[:12]}"
+        with _admin_conn() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:
+            yield _pg_url(name)
+        finally:
+            _drop(name)
+
+
+def _drop(name: str) -> None:
+    with _admin_conn() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
