@@ -30,7 +30,7 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         # One number per service per business day, ever.
-        UniqueConstraint("service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
+        UniqueConstraint("issued_service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
         # A counter holds at most one ticket at a time.
         Index(
             "uq_tickets_counter_held",

@@ -193,7 +193,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["staff_id"], ["staff_users.id"], name=op.f("fk_tickets_staff_id_staff_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_tickets_idempotency_key")),
-        sa.UniqueConstraint("service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
+        sa.UniqueConstraint("issued_service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
         sa.UniqueConstraint("tracking_token", name=op.f("uq_tickets_tracking_token")),
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
