@@ -193,5 +193,10 @@ def devices_create(name: str, kind: str) -> None:
     click.echo(token)
 
 
+from wins.ops.cli import backup_command, restore_command  # noqa: E402  (commands live with their area)
+
+main.add_command(backup_command)
+main.add_command(restore_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,63 @@
+"""Gunicorn settings for WINS: `gunicorn -c deploy/gunicorn.conf.py wins.asgi:app`.
+
+Everything an operator usually changes comes from the same WINS_* variables as the rest of WINS
+(/etc/wins/wins.env under systemd): WINS_HOST, WINS_PORT, WINS_WORKERS, WINS_LOG_LEVEL.
+Gunicorn's own variable GUNICORN_BIND, if set, wins over WINS_HOST/WINS_PORT (e.g. `unix:/run/wins/wins.sock`).
+"""
+
+import os
+
+from wins.config import get_settings
+from wins.ops.systemd import hold_notify_socket
+
+_settings = get_settings()
+
+# -- sockets and processes -------------------------------------------------------------------------------
+bind = [os.environ.get("GUNICORN_BIND") or f"{_settings.host}:{_settings.port}"]
+# SQLite: one writer process is the safe default. PostgreSQL: several workers (and hosts) share the event
+# stream through LISTEN/NOTIFY, so WINS_WORKERS can follow the CPU count.
+workers = _settings.workers
+worker_class = "wins.ops.gunicorn_worker.WinsUvicornWorker"
+# Never import the app in the master: each worker builds its own engine, event hub and asyncio loop.
+preload_app = False
+# Long-polls hold a request for up to 60 s; the worker heartbeat is independent of requests with uvicorn,
+# so this only catches a worker whose event loop is stuck.
+timeout = 60
+# SIGTERM / `systemctl stop` / `systemctl reload` (SIGHUP): workers get this long to finish open requests.
+graceful_timeout = 20
+keepalive = 5
+# nginx on the same host forwards X-Forwarded-For/Proto; trust it only from loopback.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# gunicorn >= 25.1 opens a control socket in $XDG_RUNTIME_DIR or ~/.gunicorn/ by default; the service
+# account has no writable home (ProtectHome, ProtectSystem=strict), and nothing here uses `gunicornc`.
+control_socket_disable = True
+# The master writes heartbeat files; keep them in memory, never on the (read-only) disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# -- logging ---------------------------------------------------------------------------------------------
+# The app logs one line per request itself (logger `wins.access`, text or JSON per WINS_LOG_FORMAT); gunicorn
+# adds its own process messages to the same stream (stderr → journald / supervisor log) in the same format.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    # The root logger is configured by the app in each worker (wins.logging_setup); nothing here.
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": _settings.log_level.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+proc_name = "wins"
+
+
+# -- hooks -----------------------------------------------------------------------------------------------
+def on_starting(server):  # noqa: ARG001
+    # systemd Type=notify: the master would say READY=1 before any worker has started the app; the first
+    # worker that is really serving says it instead (wins.ops.gunicorn_worker, NotifyAccess=all).
+    hold_notify_socket()
