@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -79,6 +80,28 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "Something went wrong on the server; it has been logged.", "internal_error")
 
 
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _install_docs(app: FastAPI) -> None:
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    # Only /static/vendor is mounted here, so other parts can mount their own folders under /static.
+    app.mount("/static/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="WINS API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -100,12 +123,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Queue management API: issue tickets, call them to counters, follow the event stream.",
         lifespan=lifespan,
+        # The default docs pages load Swagger UI from a CDN; sites often have no internet, so we serve a
+        # vendored copy instead (see _install_docs).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.hub = hub
     app.state.principal_cache = {}
     install_error_handlers(app)
+    _install_docs(app)
 
     @app.middleware("http")
     async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -164,4 +192,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     # Other parts (staff web UI, display board, tracking page …) add `install(app)` calls here.
+    from wins.display import install as install_display; install_display(app)  # noqa: E702, I001
     return app
