@@ -125,8 +125,9 @@ def test_call_next_orders_by_priority_then_counter_order_then_time(api: Api) -> 
 def test_service_priority_weight_beats_counter_order(api: Api) -> None:
     a1 = api.issue("A")
     b1 = api.issue("B")
-    r = api.client.patch(f"/api/v1/services/{api.data.services['A']}", json={"priority_weight": 5},
-                         headers=api.auth("manager"))
+    r = api.client.patch(
+        f"/api/v1/services/{api.data.services['A']}", json={"priority_weight": 5}, headers=api.auth("manager")
+    )
     assert r.status_code == 200
     first = api.call_next("3")  # counter 3 lists B first, but A now weighs more
     assert first is not None and first["id"] == a1["id"]
@@ -157,15 +158,24 @@ def test_counter_only_calls_its_services(api: Api) -> None:
 
 
 def test_idempotency_key_returns_the_same_ticket(api: Api) -> None:
-    first = api.client.post("/api/v1/tickets", json={"service_id": api.data.services["A"]},
-                            headers={**api.auth("kiosk"), "Idempotency-Key": "tap-0001-abcdef"})
-    again = api.client.post("/api/v1/tickets", json={"service_id": api.data.services["A"]},
-                            headers={**api.auth("kiosk"), "Idempotency-Key": "tap-0001-abcdef"})
+    first = api.client.post(
+        "/api/v1/tickets",
+        json={"service_id": api.data.services["A"]},
+        headers={**api.auth("kiosk"), "Idempotency-Key": "tap-0001-abcdef"},
+    )
+    again = api.client.post(
+        "/api/v1/tickets",
+        json={"service_id": api.data.services["A"]},
+        headers={**api.auth("kiosk"), "Idempotency-Key": "tap-0001-abcdef"},
+    )
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"] and first.json()["number"] == "A001"
     assert api.issue("A")["number"] == "A002"  # the replay did not use up a number
-    other = api.client.post("/api/v1/tickets", json={"service_id": api.data.services["B"]},
-                            headers={**api.auth("kiosk"), "Idempotency-Key": "tap-0001-abcdef"})
+    other = api.client.post(
+        "/api/v1/tickets",
+        json={"service_id": api.data.services["B"]},
+        headers={**api.auth("kiosk"), "Idempotency-Key": "tap-0001-abcdef"},
+    )
     assert other.status_code == 409
 
 
@@ -173,8 +183,11 @@ def test_transfer_keeps_number_and_place(api: Api) -> None:
     early_a = api.issue("A")
     b1 = api.issue("B")
     api.call_next("2")  # counter 2 (A, C) calls early_a
-    moved = api.client.post(f"/api/v1/tickets/{early_a['id']}/transfer", json={"service_id": api.data.services["B"]},
-                            headers=api.auth("staff"))
+    moved = api.client.post(
+        f"/api/v1/tickets/{early_a['id']}/transfer",
+        json={"service_id": api.data.services["B"]},
+        headers=api.auth("staff"),
+    )
     assert moved.status_code == 200
     body = moved.json()
     assert body["number"] == "A001" and body["service_id"] == api.data.services["B"] and body["status"] == "waiting"
@@ -187,8 +200,11 @@ def test_transfer_keeps_number_and_place(api: Api) -> None:
 def test_transfer_to_end_joins_the_back(api: Api) -> None:
     a = api.issue("A")
     b1 = api.issue("B")
-    r = api.client.post(f"/api/v1/tickets/{a['id']}/transfer",
-                        json={"service_id": api.data.services["B"], "to_end": True}, headers=api.auth("staff"))
+    r = api.client.post(
+        f"/api/v1/tickets/{a['id']}/transfer",
+        json={"service_id": api.data.services["B"], "to_end": True},
+        headers=api.auth("staff"),
+    )
     assert r.status_code == 200 and r.json()["position"] == 2
     assert api.call_next("3")["id"] == b1["id"]  # type: ignore[index]
 
@@ -199,8 +215,9 @@ def test_call_specific_ticket_out_of_order(api: Api) -> None:
     counter = api.data.counters["1"]
     r = api.client.post(f"/api/v1/counters/{counter}/call/{second['id']}", headers=api.auth("staff"))
     assert r.status_code == 200 and r.json()["status"] == "called"
-    again = api.client.post(f"/api/v1/counters/{api.data.counters['2']}/call/{second['id']}",
-                            headers=api.auth("staff2"))
+    again = api.client.post(
+        f"/api/v1/counters/{api.data.counters['2']}/call/{second['id']}", headers=api.auth("staff2")
+    )
     assert again.status_code == 409 and "already called to counter 1" in again.json()["detail"]
 
 
@@ -214,8 +231,9 @@ def test_customer_can_leave_the_queue(api: Api) -> None:
 
 def test_inactive_service_refuses_tickets_and_is_not_called(api: Api) -> None:
     api.issue("B")
-    r = api.client.patch(f"/api/v1/services/{api.data.services['B']}", json={"active": False},
-                         headers=api.auth("manager"))
+    r = api.client.patch(
+        f"/api/v1/services/{api.data.services['B']}", json={"active": False}, headers=api.auth("manager")
+    )
     assert r.status_code == 200
     refused = api.client.post("/api/v1/tickets", json={"service_id": api.data.services["B"]}, headers=api.auth("kiosk"))
     assert refused.status_code == 409 and "Payments" in refused.json()["detail"]
