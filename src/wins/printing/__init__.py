@@ -1,0 +1,21 @@
+"""Thermal ticket printing (python-escpos), shared by the server and the kiosk.
+
+    from wins.printing import Slip, print_slip, PrintSpool, open_printer, render_preview_png
+"""
+
+from wins.printing.layout import Slip, SlipOptions, render_slip, slip_bytes
+from wins.printing.preview import render_preview_png
+from wins.printing.printers import PrinterStatus, PrinterUrlError, open_printer, parse_printer_url, read_status
+
+__all__ = [
+    "PrinterStatus",
+    "PrinterUrlError",
+    "Slip",
+    "SlipOptions",
+    "open_printer",
+    "parse_printer_url",
+    "read_status",
+    "render_preview_png",
+    "render_slip",
+    "slip_bytes",
+]
