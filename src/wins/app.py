@@ -193,4 +193,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     # Other parts (staff web UI, display board, tracking page …) add `install(app)` calls here.
     from wins.display import install as install_display; install_display(app)  # noqa: E702, I001
+    from wins.web import install as install_web; install_web(app)  # noqa: E702, I001
     return app

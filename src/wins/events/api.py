@@ -8,13 +8,14 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from wins.deps import PrincipalDep, principal_from_token
 from wins.errors import WinsError
 from wins.events.hub import EventHub
-from wins.schemas import EventBatch
+from wins.schemas import EventBatch, TicketTracking
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
@@ -78,3 +79,55 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
         hub.subscribers -= 1
         with contextlib.suppress(Exception):
             await websocket.close()
+
+
+class TicketUpdate(BaseModel):
+    ticket: TicketTracking
+    last_id: int
+
+
+def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str, Any]]:
+    from wins.tickets.api import tracking_view
+    from wins.tickets.service import get_by_tracking_token
+
+    db = request.app.state.db
+    with db.session(write=False) as session:
+        ticket = get_by_tracking_token(session, tracking_token)
+        return ticket.id, ticket.service_id, tracking_view(session, ticket, request.app.state.settings)
+
+
+def _concerns(event: dict[str, Any], ticket_id: int, service_id: int) -> bool:
+    """Whether an event may change what this ticket's page shows (its state, position or estimate)."""
+    data = event.get("data") or {}
+    if event["type"].startswith("ticket."):
+        return bool(data.get("id") == ticket_id or data.get("service_id") == service_id)
+    return str(event["type"]).startswith(("counter.", "service."))
+
+
+@router.get("/public/tickets/{tracking_token}/updates", response_model=TicketUpdate, tags=["public"])
+async def ticket_updates(
+    request: Request,
+    tracking_token: Annotated[str, Path(max_length=64)],
+    since: Annotated[int | None, Query(ge=0, le=2**62, description="`last_id` of your previous answer")] = None,
+    timeout: Annotated[float, Query(ge=0, le=MAX_LONG_POLL_SECONDS, description="Seconds to wait for news")] = 25.0,
+) -> dict[str, Any]:
+    """Long-poll for the customer's phone (no sign-in: the tracking token is the key). Answers the ticket as
+    soon as something that may change it happens after `since` (its own state, its queue moving, counters
+    opening), or after `timeout` seconds. It never reveals other tickets: only this ticket's view is sent."""
+    hub = _hub(request.app)
+    position = hub.last_id  # read before the ticket: a change after this point is caught by the next poll
+    ticket_id, service_id, view = await run_in_threadpool(_tracked, request, tracking_token)
+    if since is None or since > position:
+        return {"ticket": view, "last_id": position}
+    position = since
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (remaining := deadline - loop.time()) > 0:
+        events = await hub.wait(position, timeout=remaining)
+        if not events:
+            break
+        position = events[-1]["id"]
+        if any(_concerns(e, ticket_id, service_id) for e in events):
+            break
+    _, _, view = await run_in_threadpool(_tracked, request, tracking_token)
+    return {"ticket": view, "last_id": max(position, since)}

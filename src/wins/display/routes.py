@@ -1,0 +1,217 @@
+"""Pages for the waiting-room display (/display) and the customer's phone (/t/{tracking_token}), and the
+speech files the display plays. The pages are thin: they draw what the API returns and follow the event
+stream; rules (who is next, estimates, what a customer may do) stay in the services."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from wins.auth import Principal
+from wins.branches.service import get_branch
+from wins.config import Environment, Settings
+from wins.db import Database
+from wins.deps import principal_from_token
+from wins.devices.models import DeviceKind
+from wins.display import speech
+from wins.display.i18n import tracking_strings
+from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
+from wins.tickets import service as tickets
+from wins.tickets.api import tracking_view
+
+logger = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+COOKIE = "wins_display"
+NO_STORE = {"Cache-Control": "no-store"}
+LAYOUTS = ("calls", "counters")
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _display_principal(request: Request, token: str | None) -> tuple[Principal, str]:
+    """A display device token, or a staff token of a manager or higher; anything else is refused."""
+    if not token:
+        raise NotAuthenticated("This screen is not paired yet.")
+    principal = principal_from_token(request, token)
+    if principal.device is not None and principal.device.kind != DeviceKind.display:
+        raise PermissionDenied("This token belongs to a kiosk, not a display.")
+    if principal.staff is not None:
+        from wins.staff.models import Role
+
+        principal.require_staff(Role.manager)
+    return principal, token
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _message(request: Request, title: str, text: str, status: int) -> HTMLResponse:
+    return _page(request, "message.html", {"title": title, "text": text}, status)
+
+
+# -- display board ----------------------------------------------------------------------------------
+
+
+@router.get("/display")
+def display(
+    request: Request,
+    token: Annotated[str | None, Query(max_length=512)] = None,
+    cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None,
+) -> Response:
+    if token is not None:
+        try:
+            _display_principal(request, token)
+        except WinsError as exc:
+            return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
+        # Keep the token out of the address bar, history and any screenshot of the URL.
+        redirect = RedirectResponse("/display", status_code=303)
+        redirect.set_cookie(
+            COOKIE,
+            token,
+            max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
+            httponly=True,
+            samesite="lax",
+            secure=_settings(request).env == Environment.production,
+            path="/",
+        )
+        return redirect
+    try:
+        principal, bearer = _display_principal(request, cookie_token)
+    except WinsError as exc:
+        text = (
+            "Open /display?token=YOUR_DISPLAY_TOKEN once on this screen (an admin creates display tokens). "
+            f"({exc.message})"
+        )
+        response = _message(request, "Display not paired", text, 401)
+        if cookie_token:
+            response.delete_cookie(COOKIE, path="/")
+        return response
+    page_config = _page_config(request, principal, bearer)
+    return _page(
+        request,
+        "display.html",
+        {"config_json": _script_json(page_config), "title": page_config["title"], "layout": page_config["layout"]},
+    )
+
+
+def _page_config(request: Request, principal: Principal, bearer: str) -> dict[str, Any]:
+    """What the display script needs, from the device's `config` (set by an admin) and the branch."""
+    with _db(request).session(write=False) as session:
+        branch = get_branch(session, principal.device.branch_id if principal.device else None)
+        languages = [lang for lang in branch.settings.get("languages") or ["en"] if lang in speech.LANGUAGES]
+        branch_name = branch.name
+    config = dict(principal.device.config) if principal.device else {}
+    page_config: dict[str, Any] = {
+        "languages": [lang for lang in config.get("languages") or languages if lang in speech.LANGUAGES] or ["en"],
+        "supported_languages": sorted(speech.LANGUAGES),
+        "services": [int(s) for s in config.get("services") or []],
+        "counters": [int(c) for c in config.get("counters") or []],
+        "layout": config.get("layout") if config.get("layout") in LAYOUTS else LAYOUTS[0],
+        "history": max(1, min(int(config.get("history") or 6), 12)),
+        "speech": config.get("speech", True) is not False,
+        "chime_url": request.url_for("display_static", path="chime.wav").path,
+        "title": str(config.get("title") or branch_name),
+    }
+    # The page reloads itself when this changes (an admin edited the display's settings).
+    page_config["version"] = hashlib.sha256(json.dumps(page_config, sort_keys=True).encode()).hexdigest()[:16]
+    # Why the token is embedded: WebSockets cannot carry an Authorization header and the long-poll
+    # fallback needs one, so the script must hold the token. This page is only ever sent to the holder of
+    # the HttpOnly cookie (never cached: no-store), so it reveals nothing that browser does not already
+    # hold; a display token can only read the queue and events (it cannot issue or call tickets).
+    page_config["token"] = bearer
+    return page_config
+
+
+def _script_json(value: Any) -> str:
+    # Safe inside <script>: no "</script>" or "<!--" can come out of a branch or counter name.
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@router.get("/display/config")
+def display_config(request: Request, cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
+    """The display's current settings version (the page polls it to pick up changes)."""
+    try:
+        principal, bearer = _display_principal(request, cookie_token)
+    except WinsError as exc:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=NO_STORE)
+    return JSONResponse({"version": _page_config(request, principal, bearer)["version"]}, headers=NO_STORE)
+
+
+@router.get("/display/speech/{lang}/{number}/{counter}.wav", name="display_speech")
+async def display_speech(
+    request: Request,
+    lang: str,
+    number: str,
+    counter: str,
+    cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None,
+) -> Response:
+    """A spoken announcement as WAV. Only for a paired display or signed-in staff, only ticket phrases."""
+    auth = request.headers.get("authorization", "")
+    bearer = auth[7:] if auth.lower().startswith("bearer ") else cookie_token
+    try:
+        principal = await run_in_threadpool(principal_from_token, request, bearer or "")
+        if principal.staff is None and (principal.device is None or principal.device.kind != DeviceKind.display):
+            raise PermissionDenied("Only a display or staff can fetch announcements.")
+        cache: speech.SpeechCache = request.app.state.speech_cache
+        path = await run_in_threadpool(cache.path_for, lang, number, counter)
+    except WinsError as exc:
+        return Response(exc.message, status_code=exc.status_code, media_type="text/plain")
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private, max-age=86400"})
+
+
+# -- tracking page ----------------------------------------------------------------------------------
+
+
+@router.get("/t/{tracking_token}")
+def track(request: Request, tracking_token: str) -> Response:
+    lang = _phone_language(request)
+    strings = tracking_strings(lang)
+    if len(tracking_token) > 64:
+        return _message(request, strings["missing_title"], strings["missing_text"], 404)
+    settings = _settings(request)
+    with _db(request).session(write=False) as session:
+        try:
+            ticket = tickets.get_by_tracking_token(session, tracking_token)
+        except NotFound:
+            return _message(request, strings["missing_title"], strings["missing_text"], 404)
+        view = tracking_view(session, ticket, settings)
+        if ticket.language in ("en", "fr"):
+            lang, strings = ticket.language, tracking_strings(ticket.language)
+    config = {
+        "token": tracking_token,
+        "ticket": view,
+        "strings": strings,
+        "chime_url": request.url_for("display_static", path="chime.wav").path,
+    }
+    return _page(
+        request,
+        "track.html",
+        {"t": view, "s": strings, "lang": lang, "config_json": json.dumps(config)},
+    )
+
+
+def _phone_language(request: Request) -> str:
+    accept = request.headers.get("accept-language", "").lower()
+    return "fr" if accept.startswith("fr") else "en"
