@@ -201,4 +201,4 @@ def slip_bytes(slip: Slip, options: SlipOptions | None = None, *, profile: str |
     """The complete print job for `slip`."""
     dummy = Dummy(profile=profile) if profile else Dummy()
     render_slip(dummy, slip, options)
-    return dummy.output
+    return bytes(dummy.output)

@@ -167,7 +167,7 @@ def connect(printer: Escpos) -> None:
     try:
         printer.open()
     except (EscposError, OSError, RuntimeError) as exc:  # RuntimeError: python-escpos' missing-dependency error
-        raise PrinterConnectionError(_first_line(exc)) from exc
+        raise PrinterConnectionError(f"cannot connect: {_first_line(exc)}") from exc
     if isinstance(printer, Network) and printer.device is not None:
         # Linux keeps a dead peer "connected" for minutes; keep-alive plus the socket timeout bounds that.
         printer.device.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -183,10 +183,16 @@ def send(printer: Escpos, data: bytes) -> None:
         if flush is not None and not isinstance(printer, Dummy):
             flush()
     except (EscposError, OSError, AssertionError) as exc:  # AssertionError: python-escpos found no device
-        raise PrinterConnectionError(f"the connection broke while sending the job ({_first_line(exc)})") from exc
+        raise PrinterConnectionError(f"the connection dropped while sending the job: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
+    """A short reason: the operating system's words when there are some ("connection refused")."""
+    cause: BaseException | None = exc
+    while cause is not None and not (isinstance(cause, OSError) and cause.strerror):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[:1].lower() + cause.strerror[1:]
     text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
 
@@ -211,11 +217,11 @@ def _drain(sock: socket.socket) -> None:
         while True:
             data = sock.recv(256)
             if not data:
-                raise PrinterConnectionError("the printer closed the connection")
+                raise PrinterConnectionError("the connection dropped: the printer closed it")
     except (BlockingIOError, InterruptedError):
         pass
     except OSError as exc:
-        raise PrinterConnectionError(f"the connection broke ({_first_line(exc)})") from exc
+        raise PrinterConnectionError(f"the connection dropped: {_first_line(exc)}") from exc
     finally:
         sock.settimeout(previous)
 
@@ -241,11 +247,11 @@ def query(printer: Escpos, request: bytes, *, timeout: float) -> int | None:
         except TimeoutError:
             return None
         except OSError as exc:
-            raise PrinterConnectionError(f"the connection broke ({_first_line(exc)})") from exc
+            raise PrinterConnectionError(f"the connection dropped: {_first_line(exc)}") from exc
         finally:
             sock.settimeout(previous)
         if not data:
-            raise PrinterConnectionError("the printer closed the connection")
+            raise PrinterConnectionError("the connection dropped: the printer closed it")
         return data[0]
     try:
         printer._raw(request)
