@@ -41,8 +41,13 @@ def sqlite_url(templates: TemplateCache, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="t" * 40,
-                    event_poll_seconds=0.5, log_level="WARNING")
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        secret_key="t" * 40,
+        event_poll_seconds=0.5,
+        log_level="WARNING",
+    )
 
 
 @pytest.fixture
@@ -64,8 +69,9 @@ class Api:
         headers = self.auth(who)
         if key:
             headers["Idempotency-Key"] = key
-        r = self.client.post("/api/v1/tickets", json={"service_id": self.data.services[prefix], **body},
-                             headers=headers)
+        r = self.client.post(
+            "/api/v1/tickets", json={"service_id": self.data.services[prefix], **body}, headers=headers
+        )
         assert r.status_code in (200, 201), r.text
         return r.json()
 
@@ -89,8 +95,12 @@ def api(settings: Settings, seeded: Seeded) -> Iterator[Api]:
 @pytest.fixture
 def live_server(settings: Settings, seeded: Seeded, tmp_path: Path) -> Iterator[LiveServer]:
     """A real uvicorn process on the test database (seeded)."""
-    env = {"WINS_DATABASE_URL": settings.database_url, "WINS_SECRET_KEY": settings.secret_key,
-           "WINS_DATA_DIR": str(settings.data_dir), "WINS_EVENT_POLL_SECONDS": "0.5"}
+    env = {
+        "WINS_DATABASE_URL": settings.database_url,
+        "WINS_SECRET_KEY": settings.secret_key,
+        "WINS_DATA_DIR": str(settings.data_dir),
+        "WINS_EVENT_POLL_SECONDS": "0.5",
+    }
     server = LiveServer(env, log_path=tmp_path / "server.log")
     with server:
         yield server

@@ -38,8 +38,12 @@ def seed(settings: Settings, *, timezone: str = "Europe/Paris", counters: int = 
         orders = [[a, b], [a, c], [b, a], [c, a, b]]
         for i in range(counters):
             out.counters[str(i + 1)] = create_counter(session, name=str(i + 1), service_ids=orders[i % 4]).id
-        for username, role in (("admin", Role.admin), ("manager", Role.manager), ("staff", Role.staff),
-                               ("staff2", Role.staff)):
+        for username, role in (
+            ("admin", Role.admin),
+            ("manager", Role.manager),
+            ("staff", Role.staff),
+            ("staff2", Role.staff),
+        ):
             user = create_user(session, username=username, password=PASSWORD, role=role)
             out.users[username] = user.id
             out.tokens[username] = issue_token(user, secret_key=settings.effective_secret_key)

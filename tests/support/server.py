@@ -19,8 +19,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, env: dict[str, str], *, port: int | None = None, workers: int = 1,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], *, port: int | None = None, workers: int = 1, log_path: Path | None = None
+    ) -> None:
         self.env = env
         self.port = port or free_port()
         self.workers = workers
@@ -32,9 +33,24 @@ class LiveServer:
         env = {**os.environ, **self.env, "WINS_DEMO_ON_FIRST_START": "false"}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "wins.asgi:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"],
-            env=env, stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "wins.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
