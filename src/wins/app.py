@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.counters.api import router as counter_router
     from wins.devices.api import router as device_router
     from wins.events.api import router as event_router
+    from wins.printing.api import router as printing_router
     from wins.services.api import router as service_router
     from wins.staff.api import router as staff_router
     from wins.tickets.api import public_router
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         branch_router,
         service_router,
         counter_router,
+        printing_router,  # before ticket_router, whose /tickets/{id}/{action} would shadow /tickets/{id}/reprint
         ticket_router,
         public_router,
         device_router,

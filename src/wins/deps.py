@@ -71,6 +71,12 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     hit = cache.get(token)
     if hit is not None and hit[0] > now:
         return hit[1]
+    # The web UI (wins.web) resolves its own short-lived stream tickets; None means "not one of mine".
+    hook = getattr(request.app.state, "token_principal", None)
+    principal: Principal | None = hook(request, token) if hook is not None else None
+    if principal is not None:
+        cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+        return principal
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     with db.session(write=False) as session:
@@ -85,6 +91,12 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
 
 def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token:
+        # A signed-in browser (wins.web) may use its session cookie instead; that hook demands the session's
+        # X-CSRF-Token header on unsafe methods. Bearer tokens behave exactly as before.
+        hook = getattr(request.app.state, "session_principal", None)
+        principal: Principal | None = hook(request) if hook is not None else None
+        if principal is not None:
+            return principal
         raise NotAuthenticated("Sign in first: send 'Authorization: Bearer <token>' (staff token or device token).")
     return principal_from_token(request, token)
 

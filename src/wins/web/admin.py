@@ -1,0 +1,313 @@
+"""Manager and admin pages: services, counters, branch settings (manager); staff users and devices (admin).
+
+Each form posts here, the route turns the fields into the arguments of the same service function the REST API
+calls, and a refused change (duplicate prefix, short password …) shows the page again with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from wins.audit.service import record as audit
+from wins.auth import Principal
+from wins.branches import service as branches
+from wins.counters import service as counters
+from wins.deps import SessionDep
+from wins.devices import service as devices
+from wins.devices.models import DeviceKind
+from wins.errors import ValidationFailed, WinsError
+from wins.services import service as services
+from wins.staff import service as staff
+from wins.staff.models import Role, StaffUser
+from wins.web.pages import AdminPage, ManagerPage, form_error, redirect_with_flash, render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+LOGO_MAX_BYTES = 256 * 1024
+LOGO_TYPES = {"image/png", "image/jpeg", "image/webp"}  # no SVG: it can carry script
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+Form = Annotated[FormData, Depends(_form)]
+
+
+def _text(form: FormData, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return value.strip() if isinstance(value, str) else default
+
+
+def _int(form: FormData, name: str, label: str, default: int = 0) -> int:
+    raw = _text(form, name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"{label} must be a whole number.") from exc
+
+
+def _checked(form: FormData, name: str) -> bool:
+    return form.get(name) is not None
+
+
+def _submit(
+    request: Request, session: Session, page: Callable[[], Response], action: Callable[[], str], back: str
+) -> Response:
+    try:
+        message = action()
+    except WinsError as exc:
+        return form_error(request, session, exc, page)
+    return redirect_with_flash(back, message)
+
+
+# -- services (manager) ---------------------------------------------------------------------------------
+
+
+def _service_values(form: FormData) -> dict[str, Any]:
+    return {
+        "name": _text(form, "name"),
+        "prefix": _text(form, "prefix"),
+        "colour": _text(form, "colour", "#1f6feb") or "#1f6feb",
+        "active": _checked(form, "active"),
+        "priority_weight": _int(form, "priority_weight", "Priority weight"),
+        "sort_order": _int(form, "sort_order", "Order"),
+    }
+
+
+@router.get("/services")
+def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
+    return render(request, "admin/services.html", {"title": "Services", "services": services.list_services(session)})
+
+
+@router.post("/services")
+def create_service(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        created = services.create_service(session, values=_service_values(form))
+        audit(session, actor=Principal(staff=user), action="service.create", details={"service_id": created.id})
+        return f"Service {created.name} created: its tickets start with {created.prefix}."
+
+    return _submit(request, session, lambda: services_page(request, user, session), action, "/admin/services")
+
+
+@router.post("/services/{service_id}")
+def update_service(request: Request, service_id: int, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        changes = _service_values(form)
+        updated = services.update_service(session, service_id, changes=changes)
+        audit(session, actor=Principal(staff=user), action="service.update",
+              details={"service_id": service_id, "fields": sorted(changes)})  # fmt: skip
+        return f"Service {updated.name} saved."
+
+    return _submit(request, session, lambda: services_page(request, user, session), action, "/admin/services")
+
+
+# -- counters (manager) ---------------------------------------------------------------------------------
+
+
+def _service_order(form: FormData, session: Session) -> list[int]:
+    """Counter form: an order number per service ("1" first, empty = this counter does not call it)."""
+    chosen: list[tuple[int, int, int]] = []
+    for s in services.list_services(session):
+        rank = _text(form, f"order_{s.id}")
+        if not rank:
+            continue
+        try:
+            chosen.append((int(rank), s.sort_order, s.id))
+        except ValueError as exc:
+            raise ValidationFailed(f"The order for {s.name} must be a number like 1, 2, 3 (or empty).") from exc
+    return [service_id for _, _, service_id in sorted(chosen)]
+
+
+@router.get("/counters")
+def counters_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
+    all_services = services.list_services(session)
+    rows = [(c, counters.counter_public(session, c)) for c in counters.list_counters(session)]
+    return render(request, "admin/counters.html", {"title": "Counters", "counters": rows, "services": all_services})
+
+
+@router.post("/counters")
+def create_counter(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        counter = counters.create_counter(session, name=_text(form, "name"), service_ids=_service_order(form, session))
+        audit(session, actor=Principal(staff=user), action="counter.create", details={"counter_id": counter.id})
+        return f"Counter {counter.name} created."
+
+    return _submit(request, session, lambda: counters_page(request, user, session), action, "/admin/counters")
+
+
+@router.post("/counters/{counter_id}")
+def update_counter(request: Request, counter_id: int, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        changes = {
+            "name": _text(form, "name"),
+            "active": _checked(form, "active"),
+            "service_ids": _service_order(form, session),
+        }
+        counter = counters.update_counter(session, counter_id, changes=changes)
+        audit(session, actor=Principal(staff=user), action="counter.update",
+              details={"counter_id": counter_id, "fields": sorted(changes)})  # fmt: skip
+        return f"Counter {counter.name} saved."
+
+    return _submit(request, session, lambda: counters_page(request, user, session), action, "/admin/counters")
+
+
+# -- branch (manager) -----------------------------------------------------------------------------------
+
+
+@router.get("/branch")
+def branch_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
+    branch = branches.get_branch(session)
+    settings = {**branches.DEFAULT_BRANCH_SETTINGS, **branch.settings}
+    return render(request, "admin/branch.html", {"title": "Branch", "branch": branch, "settings": settings})
+
+
+def _logo(form: FormData) -> str | None:
+    upload = form.get("logo")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = upload.file.read(LOGO_MAX_BYTES + 1)
+    if len(data) > LOGO_MAX_BYTES:
+        raise ValidationFailed(f"The logo is too large; keep it under {LOGO_MAX_BYTES // 1024} KB.")
+    content_type = upload.content_type or ""
+    if content_type not in LOGO_TYPES:
+        raise ValidationFailed("The logo must be a PNG, JPEG or WebP picture.")
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+
+
+@router.post("/branch")
+def update_branch(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        languages = [code.strip().lower() for code in _text(form, "kiosk_languages").replace(";", ",").split(",")]
+        languages = [code for code in languages if code]
+        if not languages:
+            raise ValidationFailed("Offer at least one language on the kiosk, e.g. 'en'.")
+        settings: dict[str, Any] = {"slip_text": _text(form, "slip_text"), "kiosk_languages": languages}
+        logo = _logo(form)
+        if logo is not None:
+            settings["logo"] = logo
+        elif _checked(form, "remove_logo"):
+            settings["logo"] = None
+        changes = {
+            "name": _text(form, "name"),
+            "timezone": _text(form, "timezone"),
+            "day_rollover_hour": _int(form, "day_rollover_hour", "Day starts at"),
+            "settings": settings,
+        }
+        if not changes["name"]:
+            raise ValidationFailed("The branch needs a name.")
+        branch = branches.update_branch(session, branches.get_branch(session), changes=changes)
+        audit(session, actor=Principal(staff=user), action="branch.update", details={"fields": sorted(changes)})
+        return f"Settings of {branch.name} saved."
+
+    return _submit(request, session, lambda: branch_page(request, user, session), action, "/admin/branch")
+
+
+# -- users (admin) --------------------------------------------------------------------------------------
+
+
+@router.get("/users")
+def users_page(request: Request, _: AdminPage, session: SessionDep) -> Response:
+    return render(
+        request, "admin/users.html", {"title": "Users", "users": staff.list_users(session), "roles": list(Role)}
+    )
+
+
+@router.post("/users")
+def create_user(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        role = _text(form, "role", "staff")
+        if role not in Role.__members__:
+            raise ValidationFailed("Choose a role: staff, manager or admin.")
+        created = staff.create_user(
+            session,
+            username=_text(form, "username"),
+            password=str(form.get("password") or ""),
+            role=Role(role),
+            full_name=_text(form, "full_name"),
+        )
+        audit(session, actor=Principal(staff=user), action="user.create", details={"username": created.username})
+        return f"Account {created.username} created."
+
+    return _submit(request, session, lambda: users_page(request, user, session), action, "/admin/users")
+
+
+@router.post("/users/{user_id}")
+def update_user(request: Request, user_id: int, user: AdminPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        role = _text(form, "role", "staff")
+        if role not in Role.__members__:
+            raise ValidationFailed("Choose a role: staff, manager or admin.")
+        changes: dict[str, Any] = {
+            "full_name": _text(form, "full_name"),
+            "role": role,
+            "active": _checked(form, "active"),
+        }
+        password = str(form.get("password") or "")
+        if password:
+            changes["password"] = password
+        updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes))
+        audit(session, actor=Principal(staff=user), action="user.update",
+              details={"user_id": user_id, "fields": sorted(changes)})  # fmt: skip
+        return f"Account {updated.username} saved."
+
+    return _submit(request, session, lambda: users_page(request, user, session), action, "/admin/users")
+
+
+# -- devices (admin) ------------------------------------------------------------------------------------
+
+
+def _devices_page(request: Request, session: Session, *, new_token: tuple[str, str] | None = None) -> Response:
+    return render(
+        request,
+        "admin/devices.html",
+        {"title": "Devices", "devices": devices.list_devices(session), "new_token": new_token},
+    )
+
+
+@router.get("/devices")
+def devices_page(request: Request, _: AdminPage, session: SessionDep) -> Response:
+    return _devices_page(request, session)
+
+
+@router.post("/devices")
+def create_device(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
+    kind = _text(form, "kind", "kiosk")
+    try:
+        if kind not in DeviceKind.__members__:
+            raise ValidationFailed("A device is a kiosk or a display.")
+        device, token = devices.create_device(session, name=_text(form, "name"), kind=DeviceKind(kind))
+        audit(session, actor=Principal(staff=user), action="device.create", details={"device_id": device.id})
+    except WinsError as exc:
+        return form_error(request, session, exc, lambda: _devices_page(request, session))
+    # The token is shown on this answer only (never stored in clear), so no redirect here.
+    return _devices_page(request, session, new_token=(device.name, token))
+
+
+@router.post("/devices/{device_id}/rotate")
+def rotate_device(request: Request, device_id: int, user: AdminPage, session: SessionDep) -> Response:
+    try:
+        device, token = devices.rotate_token(session, device_id)
+        audit(session, actor=Principal(staff=user), action="device.rotate", details={"device_id": device_id})
+    except WinsError as exc:
+        return form_error(request, session, exc, lambda: _devices_page(request, session))
+    return _devices_page(request, session, new_token=(device.name, token))
+
+
+@router.post("/devices/{device_id}/revoke")
+def revoke_device(request: Request, device_id: int, user: AdminPage, session: SessionDep) -> Response:
+    def action() -> str:
+        device = devices.revoke_device(session, device_id)
+        audit(session, actor=Principal(staff=user), action="device.revoke", details={"device_id": device_id})
+        return f"The token of {device.name} is revoked; it stops working within seconds."
+
+    return _submit(request, session, lambda: _devices_page(request, session), action, "/admin/devices")
