@@ -39,7 +39,7 @@ def main() -> None:
     }
     for name, slip in slips.items():
         (out / name).write_bytes(render_preview_png(slip))
-        print(f"wrote {out / name}")
+        sys.stdout.write(f"wrote {out / name}\n")
 
 
 if __name__ == "__main__":

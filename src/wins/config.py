@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     )
     event_buffer_size: int = Field(20000, description="Recent events kept in memory for fast replay.")
     demo_on_first_start: bool = Field(True, description="`wins serve` creates demo data on an empty database.")
+    printer_url: str = Field(
+        "",
+        description="Network ticket printer the server reprints slips on (staff 'reprint'), e.g. "
+        "`tcp://192.168.1.50:9100`; a branch's `printer_url` setting takes precedence. See docs/printing.md.",
+    )
+    printer_timeout: float = Field(
+        3.0, gt=0, le=60, description="Seconds to wait for the ticket printer to connect or answer."
+    )
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -266,6 +266,8 @@ def query(printer: Escpos, request: bytes, *, timeout: float) -> int | None:
 
 def read_status(printer: Escpos, *, timeout: float = 1.0) -> PrinterStatus:
     """Ask the printer whether it can print: DLE EOT 1/2/4, falling back to GS r 1 for the paper sensor."""
+    if isinstance(printer, Dummy):
+        return PrinterStatus(ONLINE, supported=True, detail="dummy printer: the bytes are kept in memory")
     started = time.monotonic()
     printer_byte = query(printer, DLE_EOT_PRINTER, timeout=timeout)
     if printer_byte is None:

@@ -106,9 +106,7 @@ def print_job(url: str, job: bytes, *, retries: int = 2, timeout: float = 3.0, r
         log("print job on %s: %s (%s)", url, result.printer_state, result.message)
         return result
     times = "once" if attempts == 1 else f"{attempts} times"
-    return PrintResult(
-        False, OFFLINE, f"Not printed: {problem} (tried {times}).", attempts
-    )
+    return PrintResult(False, OFFLINE, f"Not printed: {problem} (tried {times}).", attempts)
 
 
 def print_slip(
