@@ -1,4 +1,4 @@
-"""Test data factories, written through the real services."""
+"""Test data factories, written through the real services (users get a pre-computed password hash)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,19 @@ from wins.devices.models import DeviceKind
 from wins.devices.service import create_device
 from wins.services.service import create_service
 from wins.staff.models import Role
-from wins.staff.service import create_user, issue_token
+from wins.staff.models import StaffUser
+from wins.staff.security import hash_password
+from wins.staff.service import issue_token
 
 PASSWORD = "correct-horse-battery"
+_hash: list[str] = []
+
+
+def _password_hash() -> str:
+    # argon2 is slow on purpose; hash the shared test password once per test session, not per user per test.
+    if not _hash:
+        _hash.append(hash_password(PASSWORD))
+    return _hash[0]
 
 
 @dataclass
@@ -44,7 +54,9 @@ def seed(settings: Settings, *, timezone: str = "Europe/Paris", counters: int = 
             ("staff", Role.staff),
             ("staff2", Role.staff),
         ):
-            user = create_user(session, username=username, password=PASSWORD, role=role)
+            user = StaffUser(username=username, password_hash=_password_hash(), role=role)
+            session.add(user)
+            session.flush()
             out.users[username] = user.id
             out.tokens[username] = issue_token(user, secret_key=settings.effective_secret_key)
         _, out.tokens["kiosk"] = create_device(session, name="kiosk", kind=DeviceKind.kiosk)
