@@ -277,6 +277,7 @@ class PrinterEmulator(EscposDevice):
                 answers = self.feed(buffer, conn.data)
                 if drop_after is not None and len(conn.data) >= drop_after:
                     conn.dropped = True
+                    del conn.data[drop_after:]  # what came after the cut never reached the print head
                     # SO_LINGER 0: close with a reset, like a printer losing power or its link.
                     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     break

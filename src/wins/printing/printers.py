@@ -232,8 +232,8 @@ def query(printer: Escpos, request: bytes, *, timeout: float) -> int | None:
     On a network printer an end of stream or a reset means the connection is gone (PrinterConnectionError);
     on other links "no answer" just means the printer or link does not support status.
     """
-    if isinstance(printer, Dummy):
-        return None
+    if isinstance(printer, Dummy) or type(printer)._read is Escpos._read:
+        return None  # a link python-escpos cannot read from (file://): do not even send the request
     if isinstance(printer, Network):
         sock = printer.device
         if not isinstance(sock, socket.socket):
@@ -255,9 +255,12 @@ def query(printer: Escpos, request: bytes, *, timeout: float) -> int | None:
         return data[0]
     try:
         printer._raw(request)
-        answer = printer._read()
-    except NotImplementedError:  # file:// printers cannot be read
-        return None
+        if isinstance(printer, Serial) and printer.device is not None:
+            # python-escpos reads 16 bytes, which on a serial line always waits out the whole timeout.
+            printer.device.timeout = timeout
+            answer = printer.device.read(1)
+        else:
+            answer = printer._read()
     except (OSError, AssertionError, ValueError) as exc:  # serial/USB timeouts and read errors
         logger.debug("status request %r not answered: %s", request, exc)
         return None

@@ -101,6 +101,9 @@ def print_job(url: str, job: bytes, *, retries: int = 2, timeout: float = 3.0, r
             if attempts <= retries:
                 time.sleep(retry_delay * attempts)
             continue
+        except Exception as exc:  # a driver bug must not crash the kiosk; report it like any printer fault
+            logger.exception("print attempt %d on %s failed unexpectedly", attempts, url)
+            return PrintResult(False, ERROR, f"Not printed: printer driver error ({exc}).", attempts)
         result = PrintResult(result.ok, result.printer_state, result.message, attempts, result.paper_low)
         log = logger.info if result.ok else logger.warning
         log("print job on %s: %s (%s)", url, result.printer_state, result.message)
