@@ -20,10 +20,11 @@ from wins.branches.service import get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
 from wins.deps import principal_from_token
-from wins.devices.models import DeviceKind
+from wins.devices.models import Device, DeviceKind
 from wins.display import speech
 from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
+from wins.staff.models import Role
 from wins.tickets import service as tickets
 from wins.tickets.api import tracking_view
 
@@ -47,16 +48,26 @@ def _db(request: Request) -> Database:
     return db
 
 
-def _display_principal(request: Request, token: str | None) -> tuple[Principal, str]:
-    """A display device token, or a staff token of a manager or higher; anything else is refused."""
+def _session_principal(request: Request) -> Principal | None:
+    """A manager signed in to the staff web UI (wins.web installs this hook), or None."""
+    hook = getattr(request.app.state, "session_principal", None)
+    principal: Principal | None = hook(request) if hook is not None else None
+    return principal
+
+
+def _display_principal(request: Request, token: str | None) -> tuple[Principal, str | None]:
+    """A display device token (from the cookie), else a manager's web session; anything else is refused.
+    The second value is the bearer token the page script uses, None for a web session."""
     if not token:
-        raise NotAuthenticated("This screen is not paired yet.")
+        principal = _session_principal(request)
+        if principal is None:
+            raise NotAuthenticated("This screen is not paired yet.")
+        principal.require_staff(Role.manager)
+        return principal, None
     principal = principal_from_token(request, token)
     if principal.device is not None and principal.device.kind != DeviceKind.display:
         raise PermissionDenied("This token belongs to a kiosk, not a display.")
     if principal.staff is not None:
-        from wins.staff.models import Role
-
         principal.require_staff(Role.manager)
     return principal, token
 
@@ -116,13 +127,15 @@ def display(
     )
 
 
-def _page_config(request: Request, principal: Principal, bearer: str) -> dict[str, Any]:
+def _page_config(request: Request, principal: Principal, bearer: str | None) -> dict[str, Any]:
     """What the display script needs, from the device's `config` (set by an admin) and the branch."""
     with _db(request).session(write=False) as session:
-        branch = get_branch(session, principal.device.branch_id if principal.device else None)
+        # Read the device afresh: the principal may come from a cache a few seconds old.
+        device = session.get(Device, principal.device.id) if principal.device else None
+        branch = get_branch(session, device.branch_id if device else None)
         languages = [lang for lang in branch.settings.get("languages") or ["en"] if lang in speech.LANGUAGES]
         branch_name = branch.name
-    config = dict(principal.device.config) if principal.device else {}
+        config = dict(device.config or {}) if device else {}
     page_config: dict[str, Any] = {
         "languages": [lang for lang in config.get("languages") or languages if lang in speech.LANGUAGES] or ["en"],
         "supported_languages": sorted(speech.LANGUAGES),
@@ -140,6 +153,8 @@ def _page_config(request: Request, principal: Principal, bearer: str) -> dict[st
     # fallback needs one, so the script must hold the token. This page is only ever sent to the holder of
     # the HttpOnly cookie (never cached: no-store), so it reveals nothing that browser does not already
     # hold; a display token can only read the queue and events (it cannot issue or call tickets).
+    # A manager's web session embeds nothing: the API takes the session cookie, and the WebSocket gets a
+    # one-minute stream ticket from /staff/stream-ticket before each connect (see wins.web.session).
     page_config["token"] = bearer
     return page_config
 
@@ -171,7 +186,13 @@ async def display_speech(
     auth = request.headers.get("authorization", "")
     bearer = auth[7:] if auth.lower().startswith("bearer ") else cookie_token
     try:
-        principal = await run_in_threadpool(principal_from_token, request, bearer or "")
+        if bearer:
+            principal = await run_in_threadpool(principal_from_token, request, bearer)
+        else:
+            session_principal = await run_in_threadpool(_session_principal, request)
+            if session_principal is None:
+                raise NotAuthenticated("Pair this display or sign in first.")
+            principal = session_principal
         if principal.staff is None and (principal.device is None or principal.device.kind != DeviceKind.display):
             raise PermissionDenied("Only a display or staff can fetch announcements.")
         cache: speech.SpeechCache = request.app.state.speech_cache

@@ -86,14 +86,17 @@ class TicketUpdate(BaseModel):
     last_id: int
 
 
-def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str, Any]]:
+def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str, Any], int]:
+    from wins.events.service import last_event_id
     from wins.tickets.api import tracking_view
     from wins.tickets.service import get_by_tracking_token
 
     db = request.app.state.db
     with db.session(write=False) as session:
+        # The event id first: a change committed after it is caught by the next poll, so none is missed.
+        last_id = last_event_id(session)
         ticket = get_by_tracking_token(session, tracking_token)
-        return ticket.id, ticket.service_id, tracking_view(session, ticket, request.app.state.settings)
+        return ticket.id, ticket.service_id, tracking_view(session, ticket, request.app.state.settings), last_id
 
 
 def _concerns(event: dict[str, Any], ticket_id: int, service_id: int) -> bool:
@@ -115,11 +118,12 @@ async def ticket_updates(
     soon as something that may change it happens after `since` (its own state, its queue moving, counters
     opening), or after `timeout` seconds. It never reveals other tickets: only this ticket's view is sent."""
     hub = _hub(request.app)
-    position = hub.last_id  # read before the ticket: a change after this point is caught by the next poll
-    ticket_id, service_id, view = await run_in_threadpool(_tracked, request, tracking_token)
-    if since is None or since > position:
+    ticket_id, service_id, view, position = await run_in_threadpool(_tracked, request, tracking_token)
+    if since is None or timeout == 0:
         return {"ticket": view, "last_id": position}
-    position = since
+    # Replay what happened since the client's last answer (a `since` beyond the log, e.g. after a restore,
+    # counts as "now").
+    position = min(since, position)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while (remaining := deadline - loop.time()) > 0:
@@ -129,5 +133,5 @@ async def ticket_updates(
         position = events[-1]["id"]
         if any(_concerns(e, ticket_id, service_id) for e in events):
             break
-    _, _, view = await run_in_threadpool(_tracked, request, tracking_token)
-    return {"ticket": view, "last_id": max(position, since)}
+    _, _, view, _ = await run_in_threadpool(_tracked, request, tracking_token)
+    return {"ticket": view, "last_id": position}

@@ -12,7 +12,8 @@
   "use strict";
 
   var config = JSON.parse(document.getElementById("wins-config").textContent);
-  var AUTH = { Authorization: "Bearer " + config.token };
+  // A paired display sends its device token; a manager's browser relies on its session cookie instead.
+  var AUTH = config.token ? { Authorization: "Bearer " + config.token } : {};
   var MAX_QUEUE = 30; // announcements waiting; beyond that the oldest waiting ones are skipped
   var MAX_LOG = 100; // window.winsAnnouncements entries kept
   var MAX_SEEN = 300; // event ids remembered against doubles
@@ -325,7 +326,8 @@
   function fetchJson(url, timeoutMs) {
     var ctrl = typeof AbortController !== "undefined" ? new AbortController() : null;
     var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, timeoutMs || 15000) : null;
-    return fetch(url, { headers: AUTH, cache: "no-store", signal: ctrl ? ctrl.signal : undefined })
+    return fetch(url, { headers: AUTH, cache: "no-store", credentials: "same-origin",
+      signal: ctrl ? ctrl.signal : undefined })
       .then(function (r) {
         if (timer) clearTimeout(timer);
         if (r.status === 401 || r.status === 403) { location.reload(); throw new Error("signed out"); }
@@ -347,7 +349,8 @@
       // First start, or a stored id from another database (restored backup, new install): start from now.
       if (state.lastId === null || state.lastId > snapshot.last_event_id) state.lastId = snapshot.last_event_id;
       applySnapshot(snapshot);
-      if (state.useLongPoll) longPoll(gen); else openSocket(gen);
+      if (state.useLongPoll) { longPoll(gen); return null; }
+      return streamToken().then(function (token) { if (gen === state.generation) openSocket(gen, token); });
     }).catch(function () { retry(gen); });
   }
 
@@ -359,10 +362,18 @@
     state.reconnectTimer = setTimeout(connect, delay);
   }
 
-  function openSocket(gen) {
+  function streamToken() {
+    if (config.token) return Promise.resolve(config.token);
+    return fetch("/staff/stream-ticket", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (body) { return body.token; });
+  }
+
+  function openSocket(gen, token) {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var url = proto + location.host + "/api/v1/events/ws?since=" + state.lastId + "&token=" +
-      encodeURIComponent(config.token);
+      encodeURIComponent(token);
     var ws, opened = false;
     try { ws = new WebSocket(url); } catch (e) { state.useLongPoll = true; retry(gen); return; }
     state.socket = ws;

@@ -1,0 +1,134 @@
+"""Display and tracking tests: a live WINS server on a seeded SQLite file, Debian's Chromium via Playwright.
+
+One server and one browser per module (starting them is most of the cost); tests that stop the server get
+their own. Chromium runs with autoplay allowed, as a display TV is set up (see docs/display.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from tests.support.databases import TemplateCache
+from tests.support.seed import Seeded, seed
+from tests.support.server import LiveServer
+from wins.config import Settings
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+TV = {"width": 1920, "height": 1080}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Site:
+    server: LiveServer
+    data: Seeded
+    http: httpx.Client
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.data.tokens[who]}"}
+
+    def issue(self, prefix: str = "A", **body: Any) -> dict[str, Any]:
+        r = self.http.post(
+            "/api/v1/tickets", json={"service_id": self.data.services[prefix], **body}, headers=self.auth("kiosk")
+        )
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def call_next(self, counter: str, who: str = "staff") -> dict[str, Any]:
+        r = self.http.post(f"/api/v1/counters/{self.data.counters[counter]}/call-next", headers=self.auth(who))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def act(self, ticket_id: int, action: str, who: str = "staff") -> dict[str, Any]:
+        r = self.http.post(f"/api/v1/tickets/{ticket_id}/{action}", headers=self.auth(who))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def last_event_id(self) -> int:
+        return int(self.http.get("/health").json()["last_event_id"])
+
+
+@pytest.fixture(scope="module")
+def make_site(templates: TemplateCache, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Factory of seeded live servers (closed at the end of the module)."""
+    stack: list[tuple[Any, LiveServer, httpx.Client]] = []
+
+    def make(**settings_extra: Any) -> Site:
+        tmp: Path = tmp_path_factory.mktemp("display")
+        db_cm = templates.database("sqlite", tmp)
+        url = db_cm.__enter__()
+        settings = Settings(
+            database_url=url, data_dir=tmp / "data", secret_key="d" * 40, log_level="WARNING", **settings_extra
+        )
+        data = seed(settings)
+        env = {
+            "WINS_DATABASE_URL": url,
+            "WINS_SECRET_KEY": settings.secret_key,
+            "WINS_DATA_DIR": str(settings.data_dir),
+            "WINS_EVENT_POLL_SECONDS": "0.5",
+            "WINS_LOG_LEVEL": "WARNING",
+        }
+        server = LiveServer(env, log_path=tmp / "server.log").start()
+        http = httpx.Client(base_url=server.url, timeout=30)
+        stack.append((db_cm, server, http))
+        return Site(server, data, http, settings)
+
+    yield make
+    for db_cm, server, http in reversed(stack):
+        http.close()
+        server.stop()
+        db_cm.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def site(make_site: Any) -> Site:
+    return make_site()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[Any]:
+    """Factory of fresh browser contexts (separate cookie jars), closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make(base_url: str, viewport: dict[str, int] = TV, **kwargs: Any) -> BrowserContext:
+        context = browser.new_context(base_url=base_url, viewport=viewport, **kwargs)  # type: ignore[arg-type]
+        context.set_default_timeout(8000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -1,0 +1,128 @@
+"""Display pairing, the tracking page and the public per-ticket long-poll, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import httpx
+
+from tests.display.conftest import Site
+
+
+def _config(html: str) -> dict[str, object]:
+    match = re.search(r'<script id="wins-config" type="application/json">(.*?)</script>', html, re.S)
+    assert match, html[:500]
+    return dict(json.loads(match.group(1)))
+
+
+def test_display_pairs_once_then_uses_an_httponly_cookie(site: Site) -> None:
+    with httpx.Client(base_url=site.url, follow_redirects=True) as browser:
+        unpaired = browser.get("/display")
+        assert unpaired.status_code == 401
+        assert "text/html" in unpaired.headers["content-type"]
+        assert "not paired" in unpaired.text
+        r = browser.get("/display", params={"token": site.data.tokens["display"]})
+        assert r.history[0].status_code == 303
+        assert r.history[0].headers["location"] == "/display"  # the token leaves the address bar
+        cookie = r.history[0].headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        assert r.status_code == 200 and str(r.url).endswith("/display")
+        assert r.headers["cache-control"] == "no-store"
+        config = _config(r.text)
+        assert config["token"] == site.data.tokens["display"]
+        assert config["languages"] == ["en"] and config["layout"] == "calls"
+        assert browser.get("/display/config").json()["version"] == config["version"]
+
+
+def test_display_refuses_kiosk_and_unknown_tokens(site: Site) -> None:
+    with httpx.Client(base_url=site.url, follow_redirects=True) as browser:
+        assert browser.get("/display", params={"token": site.data.tokens["kiosk"]}).status_code == 403
+        r = browser.get("/display", params={"token": "wdt_nope"})
+        assert r.status_code == 401 and "text/html" in r.headers["content-type"]
+        assert "wins_display" not in browser.cookies
+        assert browser.get("/display", params={"token": site.data.tokens["staff"]}).status_code == 403
+
+
+def test_display_settings_come_from_the_device_config(site: Site) -> None:
+    devices = site.http.get("/api/v1/devices", headers=site.auth("admin")).json()
+    display = next(d for d in devices if d["kind"] == "display")
+    changes = {
+        "config": {
+            "services": [site.data.services["B"]],
+            "layout": "counters",
+            "history": 4,
+            "languages": ["fr", "en"],
+            "title": "Hall <B>",
+        }
+    }
+    r = site.http.patch(f"/api/v1/devices/{display['id']}", json=changes, headers=site.auth("admin"))
+    assert r.status_code == 200, r.text
+    try:
+        with httpx.Client(base_url=site.url, follow_redirects=True) as browser:
+            page = browser.get("/display", params={"token": site.data.tokens["display"]})
+            config = _config(page.text)
+            assert config["services"] == [site.data.services["B"]]
+            assert config["layout"] == "counters" and config["history"] == 4
+            assert config["languages"] == ["fr", "en"]
+            assert "<B>" not in page.text.split('id="wins-config"')[1]  # escaped inside the script tag
+            assert 'class="layout-counters"' in page.text
+    finally:
+        reset = {"config": {"services": [], "layout": "calls", "history": 6, "languages": [], "title": ""}}
+        site.http.patch(f"/api/v1/devices/{display['id']}", json=reset, headers=site.auth("admin"))
+
+
+def test_tracking_page_and_friendly_404(site: Site) -> None:
+    ticket = site.issue("C")
+    page = site.http.get(f"/t/{ticket['tracking_token']}")
+    assert page.status_code == 200
+    assert ticket["number"] in page.text and "Documents" in page.text
+    assert "I'm leaving" in page.text
+    french = site.http.get(f"/t/{ticket['tracking_token']}", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert "Je pars" in french.text
+    missing = site.http.get("/t/not-a-real-token")
+    assert missing.status_code == 404
+    assert "text/html" in missing.headers["content-type"]
+    assert "Ticket not found" in missing.text
+
+
+def test_public_updates_wake_up_on_the_ticket_call_and_reveal_no_other_ticket(site: Site) -> None:
+    site.issue("C")
+    mine = site.issue("C")
+    url = f"/api/v1/public/tickets/{mine['tracking_token']}/updates"
+    start = site.http.get(url).json()
+    assert start["ticket"]["status"] == "waiting" and start["ticket"]["people_ahead"] >= 1
+    assert "tracking_token" not in json.dumps(start)
+    got: dict[str, object] = {}
+
+    def poll() -> None:
+        began = time.monotonic()
+        got["body"] = site.http.get(url, params={"since": start["last_id"], "timeout": 20}).json()
+        got["seconds"] = time.monotonic() - began
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(0.5)
+    # Counter 4 serves C first: a ticket ahead of mine is called, so my position moves.
+    called = site.call_next("4")
+    assert called["service_id"] == site.data.services["C"] and called["number"] != mine["number"]
+    waiter.join(timeout=25)
+    body = got["body"]
+    assert isinstance(body, dict)
+    assert float(got["seconds"]) < 5  # woke up on the event, not at the timeout
+    assert body["last_id"] > start["last_id"]
+    assert set(body["ticket"]) == set(start["ticket"])  # only this ticket's public view
+    assert body["ticket"]["number"] == mine["number"]
+
+
+def test_public_updates_time_out_quietly(site: Site) -> None:
+    ticket = site.issue("C")
+    url = f"/api/v1/public/tickets/{ticket['tracking_token']}/updates"
+    first = site.http.get(url).json()
+    began = time.monotonic()
+    again = site.http.get(url, params={"since": first["last_id"], "timeout": 1}).json()
+    assert 0.9 < time.monotonic() - began < 5
+    assert again["ticket"]["status"] == "waiting"
+    assert site.http.get("/api/v1/public/tickets/unknown/updates").status_code == 404
