@@ -33,6 +33,7 @@ from wins.web.session import (
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+REPRINT_PATH = "/api/v1/tickets/{ticket_id}/reprint"
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -152,7 +153,8 @@ def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Res
         "counters": counters,
         "services": services,
         "kiosks": _kiosk_status(session),
-        "reprint": False,  # no reprint endpoint in the API yet (see docs/staff-ui.md)
+        # The Reprint button appears when the printing part of the API is installed.
+        "reprint": any(getattr(r, "path", "") == REPRINT_PATH for r in request.app.routes),
     }
     return render(
         request,

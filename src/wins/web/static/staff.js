@@ -163,7 +163,6 @@
     complete: (t) => `${t.number} is done.`,
     "no-show": (t) => `${t.number} marked as no-show.`,
     requeue: (t) => `${t.number} is back in the queue.`,
-    reprint: (t) => `Slip for ${t.number} sent to the printer.`,
   };
 
   async function act(label, method, path, body, success) {
@@ -201,7 +200,8 @@
   function ticketAction(action) {
     const ticket = current();
     if (!ticket) { say("There is no ticket at your counter. Call one first.", "err"); return; }
-    act(action, "POST", `/api/v1/tickets/${ticket.id}/${action}`, undefined, (r) => DONE_TEXT[action](r.data || ticket));
+    act(action, "POST", `/api/v1/tickets/${ticket.id}/${action}`, undefined,
+      (r) => action === "reprint" ? `${ticket.number}: ${r.data.message}` : DONE_TEXT[action](r.data));
   }
 
   function callTicket(ticketId, number) {
@@ -214,7 +214,12 @@
     if (!number) return;
     for (const s of (snapshot ? snapshot.services : [])) {
       const t = s.tickets.find((x) => x.number === number);
-      if (t) { callTicket(t.id, t.number); $("call-number").value = ""; return; }
+      if (t) {
+        $("call-number").value = "";
+        $("call-next").focus(); // out of the text field, so the letter shortcuts work again
+        callTicket(t.id, t.number);
+        return;
+      }
     }
     say(`${number} is not waiting (it may have been called already, or the number is mistyped).`, "err");
   }

@@ -1,0 +1,131 @@
+"""Browser tests: a live WINS server on a seeded SQLite file and Debian's Chromium driven by Playwright.
+
+One server and one browser per test module (starting them is most of the cost); each test opens its own
+browser contexts, so cookies never leak between tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from tests.support.databases import TemplateCache
+from tests.support.seed import PASSWORD, Seeded, seed
+from tests.support.server import LiveServer
+from wins.config import Settings
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@dataclass
+class Site:
+    """The running server, its seeded ids, and a REST client with the seeded tokens."""
+
+    server: LiveServer
+    data: Seeded
+    http: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.data.tokens[who]}"}
+
+    def issue(self, prefix: str = "A", **body: Any) -> dict[str, Any]:
+        r = self.http.post(
+            "/api/v1/tickets", json={"service_id": self.data.services[prefix], **body}, headers=self.auth("kiosk")
+        )
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def post(self, path: str, who: str = "staff", json: Any = None, expect: int = 200) -> Any:
+        r = self.http.post(path, json=json, headers=self.auth(who))
+        assert r.status_code == expect, r.text
+        return r.json() if r.content else None
+
+    def queue(self) -> dict[str, Any]:
+        r = self.http.get("/api/v1/queue", headers=self.auth("manager"))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+@pytest.fixture(scope="module")
+def site(templates: TemplateCache, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp: Path = tmp_path_factory.mktemp("web")
+    with templates.database("sqlite", tmp) as url:
+        settings = Settings(database_url=url, data_dir=tmp / "data", secret_key="w" * 40, log_level="WARNING")
+        data = seed(settings)
+        env = {
+            "WINS_DATABASE_URL": url,
+            "WINS_SECRET_KEY": settings.secret_key,
+            "WINS_DATA_DIR": str(settings.data_dir),
+            "WINS_EVENT_POLL_SECONDS": "0.5",
+            "WINS_LOG_LEVEL": "WARNING",
+        }
+        server = LiveServer(env, log_path=tmp / "server.log").start()
+        try:
+            with httpx.Client(base_url=server.url) as http:
+                yield Site(server, data, http)
+        finally:
+            # A graceful stop waits for open event sockets to notice (up to their 20 s heartbeat): no need here.
+            server.stop(kill=True)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, site: Site) -> Iterator[Any]:
+    """Factory of fresh browser contexts (separate cookie jars), closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make() -> BrowserContext:
+        context = browser.new_context(base_url=site.url, viewport=VIEWPORT)  # type: ignore[arg-type]
+        context.set_default_timeout(5000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page: Page, username: str, *, password: str = PASSWORD, next_path: str = "") -> None:
+    page.goto("/login" + (f"?next={next_path}" if next_path else ""))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def open_workspace(page: Page, username: str, counter_id: int) -> None:
+    """Sign in, open the workspace and sit at a counter (through the page's own counter picker)."""
+    sign_in(page, username, next_path="/staff")
+    page.get_by_label("Your counter", exact=True).select_option(str(counter_id))
+    expect(page.locator("#desk")).to_be_visible()
+    expect(page.locator("#conn")).to_have_text("Live")
