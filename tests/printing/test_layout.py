@@ -30,7 +30,9 @@ def qr(data: str, dots: int = 6) -> bytes:
         body = b"1" + fn + m + payload
         return GS + b"(k" + len(body).to_bytes(2, "little") + body
 
-    return k(b"A", b"2\x00") + k(b"C", bytes([dots])) + k(b"E", b"0") + k(b"P", data.encode(), b"0") + k(b"Q", b"", b"0")
+    return (
+        k(b"A", b"2\x00") + k(b"C", bytes([dots])) + k(b"E", b"0") + k(b"P", data.encode(), b"0") + k(b"Q", b"", b"0")
+    )
 
 
 def rasters(job: bytes) -> list[tuple[int, int, bytes]]:

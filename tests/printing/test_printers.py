@@ -46,11 +46,9 @@ def test_parse_good_urls(url: str, expected: dict[str, Any]) -> None:
     ],
 )
 def test_bad_urls_raise_a_clear_wins_error(url: str, words: str) -> None:
+    check = open_printer if "baudrate" in url else parse_printer_url
     with pytest.raises(PrinterUrlError, match=words) as caught:
-        if "baudrate" in url:
-            open_printer(url)
-        else:
-            parse_printer_url(url)
+        check(url)
     assert caught.value.status_code == 422
 
 
