@@ -11,8 +11,7 @@ from wins.db import Database
 from wins.devices.models import DeviceKind
 from wins.devices.service import create_device
 from wins.services.service import create_service
-from wins.staff.models import Role
-from wins.staff.models import StaffUser
+from wins.staff.models import Role, StaffUser
 from wins.staff.security import hash_password
 from wins.staff.service import issue_token
 
