@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,11 +48,16 @@ class TemplateCache:
             with _admin_conn() as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             upgrade(_pg_url(name).replace("postgresql://", "postgresql+psycopg://"))
+            with _admin_conn() as conn:
+                # Nobody (not even autovacuum) may hold a connection to a database being cloned.
+                conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
             self._pg_template = name
         return self._pg_template
 
     def drop_all(self) -> None:
         if self._pg_template:
+            with _admin_conn() as conn:
+                conn.execute(f'ALTER DATABASE "{self._pg_template}" WITH ALLOW_CONNECTIONS true')
             _drop(self._pg_template)
 
     @contextmanager
@@ -64,12 +70,23 @@ class TemplateCache:
             return
         template = self.pg_template()
         name = f"wins_t_{uuid.uuid4().hex[:12]}"
-        with _admin_conn() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        _clone(template, name)
         try:
             yield _pg_url(name)
         finally:
             _drop(name)
+
+
+def _clone(template: str, name: str) -> None:
+    for attempt in range(20):
+        try:
+            with _admin_conn() as conn:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return
+        except psycopg.errors.ObjectInUse:  # "source database is being accessed by other users"
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
 
 
 def _drop(name: str) -> None:
