@@ -96,7 +96,7 @@ def make_site(templates: TemplateCache, tmp_path_factory: pytest.TempPathFactory
     yield make
     for db_cm, server, http in reversed(stack):
         http.close()
-        server.stop()
+        server.stop(kill=True)  # open long-polls would hold a graceful stop for their full timeout
         db_cm.__exit__(None, None, None)
 
 

@@ -358,7 +358,8 @@
     if (gen !== state.generation || state.reconnectTimer) return;
     setConnected(false);
     state.failures += 1;
-    var delay = Math.min(15000, 500 * Math.pow(2, Math.min(state.failures, 5))) * (0.75 + Math.random() / 2);
+    // Back off to one try every ~8 s: quick to come back after a restart, light on a server that struggles.
+    var delay = Math.min(8000, 500 * Math.pow(2, Math.min(state.failures, 4))) * (0.75 + Math.random() / 2);
     state.reconnectTimer = setTimeout(connect, delay);
   }
 
