@@ -89,7 +89,7 @@ def test_display_shows_only_its_services(new_context: Any, site: Site) -> None:
     a = site.call_next("1")  # counter 1 serves A first
     b = site.call_next("3")  # counter 3 serves B first
     assert (a["service_id"], b["service_id"]) == (site.data.services["A"], site.data.services["B"])
-    log = wait_announced(page, 1)
+    wait_announced(page, 1)
     time.sleep(0.5)
     assert [x["ticket_id"] for x in announcements(page)] == [b["id"]]
     expect(page.locator("#hero-number")).to_have_text(b["number"])
@@ -123,7 +123,7 @@ def test_display_reconnects_after_a_server_restart_missing_nothing(new_context: 
     site.issue("C")
     after = site.call_next("4")
     expected = [before["number"], *offline, after["number"]]
-    log = wait_announced(page, 4, timeout=40)
+    wait_announced(page, 4, timeout=40)
     expect(page.locator("#conn")).to_be_hidden()
     time.sleep(1.5)  # room for a duplicate to show up, if there were one
     log = announcements(page)
