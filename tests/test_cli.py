@@ -1,0 +1,104 @@
+"""The `wins` command, run as a real subprocess on a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import free_port
+
+
+def _wins(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WINS_DATA_DIR": str(tmp_path / "var"), "WINS_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "wins.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_db_upgrade_demo_users_and_devices(tmp_path: Path) -> None:
+    up = _wins(tmp_path, "db", "upgrade")
+    assert up.returncode == 0, up.stderr
+    assert (tmp_path / "var" / "wins.db").exists()
+    assert _wins(tmp_path, "db", "upgrade").returncode == 0  # safe to repeat
+    demo = _wins(tmp_path, "demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "password '" in demo.stdout
+    again = _wins(tmp_path, "demo")
+    assert "nothing was changed" in again.stdout and "password" not in again.stdout
+    user = _wins(tmp_path, "users", "create", "alice", "--role", "manager", "--password-stdin", stdin="s3cret-pass\n")
+    assert user.returncode == 0, user.stderr
+    dup = _wins(tmp_path, "users", "create", "alice", "--password-stdin", stdin="s3cret-pass\n")
+    assert dup.returncode != 0 and "taken" in dup.stderr
+    weak = _wins(tmp_path, "users", "create", "bob", "--password-stdin", stdin="short\n")
+    assert weak.returncode != 0 and "at least 8" in weak.stderr
+    device = _wins(tmp_path, "devices", "create", "Entrance kiosk", "--kind", "kiosk")
+    assert device.returncode == 0 and device.stdout.strip().startswith("wdt_")
+
+
+def test_production_mode_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    env = {**os.environ, "WINS_ENV": "production", "WINS_SECRET_KEY": "", "WINS_DATA_DIR": str(tmp_path)}
+    r = subprocess.run(
+        [sys.executable, "-m", "wins.cli", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode != 0
+    assert "WINS_SECRET_KEY" in r.stderr
+
+
+def test_serve_first_start_creates_demo_prints_password_and_urls(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "WINS_DATA_DIR": str(tmp_path / "var"), "WINS_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wins.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Health:" in line:
+                break
+        out = "".join(lines)
+        assert "Admin sign-in: username 'admin', password '" in out
+        assert f"http://127.0.0.1:{port}/login" in out and "/display" in out and "/docs" in out
+        password = out.split("password '", 1)[1].split("'", 1)[0]
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token", data={"username": "admin", "password": password}
+        ).json()["access_token"]
+        services = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/services", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert [s["prefix"] for s in services] == ["A", "B", "C"]
+        counters = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/counters", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert len(counters) == 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
