@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         description="`sqlite:///path/to/wins.db` (default: `<data_dir>/wins.db`) or "
         "`postgresql://user@host:port/db` (the psycopg 3 driver is chosen for you).",
     )
+    sqlite_synchronous: str = Field(
+        "NORMAL",
+        pattern="^(NORMAL|FULL)$",
+        description="SQLite durability. NORMAL (WAL default): an acknowledged ticket survives a crash of WINS or "
+        "of any process; a power cut may lose the last moments. FULL: also survives a power cut, at about 1.3 ms "
+        "of disk sync per write (caps writes near 750/s on a typical SSD).",
+    )
     secret_key: str = Field(
         "",
         description="Signs staff tokens and cookies. Required in production; in development one is generated "
