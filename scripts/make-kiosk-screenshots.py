@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Write docs/screenshots/kiosk-*.png: the real Kivy kiosk against a real (temporary) server and the test
+printer emulator, driven by simulated touches, rendered offscreen (no display needed).
+
+Usage: .venv/bin/python scripts/make-kiosk-screenshots.py [OUTPUT_DIR]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TMP = Path(tempfile.mkdtemp(prefix="wins-kiosk-shots-"))
+# Kivy writes its config, logs and caches under these: keep them out of the home folder.
+os.environ.update(KIVY_HOME=str(TMP / "kivy"), XDG_CACHE_HOME=str(TMP / "cache"), KIVY_NO_ARGS="1",
+                  )
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+from tests.kiosk.harness import fast_config  # noqa: E402
+from tests.support.printer_emulator import PrinterEmulator  # noqa: E402
+from tests.support.seed import seed  # noqa: E402
+from tests.support.server import LiveServer  # noqa: E402
+
+from wins.config import Settings  # noqa: E402
+from wins.migrate import upgrade  # noqa: E402
+from wins_kiosk.state import PrintStatus, Screen  # noqa: E402
+
+
+def prepare_server() -> tuple[LiveServer, dict[str, str], dict[str, int]]:
+    url = f"sqlite:///{TMP / 'wins.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, data_dir=TMP / "data", secret_key="s" * 40, log_level="WARNING")
+    data = seed(settings)
+    server = LiveServer({"WINS_DATABASE_URL": url, "WINS_SECRET_KEY": settings.secret_key,
+                         "WINS_DATA_DIR": str(settings.data_dir), "WINS_EVENT_POLL_SECONDS": "0.5"},
+                        log_path=TMP / "server.log").start()
+    admin = {"Authorization": f"Bearer {data.tokens['admin']}"}
+    with httpx.Client(base_url=server.url, headers=admin, timeout=10) as http:
+        http.patch("/api/v1/branch", json={"name": "Riverside Town Hall"}).raise_for_status()
+        looks = {"A": ("General enquiries", "#1f6feb"), "B": ("Payments", "#1a7f37"),
+                 "C": ("Passports & ID cards", "#8250df")}
+        for prefix, (name, colour) in looks.items():
+            http.patch(f"/api/v1/services/{data.services[prefix]}", json={"name": name, "colour": colour})
+        http.post("/api/v1/services", json={"name": "Registry office", "prefix": "D", "colour": "#bf3989"})
+        kiosk = {"Authorization": f"Bearer {data.tokens['kiosk']}"}
+        for prefix in "AABCABCAB":
+            http.post("/api/v1/tickets", json={"service_id": data.services[prefix]}, headers=kiosk)
+        staff = {"Authorization": f"Bearer {data.tokens['staff']}"}
+        for counter in ("1", "2", "3"):
+            http.post(f"/api/v1/counters/{data.counters[counter]}/call-next", headers=staff).raise_for_status()
+    return server, data.tokens, data.services
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
+    server, tokens, services = prepare_server()
+    printer = PrinterEmulator().start()
+    config = fast_config(server.url, tokens["kiosk"], TMP, printer_url=printer.url, result_seconds=600,
+                         idle_timeout_seconds=600, health_check_seconds=0.5)
+    from tests.kiosk.kivy_driver import KivyDriver
+
+    driver = KivyDriver(config)
+    k = driver.kiosk
+    try:
+        driver.until(lambda: k.screen == Screen.START and len(k.now_serving) == 3, what="start screen")
+        driver.screenshot(out / "kiosk-start.png")
+
+        driver.tap(driver.find("Français"))
+        driver.tap(driver.find("A+  Texte plus grand"))
+        driver.until(lambda: k.big_font, what="big text")
+        driver.screenshot(out / "kiosk-start-fr-big.png")
+        driver.tap(driver.find("English"))
+        driver.tap(driver.find("A   Normal text"))
+
+        driver.tap(driver.find("General enquiries"))
+        driver.until(lambda: k.print_status == PrintStatus.PRINTED, what="printed")
+        printer.wait_for_jobs(1)
+        driver.screenshot(out / "kiosk-result.png")
+        driver.tap(driver.find("Touch to finish"))
+
+        printer.paper = "out"
+        driver.until(lambda: k.screen == Screen.START, what="start again")
+        driver.tap(driver.find("Passports & ID cards"))
+        driver.until(lambda: k.print_status == PrintStatus.FAILED, what="printer fault")
+        driver.screenshot(out / "kiosk-printer-fault.png")
+        driver.tap(driver.find("Touch to finish"))
+
+        server.stop()
+        driver.until(lambda: k.screen == Screen.UNAVAILABLE, what="unavailable")
+        driver.screenshot(out / "kiosk-server-down.png")
+
+        driver.tap(driver.find("Riverside Town Hall"), hold=2.3)
+        driver.until(lambda: k.screen == Screen.PIN, what="PIN pad")
+        for digit in "24":
+            driver.tap(driver.find(digit))
+        driver.screenshot(out / "kiosk-operator-pin.png")
+    finally:
+        driver.close()
+        printer.stop()
+        server.stop()
+    for name in sorted(p.name for p in out.glob("kiosk-*.png")):
+        print(out / name)  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The start screen: branch name, one big button per service, "now serving", language and text size."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+
+from wins_kiosk.screens import theme
+from wins_kiosk.screens.widgets import HoldArea, Panel, Text, Tile
+from wins_kiosk.state import Kiosk
+
+
+def header(kiosk: Kiosk, scale: float) -> BoxLayout:
+    """Logo and branch name; holding the name for two seconds asks for the operator PIN."""
+    bar = BoxLayout(orientation="horizontal", size_hint_y=None, height=dp(96), spacing=dp(20))
+    logo = kiosk.config.logo_path
+    if logo is not None and logo.is_file():
+        bar.add_widget(Image(source=str(logo), fit_mode="contain", size_hint_x=None, width=dp(160)))
+    bar.add_widget(
+        HoldArea(
+            kiosk.branch_name or kiosk.text("welcome"),
+            on_hold=kiosk.operator_request,
+            size=theme.TITLE,
+            scale=scale,
+            bold=True,
+            halign="left",
+        )
+    )
+    return bar
+
+
+class StartScreen(BoxLayout):  # type: ignore[misc]
+    @staticmethod
+    def signature(kiosk: Kiosk) -> tuple[Any, ...]:
+        return (
+            kiosk.language,
+            kiosk.font_scale,
+            tuple(kiosk.services),
+            kiosk.branch_name,
+            kiosk.notice,
+            tuple(kiosk.languages),
+        )
+
+    def __init__(self, kiosk: Kiosk, **kwargs: Any) -> None:
+        super().__init__(orientation="vertical", padding=dp(32), spacing=dp(20), **kwargs)
+        self.kiosk = kiosk
+        scale = kiosk.font_scale
+        self.add_widget(header(kiosk, scale))
+
+        body = BoxLayout(orientation="horizontal", spacing=dp(28))
+        left = BoxLayout(orientation="vertical", spacing=dp(16))
+        left.add_widget(
+            Text(
+                kiosk.text("choose_service"),
+                size=theme.HEADING,
+                scale=scale,
+                colour=theme.MUTED,
+                halign="left",
+                size_hint_y=None,
+                height=dp(56 * scale),
+            )
+        )
+        if kiosk.notice:
+            notice = Panel(background=theme.FAULT, size_hint_y=None, height=dp(80 * scale), padding=dp(12))
+            notice.add_widget(Text(kiosk.text(kiosk.notice), size=theme.SMALL, scale=scale, colour=theme.BLACK))
+            left.add_widget(notice)
+        services = kiosk.services
+        if services:
+            columns = 1 if len(services) <= 3 else 2
+            grid = GridLayout(cols=columns, spacing=dp(18))
+            for service in services:
+                colour = theme.hex_colour(service.colour)
+                grid.add_widget(
+                    Tile(
+                        service.name,
+                        on_tap=partial(kiosk.tap_service, service.id),
+                        background=colour,
+                        size=theme.SERVICE,
+                        scale=scale,
+                        bold=True,
+                        padding=(dp(16), dp(8)),
+                    )
+                )
+            left.add_widget(grid)
+        else:
+            left.add_widget(Text(kiosk.text("no_services"), size=theme.HEADING, scale=scale))
+        body.add_widget(left)
+
+        # The called numbers are large already: they keep their size in big-text mode so they never wrap.
+        serving = Panel(orientation="vertical", size_hint_x=0.36, padding=dp(20), spacing=dp(8))
+        serving.add_widget(
+            Text(
+                kiosk.text("now_serving"),
+                size=theme.HEADING,
+                scale=min(scale, 1.1),
+                bold=True,
+                colour=theme.ACCENT,
+                size_hint_y=None,
+                height=dp(60),
+            )
+        )
+        self.serving_rows = BoxLayout(orientation="vertical", spacing=dp(6))
+        serving.add_widget(self.serving_rows)
+        body.add_widget(serving)
+        self.add_widget(body)
+
+        footer = BoxLayout(orientation="horizontal", size_hint_y=None, height=dp(84 * min(scale, 1.2)), spacing=dp(14))
+        for code, name in kiosk.language_choices():
+            chosen = code == kiosk.language
+            footer.add_widget(
+                Tile(
+                    name,
+                    on_tap=partial(kiosk.set_language, code),
+                    size=theme.BODY,
+                    scale=min(scale, 1.2),
+                    bold=chosen,
+                    background=theme.WHITE if chosen else theme.SURFACE_HIGH,
+                )
+            )
+        big = kiosk.text("normal_text") if kiosk.big_font else kiosk.text("big_text")
+        footer.add_widget(
+            Tile(
+                f"A+  {big}" if not kiosk.big_font else f"A   {big}",
+                on_tap=kiosk.toggle_big_font,
+                size=theme.BODY,
+                scale=min(scale, 1.2),
+                size_hint_x=1.6,
+                background=theme.SURFACE_HIGH,
+            )
+        )
+        self.add_widget(footer)
+        self._shown: tuple[Any, ...] = ()
+        self.update()
+
+    def update(self) -> None:
+        """Only the "now serving" list changes in place (a rebuild could swallow a tap in progress)."""
+        kiosk = self.kiosk
+        rows = tuple((n.number, n.counter_name) for n in kiosk.now_serving)
+        if rows == self._shown:
+            return
+        self._shown = rows
+        self.serving_rows.clear_widgets()
+        scale = min(kiosk.font_scale, 1.0)
+        if not rows:
+            self.serving_rows.add_widget(
+                Text(kiosk.text("nobody_called"), size=theme.SERVING_NUMBER, scale=scale, colour=theme.MUTED)
+            )
+        for number, counter in rows:
+            row = BoxLayout(orientation="horizontal")
+            row.add_widget(Text(number, size=theme.SERVING_NUMBER, scale=scale, bold=True, halign="left"))
+            row.add_widget(
+                Text(
+                    kiosk.text("counter", counter=counter),
+                    size=theme.SMALL,
+                    scale=min(kiosk.font_scale, 1.15),
+                    colour=theme.MUTED,
+                    halign="right",
+                    size_hint_x=0.8,
+                )
+            )
+            self.serving_rows.add_widget(row)
