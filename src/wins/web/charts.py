@@ -45,9 +45,11 @@ def _legend(series: Sequence[Series], x: float, y: float) -> list[str]:
     return parts
 
 
-def _frame(width: int, height: int, title: str, desc: str, body: list[str], chart_id: str) -> Markup:
+def _frame(
+    width: int, height: int, title: str, desc: str, body: list[str], chart_id: str, kind: str = "bars"
+) -> Markup:
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'<svg class="chart chart-{kind}" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg" '
         f'font-family="system-ui, sans-serif" fill="#1b1f24">'
         f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>'
@@ -66,9 +68,10 @@ def stacked_bars(
     totals = [sum((s.values[i] or 0) for s in series) for i in range(len(categories))]
     y_max = _nice_max(max(totals, default=0))
     body = _legend(series, left, 18)
-    for k in range(5):  # grid lines and labels
-        value = y_max * k / 4
-        y = top + plot_h - plot_h * k / 4
+    steps = 5 if f"{y_max:g}"[0] in "15" else 4  # 0-10-20-…-50 or 0-5-10-15-20: whole numbers on the axis
+    for k in range(steps + 1):  # grid lines and labels
+        value = y_max * k / steps
+        y = top + plot_h - plot_h * k / steps
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>')
         body.append(_text(left - 6, y + 4, f"{value:g}", anchor="end", size=11))
     if y_label:
@@ -106,8 +109,8 @@ def grouped_hbars(
     """Horizontal bars, one group per row (e.g. average and 90th-percentile wait per service)."""
     bar_h, gap = 16, 12
     group_h = bar_h * len(series) + gap
-    left, right, top = 150, 70, 34
-    width = 760
+    left, right, top = 140, 80, 34
+    width = 540
     height = top + group_h * max(len(rows), 1) + 10
     plot_w = width - left - right
     values = [v for s in series for v in s.values if v is not None]
@@ -133,4 +136,4 @@ def grouped_hbars(
         f"{row}: " + ", ".join(f"{s.name} {fmt(v) if (v := s.values[i]) is not None else 'no data'}" for s in series)
         for i, row in enumerate(rows)
     ) or "No data."  # fmt: skip
-    return _frame(width, height, title, desc, body, chart_id)
+    return _frame(width, height, title, desc, body, chart_id, "hbar")

@@ -41,7 +41,7 @@ def duration(seconds: float | None) -> str:
         return f"{seconds} s"
     minutes, sec = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {sec:02d} s"
+        return f"{minutes} min {sec:02d} s" if sec else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
 

@@ -14,7 +14,6 @@
   let fetchedAt = 0;
   let busy = false;
   let refreshTimer = null;
-  let refreshing = null;
 
   const feedback = $("feedback");
   function say(text, kind) {
@@ -44,9 +43,11 @@
   }
 
   // -- reading -------------------------------------------------------------------------------------------
-  async function refresh() {
-    if (refreshing) return refreshing;
-    refreshing = (async () => {
+  // Reads run one after another, each starting after the previous ended: a read that began before an action
+  // can never be the one that "confirms" it.
+  let reads = Promise.resolve();
+  function refresh() {
+    reads = reads.then(async () => {
       const r = await Wins.api("GET", "/api/v1/queue");
       if (r.ok) {
         snapshot = r.data;
@@ -57,8 +58,8 @@
       } else if (r.status === 401) {
         say(r.message, "err");
       }
-    })();
-    try { await refreshing; } finally { refreshing = null; }
+    }).catch((err) => console.error("could not redraw the queue", err));
+    return reads;
   }
 
   function scheduleRefresh() {
@@ -171,9 +172,9 @@
     document.body.classList.add("busy");
     try {
       const r = await Wins.api(method, path, body);
+      await refresh(); // first redraw, then tell: the message never describes a screen not yet shown
       if (r.ok) say(success(r), "ok");
       else say(r.message, "err");
-      await refresh();
     } finally {
       busy = false;
       document.body.classList.remove("busy");
