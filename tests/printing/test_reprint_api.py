@@ -29,6 +29,22 @@ def test_reprint_prints_the_tickets_slip(api: Api, emulator: PrinterEmulator) ->
     assert b"Test Branch" in job and b"General" in job
     assert "Votre numéro".encode("cp858") in job and "Personnes avant vous : 1".encode("cp858") in job
     assert b"1P0" + ticket["tracking_url"].encode() in job  # the QR code leads to the tracking page
+    assert _audited(api, ticket["id"]) == [("ticket.reprint", api.data.users["staff"])]
+
+
+def _audited(api: Api, ticket_id: int) -> list[tuple[str, int | None]]:
+    from sqlalchemy import select
+
+    from wins.audit.models import AuditEntry
+
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    with db.session(write=False) as session:
+        rows = session.execute(
+            select(AuditEntry.action, AuditEntry.staff_id).where(
+                AuditEntry.ticket_id == ticket_id, AuditEntry.action == "ticket.reprint"
+            )
+        ).all()
+    return [tuple(r) for r in rows]
 
 
 def test_printer_faults_answer_503_and_leave_the_ticket_alone(api: Api, emulator: PrinterEmulator) -> None:

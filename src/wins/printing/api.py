@@ -34,12 +34,12 @@ class PrinterFault(PrintResultPublic):
     responses={503: {"model": PrinterFault, "description": "The printer is unreachable or cannot print"}},
 )
 def reprint_ticket(
-    ticket_id: int, _: StaffDep, db: DatabaseDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+    ticket_id: int, principal: StaffDep, db: DatabaseDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Any:
     """Print the ticket's slip again on the branch's printer (`printer_url` branch setting or
     WINS_PRINTER_URL), with the current people ahead and wait. The ticket itself is not changed. A printer
     fault answers 503 with the printer's state and a message to show (staff)."""
-    result = service.reprint_ticket(db, ticket_id=ticket_id, settings=settings, base_url=base_url)
+    result = service.reprint_ticket(db, ticket_id=ticket_id, settings=settings, base_url=base_url, actor=principal)
     if not result.ok:
         body = {**result.to_dict(), "detail": result.message, "code": "printer_fault"}
         return JSONResponse(body, status_code=503)

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from wins.audit.service import record as audit
+from wins.auth import Principal
 from wins.branches.models import Branch
 from wins.branches.service import get_branch
 from wins.config import Settings
@@ -57,7 +59,9 @@ def slip_for_ticket(session: Session, ticket_id: int, *, settings: Settings, bas
     return slip, branch
 
 
-def reprint_ticket(db: Database, *, ticket_id: int, settings: Settings, base_url: str) -> PrintResult:
+def reprint_ticket(
+    db: Database, *, ticket_id: int, settings: Settings, base_url: str, actor: Principal | None = None
+) -> PrintResult:
     """Print a ticket's slip again on the branch's printer. Reads only: the ticket is never changed.
 
     The database transaction is closed before the printer is contacted, so a slow printer holds no lock.
@@ -67,4 +71,13 @@ def reprint_ticket(db: Database, *, ticket_id: int, settings: Settings, base_url
         url = printer_url_for(branch, settings)
     result = print_slip(url, slip, retries=1, timeout=settings.printer_timeout)
     logger.info("reprint of ticket %d (%s) on %s: %s", ticket_id, slip.number, url, result.message)
+    if actor is not None:
+        with db.session() as session:
+            audit(
+                session,
+                actor=actor,
+                action="ticket.reprint",
+                ticket_id=ticket_id,
+                details={"ok": result.ok, "printer_state": result.printer_state},
+            )
     return result
