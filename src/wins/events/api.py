@@ -61,10 +61,18 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
     hub = _hub(websocket.app)
     hub.subscribers += 1
     position = hub.last_id if since is None or since < 0 else since
+    # Read the socket too: without it a client's close (or the server's own shutdown) goes unnoticed until
+    # the next heartbeat, and a graceful stop or reload waits up to HEARTBEAT_SECONDS per open screen.
+    closed = asyncio.create_task(_until_disconnect(websocket))
     try:
         await websocket.send_text(json.dumps({"type": "hello", "last_id": hub.last_id}))
         while True:
-            events = await hub.wait(position, timeout=HEARTBEAT_SECONDS)
+            waiting = asyncio.ensure_future(hub.wait(position, timeout=HEARTBEAT_SECONDS))
+            await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if closed.done():
+                waiting.cancel()
+                break
+            events = waiting.result()
             if not events:
                 await websocket.send_text('{"type":"ping"}')
                 continue
@@ -76,9 +84,16 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
     except asyncio.CancelledError:
         raise
     finally:
+        closed.cancel()
         hub.subscribers -= 1
         with contextlib.suppress(Exception):
             await websocket.close()
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, ConnectionError):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
 
 
 class TicketUpdate(BaseModel):
