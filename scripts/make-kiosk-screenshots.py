@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 TMP = Path(tempfile.mkdtemp(prefix="wins-kiosk-shots-"))
 # Kivy writes its config, logs and caches under these: keep them out of the home folder.
 os.environ.update(KIVY_HOME=str(TMP / "kivy"), XDG_CACHE_HOME=str(TMP / "cache"), KIVY_NO_ARGS="1",
-                  )
+                  KIVY_LOG_MODE="PYTHON")
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
@@ -80,6 +80,7 @@ def main() -> None:
         driver.until(lambda: k.print_status == PrintStatus.PRINTED, what="printed")
         printer.wait_for_jobs(1)
         driver.screenshot(out / "kiosk-result.png")
+        driver.wait(1.6)
         driver.tap(driver.find("Touch to finish"))
 
         printer.paper = "out"
@@ -87,6 +88,7 @@ def main() -> None:
         driver.tap(driver.find("Passports & ID cards"))
         driver.until(lambda: k.print_status == PrintStatus.FAILED, what="printer fault")
         driver.screenshot(out / "kiosk-printer-fault.png")
+        driver.wait(1.6)
         driver.tap(driver.find("Touch to finish"))
 
         server.stop()

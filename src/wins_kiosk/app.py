@@ -24,7 +24,9 @@ TICK_SECONDS = 0.25
 def configure_kivy(config: KioskConfig, *, hide_cursor: bool | None = None) -> None:
     """Kivy settings that must be made before the window exists."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    # Kivy's own log mode swaps sys.stderr for its logger (tracebacks vanish); PYTHON mode logs through the
+    # standard logging module like the rest of the kiosk.
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     from kivy.config import Config
 
     Config.set("kivy", "exit_on_escape", "0")  # Escape must not close a public kiosk

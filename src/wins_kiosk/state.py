@@ -41,6 +41,9 @@ ISSUE_BACKOFF_SECONDS = (0.3, 1.0)
 PIN_MAX_FAILURES = 5
 PIN_LOCKOUT_SECONDS = 60.0
 BIG_FONT_SCALE = 1.35
+# Taps on the result screen sooner than this after it appeared are the tail of an impatient double tap on the
+# service button, not "I am done": ignore them so the customer gets to see the number.
+RESULT_MIN_SECONDS = 1.5
 NOW_SERVING_SHOWN = 4
 
 
@@ -175,6 +178,7 @@ class Kiosk:
         now = clock()
         self._last_touch = now
         self._result_until = math.inf
+        self._result_shown_at = now
         self._next_health = now
         self._status_generation = 0
         self._status_reported = -1
@@ -318,7 +322,11 @@ class Kiosk:
     def tap_result(self) -> None:
         """A tap on the result screen: the customer is done."""
         self.touched()
-        if self.screen == Screen.RESULT and self.print_status != PrintStatus.PRINTING:
+        if (
+            self.screen == Screen.RESULT
+            and self.print_status != PrintStatus.PRINTING
+            and self.clock() - self._result_shown_at >= RESULT_MIN_SECONDS
+        ):
             self.back_to_start()
 
     def _issued(self, result: JobResult[IssuedTicket]) -> None:
@@ -349,6 +357,7 @@ class Kiosk:
         self._pending = None
         self.ticket = ticket
         self.screen = Screen.RESULT
+        self._result_shown_at = self.clock()
         if not self.printer.configured or self.branch is None:
             self.print_status = PrintStatus.NONE
             self._result_until = self.clock() + self.config.result_seconds

@@ -34,6 +34,12 @@ class KivyDriver:
         for _ in range(count):
             self.loop.idle()
 
+    def wait(self, seconds: float) -> None:
+        """Let the app run (frames, clock, worker results) for `seconds`."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.loop.idle()
+
     def until(self, condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -51,7 +57,8 @@ class KivyDriver:
             yield from self.widgets(child)
 
     def find(self, text: str, cls: type | None = None) -> Any:
-        """The widget showing exactly `text` (of type `cls`), on the current screen."""
+        """The widget showing exactly `text` (of type `cls`), on the current screen, laid out."""
+        self.frames(3)  # a screen built this frame gets its final positions over the next frames
         found = [w for w in self.widgets() if getattr(w, "text", None) == text and (cls is None or isinstance(w, cls))]
         assert found, f"no widget shows {text!r}; texts: {[getattr(w, 'text', '') for w in self.widgets()]}"
         return found[0]
@@ -64,10 +71,7 @@ class KivyDriver:
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         self.frames(2)
-        if hold:
-            end = time.monotonic() + hold
-            while time.monotonic() < end:
-                self.frames(1)
+        self.wait(hold)
         touch.touch_up()
         self.frames(2)
 

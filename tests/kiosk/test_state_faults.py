@@ -111,7 +111,27 @@ def test_services_and_now_serving_follow_the_event_stream(make_harness, server: 
 
     k.tap_service(k.services[0].id)
     h.pump_until(lambda: k.screen == Screen.RESULT)
-    k.tap_result()
     r = server.http.post(f"/api/v1/counters/{server.seeded.counters['1']}/call-next", headers=server.auth("staff"))
     assert r.status_code == 200, r.text
     h.pump_until(lambda: [(n.number, n.counter_name) for n in k.now_serving] == [("A001", "1")], what="now serving")
+
+
+def test_cli_checks_config_and_server(server: Server, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'server_url = "{server.live.url}"\ndevice_token = "{server.seeded.tokens["kiosk"]}"\n'
+        'printer_url = "dummy://"\nspool_dir = "spool"\n'
+    )
+    run = [sys.executable, "-m", "wins_kiosk", "--config", str(config), "--check"]
+    ok = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert "branch 'Test Branch', 3 active service(s)" in ok.stdout
+    config.write_text(f'server_url = "{server.live.url}"\ndevice_token = "wrong"\n')
+    refused = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "401" not in refused.stdout
+    config.write_text('server_url = "nope"\ndevice_token = "x"\n')
+    bad = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "server_url must start with http" in bad.stderr

@@ -47,7 +47,11 @@ def test_tap_issues_one_ticket_shows_it_and_prints_it(
     assert b"A001" in job and ticket.tracking_url.encode() in job
     assert k.printer_state == "online"
     h.pump_until(lambda: server.kiosk_status().get("printer") == "online", what="status on server")
-    # A tap on the result screen ends it; the next customer starts in the default language.
+    # A tap right away is the tail of the double tap: ignored. A later tap ends it, and the next customer
+    # starts in the default language.
+    k.tap_result()
+    assert k.screen == Screen.RESULT
+    h.pump(1.6)
     k.tap_result()
     assert k.screen == Screen.START and k.language == "en" and k.ticket is None
 

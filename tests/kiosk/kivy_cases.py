@@ -1,0 +1,82 @@
+"""The real Kivy kiosk, headless, under Kivy's own GraphicUnitTest with simulated touches.
+
+Run by test_app_kivy.py in a subprocess (Kivy's window and clock are process-wide), with the live server,
+the kiosk token and the printer emulator given in the environment. Not collected by pytest on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kivy.graphics.cgl import cgl_get_initialized_backend_name
+from kivy.tests.common import GraphicUnitTest
+from PIL import Image as PILImage
+
+from tests.kiosk.harness import fast_config
+from tests.kiosk.kivy_driver import KivyDriver
+from wins_kiosk.screens.result import ResultScreen
+from wins_kiosk.screens.start import StartScreen
+from wins_kiosk.screens.widgets import QrImage, Tile
+from wins_kiosk.state import PrintStatus, Screen
+
+
+class KioskAppTest(GraphicUnitTest):  # type: ignore[misc]
+    def test_touch_a_service_issue_print_and_operator_pin(self) -> None:
+        config = fast_config(
+            os.environ["KIOSK_TEST_SERVER"],
+            os.environ["KIOSK_TEST_TOKEN"],
+            Path(os.environ["KIOSK_TEST_TMP"]),
+            printer_url=os.environ["KIOSK_TEST_PRINTER"],
+        )
+        driver = KivyDriver(config)
+        k = driver.kiosk
+        try:
+            driver.until(lambda: k.screen == Screen.START and len(k.services) == 3, what="start screen")
+            assert isinstance(driver.view.current, StartScreen)
+            assert tuple(driver.window.size) == (1280, 800)
+            # Real OpenGL drawing (SDL2 + Mesa), never the "mock" backend that silently draws nothing.
+            assert cgl_get_initialized_backend_name() == "sdl2"
+            tile = driver.find("General", Tile)
+            assert tile.height > 100  # big targets, nothing needs precise tapping
+
+            driver.tap(driver.find("Français", Tile))
+            assert k.language == "fr"
+            assert driver.find("Veuillez choisir un service")
+
+            tile = driver.find("General", Tile)
+            driver.tap(tile)
+            driver.tap(tile)  # an impatient double tap: still one ticket
+            driver.until(lambda: k.print_status == PrintStatus.PRINTED, what="ticket printed")
+            screen = driver.view.current
+            assert isinstance(screen, ResultScreen)
+            assert k.ticket is not None
+            assert k.ticket.number == "A001"
+            driver.find("A001")
+            driver.find("Veuillez prendre votre ticket")
+            (qr,) = [w for w in driver.widgets() if isinstance(w, QrImage)]
+            assert qr.data == k.ticket.tracking_url
+            assert qr.texture.width > 100
+            shot = Path(os.environ["KIOSK_TEST_TMP"]) / "result.png"
+            driver.screenshot(shot)
+            with PILImage.open(shot) as picture:
+                colours = {colour for _, colour in picture.convert("RGB").getcolors(1 << 20) or []}
+            assert (255, 210, 63) in colours  # the big yellow number was drawn
+            assert (0, 0, 0) in colours  # and the QR code's black modules
+
+            driver.wait(1.6)  # (an immediate tap would count as the tail of the double tap)
+            driver.tap(screen)  # touch anywhere: done, the next customer gets English again
+            driver.until(lambda: k.screen == Screen.START, what="back to start")
+            assert k.language == "en"
+
+            driver.tap(driver.find("Test Branch"), hold=2.3)  # the operator's hidden gesture
+            driver.until(lambda: k.screen == Screen.PIN, what="PIN pad")
+            for digit in "2468":
+                driver.tap(driver.find(digit, Tile))
+            driver.tap(driver.find("OK", Tile))
+            driver.until(lambda: k.screen == Screen.OPERATOR, what="operator menu")
+            driver.find("Printer: ready  (" + config.printer_url + ")")  # type: ignore[operator]
+            driver.tap(driver.find("Cancel", Tile))
+            driver.until(lambda: k.screen == Screen.START, what="start after operator")
+        finally:
+            driver.close()
