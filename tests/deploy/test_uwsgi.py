@@ -1,0 +1,93 @@
+"""uWSGI with the shipped ini (a2wsgi): the REST API works, WebSockets do not, the long-poll stream does."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from tests.deploy.conftest import BIN, DEPLOY, free_port, newman, prepare_database, server_env, stop, wait_for_health
+from tests.support.seed import Seeded
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def uwsgi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
+    tmp = tmp_path_factory.mktemp("uwsgi")
+    database_url = f"sqlite:///{tmp / 'wins.db'}"
+    seeded = prepare_database(database_url, tmp / "data")
+    port = free_port()
+    log = tmp / "uwsgi.log"
+    proc = subprocess.Popen(
+        [str(BIN / "uwsgi"), "--ini", str(DEPLOY / "uwsgi.ini")],
+        env=server_env(database_url, tmp / "data", WINS_UWSGI_BIND=f"127.0.0.1:{port}", WINS_WORKERS="1"),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, proc, timeout=60, log=log)
+        yield url, seeded
+    finally:
+        stop(proc, timeout=30)
+    assert "Traceback" not in log.read_text(), log.read_text()[-4000:]
+
+
+def test_newman_collection_under_uwsgi(uwsgi: tuple[str, Seeded]) -> None:
+    url, _ = uwsgi
+    result = newman(url)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_long_poll_wakes_on_a_new_ticket(uwsgi: tuple[str, Seeded]) -> None:
+    """The event hub runs under a2wsgi (lifespan started by wins.ops.wsgi): a waiting long-poll answers as
+    soon as a ticket is issued, not at its timeout."""
+    url, seeded = uwsgi
+    staff = {"Authorization": f"Bearer {seeded.tokens['staff']}"}
+    start = httpx.get(url + "/api/v1/events", params={"timeout": 0}, headers=staff, timeout=10).json()["last_id"]
+    answer: dict[str, object] = {}
+
+    def poll() -> None:
+        began = time.monotonic()
+        r = httpx.get(url + "/api/v1/events", params={"since": start, "timeout": 30}, headers=staff, timeout=40)
+        answer.update(status=r.status_code, body=r.json(), seconds=time.monotonic() - began)
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(1.0)  # the long-poll is parked in the server
+    assert "status" not in answer
+    r = httpx.post(
+        url + "/api/v1/tickets",
+        json={"service_id": seeded.services["A"]},
+        headers={"Authorization": f"Bearer {seeded.tokens['kiosk']}"},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    waiter.join(timeout=35)
+    assert answer["status"] == 200
+    body = answer["body"]
+    assert isinstance(body, dict)
+    assert [e["type"] for e in body["events"]] == ["ticket.issued"]
+    assert body["events"][0]["data"]["number"] == r.json()["number"]
+    assert float(answer["seconds"]) < 5  # type: ignore[arg-type]
+
+
+def test_websocket_is_not_available(uwsgi: tuple[str, Seeded]) -> None:
+    """What the docs promise: under uWSGI there is no WebSocket, clients must use the long-poll."""
+    url, seeded = uwsgi
+    r = httpx.get(
+        url + f"/api/v1/events/ws?token={seeded.tokens['display']}",
+        timeout=10,
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    assert r.status_code != 101
