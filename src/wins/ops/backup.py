@@ -140,8 +140,11 @@ def _restore_sqlite(target: Path, source: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "check.db"
         shutil.copyfile(source, copy)
-        with closing(sqlite3.connect(copy)) as conn:
-            verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        try:
+            with closing(sqlite3.connect(copy)) as conn:
+                verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            verdict = str(exc)
         if verdict != "ok":
             raise BackupError(f"{source} is damaged: {verdict}")
         target.parent.mkdir(parents=True, exist_ok=True)
