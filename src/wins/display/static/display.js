@@ -96,6 +96,7 @@
       hero.classList.remove("flash");
       void hero.offsetWidth; // restart the animation
       hero.classList.add("flash");
+      hero.addEventListener("animationend", function () { hero.classList.remove("flash"); }, { once: true });
       var tile = document.querySelector('.tile[data-counter="' + call.counter_id + '"]');
       if (tile) { tile.classList.remove("flash"); void tile.offsetWidth; tile.classList.add("flash"); }
     }
