@@ -126,3 +126,26 @@ def test_public_updates_time_out_quietly(site: Site) -> None:
     assert 0.9 < time.monotonic() - began < 5
     assert again["ticket"]["status"] == "waiting"
     assert site.http.get("/api/v1/public/tickets/unknown/updates").status_code == 404
+
+
+def _web_login(client: httpx.Client, username: str) -> None:
+    from tests.support.seed import PASSWORD
+
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf, form.text[:500]
+    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf.group(1)})
+    assert r.status_code in (200, 303), r.text[:300]
+
+
+def test_a_signed_in_manager_may_open_the_display(site: Site) -> None:
+    with httpx.Client(base_url=site.url, follow_redirects=True) as manager:
+        _web_login(manager, "manager")
+        page = manager.get("/display")
+        assert page.status_code == 200
+        assert _config(page.text)["token"] is None  # no bearer token in the page: the session cookie is used
+        wav = manager.get("/display/speech/fr/B12/2.wav")
+        assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
+    with httpx.Client(base_url=site.url, follow_redirects=True) as clerk:
+        _web_login(clerk, "staff")
+        assert clerk.get("/display").status_code == 403

@@ -115,7 +115,7 @@ def display(
             "Open /display?token=YOUR_DISPLAY_TOKEN once on this screen (an admin creates display tokens). "
             f"({exc.message})"
         )
-        response = _message(request, "Display not paired", text, 401)
+        response = _message(request, "Display not paired", text, exc.status_code)
         if cookie_token:
             response.delete_cookie(COOKIE, path="/")
         return response
