@@ -113,6 +113,9 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        # Long-polls and WebSockets would otherwise hold a stop or restart for up to their timeout; clients
+        # reconnect and resume from their last event id, so cutting them short loses nothing.
+        timeout_graceful_shutdown=5,
     )
 
 

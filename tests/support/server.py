@@ -45,6 +45,8 @@ class LiveServer:
                 "--workers",
                 str(self.workers),
                 "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "3",
                 "--log-level",
                 "warning",
             ],
