@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (JavaScript test snippets read better on one line each)
 """Writes postman/wins.postman_collection.json (the collection is generated: edit this file, then run
 `python postman/build.py`; tests/deploy checks the JSON is up to date).
 
