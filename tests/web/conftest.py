@@ -29,6 +29,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
+# Generous waits: on a loaded 2-core CI box a redraw can take seconds. Tests that promise a speed ("within a
+# second") pass their own timeout.
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass
@@ -106,7 +110,7 @@ def new_context(browser: Browser, site: Site) -> Iterator[Any]:
 
     def make() -> BrowserContext:
         context = browser.new_context(base_url=site.url, viewport=VIEWPORT)  # type: ignore[arg-type]
-        context.set_default_timeout(5000)
+        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context
 
