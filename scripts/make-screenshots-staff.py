@@ -75,9 +75,11 @@ def build(settings: Settings) -> None:
         kiosk_id = kiosk.id
     staff_at = {1: "alice", 2: "bob", 3: "carol", 4: "dave"}
     simulate(db, rng, start=yesterday, minutes=9 * 60, ids=ids, kiosk_id=kiosk_id, staff_at=staff_at, finish=True)
-    today = now.replace(second=0, microsecond=0) - timedelta(minutes=75)
-    simulate(db, rng, start=today, minutes=75, ids=ids, kiosk_id=kiosk_id, staff_at={1: "alice", 2: "bob", 4: "dave"},
-             finish=False, rate=0.8)  # fmt: skip
+    # Today's busy hour stays inside today's business day (the script may run just after midnight).
+    today = max(now.replace(second=0, microsecond=0) - timedelta(minutes=75), now.replace(hour=0, minute=1))
+    minutes = max(1, int((now - today).total_seconds() // 60))
+    seated = {1: "alice", 2: "bob", 4: "dave"}
+    simulate(db, rng, start=today, minutes=minutes, ids=ids, kiosk_id=kiosk_id, staff_at=seated, finish=False, rate=0.8)
     clock.freeze(None)
     with db.session() as s:
         report_status(s, s.get_one(type(kiosk), kiosk_id), status={"printer": "paper_low"})
