@@ -18,9 +18,11 @@ import logging
 from typing import Any
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins.db import Database
+from wins.events.models import Event
 from wins.events.service import NOTIFY_CHANNEL, events_after, last_event_id
 
 logger = logging.getLogger(__name__)
@@ -56,9 +58,11 @@ class EventHub:
             self.db.after_commit_hooks.remove(self._after_commit)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a task stuck in a driver call must not hold the server's shutdown.
+            _, stuck = await asyncio.wait(self._tasks, timeout=3)
+            for task in stuck:
+                logger.warning("event hub task %s did not stop in time", task.get_name())
         self._tasks.clear()
 
     def _read_last_id(self) -> int:
@@ -90,21 +94,26 @@ class EventHub:
         url = self.db.url.replace("postgresql+psycopg://", "postgresql://")
         delay = 0.5
         while True:
+            conn: psycopg.AsyncConnection[Any] | None = None
             try:
-                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    logger.info("listening for events on PostgreSQL channel %s", NOTIFY_CHANNEL)
-                    delay = 0.5
-                    self._poke.set()  # catch up on anything committed while we were not listening
-                    async for _ in conn.notifies():
-                        self._poke.set()
+                conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                logger.info("listening for events on PostgreSQL channel %s", NOTIFY_CHANNEL)
+                delay = 0.5
+                self._poke.set()  # catch up on anything committed while we were not listening
+                async for _ in conn.notifies():
+                    self._poke.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("event LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            finally:
+                # Not `async with conn`: its exit waits for the connection lock, which a cancelled
+                # notifies() generator may still hold, and shutdown then hangs forever. close() does not wait.
+                if conn is not None:
+                    await conn.close()
 
     async def _pump(self) -> None:
         while True:
@@ -126,8 +135,15 @@ class EventHub:
             waking.set()
 
     def _fetch(self, since: int) -> list[EventDict]:
-        with self.db.session(write=False) as session:
-            return events_after(session, since, limit=1000)
+        # Core, not ORM: this runs after every commit, and building ORM objects cost more than the query.
+        table = Event.__table__
+        query = select(table).where(table.c.id > since).order_by(table.c.id).limit(1000)
+        with self.db.read_engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {"id": r.id, "type": r.type, "at": r.at.isoformat(), "branch_id": r.branch_id, "data": r.data}
+            for r in rows
+        ]
 
     def _append(self, fresh: list[EventDict]) -> None:
         self._events.extend(fresh)
