@@ -29,15 +29,26 @@ def test_concurrent_call_next_hands_out_each_ticket_once(live_server: LiveServer
             ]
             for i in range(COUNTERS)
         ]
+    # One person per counter, as at a real site (call-next seats the caller at its counter).
+    tokens = []
+    with _client(live_server, seeded.tokens["admin"]) as admin:
+        for i in range(COUNTERS):
+            r = admin.post("/api/v1/users", json={"username": f"desk{i}", "password": "desk-password-1"})
+            assert r.status_code == 201, r.text
+            login = httpx.post(
+                f"{live_server.url}/api/v1/auth/token", data={"username": f"desk{i}", "password": "desk-password-1"}
+            )
+            tokens.append(login.json()["access_token"])
     with _client(live_server, seeded.tokens["kiosk"]) as kiosk:
         issued = [
             kiosk.post("/api/v1/tickets", json={"service_id": s["ABC"[i % 3]]}).json()["id"] for i in range(TICKETS)
         ]
     start = threading.Barrier(COUNTERS)
 
-    def work(counter_id: int) -> list[int]:
+    def work(job: tuple[int, str]) -> list[int]:
+        counter_id, token = job
         got: list[int] = []
-        with _client(live_server, seeded.tokens["staff"]) as staff:
+        with _client(live_server, token) as staff:
             start.wait()
             while True:
                 r = staff.post(f"/api/v1/counters/{counter_id}/call-next")
@@ -47,7 +58,7 @@ def test_concurrent_call_next_hands_out_each_ticket_once(live_server: LiveServer
                 got.append(r.json()["id"])
 
     with ThreadPoolExecutor(COUNTERS) as pool:
-        results = list(pool.map(work, counters))
+        results = list(pool.map(work, zip(counters, tokens, strict=True)))
     called = [tid for got in results for tid in got]
     duplicates = [tid for tid, n in Counter(called).items() if n > 1]
     assert duplicates == []

@@ -273,3 +273,14 @@ def test_estimate_uses_recent_service_times_and_open_counters(api: Api) -> None:
     assert r.status_code == 200
     third = api.client.get(f"/api/v1/tickets/{waiting[2]['id']}", headers=api.auth("staff")).json()
     assert third["estimated_wait_seconds"] == 300  # (2 ahead + 0.5) * 240 s / 2 counters
+
+
+def test_a_person_sits_at_one_counter_at_a_time(api: Api) -> None:
+    api.issue("A")
+    api.issue("A")
+    api.call_next("1")
+    api.call_next("2")  # the same person moves to counter 2
+    snap = api.client.get("/api/v1/queue", headers=api.auth("staff")).json()
+    seated = {c["name"]: c["staff_name"] for c in snap["counters"]}
+    assert seated["1"] is None
+    assert seated["2"] == "staff"

@@ -82,18 +82,25 @@ def open_counter(session: Session, counter_id: int, *, staff: StaffUser) -> Coun
     counter = get_counter(session, counter_id, lock=True)
     if not counter.active:
         raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
-    if counter.staff_id != staff.id:
-        # Leave any other counter this person was sitting at.
-        for other in session.scalars(select(Counter).where(Counter.staff_id == staff.id, Counter.id != counter.id)):
-            other.staff_id = None
-            other.opened_at = None
-            record_event(session, "counter.updated", counter_public(session, other), branch_id=other.branch_id)
-        counter.staff_id = staff.id
-        counter.opened_at = clock.utcnow()
+    seat_staff(session, counter, staff_id=staff.id)
     staff.last_counter_id = counter.id
     session.flush()
     record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
     return counter
+
+
+def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
+    """Put a staff member at a counter, leaving any other counter they sat at (one person, one counter).
+    Returns True when something changed; the caller records the event for `counter`."""
+    if counter.staff_id == staff_id:
+        return False
+    for other in session.scalars(select(Counter).where(Counter.staff_id == staff_id, Counter.id != counter.id)):
+        other.staff_id = None
+        other.opened_at = None
+        record_event(session, "counter.updated", counter_public(session, other), branch_id=other.branch_id)
+    counter.staff_id = staff_id
+    counter.opened_at = clock.utcnow()
+    return True
 
 
 def close_counter(session: Session, counter_id: int) -> Counter:

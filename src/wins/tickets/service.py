@@ -10,10 +10,11 @@ Concurrency (see docs/architecture.md):
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from wins.branches.models import Branch
 from wins.branches.service import get_branch, today
 from wins.config import Settings
 from wins.counters.models import Counter, CounterService
-from wins.counters.service import get_counter
+from wins.counters.service import counter_public, get_counter, seat_staff
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from wins.events.service import record_event
@@ -79,12 +80,60 @@ def ticket_event_data(session: Session, ticket: Ticket) -> dict[str, Any]:
     }
 
 
+# -- wait-estimate inputs, cached ------------------------------------------------------------------------
+# A service's load (mean service time, open and idle counters) costs three queries, is needed by every issued
+# ticket, and changes only when a ticket is called or finished or a counter changes. So each process keeps it
+# until its next committed write that is not a plain issue (exact within the process), and at most
+# LOAD_CACHE_SECONDS (how stale it can be after a change made by another worker process).
+LOAD_CACHE_SECONDS = 1.0
+_load_cache: dict[tuple[str, int, int, int, int], tuple[float, int, est.ServiceLoad]] = {}
+_load_generation = [0]
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_loads(session: Session) -> None:
+    if session.info.get("wins_read_only"):
+        return
+    if session.info.pop("wins_load_neutral", False):
+        return
+    _load_generation[0] += 1
+
+
+def _mark_load_neutral(session: Session) -> None:
+    """This transaction only issues tickets: it does not change any service's load."""
+    if not session.info.get("wins_events_written") and "wins_load_neutral" not in session.info:
+        session.info["wins_load_neutral"] = True
+
+
+def service_load(session: Session, service_id: int, *, settings: Settings) -> est.ServiceLoad:
+    # The load also looks at recent calls, so the key includes the (freezable) clock in 10 s steps.
+    key = (
+        str(session.get_bind().engine.url),
+        service_id,
+        settings.estimate_sample_size,
+        settings.default_service_seconds,
+        int(clock.utcnow().timestamp() // 10),
+    )
+    now = time.monotonic()
+    generation = _load_generation[0]
+    hit = _load_cache.get(key)
+    if hit is not None and hit[0] > now and hit[1] == generation:
+        return hit[2]
+    load = est.service_load(
+        session, service_id, sample_size=settings.estimate_sample_size, default_seconds=settings.default_service_seconds
+    )
+    if len(_load_cache) > 1000:
+        _load_cache.clear()
+    _load_cache[key] = (now + LOAD_CACHE_SECONDS, generation, load)
+    return load
+
+
 def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict[str, Any]:
     """A ticket with its position and estimated wait."""
     data = ticket_event_data(session, ticket)
     if ticket.status == TicketStatus.waiting:
-        e = est.estimate(
-            session, ticket, sample_size=settings.estimate_sample_size, default_seconds=settings.default_service_seconds
+        e = est.estimate_for(
+            est.people_ahead(session, ticket), service_load(session, ticket.service_id, settings=settings)
         )
         position, wait, wait_range = e.people_ahead + 1, e.seconds, [e.low, e.high]
     else:
@@ -144,12 +193,18 @@ def issue_ticket(
             if existing.issued_service_id != service_id:
                 raise Conflict("This Idempotency-Key was already used for another service; send a new key.")
             return existing, False
-    service = get_service(session, service_id)
+    # One query for the service and its branch (this is the hot path of every kiosk tap).
+    row = session.execute(
+        select(Service, Branch).join(Branch, Branch.id == Service.branch_id).where(Service.id == service_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"Service {service_id} does not exist.")
+    service, branch = row
     if not service.active:
         raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
     if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
         raise ValidationFailed("Only staff can issue priority tickets.")
-    branch = get_branch(session, service.branch_id)
+    _mark_load_neutral(session)
     now = clock.utcnow()
     day = today(branch)
     seq = _next_seq(session, service.id, day)
@@ -227,7 +282,7 @@ def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket 
     ticket: Ticket | None = session.scalar(_waiting_query(counter, today(branch), postgres=_is_pg(session)))
     if ticket is None:
         if counter.staff_id != staff.id:
-            _sit_down(counter, staff.id, now)
+            _sit_down(session, counter, staff.id)
         audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
         return None
     _call(session, ticket, counter, actor, now, action="ticket.called")
@@ -249,9 +304,10 @@ def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Pri
     return ticket
 
 
-def _sit_down(counter: Counter, staff_id: int, now: datetime) -> None:
-    counter.staff_id = staff_id
-    counter.opened_at = counter.opened_at or now
+def _sit_down(session: Session, counter: Counter, staff_id: int) -> None:
+    if seat_staff(session, counter, staff_id=staff_id):
+        session.flush()
+        record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
 
 
 def _call(
@@ -266,7 +322,7 @@ def _call(
 ) -> None:
     assert actor.staff is not None
     if counter.staff_id != actor.staff.id:
-        _sit_down(counter, actor.staff.id, now)
+        _sit_down(session, counter, actor.staff.id)
     ticket.counter_id = counter.id
     ticket.staff_id = actor.staff.id
     ticket.called_at = now
@@ -332,6 +388,7 @@ def _set_status(
     details: dict[str, Any] | None = None,
 ) -> None:
     ticket.status = status
+    session.info["wins_load_neutral"] = False
     if status in (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled):
         ticket.finished_at = now
     session.flush()
@@ -441,7 +498,6 @@ def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Princi
 
 def queue_snapshot(session: Session, *, settings: Settings, branch_id: int | None = None) -> dict[str, Any]:
     """Everything a screen needs to draw the queue, plus the event id to follow changes from."""
-    from wins.counters.service import counter_public
     from wins.events.service import last_event_id
     from wins.services.service import service_public
 
@@ -471,9 +527,7 @@ def queue_snapshot(session: Session, *, settings: Settings, branch_id: int | Non
     service_rows = []
     for s in services:
         tickets = by_service.get(s.id, [])
-        load = est.service_load(
-            session, s.id, sample_size=settings.estimate_sample_size, default_seconds=settings.default_service_seconds
-        )
+        load = service_load(session, s.id, settings=settings)
         service_rows.append(
             {
                 **service_public(s),
