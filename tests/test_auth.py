@@ -134,3 +134,17 @@ def test_staff_actions_are_audited(api: Api, settings) -> None:  # type: ignore[
     db.dispose()
     assert ("ticket.called", api.data.users["staff"], t["id"]) in rows
     assert ("ticket.done", api.data.users["staff"], t["id"]) in rows
+
+
+def test_the_last_admin_cannot_be_demoted_or_disabled(api: Api) -> None:
+    admin_id = api.data.users["admin"]
+    for change in ({"role": "staff"}, {"active": False}):
+        r = api.client.patch(f"/api/v1/users/{admin_id}", json=change, headers=api.auth("admin"))
+        assert r.status_code == 409
+        assert "only active admin" in r.json()["detail"]
+    promoted = api.client.patch(
+        f"/api/v1/users/{api.data.users['manager']}", json={"role": "admin"}, headers=api.auth("admin")
+    )
+    assert promoted.status_code == 200
+    r = api.client.patch(f"/api/v1/users/{admin_id}", json={"role": "staff"}, headers=api.auth("admin"))
+    assert r.status_code == 200

@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wins import clock
@@ -64,6 +64,20 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         user.token_version += 1
     if "role" in changes:
         changes["role"] = Role(changes["role"])
+    losing_admin = user.role == Role.admin and user.active and (
+        ("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"])
+    )
+    if losing_admin:
+        others = session.scalar(
+            select(func.count()).select_from(StaffUser).where(
+                StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id
+            )
+        )
+        if not others:
+            raise Conflict(
+                f"{user.username} is the only active admin; make someone else an admin first, "
+                "or nobody could manage accounts any more."
+            )
     for key, value in changes.items():
         setattr(user, key, value)
     session.flush()
