@@ -177,3 +177,29 @@ def _tiny_png() -> bytes:
     return base64.b64decode(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
     )
+
+
+def test_admin_sets_what_a_display_shows(site: Site, new_context: Any) -> None:
+    page = new_context().new_page()
+    sign_in(page, "admin", next_path="/admin/devices")
+    form = page.get_by_role("form", name="Display settings of display")
+    form.get_by_label("Title").fill("Ground floor")
+    form.get_by_label("General").check()
+    form.get_by_label("Layout").select_option("counters")
+    form.get_by_label("Recent calls shown").fill("4")
+    form.get_by_role("button", name="Save display settings of display").click()
+    expect(page.get_by_text("Display settings of display saved")).to_be_visible()
+    devices = site.http.get("/api/v1/devices", headers=site.auth("admin")).json()
+    config = next(d for d in devices if d["name"] == "display")["config"]
+    assert config["title"] == "Ground floor"
+    assert config["services"] == [site.data.services["A"]]
+    assert config["counters"] == []
+    assert config["layout"] == "counters"
+    assert config["history"] == 4
+    form = page.get_by_role("form", name="Display settings of display")
+    form.get_by_label("Recent calls shown").fill("40")
+    form.get_by_role("button", name="Save display settings of display").click()
+    # The browser itself refuses an out-of-range number (the service refuses it too: tests/test_devices.py).
+    assert form.get_by_label("Recent calls shown").evaluate("el => !el.validity.valid")
+    devices = site.http.get("/api/v1/devices", headers=site.auth("admin")).json()
+    assert next(d for d in devices if d["name"] == "display")["config"]["history"] == 4

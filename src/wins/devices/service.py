@@ -78,6 +78,53 @@ def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) 
     return device
 
 
+DISPLAY_LAYOUTS = ("calls", "counters")
+
+
+def configure_display(
+    session: Session,
+    device_id: int,
+    *,
+    service_ids: list[int],
+    counter_ids: list[int],
+    layout: str,
+    history: int,
+    speech: bool,
+    title: str,
+) -> Device:
+    """What one display shows: which services and counters (none = all), the layout, how many recent calls,
+    whether it speaks, and its title. The display page picks the change up by itself."""
+    from wins.counters.models import Counter
+    from wins.services.models import Service
+
+    device = get_device(session, device_id)
+    if device.kind != DeviceKind.display:
+        raise ValidationFailed(f"{device.name} is a {device.kind}; only displays have display settings.")
+    if layout not in DISPLAY_LAYOUTS:
+        raise ValidationFailed("Choose a layout: 'calls' (latest call large) or 'counters' (one tile per counter).")
+    if not 1 <= history <= 12:
+        raise ValidationFailed("Recent calls shown must be between 1 and 12.")
+    for service_id in service_ids:
+        service = session.get(Service, service_id)
+        if service is None or service.branch_id != device.branch_id:
+            raise ValidationFailed(f"Service {service_id} does not exist in this branch.")
+    for counter_id in counter_ids:
+        counter = session.get(Counter, counter_id)
+        if counter is None or counter.branch_id != device.branch_id:
+            raise ValidationFailed(f"Counter {counter_id} does not exist in this branch.")
+    device.config = {
+        **device.config,
+        "services": service_ids,
+        "counters": counter_ids,
+        "layout": layout,
+        "history": history,
+        "speech": speech,
+        "title": title.strip()[:80],
+    }
+    session.flush()
+    return device
+
+
 def report_status(session: Session, device: Device, *, status: dict[str, Any]) -> Device:
     """A device reports its health (e.g. the kiosk's printer: online, paper out …). Staff screens see it."""
     changed = device.status != status

@@ -270,7 +270,13 @@ def _devices_page(request: Request, session: Session, *, new_token: tuple[str, s
     return render(
         request,
         "admin/devices.html",
-        {"title": "Devices", "devices": devices.list_devices(session), "new_token": new_token},
+        {
+            "title": "Devices",
+            "devices": devices.list_devices(session),
+            "new_token": new_token,
+            "services": services.list_services(session),
+            "counters": counters.list_counters(session),
+        },
     )
 
 
@@ -301,6 +307,25 @@ def rotate_device(request: Request, device_id: int, user: AdminPage, session: Se
     except WinsError as exc:
         return form_error(request, session, exc, lambda: _devices_page(request, session))
     return _devices_page(request, session, new_token=(device.name, token))
+
+
+@router.post("/devices/{device_id}/display")
+def configure_display(request: Request, device_id: int, user: AdminPage, session: SessionDep, form: Form) -> Response:
+    def action() -> str:
+        device = devices.configure_display(
+            session,
+            device_id,
+            service_ids=[int(str(v)) for v in form.getlist("services") if str(v).isdigit()],
+            counter_ids=[int(str(v)) for v in form.getlist("counters") if str(v).isdigit()],
+            layout=_text(form, "layout", "calls"),
+            history=_int(form, "history", "Recent calls shown", default=6),
+            speech=_checked(form, "speech"),
+            title=_text(form, "title"),
+        )
+        audit(session, actor=Principal(staff=user), action="device.configure", details={"device_id": device_id})
+        return f"Display settings of {device.name} saved; the screen updates by itself."
+
+    return _submit(request, session, lambda: _devices_page(request, session), action, "/admin/devices")
 
 
 @router.post("/devices/{device_id}/revoke")
