@@ -7,12 +7,13 @@ sent (dependency scope "function"), so a client never gets a 201 for a write tha
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from wins.auth import Principal, resolve_token
@@ -28,12 +29,14 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 PRINCIPAL_CACHE_SECONDS = 5.0
 
 
-def get_db(request: Request) -> Database:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread pool, and
+# each such hop cost more than the work itself on the ticket-issuing path.
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -42,7 +45,7 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_public_base_url(request: Request) -> str:
+async def get_public_base_url(request: Request) -> str:
     """Base of links given to customers: WINS_PUBLIC_URL, or the address the client used to reach us."""
     settings: Settings = request.app.state.settings
     return (settings.public_url or str(request.base_url)).rstrip("/")
@@ -51,18 +54,44 @@ def get_public_base_url(request: Request) -> str:
 PublicBaseUrlDep = Annotated[str, Depends(get_public_base_url)]
 
 
-def write_session(db: DatabaseDep) -> Iterator[Session]:
-    with db.session(write=True) as session:
+async def _end(db: Database, finish: Callable[[Session], None], session: Session) -> None:
+    # SQLite commits in microseconds (WAL, synchronous=NORMAL: no fsync), so it is done right here; a
+    # PostgreSQL commit waits for the server, so it goes to the thread pool.
+    if db.is_sqlite:
+        finish(session)
+    else:
+        await run_in_threadpool(finish, session)
+
+
+async def _session(db: Database, *, write: bool) -> AsyncIterator[Session]:
+    # Opening a session does no I/O (it connects at its first query, in the route's thread).
+    session = db.open(write=write)
+    try:
+        yield session
+    except BaseException:
+        await _end(db, db.rollback_and_close, session)
+        raise
+    await _end(db, db.commit_and_close, session)
+
+
+async def write_session(db: DatabaseDep) -> AsyncIterator[Session]:
+    async for session in _session(db, write=True):
         yield session
 
 
-def read_session(db: DatabaseDep) -> Iterator[Session]:
-    with db.session(write=False) as session:
+async def read_session(db: DatabaseDep) -> AsyncIterator[Session]:
+    async for session in _session(db, write=False):
         yield session
 
 
 SessionDep = Annotated[Session, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+
+
+def cached_principal(request: HTTPConnection, token: str) -> Principal | None:
+    cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
+    hit = cache.get(token)
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
 
 def principal_from_token(request: HTTPConnection, token: str) -> Principal:
@@ -89,7 +118,13 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     return principal
 
 
-def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+async def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+    if token and (principal := cached_principal(request, token)) is not None:
+        return principal  # the common case: no thread hop, no query
+    return await run_in_threadpool(_resolve_principal, request, token)
+
+
+def _resolve_principal(request: Request, token: str | None) -> Principal:
     if not token:
         # A signed-in browser (wins.web) may use its session cookie instead; that hook demands the session's
         # X-CSRF-Token header on unsafe methods. Bearer tokens behave exactly as before.
@@ -105,7 +140,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def _require(minimum: Role):  # type: ignore[no-untyped-def]
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:
         if principal.staff is None:
             raise PermissionDenied("This action needs a staff account; device tokens cannot do it.")
         principal.require_staff(minimum)

@@ -1,0 +1,274 @@
+"""Every route × every role: exactly who may do what.
+
+The route list comes from the app itself, so a new route without an entry in ACCESS fails this test until
+someone decides who may call it. "Refused" means 401/403 (API), a redirect to /login (pages), or a closed
+WebSocket; "allowed" means anything else (a 404 or 409 for the made-up target is fine: the caller got past
+the door). Each role carries every credential it could have: staff users send their bearer token and a web
+session cookie (with the CSRF token), the display its token as a bearer header and as its pairing cookie.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import _IncludedRouter  # FastAPI ≥ 0.16x mounts routers lazily; this walks them
+from starlette.routing import BaseRoute, Mount
+from starlette.websockets import WebSocketDisconnect
+
+from tests.conftest import Api
+from tests.support.seed import PASSWORD
+from tests.support.seed import _password_hash as password_hash
+from wins.db import Database
+from wins.devices.models import DeviceKind
+from wins.devices.service import create_device
+from wins.staff.models import Role, StaffUser
+from wins.staff.security import sign
+
+ROLES = ("anonymous", "kiosk", "display", "staff", "manager", "admin")
+EVERYONE = frozenset(ROLES)
+TOKEN = EVERYONE - {"anonymous"}
+DEVICES = frozenset({"kiosk", "display"})
+STAFF = frozenset({"staff", "manager", "admin"})
+MANAGER = frozenset({"manager", "admin"})
+ADMIN = frozenset({"admin"})
+
+# (method, path) -> who may call it.
+ACCESS: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/openapi.json"): EVERYONE,
+    ("GET", "/docs"): EVERYONE,
+    ("GET", "/health"): EVERYONE,
+    ("MOUNT", "/static/vendor"): EVERYONE,
+    ("MOUNT", "/static/staff"): EVERYONE,
+    ("MOUNT", "/display/static"): EVERYONE,
+    ("POST", "/api/v1/auth/token"): EVERYONE,
+    ("GET", "/api/v1/auth/me"): STAFF,
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/branch"): TOKEN,
+    ("PATCH", "/api/v1/branch"): MANAGER,
+    ("GET", "/api/v1/services"): TOKEN,
+    ("POST", "/api/v1/services"): MANAGER,
+    ("PATCH", "/api/v1/services/{service_id}"): MANAGER,
+    ("GET", "/api/v1/counters"): TOKEN,
+    ("POST", "/api/v1/counters"): MANAGER,
+    ("PATCH", "/api/v1/counters/{counter_id}"): MANAGER,
+    ("POST", "/api/v1/counters/{counter_id}/open"): STAFF,
+    ("POST", "/api/v1/counters/{counter_id}/close"): STAFF,
+    ("POST", "/api/v1/counters/{counter_id}/call-next"): STAFF,
+    ("POST", "/api/v1/counters/{counter_id}/call/{ticket_id}"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket_id}/reprint"): STAFF,
+    ("POST", "/api/v1/tickets"): STAFF | {"kiosk"},
+    ("GET", "/api/v1/tickets/{ticket_id}"): STAFF | {"kiosk"},  # the kiosk only the tickets it issued
+    ("POST", "/api/v1/tickets/{ticket_id}/transfer"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket_id}/{action}"): STAFF,
+    ("GET", "/api/v1/queue"): TOKEN,
+    ("GET", "/api/v1/public/tickets/{tracking_token}"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/cancel"): EVERYONE,
+    ("GET", "/api/v1/public/tickets/{tracking_token}/updates"): EVERYONE,
+    ("GET", "/api/v1/devices"): ADMIN,
+    ("POST", "/api/v1/devices"): ADMIN,
+    ("PATCH", "/api/v1/devices/{device_id}"): ADMIN,
+    ("POST", "/api/v1/devices/{device_id}/revoke"): ADMIN,
+    ("GET", "/api/v1/devices/me"): DEVICES,
+    ("POST", "/api/v1/devices/me/status"): DEVICES,
+    ("GET", "/api/v1/events"): TOKEN,
+    ("WS", "/api/v1/events/ws"): TOKEN,
+    ("GET", "/display"): MANAGER | {"display"},
+    ("GET", "/display/config"): MANAGER | {"display"},
+    ("GET", "/display/speech/{lang}/{number}/{counter}.wav"): STAFF | {"display"},
+    ("GET", "/t/{tracking_token}"): EVERYONE,
+    ("GET", "/login"): EVERYONE,
+    ("POST", "/login"): EVERYONE,
+    ("GET", "/logout"): EVERYONE,
+    ("POST", "/logout"): STAFF,
+    ("GET", "/staff/stream-ticket"): STAFF,
+    ("GET", "/staff"): STAFF,
+    ("GET", "/dashboard"): MANAGER,
+    ("GET", "/dashboard/live"): MANAGER,
+    ("GET", "/admin/services"): MANAGER,
+    ("POST", "/admin/services"): MANAGER,
+    ("POST", "/admin/services/{service_id}"): MANAGER,
+    ("GET", "/admin/counters"): MANAGER,
+    ("POST", "/admin/counters"): MANAGER,
+    ("POST", "/admin/counters/{counter_id}"): MANAGER,
+    ("GET", "/admin/branch"): MANAGER,
+    ("POST", "/admin/branch"): MANAGER,
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users"): ADMIN,
+    ("POST", "/admin/users/{user_id}"): ADMIN,
+    ("GET", "/admin/devices"): ADMIN,
+    ("POST", "/admin/devices"): ADMIN,
+    ("POST", "/admin/devices/{device_id}/rotate"): ADMIN,
+    ("POST", "/admin/devices/{device_id}/revoke"): ADMIN,
+    ("GET", "/reports"): MANAGER,
+    ("GET", "/reports/{kind}.csv"): MANAGER,
+}
+
+STATIC_FILE = {
+    "/static/vendor": "/swagger-ui/swagger-ui.css",
+}
+CSRF = "csrf-for-tests"
+
+
+def app_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route the app serves, mounts as ("MOUNT", prefix), WebSockets as ("WS", path)."""
+    for route in routes:
+        if isinstance(route, _IncludedRouter):
+            for ctx in route.effective_route_contexts():
+                yield from _entries(ctx.starlette_route or ctx.original_route, ctx.path)
+        else:
+            yield from _entries(route, getattr(route, "path", ""))
+
+
+def _entries(route: Any, path: str) -> Iterator[tuple[str, str]]:
+    path = path or getattr(route, "path", "")
+    if isinstance(route, Mount):
+        yield "MOUNT", path
+    elif getattr(route, "methods", None):
+        for method in sorted(route.methods - {"HEAD"}):
+            yield method, path
+    else:
+        yield "WS", path
+
+
+def test_every_route_has_an_access_rule(api: Api) -> None:
+    served = set(app_routes(api.client.app.routes))  # type: ignore[attr-defined]
+    missing = sorted(served - ACCESS.keys())
+    assert not missing, f"routes without an entry in ACCESS (decide who may call them): {missing}"
+    stale = sorted(ACCESS.keys() - served)
+    assert not stale, f"ACCESS names routes that no longer exist: {stale}"
+
+
+class Caller:
+    """Builds one request per route for one role, on targets made fresh for it."""
+
+    def __init__(self, api: Api, role: str) -> None:
+        self.api, self.role = api, role
+        settings = api.client.app.state.settings  # type: ignore[attr-defined]
+        self.db: Database = api.client.app.state.db  # type: ignore[attr-defined]
+        self.secret = settings.effective_secret_key
+        self._targets: dict[str, Any] | None = None
+
+    def headers(self) -> dict[str, str]:
+        if self.role == "anonymous":
+            return {}
+        headers = {"Authorization": f"Bearer {self.api.data.tokens[self.role]}"}
+        cookies = []
+        if self.role in STAFF:
+            with self.db.session(write=False) as session:
+                user = session.get(StaffUser, self.api.data.users[self.role])
+                assert user is not None
+                version = user.token_version
+            payload = {"sid": self.api.data.users[self.role], "v": version, "csrf": CSRF}
+            cookies.append(f"wins_session={sign(self.secret, 'web-session', payload)}")
+            headers["X-CSRF-Token"] = CSRF
+        if self.role == "display":
+            cookies.append(f"wins_display={self.api.data.tokens['display']}")
+        if cookies:
+            headers["Cookie"] = "; ".join(cookies)
+        return headers
+
+    def targets(self) -> dict[str, Any]:
+        if self._targets is None:
+            self._targets = self._make_targets()
+        return self._targets
+
+    def _make_targets(self) -> dict[str, Any]:
+        ticket = self.api.issue("A")  # issued by the kiosk, so the kiosk may read it
+        with self.db.session() as session:
+            device, _ = create_device(session, name=f"spare-{secrets.token_hex(3)}", kind=DeviceKind.display)
+            user = StaffUser(username=f"spare-{secrets.token_hex(3)}", password_hash=password_hash(), role=Role.staff)
+            session.add(user)
+            session.flush()
+            ids = {"device_id": device.id, "user_id": user.id}
+        return {
+            "ticket_id": ticket["id"],
+            "tracking_token": ticket["tracking_token"],
+            "counter_id": self.api.data.counters["2"],
+            "service_id": self.api.data.services["C"],
+            "action": "recall",
+            "kind": "tickets",
+            "lang": "en",
+            "number": "A001",
+            "counter": "1",
+            **ids,
+        }
+
+    def request(self, method: str, path: str) -> tuple[int, str]:
+        client = self.api.client
+        client.cookies.clear()
+        url = path.format(**self.targets())
+        headers = self.headers()
+        kwargs: dict[str, Any] = {}
+        if method == "MOUNT":
+            method, url = "GET", path + STATIC_FILE.get(path, "/nothing-here.css")
+        elif (method, path) == ("POST", "/api/v1/auth/token"):
+            kwargs["data"] = {"username": "staff2", "password": PASSWORD}
+        elif (method, path) == ("POST", "/login"):
+            headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), f"wins_login_csrf={CSRF}"]))
+            kwargs["data"] = {"username": "staff2", "password": PASSWORD, "csrf_token": CSRF}
+        elif method in ("POST", "PATCH") and path.startswith("/api/"):
+            kwargs["json"] = API_BODIES.get(path, {})
+        elif method == "POST":
+            kwargs["data"] = {"csrf_token": CSRF}
+        if url.startswith(("/api/v1/events", "/api/v1/public/tickets/")) and url.endswith(("events", "updates")):
+            url += "?timeout=0"
+        r = client.request(method, url, headers=headers, follow_redirects=False, **kwargs)
+        return r.status_code, r.headers.get("location", "")
+
+
+API_BODIES: dict[str, Any] = {
+    "/api/v1/users": {"username": "u" + secrets.token_hex(3), "password": "long-enough-1"},
+    "/api/v1/users/{user_id}": {"full_name": "Spare"},
+    "/api/v1/branch": {"name": "Renamed"},
+    "/api/v1/services": {"name": "New", "prefix": "N"},
+    "/api/v1/services/{service_id}": {"colour": "#000000"},
+    "/api/v1/counters": {"name": "new", "service_ids": []},
+    "/api/v1/counters/{counter_id}": {"name": "Two"},
+    "/api/v1/tickets": {"service_id": 1},
+    "/api/v1/tickets/{ticket_id}/transfer": {"service_id": 2},
+    "/api/v1/devices": {"name": "tv", "kind": "display"},
+    "/api/v1/devices/{device_id}": {"name": "tv"},
+    "/api/v1/devices/me/status": {"status": {"printer": "ok"}},
+}
+
+
+SIGN_OUT = {("GET", "/logout"), ("POST", "/logout")}
+
+
+def refused(status: int, location: str) -> bool:
+    return status in (401, 403) or (status in (302, 303, 307) and location.startswith("/login"))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_role_table(api: Api, role: str) -> None:
+    caller = Caller(api, role)
+    wrong = []
+    for method, path in sorted(ACCESS):
+        if method == "WS":
+            continue
+        status, location = caller.request(method, path)
+        allowed = role in ACCESS[method, path]
+        if (method, path) in SIGN_OUT:  # signing out answers with the sign-in page for everyone
+            was_refused = status in (401, 403)
+        else:
+            was_refused = refused(status, location)
+        if allowed == was_refused or status >= 500:
+            wrong.append(f"{method} {path}: {status} {location} (expected {'allowed' if allowed else 'refused'})")
+    assert not wrong, f"role {role}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_event_socket_roles(api: Api, role: str) -> None:
+    url = "/api/v1/events/ws" + ("" if role == "anonymous" else f"?token={api.data.tokens[role]}")
+    if role not in ACCESS["WS", "/api/v1/events/ws"]:
+        with pytest.raises(WebSocketDisconnect) as closed, api.client.websocket_connect(url) as ws:
+            ws.receive_text()
+        assert closed.value.code == 4401
+        return
+    with api.client.websocket_connect(url) as ws:
+        assert '"hello"' in ws.receive_text()
