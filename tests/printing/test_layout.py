@@ -102,6 +102,13 @@ def test_french_slip_uses_the_code_page_for_accents() -> None:
     assert rasters(job) == []
 
 
+def test_german_slip_matches_the_german_kiosk() -> None:
+    job = slip_bytes(make_slip(language="de", service_name="Zahlungen", estimated_wait_range=None))
+    assert "Ihre Nummer\n".encode("cp858") in job
+    assert "Geschätzte Wartezeit: etwa 9 Min.\n".encode("cp858") in job
+    assert rasters(job) == []
+
+
 @pytest.mark.parametrize(
     ("language", "branch", "service"),
     [

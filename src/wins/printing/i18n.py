@@ -32,6 +32,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "scan": "Scannez pour suivre votre tour sur votre téléphone",
         "sample": "Ticket de test",
     },
+    "de": {
+        "your_number": "Ihre Nummer",
+        "service": "Dienst",
+        "issued": "Ausgegeben am",
+        "people_ahead": "Personen vor Ihnen: {count}",
+        "you_are_next": "Sie sind als Nächstes dran",
+        "wait": "Geschätzte Wartezeit: etwa {minutes} Min.",
+        "wait_range": "Geschätzte Wartezeit: {low} bis {high} Min.",
+        "wait_none": "Geschätzte Wartezeit: wenige Augenblicke",
+        "scan": "Scannen Sie, um Ihre Wartezeit auf dem Handy zu verfolgen",
+        "sample": "Testbon",
+    },
     "ar": {
         "your_number": "رقمك",
         "service": "الخدمة",
