@@ -22,7 +22,7 @@ from wins.config import Settings, get_settings
 from wins.db import Database
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
-from wins.schemas import HealthPublic
+from wins.schemas import ErrorBody, HealthPublic
 
 logger = logging.getLogger("wins.app")
 access_logger = logging.getLogger("wins.access")
@@ -76,6 +76,24 @@ class AccessLogMiddleware:
                 )
 
 
+# Every API error has the same body (see install_error_handlers); documenting it on every route lets clients and
+# schemathesis (tests/faults/test_schema_fuzz.py) check error answers against the schema too.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        400: "Malformed request",
+        401: "Missing, expired or revoked token",
+        403: "The caller's role or device may not do this",
+        404: "No such object",
+        409: "The object's state does not allow this (e.g. the ticket was already called)",
+        413: "Request body too large",
+        422: "Invalid input (`detail` lists the fields, or explains)",
+        429: "Too many attempts",
+        503: "Database busy or unreachable",
+    }.items()
+}
+
+
 def _error(status: int, message: Any, code: str) -> JSONResponse:
     return JSONResponse({"detail": message, "code": code}, status_code=status)
 
@@ -114,7 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _operational(_: Request, exc: OperationalError) -> Response:
-        logger.error("database unavailable: %s", exc.orig)
+        logger.error("database unavailable: %s (during %s)", exc.orig, (exc.statement or "?")[:80])
         return _error(503, "The database is busy or unreachable; try again in a moment.", "database_unavailable")
 
     @app.exception_handler(Exception)
@@ -199,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     from wins.branches.api import router as branch_router
     from wins.counters.api import router as counter_router
     from wins.devices.api import router as device_router

@@ -7,9 +7,11 @@ Reads use plain deferred transactions, which WAL lets run beside a writer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -157,6 +159,10 @@ class Database:
         # Read sessions are marked so caches keyed on "anything changed" can ignore their commits.
         self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"wins_read_only": True})
         self.after_commit_hooks: list[Callable[[Session], None]] = []
+        # Per event loop: how many request write transactions may be open at once (see wins.deps).
+        self.write_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:

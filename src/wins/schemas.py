@@ -96,7 +96,13 @@ class CounterUpdate(Strict):
 class TicketCreate(Strict):
     service_id: int = Field(ge=1, le=2**31 - 1)
     priority: bool = False
-    language: str | None = Field(None, min_length=2, max_length=8, description="Language chosen at the kiosk")
+    language: str | None = Field(
+        None,
+        min_length=2,
+        max_length=8,
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?$",
+        description="Language chosen at the kiosk (a language tag such as `en` or `pt-BR`)",
+    )
 
 
 class TicketTransfer(Strict):

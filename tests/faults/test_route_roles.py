@@ -104,6 +104,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/devices"): ADMIN,
     ("POST", "/admin/devices/{device_id}/rotate"): ADMIN,
     ("POST", "/admin/devices/{device_id}/revoke"): ADMIN,
+    ("POST", "/admin/devices/{device_id}/display"): ADMIN,
     ("GET", "/reports"): MANAGER,
     ("GET", "/reports/{kind}.csv"): MANAGER,
 }
@@ -112,6 +113,11 @@ STATIC_FILE = {
     "/static/vendor": "/swagger-ui/swagger-ui.css",
 }
 CSRF = "csrf-for-tests"
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"  # who may do what does not depend on the database
 
 
 def app_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:

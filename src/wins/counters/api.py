@@ -8,6 +8,7 @@ from wins.audit.service import record as audit
 from wins.counters import service
 from wins.deps import (
     ManagerDep,
+    ObjectId,
     PrincipalDep,
     PublicBaseUrlDep,
     ReadSessionDep,
@@ -38,7 +39,9 @@ def create_counter(body: CounterCreate, principal: ManagerDep, session: SessionD
 
 
 @router.patch("/counters/{counter_id}", response_model=CounterPublic)
-def update_counter(counter_id: int, body: CounterUpdate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
+def update_counter(
+    counter_id: ObjectId, body: CounterUpdate, principal: ManagerDep, session: SessionDep
+) -> dict[str, Any]:
     """Rename a counter, switch it on or off, or change its services and their order (manager)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     counter = service.update_counter(session, counter_id, changes=changes)
@@ -49,7 +52,7 @@ def update_counter(counter_id: int, body: CounterUpdate, principal: ManagerDep, 
 
 
 @router.post("/counters/{counter_id}/open", response_model=CounterPublic)
-def open_counter(counter_id: int, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
+def open_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Sit down at a counter: it shows as open and counts for wait estimates (staff)."""
     assert principal.staff is not None
     counter = service.open_counter(session, counter_id, staff=get_user(session, principal.staff.id))
@@ -58,7 +61,7 @@ def open_counter(counter_id: int, principal: StaffDep, session: SessionDep) -> d
 
 
 @router.post("/counters/{counter_id}/close", response_model=CounterPublic)
-def close_counter(counter_id: int, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
+def close_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Leave a counter (staff)."""
     counter = service.close_counter(session, counter_id)
     audit(session, actor=principal, action="counter.close", details={"counter_id": counter_id})
@@ -71,7 +74,7 @@ def close_counter(counter_id: int, principal: StaffDep, session: SessionDep) -> 
     responses={204: {"description": "Nobody is waiting for this counter's services"}},
 )
 def call_next(
-    counter_id: int, principal: StaffDep, session: SessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+    counter_id: ObjectId, principal: StaffDep, session: SessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Any:
     """Finish the ticket this counter holds, then call the next one: priority first, then the counter's
     service order, then queue time. 204 when nobody waits."""
@@ -83,8 +86,8 @@ def call_next(
 
 @router.post("/counters/{counter_id}/call/{ticket_id}", response_model=TicketPublic)
 def call_ticket(
-    counter_id: int,
-    ticket_id: int,
+    counter_id: ObjectId,
+    ticket_id: ObjectId,
     principal: StaffDep,
     session: SessionDep,
     settings: SettingsDep,

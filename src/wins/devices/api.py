@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from wins.audit.service import record as audit
-from wins.deps import AdminDep, PrincipalDep, ReadSessionDep, SessionDep
+from wins.deps import AdminDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
 from wins.devices import service
 from wins.devices.models import DeviceKind
 from wins.errors import PermissionDenied
@@ -29,7 +29,7 @@ def create_device(body: DeviceCreate, principal: AdminDep, session: SessionDep) 
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
-def update_device(device_id: int, body: DeviceUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+def update_device(device_id: ObjectId, body: DeviceUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Rename a device or change its configuration (admin)."""
     device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True, exclude_none=True))
     audit(session, actor=principal, action="device.update", details={"device_id": device_id})
@@ -37,7 +37,7 @@ def update_device(device_id: int, body: DeviceUpdate, principal: AdminDep, sessi
 
 
 @router.post("/devices/{device_id}/revoke", response_model=DevicePublic)
-def revoke_device(device_id: int, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+def revoke_device(device_id: ObjectId, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Revoke a device's token: it stops working within seconds (admin)."""
     device = service.revoke_device(session, device_id)
     audit(session, actor=principal, action="device.revoke", details={"device_id": device_id})

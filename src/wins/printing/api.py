@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from wins.deps import DatabaseDep, PublicBaseUrlDep, SettingsDep, StaffDep
+from wins.deps import DatabaseDep, ObjectId, PublicBaseUrlDep, SettingsDep, StaffDep
 from wins.printing import service
 
 router = APIRouter(tags=["printing"])
@@ -34,7 +34,7 @@ class PrinterFault(PrintResultPublic):
     responses={503: {"model": PrinterFault, "description": "The printer is unreachable or cannot print"}},
 )
 def reprint_ticket(
-    ticket_id: int, principal: StaffDep, db: DatabaseDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+    ticket_id: ObjectId, principal: StaffDep, db: DatabaseDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Any:
     """Print the ticket's slip again on the branch's printer (`printer_url` branch setting or
     WINS_PRINTER_URL), with the current people ahead and wait. The ticket itself is not changed. A printer

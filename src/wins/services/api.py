@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from wins.audit.service import record as audit
-from wins.deps import ManagerDep, PrincipalDep, ReadSessionDep, SessionDep
+from wins.deps import ManagerDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
 from wins.schemas import ServiceCreate, ServicePublic, ServiceUpdate
 from wins.services import service
 
@@ -27,7 +27,9 @@ def create_service(body: ServiceCreate, principal: ManagerDep, session: SessionD
 
 
 @router.patch("/services/{service_id}", response_model=ServicePublic)
-def update_service(service_id: int, body: ServiceUpdate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
+def update_service(
+    service_id: ObjectId, body: ServiceUpdate, principal: ManagerDep, session: SessionDep
+) -> dict[str, Any]:
     """Change a service: name, prefix, colour, active, priority weight, order (manager)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     updated = service.update_service(session, service_id, changes=changes)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from wins.audit.service import record as audit
-from wins.deps import AdminDep, DatabaseDep, ReadSessionDep, SessionDep, SettingsDep, StaffDep
+from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, SessionDep, SettingsDep, StaffDep
 from wins.errors import WinsError
 from wins.schemas import StaffCreate, StaffPublic, StaffUpdate, TokenPublic
 from wins.staff import service
@@ -71,7 +71,7 @@ def create_user(body: StaffCreate, principal: AdminDep, session: SessionDep) -> 
 
 
 @router.patch("/users/{user_id}", response_model=StaffPublic)
-def update_user(user_id: int, body: StaffUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+def update_user(user_id: ObjectId, body: StaffUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Change a staff account: password, role, name, active (admin)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     user = service.update_user(session, user_id, changes=changes)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Response
 from sqlalchemy.orm import Session
 
 from wins.config import Settings
-from wins.deps import PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep, StaffDep
+from wins.deps import ObjectId, PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep, StaffDep
 from wins.errors import PermissionDenied
 from wins.schemas import TicketCreate, TicketPublic, TicketTracking, TicketTransfer
 from wins.tickets import service
@@ -56,7 +56,11 @@ def issue_ticket(
 
 @router.get("/tickets/{ticket_id}", response_model=TicketPublic)
 def get_ticket(
-    ticket_id: int, principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+    ticket_id: ObjectId,
+    principal: PrincipalDep,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
 ) -> dict[str, Any]:
     """A ticket with its position and estimated wait (staff, or the kiosk that issued it)."""
     ticket = service.get_ticket(session, ticket_id)
@@ -67,7 +71,7 @@ def get_ticket(
 
 @router.post("/tickets/{ticket_id}/transfer", response_model=TicketPublic)
 def transfer_ticket(
-    ticket_id: int,
+    ticket_id: ObjectId,
     body: TicketTransfer,
     principal: StaffDep,
     session: SessionDep,
@@ -83,7 +87,7 @@ def transfer_ticket(
 
 @router.post("/tickets/{ticket_id}/{action}", response_model=TicketPublic)
 def ticket_action(
-    ticket_id: int,
+    ticket_id: ObjectId,
     action: Action,
     principal: StaffDep,
     session: SessionDep,

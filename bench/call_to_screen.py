@@ -1,0 +1,158 @@
+"""Benchmark 3: call → screen. Time from a call-next to its event reaching every subscriber, over WebSocket
+(N = 100, 1,000, 5,000) and long-poll (N = 200); RSS per idle subscriber. SQLite, one worker (CPU 0);
+subscribers in separate processes (CPU 1), at most 2,500 per process.
+
+    .venv/bin/python bench/call_to_screen.py
+    .venv/bin/python bench/call_to_screen.py --ws 100 1000 --poll 200 --calls 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, Server, database, machine, pct, seed, table, taskset  # noqa: E402
+
+PER_PROCESS = 2500
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
+    with database("sqlite") as url:
+        data = seed(url, counters=1, displays=1)
+        with Server(url, cpus="0", log_level="WARNING") as server:
+            kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
+            staff = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
+            with httpx.Client(base_url=server.base, timeout=30) as client:
+                for _ in range(calls + 1):
+                    client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk)
+                since = client.get("/api/v1/queue", headers=staff).json()["last_event_id"]
+                time.sleep(1)
+                rss_before = server.rss_kib()
+                procs, outs = [], []
+                started = time.monotonic()
+                for i in range(0, n, PER_PROCESS):
+                    out = Path(tempfile.mkstemp(suffix=".json")[1])
+                    cmd = [
+                        *taskset("1"),
+                        sys.executable,
+                        str(ROOT / "bench" / "subscribers.py"),
+                        "--base",
+                        server.base,
+                        "--token",
+                        data.display_tokens[0],
+                        "--n",
+                        str(min(PER_PROCESS, n - i)),
+                        "--mode",
+                        mode,
+                        "--since",
+                        str(since),
+                        "--out",
+                        str(out),
+                    ]
+                    procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+                    outs.append(out)
+                for proc in procs:
+                    assert proc.stdout is not None
+                    assert proc.stdout.readline().strip() == "ready"
+                connect_s = time.monotonic() - started
+                time.sleep(2)
+                rss_idle = server.rss_kib()
+                sent: dict[int, float] = {}
+                answered: dict[int, float] = {}
+                client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)  # warm-up
+                time.sleep(gap)
+                for _ in range(calls):
+                    t0 = time.time()
+                    r = client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)
+                    answered[r.json()["id"]] = time.time()
+                    sent[r.json()["id"]] = t0
+                    time.sleep(gap)
+                time.sleep(1)
+                for proc in procs:
+                    assert proc.stdin is not None
+                    proc.stdin.close()
+                for proc in procs:
+                    proc.wait(timeout=120)
+            rows, failed = [], 0
+            for out in outs:
+                result = json.loads(out.read_text())
+                rows += result["rows"]
+                failed += result["failed"]
+                out.unlink()
+    delays = [
+        (at - answered[ticket]) * 1000
+        for _, _, kind, ticket, at in rows
+        if kind == "ticket.called" and ticket in answered
+    ]
+    from_sent = [
+        (at - sent[ticket]) * 1000 for _, _, kind, ticket, at in rows if kind == "ticket.called" and ticket in sent
+    ]
+    expected = n * calls
+    return [
+        mode,
+        n,
+        calls,
+        f"{len(delays)}/{expected}",
+        f"{pct(from_sent, 50):.1f}",
+        f"{pct(from_sent, 99):.1f}",
+        f"{max(0.0, pct(delays, 99)):.1f}",
+        f"{max(from_sent):.1f}",
+        f"{connect_s:.1f}",
+        f"{(rss_idle - rss_before) / max(n, 1):.1f}",
+        failed,
+    ]
+
+
+HEADERS = [
+    "path",
+    "subscribers",
+    "calls",
+    "delivered",
+    "p50 ms",
+    "p99 ms",
+    "p99 ms after response",
+    "max ms",
+    "connect s",
+    "KiB/idle sub",
+    "errors",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ws", type=int, nargs="*", default=[100, 1000, 5000])
+    parser.add_argument("--poll", type=int, nargs="*", default=[200])
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--gap", type=float, default=0.3, help="seconds between calls")
+    args = parser.parse_args()
+    raise_fd_limit()
+    print(f"# call -> screen — {machine()}")
+    print("# latency from sending call-next to the event arriving at each subscriber (all subscribers x calls)\n")
+    rows = []
+    for n in args.ws:
+        rows.append(run(n, "ws", args.calls, args.gap))
+        print("  ", rows[-1], flush=True)
+    for n in args.poll:
+        rows.append(run(n, "poll", args.calls, args.gap))
+        print("  ", rows[-1], flush=True)
+    print()
+    print(table(HEADERS, rows))
+
+
+if __name__ == "__main__":
+    main()

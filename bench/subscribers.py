@@ -1,0 +1,107 @@
+"""Many event-stream subscribers in one asyncio process (run by call_to_screen.py and soak.py, not directly).
+
+    python bench/subscribers.py --base http://127.0.0.1:8000 --token T --n 1000 --mode ws|poll --out result.json
+
+Prints "ready" once every subscriber is connected (WebSocket: got its hello), then records, for every event,
+(subscriber, event id, type, ticket id, wall-clock receive time). Stops when stdin closes, writes --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import httpx
+import websockets
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, str, int | None, float]] = []
+        self.ready = 0
+
+    def add(self, who: int, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        self.rows.append((who, event["id"], event["type"], data.get("id"), time.time()))
+
+
+async def ws_subscriber(who: int, url: str, rec: Recorder, ready: asyncio.Event, total: int) -> None:
+    async with websockets.connect(url, max_size=None, open_timeout=60, ping_interval=None) as ws:
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello"
+        rec.ready += 1
+        if rec.ready == total:
+            ready.set()
+        async for message in ws:
+            event = json.loads(message)
+            if event.get("type") != "ping":
+                rec.add(who, event)
+
+
+async def poll_subscriber(
+    who: int, client: httpx.AsyncClient, since: int, rec: Recorder, ready: asyncio.Event, total: int
+) -> None:
+    rec.ready += 1
+    if rec.ready == total:
+        ready.set()
+    while True:
+        r = await client.get("/api/v1/events", params={"since": since, "timeout": 25})
+        body = r.json()
+        for event in body["events"]:
+            rec.add(who, event)
+        since = body["last_id"]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--mode", choices=["ws", "poll"], default="ws")
+    parser.add_argument("--since", type=int, default=None)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    raise_fd_limit()
+    rec = Recorder()
+    ready = asyncio.Event()
+    tasks = []
+    if args.mode == "ws":
+        url = args.base.replace("http://", "ws://") + f"/api/v1/events/ws?token={args.token}"
+        if args.since is not None:
+            url += f"&since={args.since}"
+        for i in range(args.n):
+            tasks.append(asyncio.create_task(ws_subscriber(i, url, rec, ready, args.n)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.02)  # do not flood the accept queue
+    else:
+        limits = httpx.Limits(max_connections=args.n + 10, max_keepalive_connections=args.n + 10)
+        client = httpx.AsyncClient(
+            base_url=args.base, headers={"Authorization": f"Bearer {args.token}"}, limits=limits, timeout=60
+        )
+        since = args.since if args.since is not None else 0
+        for i in range(args.n):
+            tasks.append(asyncio.create_task(poll_subscriber(i, client, since, rec, ready, args.n)))
+    await ready.wait()
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    failed = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception() is not None)
+    with open(args.out, "w") as f:
+        json.dump({"rows": rec.rows, "failed": failed}, f)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
