@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.counters.models import Counter, CounterService
-from wins.tickets.models import HELD, Ticket, TicketStatus
+from wins.tickets.models import IS_HELD, Ticket, TicketStatus
 
 RULE = "(a + 0.5) / max(c_eff / s, recent call rate), range [0.6 w - 2 min, 1.25 w + 5 min]"
 # A counter that serves a service only after others still counts for this much of one.
@@ -90,7 +90,7 @@ def service_load(session: Session, service_id: int, *, sample_size: int, default
     open_ids = [row[0] for row in open_rows]
     busy = (
         session.scalar(
-            select(func.count()).select_from(Ticket).where(Ticket.counter_id.in_(open_ids), Ticket.status.in_(HELD))
+            select(func.count()).select_from(Ticket).where(Ticket.counter_id.in_(open_ids), IS_HELD)
         )
         if open_ids
         else 0

@@ -24,6 +24,9 @@ class TicketStatus(StrEnum):
 
 
 HELD = ("called", "serving")  # statuses in which a counter holds the ticket
+# The same test as SQL text, word for word the predicate of the partial index uq_tickets_counter_held: with
+# bound parameters instead, SQLite cannot prove a query implies it and scans the counter's whole history.
+IS_HELD = text("tickets.status IN ('called', 'serving')")
 
 
 class Ticket(Base):
@@ -42,6 +45,11 @@ class Ticket(Base):
         # The queue scan of call-next and position.
         Index("ix_tickets_queue", "status", "service_id", "business_day", "queue_at"),
         Index("ix_tickets_day", "branch_id", "business_day"),
+        # Wait estimates read recent history per service and per counter: without these they scanned every
+        # past ticket (bench/history.py). Migration 0002.
+        Index("ix_tickets_service_finished", "service_id", "finished_at"),
+        Index("ix_tickets_service_first_called", "service_id", "first_called_at"),
+        Index("ix_tickets_counter_finished", "counter_id", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -33,7 +33,7 @@ from wins.services.models import Service
 from wins.services.service import get_service
 from wins.staff.security import new_tracking_token
 from wins.tickets import estimate as est
-from wins.tickets.models import HELD, Ticket, TicketSequence, TicketStatus
+from wins.tickets.models import HELD, IS_HELD, Ticket, TicketSequence, TicketStatus
 
 logger = logging.getLogger(__name__)
 
@@ -243,9 +243,7 @@ def _kiosk_may_prioritise(actor: Principal) -> bool:
 
 
 def _finish_held(session: Session, counter: Counter, actor: Principal, now: datetime) -> None:
-    held = session.scalars(
-        select(Ticket).where(Ticket.counter_id == counter.id, Ticket.status.in_(HELD)).with_for_update()
-    ).all()
+    held = session.scalars(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD).with_for_update()).all()
     for ticket in held:
         ticket.serving_at = ticket.serving_at or ticket.called_at or now
         _set_status(session, ticket, TicketStatus.done, actor, "ticket.done", now=now)
@@ -557,7 +555,9 @@ def queue_snapshot(session: Session, *, settings: Settings, branch_id: int | Non
     counters = session.scalars(select(Counter).where(Counter.branch_id == branch.id).order_by(Counter.id)).all()
     held = {
         t.counter_id: t
-        for t in session.scalars(select(Ticket).where(Ticket.branch_id == branch.id, Ticket.status.in_(HELD)))
+        for t in session.scalars(
+            select(Ticket).where(Ticket.counter_id.is_not(None), IS_HELD, Ticket.branch_id == branch.id)
+        )
     }
     counter_rows = []
     for c in counters:

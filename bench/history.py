@@ -1,0 +1,201 @@
+"""Benchmark 5: cost vs history size. Past tickets (finished, spread over past business days) are bulk-inserted
+with SQL (executemany on SQLite, COPY on PostgreSQL), then, at each size, today's issue and call-next latency
+(sequential, over HTTP), the queue snapshot and a 30-day report (wins.reports.service.build_report,
+in-process) are timed. The past tickets have no event-log rows (a real site prunes its event log).
+
+    .venv/bin/python bench/history.py                          # SQLite: 0, 100k, 1M, 5M
+    .venv/bin/python bench/history.py --db postgres --sizes 0 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import secrets
+import sqlite3
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Server, database, machine, pct, seed, settings_for, table  # noqa: E402
+
+COLUMNS = (
+    "branch_id, service_id, issued_service_id, business_day, seq, number, priority, status, tracking_token, "
+    "issued_at, queue_at, called_at, first_called_at, serving_at, finished_at, call_count, transfer_count, "
+    "counter_id, staff_id"
+)
+PER_DAY = 4000
+
+
+def past_rows(start: int, count: int, services: list[int], counters: list[int]) -> list[tuple]:
+    """`count` finished tickets, PER_DAY per business day going backwards from yesterday."""
+    rows = []
+    today = date.today()
+    rng = random.Random(start)
+    for i in range(start, start + count):
+        day = today - timedelta(days=1 + i // PER_DAY)
+        seq = i % PER_DAY + 1
+        service = services[seq % len(services)]
+        issued = datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(seconds=seq * 8)
+        called = issued + timedelta(seconds=rng.randint(30, 1800))
+        serving = called + timedelta(seconds=20)
+        finished = serving + timedelta(seconds=rng.randint(60, 600))
+        counter = counters[seq % len(counters)]
+        rows.append(
+            (
+                1,
+                service,
+                service,
+                day,
+                seq * 10 + service,  # unique per service-day whatever the service count
+                f"H{seq:04d}",
+                False,
+                "done",
+                secrets.token_urlsafe(24),
+                issued,
+                issued,
+                called,
+                called,
+                serving,
+                finished,
+                1,
+                0,
+                counter,
+                1,
+            )
+        )
+    return rows
+
+
+def insert_sqlite(path: str, rows: list[tuple]) -> None:
+    conn = sqlite3.connect(path)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    converted = [
+        (*r[:3], r[3].isoformat(), *r[4:9], *(v.astimezone(UTC).strftime(fmt) for v in r[9:15]), *r[15:]) for r in rows
+    ]
+    with conn:
+        conn.executemany(f"INSERT INTO tickets ({COLUMNS}) VALUES ({', '.join('?' * 19)})", converted)
+    conn.close()
+
+
+def insert_postgres(url: str, rows: list[tuple]) -> None:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY tickets ({COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        cur.execute("ANALYZE tickets")
+
+
+def grow(kind: str, url: str, have: int, want: int, services: list[int], counters: list[int]) -> float:
+    t0 = time.perf_counter()
+    for start in range(have, want, 200_000):
+        rows = past_rows(start, min(200_000, want - start), services, counters)
+        if kind == "sqlite":
+            insert_sqlite(url.removeprefix("sqlite:///"), rows)
+        else:
+            insert_postgres(url, rows)
+    if kind == "sqlite" and want > have:
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.execute("ANALYZE")
+        conn.close()
+    return time.perf_counter() - t0
+
+
+def measure(kind: str, url: str, data: object, n: int) -> dict[str, float]:
+    from wins.db import Database
+    from wins.reports.service import build_report
+
+    out: dict[str, float] = {}
+    with Server(url, cpus="0" if kind == "sqlite" else None, log_level="WARNING") as server:
+        kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
+        staff = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            issue, call, snap = [], [], []
+            for i in range(n + 20):
+                t0 = time.perf_counter()
+                r = client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk)
+                assert r.status_code == 201
+                if i >= 20:
+                    issue.append((time.perf_counter() - t0) * 1000)
+            for i in range(n + 10):
+                t0 = time.perf_counter()
+                r = client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)
+                assert r.status_code == 200
+                if i >= 10:
+                    call.append((time.perf_counter() - t0) * 1000)
+            for _ in range(30):
+                t0 = time.perf_counter()
+                assert client.get("/api/v1/queue", headers=staff).status_code == 200
+                snap.append((time.perf_counter() - t0) * 1000)
+    db = Database(settings_for(url))
+    reports = []
+    for _ in range(3):
+        with db.session(write=False) as session:
+            t0 = time.perf_counter()
+            report = build_report(session, first_day=date.today() - timedelta(days=30), last_day=date.today())
+            reports.append((time.perf_counter() - t0) * 1000)
+    db.dispose()
+    out.update(
+        issue_p50=pct(issue, 50),
+        issue_p99=pct(issue, 99),
+        call_p50=pct(call, 50),
+        call_p99=pct(call, 99),
+        snapshot_p50=pct(snap, 50),
+        report_ms=min(reports),
+        report_tickets=float(getattr(report, "overall", None).issued if hasattr(report, "overall") else 0),
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[0, 100_000, 1_000_000, 5_000_000])
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    print(f"# history scale ({args.db}) — {machine()}\n")
+    headers = [
+        "past tickets",
+        "build s",
+        "issue p50 ms",
+        "issue p99 ms",
+        "call p50 ms",
+        "call p99 ms",
+        "snapshot p50 ms",
+        "30-day report ms",
+    ]
+    rows = []
+    with database(args.db) as url:
+        data = seed(url, counters=4)
+        have = 0
+        for size in args.sizes:
+            built = grow(args.db, url, have, size, list(data.services.values()), data.counters)
+            have = size
+            m = measure(args.db, url, data, args.requests)
+            rows.append(
+                [
+                    f"{size:,}",
+                    f"{built:.0f}",
+                    f"{m['issue_p50']:.1f}",
+                    f"{m['issue_p99']:.1f}",
+                    f"{m['call_p50']:.1f}",
+                    f"{m['call_p99']:.1f}",
+                    f"{m['snapshot_p50']:.1f}",
+                    f"{m['report_ms']:.0f}",
+                ]
+            )
+            print("  ", rows[-1], flush=True)
+    print()
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()
