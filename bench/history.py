@@ -10,7 +10,6 @@ in-process) are timed. The past tickets have no event-log rows (a real site prun
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import secrets
 import sqlite3

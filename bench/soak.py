@@ -51,7 +51,7 @@ async def counter(client: httpx.AsyncClient, counter_id: int, token: str, issuin
         await client.post(f"/api/v1/tickets/{ticket}/complete", headers=headers)
 
 
-async def day(base: str, data: object, tickets: int, server: Server, warmup: int) -> dict:
+async def day(base: str, data: object, tickets: int, server: Server) -> dict:
     issuing = list(range(tickets))
     stats = {"called": 0, "rss": []}
     limits = httpx.Limits(max_connections=100)
@@ -63,7 +63,9 @@ async def day(base: str, data: object, tickets: int, server: Server, warmup: int
                 await asyncio.sleep(0.5)
 
         kiosks = [kiosk(client, data.kiosk_token, list(data.services.values()), issuing) for _ in range(4)]
-        counters = [counter(client, c, t, issuing, stats) for c, t in zip(data.counters, data.staff_tokens, strict=True)]
+        counters = [
+            counter(client, c, t, issuing, stats) for c, t in zip(data.counters, data.staff_tokens, strict=True)
+        ]
         t0 = time.perf_counter()
         await asyncio.gather(*kiosks, *counters, sample_memory())
         stats["seconds"] = time.perf_counter() - t0
@@ -99,7 +101,7 @@ def soak(tickets: int, counters: int, displays: int) -> dict:
             ]
             subs = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert subs.stdout is not None and subs.stdout.readline().strip() == "ready"
-            stats = asyncio.run(day(server.base, data, tickets, server, warmup=tickets // 5))
+            stats = asyncio.run(day(server.base, data, tickets, server))
             time.sleep(2)
             assert subs.stdin is not None
             subs.stdin.close()

@@ -77,19 +77,19 @@ async def _session(db: Database, *, write: bool) -> AsyncIterator[Session]:
     await _end(db, db.commit_and_close, session)
 
 
-# Write transactions a request may have open at once. They wait for their turn here, on the event loop, not in
-# a worker thread: a thread that blocks on the database's write lock (SQLite) or on the event-order lock
-# (PostgreSQL) holds one of the thread pool's 40 tokens, and the transaction holding the lock needs a token
-# to finish its response. With 40 blocked writers nothing moved until a timeout (seen with 50 counters calling
-# at once). SQLite runs one writer at a time anyway.
-POSTGRES_WRITERS = 24
+# Write transactions requests may have open at once. The others wait here, on the event loop, not in a worker
+# thread: a thread that blocks on the database's write lock (SQLite) or on the event-order lock (PostgreSQL)
+# holds one of the thread pool's 40 tokens, and the transaction holding the lock needs a free token to finish
+# its response. With 40 blocked writers nothing moved until a timeout (seen with 50 counters calling at once).
+# Below 40, several requests still overlap their parsing, queries and responses.
+CONCURRENT_WRITERS = 16
 
 
 def _write_gate(db: Database) -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     gate = db.write_gates.get(loop)
     if gate is None:
-        gate = db.write_gates[loop] = asyncio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITERS)
+        gate = db.write_gates[loop] = asyncio.Semaphore(CONCURRENT_WRITERS)
     return gate
 
 
