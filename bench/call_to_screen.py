@@ -82,7 +82,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                     answered[r.json()["id"]] = time.time()
                     sent[r.json()["id"]] = t0
                     time.sleep(gap)
-                time.sleep(1)
+                time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
                 for proc in procs:
                     assert proc.stdin is not None
                     proc.stdin.close()
