@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Playwright, sync_playwright
 
 from tests.support.databases import TemplateCache
 from tests.support.seed import Seeded, seed
@@ -13,6 +14,12 @@ from tests.support.server import LiveServer
 from wins import clock
 from wins.app import create_app
 from wins.config import Settings
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
 
 
 @pytest.fixture(scope="session")

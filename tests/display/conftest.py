@@ -13,22 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright
 
+from tests.support.browser import launch_chromium
 from tests.support.databases import TemplateCache
 from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
 from wins.config import Settings
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 TV = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
 
@@ -106,14 +98,8 @@ def site(make_site: Any) -> Site:
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright, "--autoplay-policy=no-user-gesture-required")
     yield browser
     browser.close()
 
