@@ -83,10 +83,13 @@ class Ticket(Base):
 
 
 class TicketSequence(Base):
-    """The last number handed out per service per business day, bumped atomically (never max()+1)."""
+    """Per service per business day: the last number handed out, bumped atomically (never max()+1), and how
+    many tickets wait now (all, and priority ones), so issuing knows a new ticket's place without counting."""
 
     __tablename__ = "ticket_sequences"
 
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    waiting: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waiting_priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
