@@ -65,7 +65,7 @@ def test_counter_actions_show_their_result(site: Site, new_context: Any) -> None
     # Requeue puts the ticket back in the list; calling it by number takes it again.
     page.keyboard.press("n")
     expect(page.locator("#current-number")).to_have_text(numbers[2])
-    # Wait until the call is fully reported: a key pressed while an action is in flight is ignored on purpose.
+    # Keys pressed while an action is in flight wait their turn or are refused in words: test_typeahead.py.
     expect(feedback(page)).to_have_text(f"Called {numbers[2]} to counter 1.")
     page.keyboard.press("q")
     expect(feedback(page)).to_have_text(f"{numbers[2]} is back in the queue.")

@@ -12,7 +12,6 @@
     ? config.last_counter_id : null;
   let snapshot = null;
   let fetchedAt = 0;
-  let busy = false;
   let refreshTimer = null;
 
   const feedback = $("feedback");
@@ -158,6 +157,10 @@
   }, 15000);
 
   // -- acting --------------------------------------------------------------------------------------------
+  // Staff type ahead, so no key is ever lost. An action asked for while another is in flight waits its turn
+  // (one at the most) and runs as soon as the first ends; the buttons and the working line show both. A key
+  // that cannot follow what is in flight is refused in words on the working line, never dropped unseen: a
+  // third key, a ticket action where no ticket will be, or one that would change a ticket nobody has seen yet.
   const DONE_TEXT = {
     recall: (t) => `Called ${t.number} again.`,
     start: (t) => `Serving ${t.number}.`,
@@ -165,19 +168,120 @@
     "no-show": (t) => `${t.number} marked as no-show.`,
     requeue: (t) => `${t.number} is back in the queue.`,
   };
+  const LABEL = { recall: "Recall", start: "Start serving", complete: "Done", "no-show": "No-show", requeue: "Requeue",
+                  transfer: "Transfer", reprint: "Reprint" };
+  // What an action leaves at the counter: a ticket just called ("new"), the same ticket, or none.
+  const LEAVES = { "call-next": "new", call: "new", recall: "same", start: "same", reprint: "same",
+                   complete: "none", "no-show": "none", requeue: "none", transfer: "none" };
+  // Ticket actions that may follow a call before its ticket is shown (N then S: call the next and serve them).
+  // Done, no-show, requeue and transfer may not: they would end a ticket the staff member has not seen.
+  const BLIND_OK = new Set(["recall", "start", "reprint"]);
+  const SHOW_AFTER_MS = 150; // a quick answer shows no "Working…", so the screen does not flicker at every key
 
-  async function act(label, method, path, body, success) {
-    if (busy) return;
-    busy = true;
+  let running = null; // { job, ticketId (at the counter when it began), shown (its working state is visible) }
+  let queued = null; // the job to run when `running` ends
+  let refused = ""; // the last key refused while working; said until the next action starts
+  let showTimer = null;
+
+  function showWorking() {
+    const line = $("working");
+    const parts = [];
+    if (running && running.shown) parts.push(`Working: ${running.job.label}…${queued ? ` then ${queued.label}.` : ""}`);
+    if (refused) parts.push(refused);
+    line.textContent = parts.join(" ");
+    line.className = `working-line${refused ? " working-refused" : ""}`;
+    line.setAttribute("role", refused ? "alert" : "status");
+  }
+
+  function mark(job, state) { // state: "working", "queued" or null
+    const button = job.button();
+    if (!button) return;
+    button.classList.toggle("working", state === "working");
+    button.classList.toggle("queued", state === "queued");
+    if (state === "working") button.setAttribute("aria-busy", "true");
+    else button.removeAttribute("aria-busy");
+  }
+
+  function refuse(text) {
+    if (!running) { say(text, "err"); return; }
+    refused = text;
+    running.shown = true;
+    mark(running.job, "working");
+    showWorking();
+  }
+
+  // The ticket a ticket action asked for now is aimed at: the one on screen, or (asked for while a call is in
+  // flight and its ticket not shown yet) whichever ticket that call brings. `refuse` says why there is none.
+  function aimFor(name) {
+    const shown = current();
+    const onScreen = shown ? { id: shown.id, number: shown.number } : { refuse: "There is no ticket at your counter. Call one first." };
+    if (!running || (shown ? shown.id : null) !== running.ticketId) return onScreen; // the screen is up to date
+    const what = LEAVES[running.job.name];
+    if (what === "same") return onScreen;
+    if (what === "none") return { refuse: `“${LABEL[name]}” was not taken: after ${running.job.label} no ticket is at your counter.` };
+    if (BLIND_OK.has(name)) return { any: true };
+    return { refuse: `“${LABEL[name]}” was not taken: ${running.job.label} is still calling a ticket you have not seen. Press it again once it shows.` };
+  }
+
+  function refuseFull(label) {
+    refuse(`“${label}” was not taken: still working on ${running.job.label}, then ${queued.label}. Press it again when they are done.`);
+  }
+
+  // job: { name, label, button(), path(ticket), body, success(r, ticket), aim (ticket actions only) }
+  function request(job) {
+    if (running && queued) { refuseFull(job.label); return; }
+    if (job.aim === null) { // a ticket action not aimed yet
+      job.aim = aimFor(job.name);
+      if (job.aim.refuse) { refuse(job.aim.refuse); return; }
+    }
+    if (!running) { run(job); return; }
+    queued = job;
+    running.shown = true; // something waits on it: show it now, however quick it turns out to be
+    mark(running.job, "working");
+    mark(job, "queued");
+    showWorking();
+  }
+
+  async function run(first) {
     document.body.classList.add("busy");
+    refused = "";
+    let job = first;
+    let before = ""; // what the action just ended said, when `job` was waiting behind it
     try {
-      const r = await Wins.api(method, path, body);
-      await refresh(); // first redraw, then tell: the message never describes a screen not yet shown
-      if (r.ok) say(success(r), "ok");
-      else say(r.message, "err");
+      while (job) {
+        const ticket = current();
+        if (job.aim) { // aimed at a ticket: is it (still) the one at the counter?
+          const off = !ticket ? "no ticket is at your counter"
+            : job.aim.id !== undefined && job.aim.id !== ticket.id ? `${job.aim.number} is no longer at your counter` : "";
+          if (off) { mark(job, null); say(`${before}“${job.label}” was not done: ${off}.`, "err"); break; }
+        }
+        running = { job, ticketId: ticket ? ticket.id : null, shown: false };
+        clearTimeout(showTimer);
+        showTimer = setTimeout(() => { if (running) { running.shown = true; mark(running.job, "working"); showWorking(); } }, SHOW_AFTER_MS);
+        const r = await Wins.api("POST", job.path(ticket), job.body);
+        await refresh(); // first redraw, then tell: the message never describes a screen not yet shown
+        mark(job, null);
+        const text = r.ok ? job.success(r, ticket) : r.message;
+        const next = queued;
+        queued = null;
+        running = null;
+        if (next && !r.ok) { // what waited was asked for on the strength of this one: do not guess
+          mark(next, null);
+          say(`${text} “${next.label}” was not done.`, "err");
+          break;
+        }
+        say(text, r.ok ? "ok" : "err");
+        before = `${text} `;
+        job = next;
+      }
     } finally {
-      busy = false;
+      clearTimeout(showTimer);
+      if (running) mark(running.job, null);
+      if (queued) mark(queued, null);
+      running = null;
+      queued = null;
       document.body.classList.remove("busy");
+      showWorking();
     }
   }
 
@@ -188,26 +292,35 @@
 
   function callNext() {
     if (!needCounter()) return;
-    const counter = counters.get(counterId);
-    act("call-next", "POST", `/api/v1/counters/${counterId}/call-next`, undefined, (r) => {
-      if (r.status === 204) {
-        const names = counter.service_ids.map((id) => services.get(id)).filter(Boolean).map((s) => s.name);
-        return `No one is waiting for ${names.join(" or ") || "this counter"}.`;
-      }
-      return `Called ${r.data.number} to counter ${r.data.counter_name}.`;
+    request({
+      name: "call-next", label: "Call next", button: () => $("call-next"),
+      path: () => `/api/v1/counters/${counterId}/call-next`,
+      success: (r) => {
+        if (r.status === 204) {
+          const counter = counters.get(counterId);
+          const names = counter ? counter.service_ids.map((id) => services.get(id)).filter(Boolean).map((s) => s.name) : [];
+          return `No one is waiting for ${names.join(" or ") || "this counter"}.`;
+        }
+        return `Called ${r.data.number} to counter ${r.data.counter_name}.`;
+      },
     });
   }
 
   function ticketAction(action) {
-    const ticket = current();
-    if (!ticket) { say("There is no ticket at your counter. Call one first.", "err"); return; }
-    act(action, "POST", `/api/v1/tickets/${ticket.id}/${action}`, undefined,
-      (r) => action === "reprint" ? `${ticket.number}: ${r.data.message}` : DONE_TEXT[action](r.data));
+    request({
+      name: action, label: LABEL[action], aim: null, button: () => document.querySelector(`[data-action="${action}"]`),
+      path: (ticket) => `/api/v1/tickets/${ticket.id}/${action}`,
+      success: (r, ticket) => action === "reprint" ? `${ticket.number}: ${r.data.message}` : DONE_TEXT[action](r.data),
+    });
   }
 
-  function callTicket(ticketId, number) {
+  function callTicket(ticketId, number, button) {
     if (!needCounter()) return;
-    act("call", "POST", `/api/v1/counters/${counterId}/call/${ticketId}`, undefined, (r) => `Called ${r.data.number} to counter ${r.data.counter_name}.`);
+    request({
+      name: "call", label: `Call ${number}`, button,
+      path: () => `/api/v1/counters/${counterId}/call/${ticketId}`,
+      success: (r) => `Called ${r.data.number} to counter ${r.data.counter_name}.`,
+    });
   }
 
   function callByNumber(number) {
@@ -218,7 +331,7 @@
       if (t) {
         $("call-number").value = "";
         $("call-next").focus(); // out of the text field, so the letter shortcuts work again
-        callTicket(t.id, t.number);
+        callTicket(t.id, t.number, () => document.querySelector("#call-specific [type=submit]"));
         return;
       }
     }
@@ -235,10 +348,15 @@
   }
 
   // -- transfer dialog ------------------------------------------------------------------------------------
+  // The dialog is aimed when it opens: the transfer goes to that ticket or, if it has left the counter, nowhere.
   const dialog = $("transfer-dialog");
+  let transferAim = null;
   function openTransfer() {
+    if (running && queued) { refuseFull("Transfer"); return; }
+    const aim = aimFor("transfer");
+    if (aim.refuse) { refuse(aim.refuse); return; }
     const ticket = current();
-    if (!ticket) { say("There is no ticket at your counter to transfer.", "err"); return; }
+    transferAim = aim;
     $("transfer-number").textContent = ticket.number;
     const select = $("transfer-service");
     select.replaceChildren(...[...services.values()].filter((s) => s.active && s.id !== ticket.service_id)
@@ -250,13 +368,16 @@
   $("transfer-cancel").addEventListener("click", () => dialog.close());
   $("transfer-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const ticket = current();
     const target = Number($("transfer-service").value);
     dialog.close();
-    if (!ticket || !target) return;
+    if (!transferAim || !target) return;
     const name = services.get(target) ? services.get(target).name : "the other service";
-    act("transfer", "POST", `/api/v1/tickets/${ticket.id}/transfer`, { service_id: target, to_end: $("transfer-end").checked },
-      (r) => `${r.data.number} sent to ${name}.`);
+    request({
+      name: "transfer", label: "Transfer", aim: transferAim, button: () => $("transfer-open"),
+      path: (ticket) => `/api/v1/tickets/${ticket.id}/transfer`, body: { service_id: target, to_end: $("transfer-end").checked },
+      success: (r) => `${r.data.number} sent to ${name}.`,
+    });
+    transferAim = null;
   });
 
   // -- wiring --------------------------------------------------------------------------------------------
@@ -264,7 +385,9 @@
   document.querySelectorAll("[data-action]").forEach((b) => b.addEventListener("click", () => ticketAction(b.dataset.action)));
   $("queues").addEventListener("click", (e) => {
     const button = e.target.closest("[data-call]");
-    if (button) callTicket(Number(button.dataset.call));
+    if (!button) return;
+    const id = Number(button.dataset.call);
+    callTicket(id, button.closest("li").dataset.ticket, () => $(`call-${id}`)); // the list is redrawn: find it anew
   });
   $("counter").addEventListener("change", (e) => chooseCounter(Number(e.target.value) || null));
   $("call-specific").addEventListener("submit", (e) => { e.preventDefault(); callByNumber($("call-number").value); });
@@ -278,7 +401,7 @@
     const tag = (e.target.tagName || "").toLowerCase();
     if (["input", "select", "textarea"].includes(tag) || e.target.isContentEditable) return;
     const handler = KEYS[e.key.toLowerCase()];
-    if (handler) { e.preventDefault(); handler(); }
+    if (handler && !e.repeat) { e.preventDefault(); handler(); }
   });
 
   // -- start ---------------------------------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""Keys pressed faster than the server answers: the next one waits its turn, one that cannot follow is refused.
+
+To make "in flight" last as long as the test needs, the page's first request to one endpoint is held back in
+the browser (Playwright routing) and let through later; the server and the page are the real ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from tests.web.conftest import Site, open_workspace
+
+pytestmark = pytest.mark.browser
+
+WORKING = re.compile(r"(^|\s)working(\s|$)")
+QUEUED = re.compile(r"(^|\s)queued(\s|$)")
+
+
+class Held:
+    """The first request matching a pattern, held until `release()`; the ones after it go straight through."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.routes: list[Route] = []
+        self.released = False
+
+    def handle(self, route: Route) -> None:
+        if self.routes:
+            route.continue_()
+        else:
+            self.routes.append(route)
+
+    def release(self) -> None:
+        for _ in range(500):
+            if self.routes:
+                break
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the routed request
+        assert self.routes, "the page never sent the request"
+        self.routes[0].continue_()
+        self.released = True
+
+
+@contextmanager
+def holding(page: Page, pattern: str) -> Iterator[Held]:
+    held = Held(page)
+    page.route(pattern, held.handle)
+    try:
+        yield held
+        assert held.released, "release the held request inside the block"
+    finally:
+        page.unroute(pattern, held.handle)
+
+
+def ticket(site: Site, ticket_id: int) -> dict[str, Any]:
+    r = site.http.get(f"/api/v1/tickets/{ticket_id}", headers=site.auth("manager"))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def press(page: Page, *keys: str) -> None:
+    for key in keys:
+        page.keyboard.press(key)
+
+
+def test_a_key_pressed_while_one_is_in_flight_runs_after_it(site: Site, new_context: Any) -> None:
+    page = new_context().new_page()
+    open_workspace(page, "staff", site.data.counters["1"])  # General first
+    a, b, c = (site.issue("A") for _ in range(3))
+    expect(page.locator('section.queue[data-service="General"] li')).to_have_count(3)
+
+    # N then S while the call is still in flight: the button, the waiting one and the working line show it.
+    with holding(page, "**/call-next") as held:
+        press(page, "n", "s")
+        expect(page.locator("#call-next")).to_have_class(WORKING)
+        expect(page.locator("#call-next")).to_have_attribute("aria-busy", "true")
+        expect(page.locator('[data-action="start"]')).to_have_class(QUEUED)
+        expect(page.locator("#working")).to_have_text("Working: Call next… then Start serving.")
+        assert ticket(site, a["id"])["status"] == "waiting", "the call was not held back"
+        held.release()
+    expect(page.locator("#feedback")).to_have_text(f"Serving {a['number']}.")
+    expect(page.locator("#working")).to_have_text("")
+    expect(page.locator("#call-next")).not_to_have_class(WORKING)
+    expect(page.locator('[data-action="start"]')).not_to_have_class(QUEUED)
+    assert ticket(site, a["id"])["status"] == "serving"
+
+    # N twice: the first finishes A and calls B, the second finishes B and calls C.
+    with holding(page, "**/call-next") as held:
+        press(page, "n", "n")
+        expect(page.locator("#working")).to_have_text("Working: Call next… then Call next.")
+        held.release()
+    expect(page.locator("#feedback")).to_have_text(f"Called {c['number']} to counter 1.")
+    expect(page.locator("#current-number")).to_have_text(c["number"])
+    assert [ticket(site, t["id"])["status"] for t in (a, b, c)] == ["done", "done", "called"]
+    assert ticket(site, c["id"])["counter_name"] == "1"
+
+    press(page, "d")
+    expect(page.locator("#feedback")).to_have_text(f"{c['number']} is done.")
+
+
+def test_a_key_that_cannot_follow_is_refused_in_words(site: Site, new_context: Any) -> None:
+    page = new_context().new_page()
+    open_workspace(page, "staff", site.data.counters["3"])  # Payments first
+    first, second, third = (site.issue("B") for _ in range(3))
+    press(page, "n")
+    expect(page.locator("#feedback")).to_have_text(f"Called {first['number']} to counter 3.")  # over, not just shown
+    working = page.locator("#working")
+
+    with holding(page, "**/call-next") as held:
+        # No-show now would hit the ticket the call brings before anyone has seen it.
+        press(page, "n", "x")
+        expect(working).to_have_text(
+            "Working: Call next… “No-show” was not taken: Call next is still calling a ticket you have not seen. "
+            "Press it again once it shows."
+        )
+        expect(working).to_have_attribute("role", "alert")
+        # Start serving is fine (it waits); a third key is one too many.
+        press(page, "s", "d")
+        expect(working).to_have_text(
+            "Working: Call next… then Start serving. “Done” was not taken: still working on Call next, "
+            "then Start serving. Press it again when they are done."
+        )
+        held.release()
+    expect(page.locator("#feedback")).to_have_text(f"Serving {second['number']}.")
+    expect(working).to_have_text(re.compile(r"^“Done” was not taken"))  # still there to read afterwards
+    assert ticket(site, first["id"])["status"] == "done"
+    assert ticket(site, second["id"])["status"] == "serving"  # neither no-show nor done
+
+    # After Done nobody is at the counter: Start serving cannot follow, Call next can.
+    with holding(page, "**/complete") as held:
+        press(page, "d", "s", "n")
+        expect(working).to_have_text(
+            "Working: Done… then Call next. “Start serving” was not taken: after Done no ticket is at your counter."
+        )
+        expect(page.locator('[data-action="complete"]')).to_have_class(WORKING)
+        expect(page.locator("#call-next")).to_have_class(QUEUED)
+        held.release()
+    expect(page.locator("#feedback")).to_have_text(f"Called {third['number']} to counter 3.")
+    assert ticket(site, second["id"])["status"] == "done"
+    assert ticket(site, third["id"])["status"] == "called"
+
+    press(page, "d")
+    expect(page.locator("#feedback")).to_have_text(f"{third['number']} is done.")
+    expect(working).to_have_text("")  # a new action clears the old refusal
+
+
+def test_a_refused_action_cancels_the_one_waiting_behind_it(site: Site, new_context: Any) -> None:
+    page = new_context().new_page()
+    open_workspace(page, "staff", site.data.counters["4"])  # Documents first
+    doc = site.issue("C")
+    press(page, "n")
+    expect(page.locator("#feedback")).to_have_text(f"Called {doc['number']} to counter 4.")
+    press(page, "s")
+    expect(page.locator("#feedback")).to_have_text(f"Serving {doc['number']}.")
+
+    # Start again (the server refuses: it is serving already), Recall asked for behind it: not sent.
+    with holding(page, "**/start") as held:
+        press(page, "s", "r")
+        expect(page.locator("#working")).to_have_text("Working: Start serving… then Recall.")
+        held.release()
+    expect(page.locator("#feedback")).to_have_text(
+        re.compile(rf"^Cannot start ticket {doc['number']}: .* “Recall” was not done\.$")
+    )
+    expect(page.locator("#feedback")).to_have_attribute("role", "alert")
+    assert ticket(site, doc["id"])["call_count"] == 1  # Recall never reached the server
+
+    press(page, "d")
+    expect(page.locator("#feedback")).to_have_text(f"{doc['number']} is done.")
