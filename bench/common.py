@@ -245,6 +245,16 @@ class Server:
                         total += int(line.split()[1])
         return total
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server and its workers (from /proc/<pid>/stat)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def stop(self) -> None:
         if self.proc is None:
             return

@@ -53,12 +53,15 @@ def run(kind: str, workers: int, clients_list: list[int], *, reps: int, seconds:
             token, service_id = seeded.kiosk_token, seeded.services["A"]
             wrk(server.base, clients=16, seconds=warmup, token=token, service_id=service_id, cpus=wrk_cpus)
             for clients in clients_list:
-                results = [
-                    wrk(
+                results = []
+                for _ in range(reps):
+                    cpu_before = server.cpu_seconds()
+                    result = wrk(
                         server.base, clients=clients, seconds=seconds, token=token, service_id=service_id, cpus=wrk_cpus
                     )
-                    for _ in range(reps)
-                ]
+                    # Server CPU per ticket: what the figure would be on an idle core, whatever else ran here.
+                    result["cpu_ms"] = (server.cpu_seconds() - cpu_before) * 1000 / max(result["requests"], 1)
+                    results.append(result)
                 bad = sum(r["non2xx"] + r["connect_errors"] + r["read_errors"] + r["timeouts"] for r in results)
                 rows.append(
                     [
@@ -69,6 +72,7 @@ def run(kind: str, workers: int, clients_list: list[int], *, reps: int, seconds:
                         f"{median([r['p50_us'] for r in results]) / 1000:.1f}",
                         f"{median([r['p99_us'] for r in results]) / 1000:.1f}",
                         f"{max(r['p99_us'] for r in results) / 1000:.1f}",
+                        f"{median([r['cpu_ms'] for r in results]):.2f}",
                         bad,
                     ]
                 )
@@ -76,7 +80,17 @@ def run(kind: str, workers: int, clients_list: list[int], *, reps: int, seconds:
     return rows
 
 
-HEADERS = ["db", "workers", "clients", "tickets/s (median)", "p50 ms", "p99 ms (median)", "p99 ms (worst)", "errors"]
+HEADERS = [
+    "db",
+    "workers",
+    "clients",
+    "tickets/s (median)",
+    "p50 ms",
+    "p99 ms (median)",
+    "p99 ms (worst)",
+    "server CPU ms/ticket",
+    "errors",
+]
 
 
 def main() -> None:

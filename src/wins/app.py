@@ -225,10 +225,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.printing.api import router as printing_router
     from wins.services.api import router as service_router
     from wins.staff.api import router as staff_router
-    from wins.tickets.api import public_router
+    from wins.tickets.api import issue_router, public_router
     from wins.tickets.api import router as ticket_router
 
     for router in (
+        issue_router,  # the hottest route, matched first
         staff_router,
         branch_router,
         service_router,
@@ -242,6 +243,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     # Other parts (staff web UI, display board, tracking page …) add `install(app)` calls here.
-    from wins.display import install as install_display; install_display(app)  # noqa: E702, I001
-    from wins.web import install as install_web; install_web(app)  # noqa: E702, I001
+    from wins.display import install as install_display
+
+    install_display(app)  # noqa: E702, I001
+    from wins.web import install as install_web
+
+    install_web(app)  # noqa: E702, I001
     return app

@@ -65,6 +65,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 WRITE_LOCK_TIMEOUT = 30.0
 
 
+class WriteLockBusy(Exception):
+    """Raised at BEGIN inside `Database.no_wait()` when another thread of this process holds the write lock."""
+
+
+_no_wait = threading.local()
+
+
 def _locking_connection(lock: threading.Lock) -> type[sqlite3.Connection]:
     class LockingConnection(sqlite3.Connection):
         """Releases the process's write lock (taken at BEGIN IMMEDIATE) once the transaction has ended."""
@@ -129,7 +136,10 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") ->
             conn.exec_driver_sql("BEGIN")
             return
         dbapi_conn = conn.connection.dbapi_connection
-        if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+        if getattr(_no_wait, "active", False):
+            if not lock.acquire(blocking=False):
+                raise WriteLockBusy
+        elif not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
         dbapi_conn.holds_write_lock = True
         try:
@@ -174,6 +184,17 @@ class Database:
             self.rollback_and_close(session)
             raise
         self.commit_and_close(session)
+
+    @staticmethod
+    @contextmanager
+    def no_wait() -> Iterator[None]:
+        """Within this block a SQLite write transaction that would wait for another thread raises WriteLockBusy
+        at its first statement instead (used to run short transactions right on the event loop)."""
+        _no_wait.active = True
+        try:
+            yield
+        finally:
+            _no_wait.active = False
 
     def open(self, *, write: bool = True) -> Session:
         """A new session; it connects (and on SQLite takes the write lock) at its first query, not here."""

@@ -97,6 +97,12 @@ def make_machine(templates: TemplateCache, tmp_path: Path) -> type[RuleBasedStat
             assert r.status_code == 201, r.text
             again = self.client.post("/api/v1/tickets", json=body, headers=headers)
             assert again.status_code == 200 and again.json()["id"] == r.json()["id"]  # a retried tap
+            # The place given at issue (from the queue lengths kept beside the sequence, not from a COUNT) is
+            # the place the documented order gives, and the same as a later read of the ticket.
+            new = r.json()
+            waiting = [t for t in self.tickets() if t.service_id == new["service_id"] and t.status == "waiting"]
+            ordered = [t.id for t in sorted(waiting, key=lambda t: (not t.priority, t.queue_at, t.id))]
+            assert new["position"] == ordered.index(new["id"]) + 1 == again.json()["position"], new["number"]
 
         @rule(counter=st.sampled_from("1234"), who=st.sampled_from(STAFF))
         def call_next(self, counter: str, who: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from wins.events.models import Event
@@ -16,17 +16,33 @@ EVENT_ORDER_LOCK = 0x57494E53  # "WINS"
 NOTIFY_CHANNEL = "wins_events"
 
 
+def take_event_order(session: Session) -> None:
+    """Before the first event of a transaction (PostgreSQL): the event-order lock, and a NOTIFY for commit."""
+    if session.info.get("wins_event_lock") or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK})
+    # NOTIFY is transactional: PostgreSQL delivers it to every listening worker only after commit.
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    session.info["wins_event_lock"] = True
+
+
 def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id: int | None) -> Event:
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get("wins_event_lock"):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK})
-        # NOTIFY is transactional: PostgreSQL delivers it to every listening worker only after commit.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-        session.info["wins_event_lock"] = True
+    take_event_order(session)
     event = Event(type=type, data=data, branch_id=branch_id)
     session.add(event)
     session.flush()
     session.info["wins_events_written"] = True
     return event
+
+
+_APPEND = insert(Event)
+
+
+def append_event(session: Session, type: str, data: dict[str, Any], *, branch_id: int | None) -> None:
+    """`record_event` as one Core INSERT, for hot paths that need no Event object back."""
+    take_event_order(session)
+    session.connection().execute(_APPEND, {"type": type, "data": data, "branch_id": branch_id})
+    session.info["wins_events_written"] = True
 
 
 def event_public(event: Event) -> dict[str, Any]:

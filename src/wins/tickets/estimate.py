@@ -89,9 +89,7 @@ def service_load(session: Session, service_id: int, *, sample_size: int, default
     ).all()
     open_ids = [row[0] for row in open_rows]
     busy = (
-        session.scalar(
-            select(func.count()).select_from(Ticket).where(Ticket.counter_id.in_(open_ids), IS_HELD)
-        )
+        session.scalar(select(func.count()).select_from(Ticket).where(Ticket.counter_id.in_(open_ids), IS_HELD))
         if open_ids
         else 0
     )

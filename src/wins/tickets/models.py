@@ -29,6 +29,11 @@ HELD = ("called", "serving")  # statuses in which a counter holds the ticket
 IS_HELD = text("tickets.status IN ('called', 'serving')")
 
 
+def _partial_index(name: str, key: str, time_column: str) -> Index:
+    where = text(f"{time_column} IS NOT NULL")
+    return Index(name, key, time_column, sqlite_where=where, postgresql_where=where)
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -46,22 +51,23 @@ class Ticket(Base):
         Index("ix_tickets_queue", "status", "service_id", "business_day", "queue_at"),
         Index("ix_tickets_day", "branch_id", "business_day"),
         # Wait estimates read recent history per service and per counter: without these they scanned every
-        # past ticket (bench/history.py). Migration 0002.
-        Index("ix_tickets_service_finished", "service_id", "finished_at"),
-        Index("ix_tickets_service_first_called", "service_id", "first_called_at"),
-        Index("ix_tickets_counter_finished", "counter_id", "finished_at"),
+        # past ticket (bench/history.py). Migration 0002; partial since 0004, so issuing does not write them.
+        _partial_index("ix_tickets_service_finished", "service_id", "finished_at"),
+        _partial_index("ix_tickets_service_first_called", "service_id", "first_called_at"),
+        _partial_index("ix_tickets_counter_finished", "counter_id", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    # active_history: the old value is loaded before a change, so queue lengths can follow it (tickets.service).
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), active_history=True)
     # The service the ticket was issued for (its number keeps that prefix after a transfer).
     issued_service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
-    business_day: Mapped[date] = mapped_column(Date)
+    business_day: Mapped[date] = mapped_column(Date, active_history=True)
     seq: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(12))
-    priority: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.waiting)
+    priority: Mapped[bool] = mapped_column(Boolean, default=False, active_history=True)
+    status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.waiting, active_history=True)
     tracking_token: Mapped[str] = mapped_column(String(43), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Table, bindparam, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from wins.counters.models import Counter, CounterService
 from wins.counters.service import counter_public, get_counter, seat_staff
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from wins.events.service import record_event
+from wins.events.service import append_event, record_event, take_event_order
 from wins.services.models import Service
 from wins.services.service import get_service
 from wins.staff.security import new_tracking_token
@@ -105,6 +106,96 @@ def _mark_load_neutral(session: Session) -> None:
         session.info["wins_load_neutral"] = True
 
 
+# -- queue lengths ---------------------------------------------------------------------------------------
+# ticket_sequences.waiting / waiting_priority count the waiting tickets per service and day. Issuing bumps them
+# in its own upsert; every other change goes through ORM objects, and these listeners keep the counts in step:
+# before each flush they note which (service, day) queues a ticket left or joined, and just before commit they
+# apply the sums. Applying at commit keeps the lock order of every writer the same on PostgreSQL: the event-order
+# lock (taken by the first event) first, then sequence rows, in key order.
+_SEQUENCES = cast(Table, TicketSequence.__table__)
+_TICKETS = cast(Table, Ticket.__table__)
+_QUEUE_ATTRS = ("status", "service_id", "business_day", "priority")
+
+
+def _queue_of(values: dict[str, Any]) -> tuple[int, Any, bool] | None:
+    if values["status"] != TicketStatus.waiting:
+        return None
+    return values["service_id"], values["business_day"], bool(values["priority"])
+
+
+@event.listens_for(Session, "before_flush")
+def _track_queue_changes(session: Session, _context: Any, _instances: Any) -> None:
+    changes: list[tuple[tuple[int, Any, bool] | None, tuple[int, Any, bool] | None]] = []
+    for obj in session.new:
+        if isinstance(obj, Ticket):
+            values = {a: getattr(obj, a) for a in _QUEUE_ATTRS}
+            values["status"] = values["status"] or TicketStatus.waiting  # the column default, applied at INSERT
+            changes.append((None, _queue_of(values)))
+    for obj in (*session.dirty, *session.deleted):
+        if not isinstance(obj, Ticket):
+            continue
+        state = inspect(obj)
+        new = {a: getattr(obj, a) for a in _QUEUE_ATTRS}
+        old = dict(new)
+        for a in _QUEUE_ATTRS:
+            deleted = state.attrs[a].history.deleted
+            if deleted:
+                old[a] = deleted[0]
+        changes.append((_queue_of(old), None if obj in session.deleted else _queue_of(new)))
+    deltas: dict[tuple[int, Any], list[int]] = session.info.setdefault("wins_queue_deltas", {})
+    for before, after in changes:
+        if before == after:
+            continue
+        for queue, sign in ((before, -1), (after, 1)):
+            if queue is not None:
+                delta = deltas.setdefault(queue[:2], [0, 0])
+                delta[0] += sign
+                delta[1] += sign if queue[2] else 0
+
+
+def _apply_queue_deltas_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(_SEQUENCES).values(
+        service_id=bindparam("service_id"),
+        business_day=bindparam("day"),
+        last_seq=0,
+        waiting=bindparam("d"),
+        waiting_priority=bindparam("dp"),
+    )
+    table = _SEQUENCES
+    return stmt.on_conflict_do_update(
+        index_elements=["service_id", "business_day"],
+        set_={
+            "waiting": table.c.waiting + stmt.excluded.waiting,
+            "waiting_priority": table.c.waiting_priority + stmt.excluded.waiting_priority,
+        },
+    )
+
+
+_APPLY_QUEUE_DELTAS = {dialect: _apply_queue_deltas_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+@event.listens_for(Session, "before_commit")
+def _apply_queue_changes(session: Session) -> None:
+    if session.info.get("wins_read_only"):
+        return
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    deltas: dict[tuple[int, Any], list[int]] | None = session.info.pop("wins_queue_deltas", None)
+    if not deltas:
+        return
+    conn = session.connection()
+    statement = _APPLY_QUEUE_DELTAS[conn.dialect.name]
+    for (service_id, day), (d, dp) in sorted(deltas.items()):
+        if d or dp:
+            conn.execute(statement, {"service_id": service_id, "day": day, "d": d, "dp": dp})
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_queue_changes(session: Session) -> None:
+    session.info.pop("wins_queue_deltas", None)
+
+
 def service_load(session: Session, service_id: int, *, settings: Settings) -> est.ServiceLoad:
     # The load also looks at recent calls, so the key includes the (freezable) clock in 10 s steps.
     key = (
@@ -153,21 +244,189 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
 
 
 # -- issuing ------------------------------------------------------------------------------------------
+# Issuing is the hottest path (every kiosk tap, and bursts when a bus unloads), so it is written as a few Core
+# statements instead of ORM objects (docs/performance.md measured ~4 ms of CPU per ticket through the ORM):
+#   [SELECT by Idempotency-Key] -> one upsert on ticket_sequences that hands out the number AND returns how many
+#   wait already (so the place in the queue needs no COUNT over a queue that may hold thousands) -> INSERT ticket
+#   -> INSERT event. The service and its branch come from a per-process cache (below).
 
 
-def _next_seq(session: Session, service_id: int, day: Any) -> int:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(TicketSequence)
-        .values(service_id=service_id, business_day=day, last_seq=1)
-        .on_conflict_do_update(
-            index_elements=["service_id", "business_day"],
-            set_={"last_seq": TicketSequence.last_seq + 1},
-        )
-        .returning(TicketSequence.last_seq)
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What issuing needs to know about a service and its branch."""
+
+    id: int
+    branch_id: int
+    name: str
+    prefix: str
+    active: bool
+    timezone: str
+    rollover_hour: int
+
+
+SERVICE_CACHE_SECONDS = 1.0
+_service_cache: dict[tuple[str, int], tuple[float, int, ServiceInfo]] = {}
+
+
+def _service_info(session: Session, service_id: int) -> ServiceInfo:
+    # Exact within the process (any committed change other than a plain issue empties it, like the load cache);
+    # another worker's edit (a service switched off) shows within SERVICE_CACHE_SECONDS.
+    key = (str(session.get_bind().engine.url), service_id)
+    now = time.monotonic()
+    hit = _service_cache.get(key)
+    if hit is not None and hit[0] > now and hit[1] == _load_generation[0]:
+        return hit[2]
+    row = session.execute(
+        select(Service, Branch).join(Branch, Branch.id == Service.branch_id).where(Service.id == service_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"Service {service_id} does not exist.")
+    service, branch = row
+    info = ServiceInfo(
+        service.id, branch.id, service.name, service.prefix, service.active, branch.timezone, branch.day_rollover_hour
     )
-    return int(session.execute(stmt).scalar_one())
+    if len(_service_cache) > 1000:
+        _service_cache.clear()
+    _service_cache[key] = (now + SERVICE_CACHE_SECONDS, _load_generation[0], info)
+    return info
+
+
+def _upsert_sequence(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(_SEQUENCES).values(
+        service_id=bindparam("service_id"),
+        business_day=bindparam("day"),
+        last_seq=1,
+        waiting=1,
+        waiting_priority=bindparam("prio"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["service_id", "business_day"],
+        set_={
+            "last_seq": _SEQUENCES.c.last_seq + 1,
+            "waiting": _SEQUENCES.c.waiting + 1,
+            "waiting_priority": _SEQUENCES.c.waiting_priority + stmt.excluded.waiting_priority,
+        },
+    ).returning(_SEQUENCES.c.last_seq, _SEQUENCES.c.waiting, _SEQUENCES.c.waiting_priority)
+
+
+_NEXT_NUMBER = {dialect: _upsert_sequence(dialect) for dialect in ("sqlite", "postgresql")}
+_INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
+_BY_KEY = select(_TICKETS.c.id, _TICKETS.c.issued_service_id).where(_TICKETS.c.idempotency_key == bindparam("key"))
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The outcome of a tap: the ticket's public data, and its place when it was just created."""
+
+    ticket_id: int
+    created: bool
+    data: dict[str, Any]  # ticket_event_data() plus tracking_token and the other ticket_view fields
+    people_ahead: int = 0
+
+
+def issue(
+    session: Session,
+    *,
+    service_id: int,
+    actor: Principal,
+    priority: bool = False,
+    idempotency_key: str | None = None,
+    language: str | None = None,
+) -> Issued:
+    """Issue a ticket; a repeated idempotency key returns the first ticket (`created` False)."""
+    actor.require_device_or_staff(DeviceKind.kiosk)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not 8 <= len(idempotency_key) <= 128:
+            raise ValidationFailed("The Idempotency-Key header must be 8 to 128 characters (a UUID is fine).")
+        if dialect == "postgresql":
+            # Two requests with one key wait for each other instead of racing on the unique index.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": idempotency_key})
+        existing = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
+        if existing is not None:
+            if existing.issued_service_id != service_id:
+                raise Conflict("This Idempotency-Key was already used for another service; send a new key.")
+            return Issued(existing.id, False, {})
+    service = _service_info(session, service_id)
+    if not service.active:
+        raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
+    if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
+        raise ValidationFailed("Only staff can issue priority tickets.")
+    _mark_load_neutral(session)
+    # PostgreSQL: the event-order lock comes before the sequence row, as in every other writer (deadlock-free).
+    take_event_order(session)
+    now = clock.utcnow()
+    day = clock.business_day(now, timezone=service.timezone, rollover_hour=service.rollover_hour)
+    seq, waiting, waiting_priority = conn.execute(
+        _NEXT_NUMBER[dialect], {"service_id": service.id, "day": day, "prio": int(priority)}
+    ).one()
+    values: dict[str, Any] = {
+        "branch_id": service.branch_id,
+        "service_id": service.id,
+        "issued_service_id": service.id,
+        "business_day": day,
+        "seq": seq,
+        "number": f"{service.prefix}{seq:03d}",
+        "priority": priority,
+        "status": TicketStatus.waiting.value,
+        "tracking_token": new_tracking_token(),
+        "idempotency_key": idempotency_key,
+        "language": language,
+        "issued_at": now,
+        "queue_at": now,
+        "call_count": 0,
+        "transfer_count": 0,
+        "issued_by_device_id": actor.device.id if actor.device else None,
+        "issued_by_staff_id": actor.staff.id if actor.staff else None,
+    }
+    ticket_id = conn.execute(_INSERT_TICKET, values).scalar_one()
+    data: dict[str, Any] = {
+        "id": ticket_id,
+        "number": values["number"],
+        "status": TicketStatus.waiting.value,
+        "service_id": service.id,
+        "service_name": service.name,
+        "priority": priority,
+        "counter_id": None,
+        "counter_name": None,
+        "call_count": 0,
+        "language": language,
+        "issued_at": now.isoformat(),
+        "queue_at": now.isoformat(),
+        "called_at": None,
+        "business_day": day.isoformat(),
+    }
+    append_event(session, "ticket.issued", data, branch_id=service.branch_id)
+    if actor.staff is not None:
+        audit(session, actor=actor, action="ticket.issue", ticket_id=ticket_id)
+    logger.info("ticket %s issued for %s by %s", values["number"], service.name, actor.label)
+    data = {
+        **data,
+        "tracking_token": values["tracking_token"],
+        "serving_at": None,
+        "finished_at": None,
+        "staff_id": None,
+        "transfer_count": 0,
+    }
+    # Everyone waiting is ahead of a new ticket; of a new priority ticket, only the priority ones.
+    return Issued(ticket_id, True, data, people_ahead=(waiting_priority if priority else waiting) - 1)
+
+
+def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:
+    """`ticket_view` of a ticket just issued, without reading it back (a replay reads it)."""
+    if not issued.created:
+        return ticket_view(session, get_ticket(session, issued.ticket_id), settings=settings)
+    e = est.estimate_for(issued.people_ahead, service_load(session, issued.data["service_id"], settings=settings))
+    return {
+        **issued.data,
+        "position": e.people_ahead + 1,
+        "people_ahead": e.people_ahead,
+        "estimated_wait_seconds": e.seconds,
+        "estimated_wait_range": [e.low, e.high],
+    }
 
 
 def issue_ticket(
@@ -179,59 +438,16 @@ def issue_ticket(
     idempotency_key: str | None = None,
     language: str | None = None,
 ) -> tuple[Ticket, bool]:
-    """Issue a ticket. Returns (ticket, created); a repeated idempotency key returns the first ticket."""
-    actor.require_device_or_staff(DeviceKind.kiosk)
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not 8 <= len(idempotency_key) <= 128:
-            raise ValidationFailed("The Idempotency-Key header must be 8 to 128 characters (a UUID is fine).")
-        if session.get_bind().dialect.name == "postgresql":
-            # Two requests with one key wait for each other instead of racing on the unique index.
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": idempotency_key})
-        existing = session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
-        if existing is not None:
-            if existing.issued_service_id != service_id:
-                raise Conflict("This Idempotency-Key was already used for another service; send a new key.")
-            return existing, False
-    # One query for the service and its branch (this is the hot path of every kiosk tap).
-    row = session.execute(
-        select(Service, Branch).join(Branch, Branch.id == Service.branch_id).where(Service.id == service_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"Service {service_id} does not exist.")
-    service, branch = row
-    if not service.active:
-        raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
-    if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
-        raise ValidationFailed("Only staff can issue priority tickets.")
-    _mark_load_neutral(session)
-    now = clock.utcnow()
-    day = today(branch)
-    seq = _next_seq(session, service.id, day)
-    ticket = Ticket(
-        branch_id=branch.id,
-        service_id=service.id,
-        issued_service_id=service.id,
-        business_day=day,
-        seq=seq,
-        number=f"{service.prefix}{seq:03d}",
+    """`issue` for in-process callers that want the Ticket object: (ticket, created)."""
+    issued = issue(
+        session,
+        service_id=service_id,
+        actor=actor,
         priority=priority,
-        status=TicketStatus.waiting,
-        tracking_token=new_tracking_token(),
         idempotency_key=idempotency_key,
         language=language,
-        issued_at=now,
-        queue_at=now,
-        issued_by_device_id=actor.device.id if actor.device else None,
-        issued_by_staff_id=actor.staff.id if actor.staff else None,
     )
-    session.add(ticket)
-    session.flush()
-    record_event(session, "ticket.issued", ticket_event_data(session, ticket), branch_id=branch.id)
-    if actor.staff is not None:
-        audit(session, actor=actor, action="ticket.issue", ticket_id=ticket.id)
-    logger.info("ticket %s issued for %s by %s", ticket.number, service.name, actor.label)
-    return ticket, True
+    return get_ticket(session, issued.ticket_id), issued.created
 
 
 def _kiosk_may_prioritise(actor: Principal) -> bool:
