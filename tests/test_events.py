@@ -3,20 +3,28 @@ delivery across server processes through LISTEN/NOTIFY."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from websockets.sync.client import connect
 
 from tests.conftest import Api
 from tests.support.databases import TemplateCache
-from tests.support.seed import seed
+from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
+from wins.app import create_app
 from wins.config import Settings
+from wins.events.hub import EventHub
 
 
 def _last_id(api: Api) -> int:
@@ -94,6 +102,146 @@ def test_reconnect_with_since_gets_exactly_what_was_missed(api: Api) -> None:
     with api.client.websocket_connect(f"/api/v1/events/ws?since={ids[1]}&token={api.data.tokens['display']}") as ws:
         assert ws.receive_json()["type"] == "hello"
         assert [ws.receive_json()["id"] for _ in after] == after
+
+
+def _wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_catch_up_beyond_the_memory_buffer_reads_the_log_every_event_once_in_order(
+    settings: Settings, seeded: Seeded
+) -> None:
+    """The hub keeps only the last `event_buffer_size` events in memory; a subscriber further behind gets the
+    older ones from the table and the rest from memory, with nothing lost or repeated at the seam."""
+    from wins.events.models import Event
+    from wins.events.service import record_event
+
+    small = settings.model_copy(update={"event_buffer_size": 500})
+    with TestClient(create_app(small)) as client:
+        api = Api(client, seeded)
+        hub: EventHub = client.app.state.hub  # type: ignore[attr-defined]
+        db = client.app.state.db  # type: ignore[attr-defined]
+        since = _last_id(api)
+        for batch in range(12):  # 1,200 events, 100 per transaction, each read by the hub before the next
+            with db.session() as session:
+                for i in range(100):
+                    data = {"id": batch * 100 + i, "number": f"A{i:03d}", "service_id": 1}
+                    last = record_event(session, "ticket.called", data, branch_id=None).id
+            _wait_for(lambda last=last: hub.last_id >= last)
+        with db.session(write=False) as session:
+            expected = list(session.scalars(select(Event.id).where(Event.id > since).order_by(Event.id)))
+        assert len(expected) == 1200
+        # Memory holds only the recent end (at most 1.25 x 500 events): the start must come from the table.
+        assert hub.buffered_after(since) is None
+        assert hub.buffered_after(expected[-626]) is None
+        assert [e.id for e in hub.buffered_after(expected[-501]) or []] == expected[-500:]
+        # Every starting point around the oldest event kept in memory: the next five, none skipped or repeated.
+        for i in range(len(expected) - 700, len(expected) - 450):
+            r = client.get(f"/api/v1/events?since={expected[i]}&timeout=5&limit=5", headers=api.auth("display"))
+            assert [e["id"] for e in r.json()["events"]] == expected[i + 1 : i + 6]
+
+        with client.websocket_connect(f"/api/v1/events/ws?since={since}&token={api.data.tokens['display']}") as ws:
+            assert ws.receive_json()["type"] == "hello"
+            by_socket = [ws.receive_json() for _ in expected]  # a table page of 1,000, then memory
+        assert [e["id"] for e in by_socket] == expected
+
+        by_poll: list[dict] = []
+        position = since
+        while position < expected[-1]:  # pages of 70: table, a page across the seam, then memory
+            r = client.get(f"/api/v1/events?since={position}&timeout=5&limit=70", headers=api.auth("display"))
+            body = r.json()
+            assert body["events"], body
+            by_poll += body["events"]
+            position = body["last_id"]
+        assert by_poll == by_socket
+        assert by_poll[0] == {
+            "id": expected[0],
+            "type": "ticket.called",
+            "at": by_poll[0]["at"],
+            "branch_id": None,
+            "data": {"id": 0, "number": "A000", "service_id": 1},
+        }
+
+
+def test_websocket_pings_a_quiet_screen_then_still_delivers(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wins.events.api
+
+    monkeypatch.setattr(wins.events.api, "HEARTBEAT_SECONDS", 0.2)
+    api.issue("A")
+    with api.client.websocket_connect(f"/api/v1/events/ws?token={api.data.tokens['display']}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        assert ws.receive_json() == {"type": "ping"}
+        assert ws.receive_json() == {"type": "ping"}
+        api.call_next("1")
+        event = ws.receive_json()
+        while event["type"] == "ping":
+            event = ws.receive_json()
+        assert event["type"] in ("ticket.called", "counter.updated")
+
+
+@contextlib.contextmanager
+def _served_in_thread(app: FastAPI) -> Iterator[str]:
+    """A real uvicorn server for `app` on a thread of this process, so the test can look at the app's hub.
+    (TestClient cancels the whole app when a socket closes, which would hide how the server notices.)"""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: server.started)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def test_closed_websocket_is_let_go_at_once(settings: Settings, seeded: Seeded) -> None:
+    app = create_app(settings)
+    with _served_in_thread(app) as address:
+        hub: EventHub = app.state.hub
+        with connect(f"ws://{address}/api/v1/events/ws?token={seeded.tokens['display']}") as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+            _wait_for(lambda: hub.subscribers == 1)
+        _wait_for(lambda: hub.subscribers == 0, timeout=3)  # not at the next heartbeat, 20 s on
+
+
+def test_one_commit_answers_every_waiting_long_poll_and_short_timeouts_end_on_time(api: Api) -> None:
+    api.issue("A")
+    since = _last_id(api)
+    answers: list[dict] = []
+    quick: dict = {}
+
+    def poll(timeout: float, into: list[dict] | dict) -> None:
+        r = api.client.get(f"/api/v1/events?since={since}&timeout={timeout}", headers=api.auth("display"))
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        if isinstance(into, list):
+            into.append(r.json())
+        else:
+            into.update(r.json(), took=time.monotonic() - started)
+
+    started = time.monotonic()
+    waiters = [threading.Thread(target=poll, args=(20, answers)) for _ in range(10)]
+    short = threading.Thread(target=poll, args=(0.4, quick))
+    for thread in [*waiters, short]:
+        thread.start()
+    short.join(5)
+    assert quick["events"] == [] and quick["last_id"] == since
+    assert 0.35 < quick["took"] < 3
+    assert not answers  # the others still wait
+    api.call_next("1")
+    for thread in waiters:
+        thread.join(10)
+    assert len(answers) == 10
+    assert time.monotonic() - started < 10  # woken by the call, not by their timeout
+    assert all(a == answers[0] for a in answers)
+    assert "ticket.called" in [e["type"] for e in answers[0]["events"]]
 
 
 def test_refused_actions_leave_no_event(api: Api) -> None:

@@ -8,13 +8,13 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, Query, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from wins.deps import PrincipalDep, principal_from_token
 from wins.errors import WinsError
-from wins.events.hub import EventHub
+from wins.events.hub import EventHub, LoggedEvent, Waiter
 from wins.schemas import EventBatch, TicketTracking
 
 logger = logging.getLogger(__name__)
@@ -36,12 +36,16 @@ async def poll_events(
     since: Annotated[int | None, Query(ge=0, le=2**62, description="Last event id you have; omit to start now")] = None,
     timeout: Annotated[float, Query(ge=0, le=MAX_LONG_POLL_SECONDS, description="Seconds to wait for news")] = 25.0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-) -> dict[str, Any]:
+) -> Response:
     """Long-poll: events after `since`, waiting up to `timeout` seconds when there are none yet."""
     hub = _hub(request.app)
     start = hub.last_id if since is None else since
     events = await hub.wait(start, timeout=timeout, limit=limit)
-    return {"events": events, "last_id": events[-1]["id"] if events else start}
+    last_id = events[-1].id if events else start
+    # The events are JSON already (the hub encodes each once for every subscriber): joining them gives the
+    # EventBatch body without validating and re-encoding it for each of hundreds of waiting polls.
+    body = '{"events":[' + ",".join(e.text for e in events) + '],"last_id":' + str(last_id) + "}"
+    return Response(body, media_type="application/json")
 
 
 @router.websocket("/events/ws")
@@ -61,39 +65,70 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
     hub = _hub(websocket.app)
     hub.subscribers += 1
     position = hub.last_id if since is None or since < 0 else since
+    waiter = hub.waiter()
+    heartbeat = _Heartbeat(waiter)
     # Read the socket too: without it a client's close (or the server's own shutdown) goes unnoticed until
     # the next heartbeat, and a graceful stop or reload waits up to HEARTBEAT_SECONDS per open screen.
-    closed = asyncio.create_task(_until_disconnect(websocket))
+    closed = asyncio.create_task(_until_disconnect(websocket, waiter))
+    # Raw ASGI messages around the hub's ready-made text: one event costs one JSON encoding for all
+    # subscribers, and each subscriber only a frame write.
+    send = websocket.send
     try:
-        await websocket.send_text(json.dumps({"type": "hello", "last_id": hub.last_id}))
-        while True:
-            waiting = asyncio.ensure_future(hub.wait(position, timeout=HEARTBEAT_SECONDS))
-            await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if closed.done():
-                waiting.cancel()
-                break
-            events = waiting.result()
-            if not events:
-                await websocket.send_text('{"type":"ping"}')
-                continue
-            for event in events:
-                await websocket.send_text(json.dumps(event))
-            position = events[-1]["id"]
+        await send({"type": "websocket.send", "text": json.dumps({"type": "hello", "last_id": hub.last_id})})
+        while not closed.done():
+            events = hub.buffered_after(position)
+            if events is None:  # further behind than the hub keeps in memory
+                events = await hub.events_after(position)
+            if events:
+                for event in events:
+                    await send({"type": "websocket.send", "text": event.text})
+                position = events[-1].id
+            elif heartbeat.due:
+                heartbeat.due = False
+                await send(_PING)
+            else:
+                await waiter.wait()  # straight after the check: nothing committed in between is missed
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     except asyncio.CancelledError:
         raise
     finally:
+        heartbeat.stop()
         closed.cancel()
         hub.subscribers -= 1
         with contextlib.suppress(Exception):
             await websocket.close()
 
 
-async def _until_disconnect(websocket: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, ConnectionError):
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
+_PING: dict[str, Any] = {"type": "websocket.send", "text": '{"type":"ping"}'}
+
+
+class _Heartbeat:
+    """Every HEARTBEAT_SECONDS: mark a ping due and wake the stream, so a quiet screen still hears from us
+    (displays drop a link that stays silent for 50 s). One timer per subscriber per period, not per event."""
+
+    def __init__(self, waiter: Waiter) -> None:
+        self.due = False
+        self._waiter = waiter
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(HEARTBEAT_SECONDS, self._beat)
+
+    def _beat(self) -> None:
+        self.due = True
+        self._waiter.ring()
+        self._timer = self._loop.call_later(HEARTBEAT_SECONDS, self._beat)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
+async def _until_disconnect(websocket: WebSocket, waiter: Waiter) -> None:
+    try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, ConnectionError):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+    finally:
+        waiter.ring()
 
 
 class TicketUpdate(BaseModel):
@@ -114,12 +149,12 @@ def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str,
         return ticket.id, ticket.service_id, tracking_view(session, ticket, request.app.state.settings), last_id
 
 
-def _concerns(event: dict[str, Any], ticket_id: int, service_id: int) -> bool:
+def _concerns(event: LoggedEvent, ticket_id: int, service_id: int) -> bool:
     """Whether an event may change what this ticket's page shows (its state, position or estimate)."""
-    data = event.get("data") or {}
-    if event["type"].startswith("ticket."):
+    data = event.data or {}
+    if event.type.startswith("ticket."):
         return bool(data.get("id") == ticket_id or data.get("service_id") == service_id)
-    return str(event["type"]).startswith(("counter.", "service."))
+    return event.type.startswith(("counter.", "service."))
 
 
 @router.get("/public/tickets/{tracking_token}/updates", response_model=TicketUpdate, tags=["public"])
@@ -145,7 +180,7 @@ async def ticket_updates(
         events = await hub.wait(position, timeout=remaining)
         if not events:
             break
-        position = events[-1]["id"]
+        position = events[-1].id
         if any(_concerns(e, ticket_id, service_id) for e in events):
             break
     _, _, view, _ = await run_in_threadpool(_tracked, request, tracking_token)

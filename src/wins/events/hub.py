@@ -5,8 +5,10 @@ event log table. What wakes it:
 - in-process commits (an after-commit hook pokes it),
 - PostgreSQL NOTIFY from any worker on any host (LISTEN on a dedicated connection),
 - a slow safety-net poll (covers SQLite with several processes and a dropped LISTEN connection).
-One pump task per process reads new rows once and keeps recent ones in memory, so thousands of
-subscribers cost one query per change, not one each.
+One pump task per process reads new rows once, encodes each event to JSON once and keeps the most recent
+`buffer_size` in memory, so thousands of subscribers cost one query and one encoding per event, not one each.
+A subscriber further behind than the buffer (a screen back from a long outage) reads the table instead, in
+pages of 1,000.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import json
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 from sqlalchemy import select
@@ -23,24 +26,68 @@ from sqlalchemy.orm import Session
 
 from wins.db import Database
 from wins.events.models import Event
-from wins.events.service import NOTIFY_CHANNEL, events_after, last_event_id
+from wins.events.service import NOTIFY_CHANNEL, last_event_id
 
 logger = logging.getLogger(__name__)
 
-EventDict = dict[str, Any]
+PAGE = 1000  # events per read of the table, and at most per answer
+
+# Compact and UTF-8 as is: the same bytes FastAPI's own JSON rendering gave long-poll answers.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class LoggedEvent(NamedTuple):
+    """A committed event. `text` is its JSON (id, type, at, branch_id, data), encoded once by the hub and sent
+    as is to every subscriber; `type` and `data` are kept for the few readers that look inside."""
+
+    id: int
+    type: str
+    data: dict[str, Any]
+    text: str
+
+
+def _logged(id: int, type: str, at: str, branch_id: int | None, data: dict[str, Any]) -> LoggedEvent:
+    text = _encode({"id": id, "type": type, "at": at, "branch_id": branch_id, "data": data})
+    return LoggedEvent(id, type, data, text)
+
+
+class Waiter:
+    """One subscriber's wake-up call: rung by the hub when events are committed, or by its owner (a closed
+    socket, a heartbeat, a deadline). Check for events, then `wait()`, with no await in between: the hub and
+    its subscribers share one event loop, so nothing committed in that gap can be missed."""
+
+    __slots__ = ("_future", "_hub")
+
+    def __init__(self, hub: EventHub) -> None:
+        self._hub = hub
+        self._future: asyncio.Future[None] | None = None
+
+    async def wait(self) -> None:
+        future = self._future = asyncio.get_running_loop().create_future()
+        self._hub._waiters.add(self)
+        try:
+            await future
+        finally:
+            self._hub._waiters.discard(self)
+            self._future = None
+
+    def ring(self) -> None:
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(None)
 
 
 class EventHub:
-    def __init__(self, db: Database, *, poll_seconds: float = 1.0, buffer_size: int = 20000) -> None:
+    def __init__(self, db: Database, *, poll_seconds: float = 1.0, buffer_size: int = 2000) -> None:
         self.db = db
         self.poll_seconds = poll_seconds
         self.buffer_size = buffer_size
         self.last_id = 0
         self._ids: list[int] = []
-        self._events: list[EventDict] = []
+        self._events: list[LoggedEvent] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poke = asyncio.Event()
-        self._new = asyncio.Event()
+        self._waiters: set[Waiter] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribers = 0
 
@@ -121,7 +168,7 @@ class EventHub:
                 await asyncio.wait_for(self._poke.wait(), timeout=self.poll_seconds)
             self._poke.clear()
             try:
-                fresh = await anyio.to_thread.run_sync(self._fetch, self.last_id)
+                fresh = await anyio.to_thread.run_sync(self._fetch, self.last_id, PAGE)
             except Exception as exc:
                 logger.warning("could not read the event log (%s); retrying", exc)
                 await asyncio.sleep(self.poll_seconds)
@@ -129,58 +176,69 @@ class EventHub:
             if not fresh:
                 continue
             self._append(fresh)
-            if len(fresh) == 1000:
+            if len(fresh) == PAGE:
                 self._poke.set()  # more to read
-            waking, self._new = self._new, asyncio.Event()
-            waking.set()
+            waiters, self._waiters = self._waiters, set()
+            for waiter in waiters:
+                waiter.ring()
 
-    def _fetch(self, since: int) -> list[EventDict]:
+    def _fetch(self, since: int, limit: int) -> list[LoggedEvent]:
         # Core, not ORM: this runs after every commit, and building ORM objects cost more than the query.
         table = Event.__table__
-        query = select(table).where(table.c.id > since).order_by(table.c.id).limit(1000)
+        query = select(table).where(table.c.id > since).order_by(table.c.id).limit(limit)
         with self.db.read_engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            {"id": r.id, "type": r.type, "at": r.at.isoformat(), "branch_id": r.branch_id, "data": r.data}
-            for r in rows
-        ]
+        return [_logged(r.id, r.type, r.at.isoformat(), r.branch_id, r.data) for r in rows]
 
-    def _append(self, fresh: list[EventDict]) -> None:
+    def _append(self, fresh: list[LoggedEvent]) -> None:
         self._events.extend(fresh)
-        self._ids.extend(e["id"] for e in fresh)
+        self._ids.extend(e.id for e in fresh)
         self.last_id = self._ids[-1]
-        if len(self._ids) > 2 * self.buffer_size:
-            del self._ids[: -self.buffer_size]
-            del self._events[: -self.buffer_size]
+        # Trimmed in steps of a quarter, so the copy is amortised; memory stays under 1.25 x buffer_size
+        # events (always at least the last page read, which every waiting subscriber is about to take).
+        keep = max(self.buffer_size, len(fresh))
+        if len(self._ids) > keep + keep // 4:
+            del self._ids[:-keep]
+            del self._events[:-keep]
 
     # -- reading ---------------------------------------------------------------------------------------
-    async def events_after(self, since: int, *, limit: int = 1000) -> list[EventDict]:
-        """Committed events with id > since, oldest first, from memory when possible."""
+    def buffered_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent] | None:
+        """Events with id > since known to this process, oldest first, from memory; None when `since` is
+        older than the buffer (ask `events_after`, which reads the table)."""
         if since >= self.last_id:
             return []
-        if self._ids and since >= self._ids[0] - 1:
-            start = bisect.bisect_right(self._ids, since)
+        ids = self._ids
+        if ids and since >= ids[0] - 1:
+            start = bisect.bisect_right(ids, since)
             return self._events[start : start + limit]
-        return await anyio.to_thread.run_sync(lambda: self._fetch_limited(since, limit))
+        return None
 
-    def _fetch_limited(self, since: int, limit: int) -> list[EventDict]:
-        with self.db.session(write=False) as session:
-            return events_after(session, since, limit=limit)
+    async def events_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent]:
+        """Committed events with id > since, oldest first: from memory when possible, else from the table."""
+        events = self.buffered_after(since, limit=limit)
+        if events is not None:
+            return events
+        return await anyio.to_thread.run_sync(self._fetch, since, limit)
 
-    async def wait(self, since: int, *, timeout: float, limit: int = 1000) -> list[EventDict]:
+    def waiter(self) -> Waiter:
+        return Waiter(self)
+
+    async def wait(self, since: int, *, timeout: float, limit: int = PAGE) -> list[LoggedEvent]:
         """Events after `since`; if there are none yet, wait up to `timeout` seconds for some."""
         if timeout <= 0:
             # "Give me what is committed now": read the table, not the buffer the pump may not have filled yet.
-            return await anyio.to_thread.run_sync(lambda: self._fetch_limited(since, limit))
+            return await anyio.to_thread.run_sync(self._fetch, since, limit)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            new = self._new
-            events = await self.events_after(since, limit=limit)
-            if events:
-                return events
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return []
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(new.wait(), timeout=remaining)
+        waiter = Waiter(self)
+        timer = loop.call_at(deadline, waiter.ring)
+        try:
+            while True:
+                events = self.buffered_after(since, limit=limit)
+                if events is None:
+                    events = await anyio.to_thread.run_sync(self._fetch, since, limit)
+                if events or loop.time() >= deadline:
+                    return events
+                await waiter.wait()  # straight after the check: see Waiter
+        finally:
+            timer.cancel()
