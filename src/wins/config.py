@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     event_poll_seconds: float = Field(
         1.0, description="Safety-net poll of the event log (catches events from other processes on SQLite)."
     )
-    event_buffer_size: int = Field(20000, description="Recent events kept in memory for fast replay.")
+    event_buffer_size: int = Field(
+        2000,
+        description="Recent events kept in memory for subscribers to replay; one further behind reads the event "
+        "table, 1,000 events a query.",
+    )
     demo_on_first_start: bool = Field(True, description="`wins serve` creates demo data on an empty database.")
     printer_url: str = Field(
         "",
