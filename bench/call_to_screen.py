@@ -1,6 +1,7 @@
 """Benchmark 3: call → screen. Time from a call-next to its event reaching every subscriber, over WebSocket
-(N = 100, 1,000, 5,000) and long-poll (N = 200); RSS per idle subscriber. SQLite, one worker (CPU 0);
-subscribers in separate processes (CPU 1), at most 2,500 per process.
+(N = 100, 1,000, 5,000) and long-poll (N = 200); RSS per idle subscriber; server CPU time spent while the calls
+were made, per event delivered to a subscriber (less at the mercy of other load on the machine than latency is).
+SQLite, one worker (CPU 0); subscribers in separate processes (CPU 1), at most 2,500 per process.
 
     .venv/bin/python bench/call_to_screen.py
     .venv/bin/python bench/call_to_screen.py --ws 100 1000 --poll 200 --calls 20
@@ -76,6 +77,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                 answered: dict[int, float] = {}
                 client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)  # warm-up
                 time.sleep(gap)
+                cpu_before = server.cpu_seconds()
                 for _ in range(calls):
                     t0 = time.time()
                     r = client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)
@@ -83,6 +85,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                     sent[r.json()["id"]] = t0
                     time.sleep(gap)
                 time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+                cpu = server.cpu_seconds() - cpu_before
                 for proc in procs:
                     assert proc.stdin is not None
                     proc.stdin.close()
@@ -114,6 +117,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
         f"{max(from_sent):.1f}",
         f"{connect_s:.1f}",
         f"{(rss_idle - rss_before) / max(n, 1):.1f}",
+        f"{cpu * 1e6 / max(len(rows), 1):.0f}",
         failed,
     ]
 
@@ -129,6 +133,7 @@ HEADERS = [
     "max ms",
     "connect s",
     "KiB/idle sub",
+    "server CPU µs/delivery",
     "errors",
 ]
 

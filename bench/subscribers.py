@@ -49,17 +49,31 @@ async def ws_subscriber(who: int, url: str, rec: Recorder, ready: asyncio.Event,
 
 
 async def poll_subscriber(
-    who: int, client: httpx.AsyncClient, since: int, rec: Recorder, ready: asyncio.Event, total: int
+    who: int, base: str, token: str, since: int, rec: Recorder, ready: asyncio.Event, total: int
 ) -> None:
+    # A bare HTTP/1.1 keep-alive connection per subscriber, not httpx: httpx's shared pool scans every one of
+    # its connections for each request and response, so with 200 long-polls the client itself saturated its
+    # core and the figures measured httpx, not the server (py-spy, 2026-11-24).
+    url = httpx.URL(base)
+    host, port = url.host, url.port or 80
+    reader, writer = await asyncio.open_connection(host, port)
     rec.ready += 1
     if rec.ready == total:
         ready.set()
-    while True:
-        r = await client.get("/api/v1/events", params={"since": since, "timeout": 25})
-        body = r.json()
-        for event in body["events"]:
-            rec.add(who, event)
-        since = body["last_id"]
+    head = f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+    try:
+        while True:
+            writer.write(f"GET /api/v1/events?since={since}&timeout=25 HTTP/1.1\r\n{head}".encode())
+            status, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            if " 200 " not in status:
+                raise RuntimeError(f"long-poll answered {status!r}")
+            headers = dict(line.lower().split(": ", 1) for line in lines if ": " in line)
+            body = json.loads(await reader.readexactly(int(headers["content-length"])))
+            for event in body["events"]:
+                rec.add(who, event)
+            since = body["last_id"]
+    finally:
+        writer.close()
 
 
 async def main() -> None:
@@ -84,13 +98,9 @@ async def main() -> None:
             if i % 50 == 49:
                 await asyncio.sleep(0.02)  # do not flood the accept queue
     else:
-        limits = httpx.Limits(max_connections=args.n + 10, max_keepalive_connections=args.n + 10)
-        client = httpx.AsyncClient(
-            base_url=args.base, headers={"Authorization": f"Bearer {args.token}"}, limits=limits, timeout=60
-        )
         since = args.since if args.since is not None else 0
         for i in range(args.n):
-            tasks.append(asyncio.create_task(poll_subscriber(i, client, since, rec, ready, args.n)))
+            tasks.append(asyncio.create_task(poll_subscriber(i, args.base, args.token, since, rec, ready, args.n)))
     await ready.wait()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
