@@ -210,6 +210,22 @@ def test_hours_follow_the_branch_clock_across_a_daylight_saving_change(db: Datab
     assert report_csv(report, "hourly").splitlines()[1:3] == ["02:00,2,0,0,2", "03:00,0,0,0,0"]
 
 
+def test_hours_stay_local_for_tickets_issued_far_from_their_business_day(db: Database, seeded: Seeded) -> None:
+    """A ticket filed under 30 October but issued on 20 October (summer time) still counts at 09:00 Paris
+    time: the offsets are then taken over the tickets' own span, not the days asked for."""
+    paris = ZoneInfo("Europe/Paris")
+    service = seeded.services["C"]
+    with db.session() as session:
+        branch = session.scalars(select(Branch).order_by(Branch.id)).first()
+        assert branch is not None
+        for seq, issued_on in enumerate((date(2025, 10, 20), date(2025, 10, 30)), start=1):
+            at = datetime(issued_on.year, issued_on.month, issued_on.day, 9, 30, tzinfo=paris).astimezone(UTC)
+            session.add(_ticket(branch, date(2025, 10, 30), seq, service, at))
+    with db.session(write=False) as session:
+        report = build_report(session, first_day=date(2025, 10, 30), last_day=date(2025, 10, 30))
+    assert report.per_service_hour == {service: {9: 2}}
+
+
 def test_durations_are_exact_to_the_microsecond(db: Database, seeded: Seeded) -> None:
     """A wait of 0.000999 s and a service time of 86,400.000001 s come back exactly (no float rounding of
     timestamps in SQL)."""
