@@ -14,11 +14,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -28,6 +30,7 @@ from sqlalchemy.types import TypeDecorator
 from wins.config import Settings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -66,10 +69,7 @@ WRITE_LOCK_TIMEOUT = 30.0
 
 
 class WriteLockBusy(Exception):
-    """Raised at BEGIN inside `Database.no_wait()` when another thread of this process holds the write lock."""
-
-
-_no_wait = threading.local()
+    """`Database.raw_sqlite_write` would have to wait: another thread of this process holds the write lock."""
 
 
 def _locking_connection(lock: threading.Lock) -> type[sqlite3.Connection]:
@@ -105,7 +105,7 @@ def _locking_connection(lock: threading.Lock) -> type[sqlite3.Connection]:
     return LockingConnection
 
 
-def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") -> tuple[Engine, threading.Lock]:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -136,10 +136,7 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") ->
             conn.exec_driver_sql("BEGIN")
             return
         dbapi_conn = conn.connection.dbapi_connection
-        if getattr(_no_wait, "active", False):
-            if not lock.acquire(blocking=False):
-                raise WriteLockBusy
-        elif not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+        if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
         dbapi_conn.holds_write_lock = True
         try:
@@ -148,7 +145,45 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") ->
             dbapi_conn._release()
             raise
 
-    return engine
+    return engine, lock
+
+
+class HasInfo(Protocol):
+    """What an after-commit hook gets: the committed Session, or a stand-in with its `info`."""
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+
+@dataclass
+class _Committed:
+    info: dict[Any, Any]
+
+
+class RawStatement:
+    """A Core statement compiled once for SQLite, with its parameters' SQLAlchemy bind processors, to run on a
+    bare sqlite3 connection (`Database.raw_sqlite_write`): the same SQL and the same stored values as through
+    SQLAlchemy, without its per-execution work. `columns` limits an INSERT to the columns given."""
+
+    def __init__(self, statement: Any, *, columns: list[str] | None = None) -> None:
+        dialect = sqlite_dialect.dialect(paramstyle="qmark")
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        self.sql = compiled.string
+        self._compiled = compiled
+        self._names = list(compiled.positiontup or [])
+        self._processors = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names
+        ]
+
+    def params(self, values: dict[str, Any]) -> list[Any]:
+        full = self._compiled.construct_params(values)  # fills in the statement's own literal values
+        return [
+            full[name] if process is None else process(full[name])
+            for name, process in zip(self._names, self._processors, strict=True)
+        ]
+
+    def execute(self, conn: sqlite3.Connection, values: dict[str, Any]) -> sqlite3.Cursor:
+        return conn.execute(self.sql, self.params(values))
 
 
 class Database:
@@ -160,15 +195,16 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             sync = settings.sqlite_synchronous
-            self.write_engine = _sqlite_engine(self.url, immediate=True, synchronous=sync)
-            self.read_engine = _sqlite_engine(self.url, immediate=False, synchronous=sync)
+            self.write_engine, self.sqlite_write_lock = _sqlite_engine(self.url, immediate=True, synchronous=sync)
+            self.read_engine, _ = _sqlite_engine(self.url, immediate=False, synchronous=sync)
         else:
+            self.sqlite_write_lock = threading.Lock()  # unused: PostgreSQL arbitrates its own writers
             self.write_engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         # Read sessions are marked so caches keyed on "anything changed" can ignore their commits.
         self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"wins_read_only": True})
-        self.after_commit_hooks: list[Callable[[Session], None]] = []
+        self.after_commit_hooks: list[Callable[[HasInfo], None]] = []
         # Per event loop: how many request write transactions may be open at once (see wins.deps).
         self.write_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
@@ -185,16 +221,38 @@ class Database:
             raise
         self.commit_and_close(session)
 
-    @staticmethod
-    @contextmanager
-    def no_wait() -> Iterator[None]:
-        """Within this block a SQLite write transaction that would wait for another thread raises WriteLockBusy
-        at its first statement instead (used to run short transactions right on the event loop)."""
-        _no_wait.active = True
+    def raw_sqlite_write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one SQLite write transaction on a bare DBAPI connection, skipping the ORM and most of
+        Core (the hot issue path: SQLAlchemy's per-statement machinery cost more than SQLite itself).
+
+        Never waits for this process's other writers: raises WriteLockBusy if one holds the write lock. The
+        caller passes statements compiled by `RawStatement`, so values are stored exactly as SQLAlchemy would.
+        """
+        assert self.is_sqlite
+        if not self.sqlite_write_lock.acquire(blocking=False):
+            raise WriteLockBusy
         try:
-            yield
+            proxy = self.write_engine.raw_connection()
+        except BaseException:
+            self.sqlite_write_lock.release()
+            raise
+        conn: Any = proxy.dbapi_connection
+        conn.holds_write_lock = True  # released by its commit() or rollback()
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                result = work(conn)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
         finally:
-            _no_wait.active = False
+            proxy.close()
+        return result
+
+    def committed(self, info: dict[str, Any]) -> None:
+        """Run the after-commit hooks for a transaction made without a Session (see `raw_sqlite_write`)."""
+        self._run_hooks(_Committed(info))
 
     def open(self, *, write: bool = True) -> Session:
         """A new session; it connects (and on SQLite takes the write lock) at its first query, not here."""
@@ -207,13 +265,16 @@ class Database:
             self.rollback_and_close(session)
             raise
         try:
-            for hook in self.after_commit_hooks:
-                try:
-                    hook(session)
-                except Exception:  # a failing listener must not turn a committed write into an error
-                    logger.exception("after-commit hook failed")
+            self._run_hooks(session)
         finally:
             session.close()
+
+    def _run_hooks(self, committed: HasInfo) -> None:
+        for hook in self.after_commit_hooks:
+            try:
+                hook(committed)
+            except Exception:  # a failing listener must not turn a committed write into an error
+                logger.exception("after-commit hook failed")
 
     def rollback_and_close(self, session: Session) -> None:
         try:

@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 
 from wins.auth import Principal, resolve_token
 from wins.config import Settings
-from wins.db import Database, WriteLockBusy
+from wins.db import Database
 from wins.errors import NotAuthenticated, PermissionDenied
 from wins.staff.models import Role
 
@@ -107,28 +107,8 @@ async def read_session(db: DatabaseDep) -> AsyncIterator[Session]:
 
 
 async def write_transaction(db: Database, work: Callable[[Session], T]) -> T:
-    """Run `work` in one write transaction and commit it before returning (so the caller answers only after the
-    commit, like `SessionDep`), for hot routes that are `async def` to skip the thread pool.
-
-    On SQLite the transaction runs right here on the event loop: it takes well under a millisecond, the write
-    lock serialises writers anyway, and a thread hop plus a contended lock cost more than the work itself
-    (docs/performance.md). It never waits there: if another thread holds the write lock, `work` (which had done
-    nothing yet: the lock is taken at its first statement) runs in the thread pool instead. PostgreSQL
-    transactions wait for the server, so they always go to the thread pool, through the write gate.
-    """
-    if db.is_sqlite:
-        session = db.open(write=True)
-        try:
-            with db.no_wait():
-                result = work(session)
-        except WriteLockBusy:
-            db.rollback_and_close(session)
-        except BaseException:
-            db.rollback_and_close(session)
-            raise
-        else:
-            db.commit_and_close(session)
-            return result
+    """Run `work` in one write transaction, in the thread pool through the write gate, and commit it before
+    returning (so the caller answers only after the commit, like `SessionDep`). For `async def` routes."""
     async with _write_gate(db):
         return await run_in_threadpool(_in_session, db, work)
 

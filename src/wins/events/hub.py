@@ -22,9 +22,8 @@ from typing import Any, NamedTuple
 
 import anyio
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from wins.db import Database
+from wins.db import Database, HasInfo
 from wins.events.models import Event
 from wins.events.service import NOTIFY_CHANNEL, last_event_id
 
@@ -117,7 +116,7 @@ class EventHub:
             return last_event_id(session)
 
     # -- waking ----------------------------------------------------------------------------------------
-    def _after_commit(self, session: Session) -> None:
+    def _after_commit(self, session: HasInfo) -> None:
         if session.info.pop("wins_events_written", False):
             self.poke_threadsafe()
         session.info.pop("wins_event_lock", None)

@@ -35,14 +35,10 @@ def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id
     return event
 
 
-_APPEND = insert(Event)
-
-
-def append_event(session: Session, type: str, data: dict[str, Any], *, branch_id: int | None) -> None:
-    """`record_event` as one Core INSERT, for hot paths that need no Event object back."""
-    take_event_order(session)
-    session.connection().execute(_APPEND, {"type": type, "data": data, "branch_id": branch_id})
-    session.info["wins_events_written"] = True
+# `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.service issuing).
+# They pass every column; take_event_order must have run in the transaction first (PostgreSQL).
+APPEND_EVENT = insert(Event)
+EVENT_COLUMNS = ["at", "type", "data", "branch_id"]
 
 
 def event_public(event: Event) -> dict[str, Any]:

@@ -10,16 +10,18 @@ Concurrency (see docs/architecture.md):
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from wins import clock
+from wins.audit.models import AuditEntry
 from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches.models import Branch
@@ -27,9 +29,10 @@ from wins.branches.service import get_branch, today
 from wins.config import Settings
 from wins.counters.models import Counter, CounterService
 from wins.counters.service import counter_public, get_counter, seat_staff
+from wins.db import RawStatement
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from wins.events.service import append_event, record_event, take_event_order
+from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, record_event, take_event_order
 from wins.services.models import Service
 from wins.services.service import get_service
 from wins.staff.security import new_tracking_token
@@ -265,13 +268,13 @@ class ServiceInfo:
 
 
 SERVICE_CACHE_SECONDS = 1.0
-_service_cache: dict[tuple[str, int], tuple[float, int, ServiceInfo]] = {}
+_service_cache: dict[tuple[Any, int], tuple[float, int, ServiceInfo]] = {}
 
 
-def _service_info(session: Session, service_id: int) -> ServiceInfo:
+def service_info(session: Session, service_id: int) -> ServiceInfo:
     # Exact within the process (any committed change other than a plain issue empties it, like the load cache);
     # another worker's edit (a service switched off) shows within SERVICE_CACHE_SECONDS.
-    key = (str(session.get_bind().engine.url), service_id)
+    key = (session.get_bind().engine.url, service_id)
     now = time.monotonic()
     hit = _service_cache.get(key)
     if hit is not None and hit[0] > now and hit[1] == _load_generation[0]:
@@ -313,6 +316,76 @@ def _upsert_sequence(dialect: str) -> Any:
 _NEXT_NUMBER = {dialect: _upsert_sequence(dialect) for dialect in ("sqlite", "postgresql")}
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
 _BY_KEY = select(_TICKETS.c.id, _TICKETS.c.issued_service_id).where(_TICKETS.c.idempotency_key == bindparam("key"))
+_TICKET_COLUMNS = [
+    "branch_id",
+    "service_id",
+    "issued_service_id",
+    "business_day",
+    "seq",
+    "number",
+    "priority",
+    "status",
+    "tracking_token",
+    "idempotency_key",
+    "language",
+    "issued_at",
+    "queue_at",
+    "call_count",
+    "transfer_count",
+    "issued_by_device_id",
+    "issued_by_staff_id",
+]
+_AUDIT = cast(Table, AuditEntry.__table__).insert()
+_AUDIT_COLUMNS = ["at", "staff_id", "device_id", "action", "ticket_id", "details"]
+# The same statements, compiled once for a bare sqlite3 connection (Database.raw_sqlite_write).
+_RAW = {
+    "by_key": RawStatement(_BY_KEY),
+    "next_number": RawStatement(_NEXT_NUMBER["sqlite"]),
+    "insert_ticket": RawStatement(_INSERT_TICKET, columns=_TICKET_COLUMNS),
+    "event": RawStatement(APPEND_EVENT, columns=EVENT_COLUMNS),
+    "audit": RawStatement(_AUDIT, columns=_AUDIT_COLUMNS),
+}
+
+
+class IssueSql(Protocol):
+    """Runs one of issuing's statements by name and returns its first row as a tuple (None if it has none)."""
+
+    def __call__(self, name: str, params: dict[str, Any]) -> Any: ...
+
+
+def session_sql(session: Session) -> IssueSql:
+    """Issuing's statements through SQLAlchemy Core, in the session's transaction (any database)."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    statements = {
+        "by_key": _BY_KEY,
+        "next_number": _NEXT_NUMBER[dialect],
+        "insert_ticket": _INSERT_TICKET,
+        "event": APPEND_EVENT,
+        "audit": _AUDIT,
+    }
+
+    def run(name: str, params: dict[str, Any]) -> Any:
+        if name == "next_number":
+            # PostgreSQL: the event-order lock comes before the sequence row, as in every other writer.
+            take_event_order(session)
+        result = conn.execute(statements[name], params)
+        if name in ("event", "audit"):
+            session.info["wins_events_written"] = True
+            return None
+        return result.first()
+
+    return run
+
+
+def raw_sqlite_sql(conn: sqlite3.Connection) -> IssueSql:
+    """Issuing's statements on a bare sqlite3 connection inside Database.raw_sqlite_write."""
+
+    def run(name: str, params: dict[str, Any]) -> Any:
+        rows = _RAW[name].execute(conn, params).fetchall()
+        return rows[0] if rows else None
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -325,44 +398,40 @@ class Issued:
     people_ahead: int = 0
 
 
-def issue(
-    session: Session,
-    *,
-    service_id: int,
-    actor: Principal,
-    priority: bool = False,
-    idempotency_key: str | None = None,
-    language: str | None = None,
-) -> Issued:
-    """Issue a ticket; a repeated idempotency key returns the first ticket (`created` False)."""
+def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idempotency_key: str | None) -> str | None:
+    """Everything that can refuse a tap before the database is touched; returns the cleaned Idempotency-Key."""
     actor.require_device_or_staff(DeviceKind.kiosk)
-    conn = session.connection()
-    dialect = conn.dialect.name
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not 8 <= len(idempotency_key) <= 128:
             raise ValidationFailed("The Idempotency-Key header must be 8 to 128 characters (a UUID is fine).")
-        if dialect == "postgresql":
-            # Two requests with one key wait for each other instead of racing on the unique index.
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": idempotency_key})
-        existing = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
-        if existing is not None:
-            if existing.issued_service_id != service_id:
-                raise Conflict("This Idempotency-Key was already used for another service; send a new key.")
-            return Issued(existing.id, False, {})
-    service = _service_info(session, service_id)
     if not service.active:
         raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
     if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
         raise ValidationFailed("Only staff can issue priority tickets.")
-    _mark_load_neutral(session)
-    # PostgreSQL: the event-order lock comes before the sequence row, as in every other writer (deadlock-free).
-    take_event_order(session)
+    return idempotency_key
+
+
+def issue_with(
+    sql: IssueSql,
+    service: ServiceInfo,
+    *,
+    actor: Principal,
+    priority: bool,
+    idempotency_key: str | None,
+    language: str | None,
+) -> Issued:
+    """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False)."""
+    if idempotency_key is not None:
+        existing = sql("by_key", {"key": idempotency_key})
+        if existing is not None:
+            existing_id, issued_service_id = existing
+            if issued_service_id != service.id:
+                raise Conflict("This Idempotency-Key was already used for another service; send a new key.")
+            return Issued(existing_id, False, {})
     now = clock.utcnow()
     day = clock.business_day(now, timezone=service.timezone, rollover_hour=service.rollover_hour)
-    seq, waiting, waiting_priority = conn.execute(
-        _NEXT_NUMBER[dialect], {"service_id": service.id, "day": day, "prio": int(priority)}
-    ).one()
+    seq, waiting, waiting_priority = sql("next_number", {"service_id": service.id, "day": day, "prio": int(priority)})
     values: dict[str, Any] = {
         "branch_id": service.branch_id,
         "service_id": service.id,
@@ -382,7 +451,7 @@ def issue(
         "issued_by_device_id": actor.device.id if actor.device else None,
         "issued_by_staff_id": actor.staff.id if actor.staff else None,
     }
-    ticket_id = conn.execute(_INSERT_TICKET, values).scalar_one()
+    (ticket_id,) = sql("insert_ticket", values)
     data: dict[str, Any] = {
         "id": ticket_id,
         "number": values["number"],
@@ -399,9 +468,19 @@ def issue(
         "called_at": None,
         "business_day": day.isoformat(),
     }
-    append_event(session, "ticket.issued", data, branch_id=service.branch_id)
+    sql("event", {"at": now, "type": "ticket.issued", "data": data, "branch_id": service.branch_id})
     if actor.staff is not None:
-        audit(session, actor=actor, action="ticket.issue", ticket_id=ticket_id)
+        sql(
+            "audit",
+            {
+                "at": now,
+                "staff_id": actor.staff.id,
+                "device_id": None,
+                "action": "ticket.issue",
+                "ticket_id": ticket_id,
+                "details": {},
+            },
+        )
     logger.info("ticket %s issued for %s by %s", values["number"], service.name, actor.label)
     data = {
         **data,
@@ -413,6 +492,27 @@ def issue(
     }
     # Everyone waiting is ahead of a new ticket; of a new priority ticket, only the priority ones.
     return Issued(ticket_id, True, data, people_ahead=(waiting_priority if priority else waiting) - 1)
+
+
+def issue(
+    session: Session,
+    *,
+    service_id: int,
+    actor: Principal,
+    priority: bool = False,
+    idempotency_key: str | None = None,
+    language: str | None = None,
+) -> Issued:
+    """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket."""
+    service = service_info(session, service_id)
+    key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
+    if key is not None and session.get_bind().dialect.name == "postgresql":
+        # Two requests with one key wait for each other instead of racing on the unique index.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    _mark_load_neutral(session)
+    return issue_with(
+        session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language
+    )
 
 
 def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:
