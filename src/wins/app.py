@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        db.start_checkpointer()
         logger.info("WINS %s ready on %s", __version__, db.write_engine.url.render_as_string(hide_password=True))
         try:
             yield
@@ -196,6 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     _install_docs(app)
 
+    from wins.tickets.express import IssueExpressLane
+
+    app.add_middleware(IssueExpressLane)  # added first, so it runs inside the access log
     app.add_middleware(AccessLogMiddleware)
 
     @app.get("/health", response_model=HealthPublic, tags=["health"])

@@ -66,6 +66,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 WRITE_LOCK_TIMEOUT = 30.0
+WAL_AUTOCHECKPOINT_PAGES = 20000  # ~80 MB of WAL
+CHECKPOINT_SECONDS = 0.5
 
 
 class WriteLockBusy(Exception):
@@ -128,6 +130,11 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") ->
         cur.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # A commit that crosses the auto-checkpoint threshold copies the WAL into the database and syncs it, inside
+        # the commit: tens of milliseconds on a busy disk, on the event loop for the issue path. A server process
+        # checkpoints from a background thread instead (Database.start_checkpointer); this high threshold is only
+        # the safety net for processes that do not (the last connection to close checkpoints too).
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -205,6 +212,8 @@ class Database:
         # Read sessions are marked so caches keyed on "anything changed" can ignore their commits.
         self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"wins_read_only": True})
         self.after_commit_hooks: list[Callable[[HasInfo], None]] = []
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpointer = threading.Event()
         # Per event loop: how many request write transactions may be open at once (see wins.deps).
         self.write_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
@@ -282,7 +291,39 @@ class Database:
         finally:
             session.close()
 
+    def start_checkpointer(self) -> None:
+        """SQLite: copy the WAL into the database every CHECKPOINT_SECONDS from a background thread (PASSIVE: it
+        never waits for, nor blocks, readers and writers), so commits never do it themselves."""
+        if not self.is_sqlite or self._checkpointer is not None:
+            return
+        self._stop_checkpointer.clear()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wins-wal-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def stop_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._stop_checkpointer.set()
+            self._checkpointer.join(timeout=5)
+            self._checkpointer = None
+
+    def _checkpoint_loop(self) -> None:
+        path = self.url.removeprefix("sqlite:///")
+        try:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            logger.exception("WAL checkpointer could not open %s", path)
+            return
+        try:
+            while not self._stop_checkpointer.wait(CHECKPOINT_SECONDS):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # e.g. the file went away in a test; try again next time
+                    logger.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            conn.close()
+
     def dispose(self) -> None:
+        self.stop_checkpointer()
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()

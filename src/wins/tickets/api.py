@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -58,7 +58,7 @@ async def issue_ticket(
 
     if db.is_sqlite:
         try:
-            view, created = _issue_on_loop(db, settings, principal, body, idempotency_key)
+            view, created = issue_on_loop(db, settings, principal, body, idempotency_key)
         except WriteLockBusy:
             pass  # another thread is writing: take the ordinary path below, which waits its turn
         else:
@@ -79,7 +79,7 @@ async def issue_ticket(
     return _issued_response(view, created, base_url)
 
 
-def _issue_on_loop(
+def issue_on_loop(
     db: Database, settings: Settings, actor: Principal, body: TicketCreate, idempotency_key: str | None
 ) -> tuple[dict[str, Any], bool]:
     """The hottest route on SQLite, run right on the event loop with no thread hop: the checks and the wait
@@ -87,22 +87,34 @@ def _issue_on_loop(
     few statements of `issue_with` on a bare sqlite3 connection. The whole transaction takes a fraction of a
     millisecond and SQLite serialises writers anyway; if another thread holds the write lock this raises
     WriteLockBusy before touching anything, and the caller takes the ordinary path (docs/performance.md)."""
-    with db.session(write=False) as read:
-        info = service.service_info(read, body.service_id)
-        key = service.check_issue(info, actor=actor, priority=body.priority, idempotency_key=idempotency_key)
-        issued = db.raw_sqlite_write(
-            lambda conn: service.issue_with(
-                service.raw_sqlite_sql(conn),
-                info,
-                actor=actor,
-                priority=body.priority,
-                idempotency_key=key,
-                language=body.language,
-            )
+    url = db.read_engine.url
+    info = service.cached_service_info(url, body.service_id)
+    load = service.cached_service_load(url, body.service_id, settings=settings)
+    if info is None or load is None:
+        with db.session(write=False) as read:
+            info = service.service_info(read, body.service_id)
+            load = service.service_load(read, body.service_id, settings=settings)
+    key = service.check_issue(info, actor=actor, priority=body.priority, idempotency_key=idempotency_key)
+    issued = db.raw_sqlite_write(
+        lambda conn: service.issue_with(
+            service.raw_sqlite_sql(conn),
+            info,
+            actor=actor,
+            priority=body.priority,
+            idempotency_key=key,
+            language=body.language,
         )
-        if issued.created:
-            db.committed({"wins_events_written": True})
-        return service.issued_view(read, issued, settings=settings), issued.created
+    )
+    if not issued.created:
+        with db.session(write=False) as read:
+            return service.issued_view(read, issued, settings=settings), False
+    db.committed({"wins_events_written": True})
+    return service.new_ticket_view(issued, load), True
+
+
+def tracking_url(settings: Settings, request: Request, token: str) -> str:
+    """The customer's tracking link (what `PublicBaseUrlDep` gives, for callers outside a route)."""
+    return f"{(settings.public_url or str(request.base_url)).rstrip('/')}/t/{token}"
 
 
 def _issued_response(view: dict[str, Any], created: bool, base_url: str) -> JSONResponse:

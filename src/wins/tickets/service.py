@@ -90,7 +90,7 @@ def ticket_event_data(session: Session, ticket: Ticket) -> dict[str, Any]:
 # until its next committed write that is not a plain issue (exact within the process), and at most
 # LOAD_CACHE_SECONDS (how stale it can be after a change made by another worker process).
 LOAD_CACHE_SECONDS = 1.0
-_load_cache: dict[tuple[str, int, int, int, int], tuple[float, int, est.ServiceLoad]] = {}
+_load_cache: dict[tuple[Any, int, int, int, int], tuple[float, int, est.ServiceLoad]] = {}
 _load_generation = [0]
 
 
@@ -199,26 +199,37 @@ def _forget_queue_changes(session: Session) -> None:
     session.info.pop("wins_queue_deltas", None)
 
 
-def service_load(session: Session, service_id: int, *, settings: Settings) -> est.ServiceLoad:
+def _load_key(url: Any, service_id: int, settings: Settings) -> tuple[Any, int, int, int, int]:
     # The load also looks at recent calls, so the key includes the (freezable) clock in 10 s steps.
-    key = (
-        str(session.get_bind().engine.url),
+    return (
+        url,
         service_id,
         settings.estimate_sample_size,
         settings.default_service_seconds,
         int(clock.utcnow().timestamp() // 10),
     )
-    now = time.monotonic()
-    generation = _load_generation[0]
-    hit = _load_cache.get(key)
-    if hit is not None and hit[0] > now and hit[1] == generation:
+
+
+def cached_service_load(url: Any, service_id: int, *, settings: Settings) -> est.ServiceLoad | None:
+    """The cached load of a service of the database at `url` (an engine's URL), or None."""
+    hit = _load_cache.get(_load_key(url, service_id, settings))
+    if hit is not None and hit[0] > time.monotonic() and hit[1] == _load_generation[0]:
         return hit[2]
+    return None
+
+
+def service_load(session: Session, service_id: int, *, settings: Settings) -> est.ServiceLoad:
+    url = session.get_bind().engine.url
+    load = cached_service_load(url, service_id, settings=settings)
+    if load is not None:
+        return load
+    generation = _load_generation[0]
     load = est.service_load(
         session, service_id, sample_size=settings.estimate_sample_size, default_seconds=settings.default_service_seconds
     )
     if len(_load_cache) > 1000:
         _load_cache.clear()
-    _load_cache[key] = (now + LOAD_CACHE_SECONDS, generation, load)
+    _load_cache[_load_key(url, service_id, settings)] = (time.monotonic() + LOAD_CACHE_SECONDS, generation, load)
     return load
 
 
@@ -271,14 +282,22 @@ SERVICE_CACHE_SECONDS = 1.0
 _service_cache: dict[tuple[Any, int], tuple[float, int, ServiceInfo]] = {}
 
 
-def service_info(session: Session, service_id: int) -> ServiceInfo:
+def cached_service_info(url: Any, service_id: int) -> ServiceInfo | None:
+    """The cached ServiceInfo of a service of the database at `url` (an engine's URL), or None."""
     # Exact within the process (any committed change other than a plain issue empties it, like the load cache);
     # another worker's edit (a service switched off) shows within SERVICE_CACHE_SECONDS.
-    key = (session.get_bind().engine.url, service_id)
-    now = time.monotonic()
-    hit = _service_cache.get(key)
-    if hit is not None and hit[0] > now and hit[1] == _load_generation[0]:
+    hit = _service_cache.get((url, service_id))
+    if hit is not None and hit[0] > time.monotonic() and hit[1] == _load_generation[0]:
         return hit[2]
+    return None
+
+
+def service_info(session: Session, service_id: int) -> ServiceInfo:
+    url = session.get_bind().engine.url
+    info = cached_service_info(url, service_id)
+    if info is not None:
+        return info
+    generation = _load_generation[0]
     row = session.execute(
         select(Service, Branch).join(Branch, Branch.id == Service.branch_id).where(Service.id == service_id)
     ).one_or_none()
@@ -290,7 +309,7 @@ def service_info(session: Session, service_id: int) -> ServiceInfo:
     )
     if len(_service_cache) > 1000:
         _service_cache.clear()
-    _service_cache[key] = (now + SERVICE_CACHE_SECONDS, _load_generation[0], info)
+    _service_cache[(url, service_id)] = (time.monotonic() + SERVICE_CACHE_SECONDS, generation, info)
     return info
 
 
@@ -515,11 +534,9 @@ def issue(
     )
 
 
-def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:
-    """`ticket_view` of a ticket just issued, without reading it back (a replay reads it)."""
-    if not issued.created:
-        return ticket_view(session, get_ticket(session, issued.ticket_id), settings=settings)
-    e = est.estimate_for(issued.people_ahead, service_load(session, issued.data["service_id"], settings=settings))
+def new_ticket_view(issued: Issued, load: est.ServiceLoad) -> dict[str, Any]:
+    """`ticket_view` of a ticket just created, from what the transaction wrote (no reading back)."""
+    e = est.estimate_for(issued.people_ahead, load)
     return {
         **issued.data,
         "position": e.people_ahead + 1,
@@ -527,6 +544,13 @@ def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict
         "estimated_wait_seconds": e.seconds,
         "estimated_wait_range": [e.low, e.high],
     }
+
+
+def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:
+    """`ticket_view` of the outcome of `issue` (a replay reads the ticket)."""
+    if not issued.created:
+        return ticket_view(session, get_ticket(session, issued.ticket_id), settings=settings)
+    return new_ticket_view(issued, service_load(session, issued.data["service_id"], settings=settings))
 
 
 def issue_ticket(

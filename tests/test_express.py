@@ -1,0 +1,108 @@
+"""The express lane for kiosk taps (wins.tickets.express) answers exactly as the documented route would, and
+hands everything else to that route."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from wins.tickets import express
+
+
+@pytest.fixture
+def lane(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What the lane answered itself (None: it handed the request to the route), request by request."""
+    answers: list[Any] = []
+    original = express.IssueExpressLane._try
+
+    def spy(*args: Any) -> Any:
+        answer = original(*args)
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(express.IssueExpressLane, "_try", staticmethod(spy))
+    return answers
+
+
+def post(api: Api, body: dict[str, Any], *, who: str = "kiosk", key: str | None = None, **headers: str) -> Any:
+    return api.client.post(
+        "/api/v1/tickets",
+        json=body,
+        headers={**api.auth(who), "Idempotency-Key": key or uuid.uuid4().hex, **headers},
+    )
+
+
+def test_the_lane_gives_the_routes_answer(api: Api, lane: list[Any], backend: str) -> None:
+    service = api.data.services["A"]
+    # A token not seen yet: the route resolves and caches it; the next tap can take the lane.
+    first = post(api, {"service_id": service, "language": "de"})
+    second = post(api, {"service_id": service, "language": "fr"})
+    assert first.status_code == second.status_code == 201
+    if backend == "sqlite":
+        assert lane == [(201, second.content)]  # only the second tap took the lane, and this is its answer
+    else:
+        assert lane == []  # PostgreSQL transactions wait for the server: always the route, in a thread
+    a, b = first.json(), second.json()
+    assert list(a) == list(b) and {k: type(v) for k, v in a.items()} == {k: type(v) for k, v in b.items()}
+    assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
+    assert b["number"] == "A002" and b["position"] == 2 and b["people_ahead"] == 1 and b["language"] == "fr"
+    assert b["tracking_url"].removesuffix(b["tracking_token"]) == a["tracking_url"].removesuffix(a["tracking_token"])
+    # Both are what a later read of the ticket says (the lane does not read it back).
+    read = api.client.get(f"/api/v1/tickets/{b['id']}", headers=api.auth("staff")).json()
+    assert {k: read[k] for k in b if k != "estimated_wait_seconds"} == {
+        k: b[k] for k in b if k != "estimated_wait_seconds"
+    }
+
+
+def test_a_retried_tap_through_the_lane_returns_the_first_ticket(api: Api, lane: list[Any]) -> None:
+    service = api.data.services["B"]
+    post(api, {"service_id": service})
+    key = uuid.uuid4().hex
+    created, again = post(api, {"service_id": service}, key=key), post(api, {"service_id": service}, key=key)
+    assert (created.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == created.json()["id"] and again.json()["number"] == "B002"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "words"),
+    [
+        ({"service_id": 999999}, {}, 404, "does not exist"),
+        ({"service_id": "A"}, {}, 422, "service_id"),
+        ({"service_id": 1, "priority": True}, {}, 422, "Only staff"),
+        ({"service_id": 1, "colour": "red"}, {}, 422, "colour"),
+        ({"service_id": 1}, {"Idempotency-Key": "short"}, 422, "8 to 128"),
+        ({"service_id": 1}, {"Idempotency-Key": "k" * 129}, 422, "Idempotency-Key"),
+    ],
+)
+def test_refusals_are_the_routes(
+    api: Api, lane: list[Any], body: dict[str, Any], headers: dict[str, str], status: int, words: str
+) -> None:
+    assert post(api, {"service_id": api.data.services["A"]}).status_code == 201  # the token is now cached
+    r = post(api, body, **headers)
+    assert r.status_code == status and words in r.text, r.text
+    assert "Traceback" not in r.text
+    assert all(answer is None for answer in lane)  # every refusal came from the route
+
+
+def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any], backend: str) -> None:
+    api.client.get("/api/v1/queue", headers=api.auth("display"))  # caches the display's principal
+    r = post(api, {"service_id": api.data.services["A"]}, who="display")
+    assert r.status_code == 403 and lane == ([None] if backend == "sqlite" else [])
+
+
+def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any], backend: str) -> None:
+    assert post(api, {"service_id": api.data.services["A"]}).status_code == 201
+    r = api.client.post(
+        "/api/v1/tickets",
+        content=b'{"service_id": 1, "language": "' + b"x" * 10_000 + b'"}',
+        headers={**api.auth("kiosk"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    r = api.client.post(
+        "/api/v1/tickets", content=b"service_id=1", headers={**api.auth("kiosk"), "Content-Type": "text/plain"}
+    )
+    assert r.status_code == 422
+    assert lane == ([None, None] if backend == "sqlite" else [])
