@@ -36,5 +36,9 @@ def configure_logging(settings: Settings) -> None:
     handler._wins = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    # Neither format shows the caller's file and line, and every request logs at least one line: skip looking
+    # them up ("Optimization" in the logging HOWTO; about 10 µs a line, 2 % of issuing a ticket).
+    logging._srcfile = None
+    logging.logProcesses = logging.logMultiprocessing = False
     # Our own middleware logs one line per request; uvicorn's access log would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
