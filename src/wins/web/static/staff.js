@@ -10,6 +10,7 @@
   let counters = new Map(config.counters.map((c) => [c.id, c]));
   let counterId = config.last_counter_id && counters.has(config.last_counter_id) && counters.get(config.last_counter_id).active
     ? config.last_counter_id : null;
+  let sitting = null; // a counter chosen, not yet confirmed by the server
   let snapshot = null;
   let fetchedAt = 0;
   let refreshTimer = null;
@@ -74,9 +75,9 @@
   // -- drawing -------------------------------------------------------------------------------------------
   function render() {
     const counter = counterId ? counters.get(counterId) : null;
-    $("no-counter").hidden = !!counter;
+    $("no-counter").hidden = !!counter || sitting !== null;
     $("desk").hidden = !counter;
-    $("counter").value = counter ? String(counter.id) : "";
+    $("counter").value = sitting !== null ? String(sitting) : counter ? String(counter.id) : "";
     const names = counter ? counter.service_ids.map((id) => services.get(id)).filter(Boolean).map((s) => s.name) : [];
     $("counter-services").textContent = counter ? (names.length ? `Calls ${names.join(", ")}` : "This counter calls no service yet") : "";
 
@@ -286,6 +287,11 @@
   }
 
   function needCounter() {
+    if (sitting !== null) {
+      const name = counters.get(sitting) ? counters.get(sitting).name : sitting;
+      say(`Still sitting down at counter ${name}: press it again in a moment.`, "err");
+      return false;
+    }
     if (!counterId) { say("Choose your counter first.", "err"); $("counter").focus(); return false; }
     return true;
   }
@@ -338,11 +344,27 @@
     say(`${number} is not waiting (it may have been called already, or the number is mistyped).`, "err");
   }
 
-  async function chooseCounter(id) {
-    if (!id) { counterId = null; render(); return; }
+  // Counter choices are sent one after another and only the latest counts, so the page and the server agree
+  // where this person sits. Until the server has seated them the page acts on no counter: a key pressed just
+  // after picking counter 4 must not call a customer to counter 3.
+  let seated = counterId; // the counter the server last confirmed
+  let seats = Promise.resolve();
+  function chooseCounter(id) {
+    sitting = id;
+    counterId = null;
+    render();
+    seats = seats.then(() => sitDown(id)).catch((err) => console.error("could not sit down", err));
+    return seats;
+  }
+
+  async function sitDown(id) {
+    if (id !== sitting) return; // a later choice replaced this one before it was sent
+    if (!id) { sitting = null; seated = null; render(); return; }
     const r = await Wins.api("POST", `/api/v1/counters/${id}/open`);
-    if (!r.ok) { say(r.message, "err"); $("counter").value = counterId ? String(counterId) : ""; return; }
-    counterId = id;
+    if (id !== sitting) return; // replaced while it was under way: the later one is sent next
+    sitting = null;
+    if (!r.ok) { counterId = seated; render(); say(r.message, "err"); return; }
+    counterId = seated = id;
     say(`You are at counter ${r.data.name}.`, "ok");
     await refresh();
   }
@@ -424,7 +446,7 @@
       await chooseCounter(counterId); // sit back down at the remembered counter
     } else if (remembered && remembered.staff_id !== config.user.id) {
       say(`Counter ${remembered.name} is taken by ${remembered.staff_name}. Choose your counter.`, "err");
-      counterId = null;
+      counterId = seated = null;
       render();
     }
     Wins.follow({
