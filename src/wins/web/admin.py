@@ -1,13 +1,15 @@
 """Manager and admin pages: services, counters, branch settings (manager); staff users and devices (admin).
 
 Each form posts here, the route turns the fields into the arguments of the same service function the REST API
-calls, and a refused change (duplicate prefix, short password …) shows the page again with the reason.
+calls, and a refused change (duplicate prefix, short password …) shows the page again with the reason. Every
+handler has that one shape, so it is written once, in `_submit`; the routes say only what differs.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -60,14 +62,42 @@ def _checked(form: FormData, name: str) -> bool:
     return form.get(name) is not None
 
 
+def _role(form: FormData) -> Role:
+    role = _text(form, "role", "staff")
+    if role not in Role.__members__:
+        raise ValidationFailed("Choose a role: staff, manager or admin.")
+    return Role(role)
+
+
+# The page a refused form is shown again on; every set-up page takes these three arguments.
+PageView = Callable[[Request, StaffUser, Session], Response]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What an accepted form did: its audit entry, then the note for the next page (post/redirect/get) or,
+    when `show` is given, the page to answer with instead (a new token is shown once, on this answer only)."""
+
+    audit: str
+    details: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    show: Callable[[], Response] | None = None
+
+
 def _submit(
-    request: Request, session: Session, page: Callable[[], Response], action: Callable[[], str], back: str
+    request: Request, session: Session, user: StaffUser, change: Callable[[], Saved], *, page: PageView, back: str
 ) -> Response:
+    """The shape of every set-up form (its CSRF token is checked by the page dependency): make the change and
+    write its audit entry, then redirect to `back` with a note; a refused change is rolled back and `page` shown
+    again with the reason on top."""
     try:
-        message = action()
+        saved = change()
+        audit(session, actor=Principal(staff=user), action=saved.audit, details=saved.details)
     except WinsError as exc:
-        return form_error(request, session, exc, page)
-    return redirect_with_flash(back, message)
+        return form_error(request, session, exc, lambda: page(request, user, session))
+    if saved.show is not None:
+        return saved.show()
+    return redirect_with_flash(back, saved.message)
 
 
 # -- services (manager) ---------------------------------------------------------------------------------
@@ -91,24 +121,23 @@ def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Resp
 
 @router.post("/services")
 def create_service(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         created = services.create_service(session, values=_service_values(form))
-        audit(session, actor=Principal(staff=user), action="service.create", details={"service_id": created.id})
-        return f"Service {created.name} created: its tickets start with {created.prefix}."
+        return Saved("service.create", {"service_id": created.id},
+                     f"Service {created.name} created: its tickets start with {created.prefix}.")  # fmt: skip
 
-    return _submit(request, session, lambda: services_page(request, user, session), action, "/admin/services")
+    return _submit(request, session, user, change, page=services_page, back="/admin/services")
 
 
 @router.post("/services/{service_id}")
 def update_service(request: Request, service_id: int, user: ManagerPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         changes = _service_values(form)
         updated = services.update_service(session, service_id, changes=changes)
-        audit(session, actor=Principal(staff=user), action="service.update",
-              details={"service_id": service_id, "fields": sorted(changes)})  # fmt: skip
-        return f"Service {updated.name} saved."
+        return Saved("service.update", {"service_id": service_id, "fields": sorted(changes)},
+                     f"Service {updated.name} saved.")  # fmt: skip
 
-    return _submit(request, session, lambda: services_page(request, user, session), action, "/admin/services")
+    return _submit(request, session, user, change, page=services_page, back="/admin/services")
 
 
 # -- counters (manager) ---------------------------------------------------------------------------------
@@ -137,28 +166,26 @@ def counters_page(request: Request, _: ManagerPage, session: SessionDep) -> Resp
 
 @router.post("/counters")
 def create_counter(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         counter = counters.create_counter(session, name=_text(form, "name"), service_ids=_service_order(form, session))
-        audit(session, actor=Principal(staff=user), action="counter.create", details={"counter_id": counter.id})
-        return f"Counter {counter.name} created."
+        return Saved("counter.create", {"counter_id": counter.id}, f"Counter {counter.name} created.")
 
-    return _submit(request, session, lambda: counters_page(request, user, session), action, "/admin/counters")
+    return _submit(request, session, user, change, page=counters_page, back="/admin/counters")
 
 
 @router.post("/counters/{counter_id}")
 def update_counter(request: Request, counter_id: int, user: ManagerPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         changes = {
             "name": _text(form, "name"),
             "active": _checked(form, "active"),
             "service_ids": _service_order(form, session),
         }
         counter = counters.update_counter(session, counter_id, changes=changes)
-        audit(session, actor=Principal(staff=user), action="counter.update",
-              details={"counter_id": counter_id, "fields": sorted(changes)})  # fmt: skip
-        return f"Counter {counter.name} saved."
+        return Saved("counter.update", {"counter_id": counter_id, "fields": sorted(changes)},
+                     f"Counter {counter.name} saved.")  # fmt: skip
 
-    return _submit(request, session, lambda: counters_page(request, user, session), action, "/admin/counters")
+    return _submit(request, session, user, change, page=counters_page, back="/admin/counters")
 
 
 # -- branch (manager) -----------------------------------------------------------------------------------
@@ -186,7 +213,7 @@ def _logo(form: FormData) -> str | None:
 
 @router.post("/branch")
 def update_branch(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         languages = [code.strip().lower() for code in _text(form, "kiosk_languages").replace(";", ",").split(",")]
         languages = [code for code in languages if code]
         if not languages:
@@ -206,10 +233,9 @@ def update_branch(request: Request, user: ManagerPage, session: SessionDep, form
         if not changes["name"]:
             raise ValidationFailed("The branch needs a name.")
         branch = branches.update_branch(session, branches.get_branch(session), changes=changes)
-        audit(session, actor=Principal(staff=user), action="branch.update", details={"fields": sorted(changes)})
-        return f"Settings of {branch.name} saved."
+        return Saved("branch.update", {"fields": sorted(changes)}, f"Settings of {branch.name} saved.")
 
-    return _submit(request, session, lambda: branch_page(request, user, session), action, "/admin/branch")
+    return _submit(request, session, user, change, page=branch_page, back="/admin/branch")
 
 
 # -- users (admin) --------------------------------------------------------------------------------------
@@ -224,43 +250,36 @@ def users_page(request: Request, _: AdminPage, session: SessionDep) -> Response:
 
 @router.post("/users")
 def create_user(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
-        role = _text(form, "role", "staff")
-        if role not in Role.__members__:
-            raise ValidationFailed("Choose a role: staff, manager or admin.")
+    def change() -> Saved:
+        role = _role(form)
         created = staff.create_user(
             session,
             username=_text(form, "username"),
             password=str(form.get("password") or ""),
-            role=Role(role),
+            role=role,
             full_name=_text(form, "full_name"),
         )
-        audit(session, actor=Principal(staff=user), action="user.create", details={"username": created.username})
-        return f"Account {created.username} created."
+        return Saved("user.create", {"username": created.username}, f"Account {created.username} created.")
 
-    return _submit(request, session, lambda: users_page(request, user, session), action, "/admin/users")
+    return _submit(request, session, user, change, page=users_page, back="/admin/users")
 
 
 @router.post("/users/{user_id}")
 def update_user(request: Request, user_id: int, user: AdminPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
-        role = _text(form, "role", "staff")
-        if role not in Role.__members__:
-            raise ValidationFailed("Choose a role: staff, manager or admin.")
+    def change() -> Saved:
         changes: dict[str, Any] = {
             "full_name": _text(form, "full_name"),
-            "role": role,
+            "role": _role(form).value,
             "active": _checked(form, "active"),
         }
         password = str(form.get("password") or "")
         if password:
             changes["password"] = password
         updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes))
-        audit(session, actor=Principal(staff=user), action="user.update",
-              details={"user_id": user_id, "fields": sorted(changes)})  # fmt: skip
-        return f"Account {updated.username} saved."
+        return Saved("user.update", {"user_id": user_id, "fields": sorted(changes)},
+                     f"Account {updated.username} saved.")  # fmt: skip
 
-    return _submit(request, session, lambda: users_page(request, user, session), action, "/admin/users")
+    return _submit(request, session, user, change, page=users_page, back="/admin/users")
 
 
 # -- devices (admin) ------------------------------------------------------------------------------------
@@ -285,33 +304,35 @@ def devices_page(request: Request, _: AdminPage, session: SessionDep) -> Respons
     return _devices_page(request, session)
 
 
+def _token_shown(request: Request, session: Session, name: str, token: str) -> Callable[[], Response]:
+    # The token is shown on this answer only (never stored in clear), so no redirect here.
+    return lambda: _devices_page(request, session, new_token=(name, token))
+
+
 @router.post("/devices")
 def create_device(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
-    kind = _text(form, "kind", "kiosk")
-    try:
+    def change() -> Saved:
+        kind = _text(form, "kind", "kiosk")
         if kind not in DeviceKind.__members__:
             raise ValidationFailed("A device is a kiosk or a display.")
         device, token = devices.create_device(session, name=_text(form, "name"), kind=DeviceKind(kind))
-        audit(session, actor=Principal(staff=user), action="device.create", details={"device_id": device.id})
-    except WinsError as exc:
-        return form_error(request, session, exc, lambda: _devices_page(request, session))
-    # The token is shown on this answer only (never stored in clear), so no redirect here.
-    return _devices_page(request, session, new_token=(device.name, token))
+        return Saved("device.create", {"device_id": device.id}, show=_token_shown(request, session, device.name, token))
+
+    return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
 
 @router.post("/devices/{device_id}/rotate")
 def rotate_device(request: Request, device_id: int, user: AdminPage, session: SessionDep) -> Response:
-    try:
+    def change() -> Saved:
         device, token = devices.rotate_token(session, device_id)
-        audit(session, actor=Principal(staff=user), action="device.rotate", details={"device_id": device_id})
-    except WinsError as exc:
-        return form_error(request, session, exc, lambda: _devices_page(request, session))
-    return _devices_page(request, session, new_token=(device.name, token))
+        return Saved("device.rotate", {"device_id": device_id}, show=_token_shown(request, session, device.name, token))
+
+    return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
 
 @router.post("/devices/{device_id}/display")
 def configure_display(request: Request, device_id: int, user: AdminPage, session: SessionDep, form: Form) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         device = devices.configure_display(
             session,
             device_id,
@@ -322,17 +343,17 @@ def configure_display(request: Request, device_id: int, user: AdminPage, session
             speech=_checked(form, "speech"),
             title=_text(form, "title"),
         )
-        audit(session, actor=Principal(staff=user), action="device.configure", details={"device_id": device_id})
-        return f"Display settings of {device.name} saved; the screen updates by itself."
+        return Saved("device.configure", {"device_id": device_id},
+                     f"Display settings of {device.name} saved; the screen updates by itself.")  # fmt: skip
 
-    return _submit(request, session, lambda: _devices_page(request, session), action, "/admin/devices")
+    return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
 
 @router.post("/devices/{device_id}/revoke")
 def revoke_device(request: Request, device_id: int, user: AdminPage, session: SessionDep) -> Response:
-    def action() -> str:
+    def change() -> Saved:
         device = devices.revoke_device(session, device_id)
-        audit(session, actor=Principal(staff=user), action="device.revoke", details={"device_id": device_id})
-        return f"The token of {device.name} is revoked; it stops working within seconds."
+        return Saved("device.revoke", {"device_id": device_id},
+                     f"The token of {device.name} is revoked; it stops working within seconds.")  # fmt: skip
 
-    return _submit(request, session, lambda: _devices_page(request, session), action, "/admin/devices")
+    return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
