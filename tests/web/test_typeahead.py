@@ -117,15 +117,15 @@ def test_a_key_that_cannot_follow_is_refused_in_words(site: Site, new_context: A
         # No-show now would hit the ticket the call brings before anyone has seen it.
         press(page, "n", "x")
         expect(working).to_have_text(
-            "Working: Call next… “No-show” was not taken: Call next is still calling a ticket you have not seen. "
-            "Press it again once it shows."
+            "Working: Call next… “No-show” was not taken: it came before the ticket Call next was calling showed, "
+            "so which ticket it was for is unclear."
         )
         expect(working).to_have_attribute("role", "alert")
         # Start serving is fine (it waits); a third key is one too many.
         press(page, "s", "d")
         expect(working).to_have_text(
-            "Working: Call next… then Start serving. “Done” was not taken: still working on Call next, "
-            "then Start serving. Press it again when they are done."
+            "Working: Call next… then Start serving. “Done” was not taken: one key may wait behind Call next, "
+            "and Start serving already does. Press it again if you still need it."
         )
         held.release()
     expect(page.locator("#feedback")).to_have_text(f"Serving {second['number']}.")

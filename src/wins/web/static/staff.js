@@ -221,11 +221,11 @@
     if (what === "same") return onScreen;
     if (what === "none") return { refuse: `“${LABEL[name]}” was not taken: after ${running.job.label} no ticket is at your counter.` };
     if (BLIND_OK.has(name)) return { any: true };
-    return { refuse: `“${LABEL[name]}” was not taken: ${running.job.label} is still calling a ticket you have not seen. Press it again once it shows.` };
+    return { refuse: `“${LABEL[name]}” was not taken: it came before the ticket ${running.job.label} was calling showed, so which ticket it was for is unclear.` };
   }
 
   function refuseFull(label) {
-    refuse(`“${label}” was not taken: still working on ${running.job.label}, then ${queued.label}. Press it again when they are done.`);
+    refuse(`“${label}” was not taken: one key may wait behind ${running.job.label}, and ${queued.label} already does. Press it again if you still need it.`);
   }
 
   // job: { name, label, button(), path(ticket), body, success(r, ticket), aim (ticket actions only) }
