@@ -3,6 +3,11 @@ finish them and `--displays` screens follow the WebSocket stream. At the end eve
 every event exactly once and in order, nothing may be left waiting, and the server's memory must not have
 grown by 10 % or more after warm-up. SQLite, one worker.
 
+Memory is the server's resident set, sampled every 0.5 s; "after warm-up" is the first sample once a fifth of
+the tickets are issued (by then the event hub's in-memory buffer, WINS_EVENT_BUFFER_SIZE events, is full on
+a full-size run). It is reported whole and split into anonymous pages (the heap: where a leak shows) and
+file-backed pages (SQLite's memory map of the growing database file, which the kernel reclaims as needed).
+
     .venv/bin/python bench/soak.py                               # 20,000 tickets, 30 counters, 50 displays
     .venv/bin/python bench/soak.py --tickets 600 --counters 5 --displays 10 --json   # the test suite's version
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -51,6 +57,23 @@ async def counter(client: httpx.AsyncClient, counter_id: int, token: str, issuin
         await client.post(f"/api/v1/tickets/{ticket}/complete", headers=headers)
 
 
+def rss_kib(server: Server) -> tuple[int, int, int]:
+    """(total, anonymous, file-backed) resident KiB of the server. File-backed pages are SQLite's memory map
+    of its database file: they grow with the file and are the kernel's page cache, dropped under memory
+    pressure. Anonymous pages are the process's own heap, where a leak would show."""
+    total = anon = file = 0
+    for pid in server.pids():
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile"):
+                    kib = int(value.split()[0])
+                    total += kib if key == "VmRSS" else 0
+                    anon += kib if key == "RssAnon" else 0
+                    file += kib if key == "RssFile" else 0
+    return total, anon, file
+
+
 async def day(base: str, data: object, tickets: int, server: Server) -> dict:
     issuing = list(range(tickets))
     stats = {"called": 0, "rss": []}
@@ -59,7 +82,7 @@ async def day(base: str, data: object, tickets: int, server: Server) -> dict:
 
         async def sample_memory() -> None:
             while issuing or stats["called"] < tickets:
-                stats["rss"].append((tickets - len(issuing), server.rss_kib()))
+                stats["rss"].append((tickets - len(issuing), *rss_kib(server)))
                 await asyncio.sleep(0.5)
 
         kiosks = [kiosk(client, data.kiosk_token, list(data.services.values()), issuing) for _ in range(4)]
@@ -113,9 +136,11 @@ def soak(tickets: int, counters: int, displays: int) -> dict:
     for who, event_id, *_ in result["rows"]:
         received.setdefault(who, []).append(event_id)
     bad = [who for who in range(displays) if received.get(who) != expected]
-    rss = stats["rss"]
-    after_warmup = [kib for done, kib in rss if done >= tickets // 5] or [rss[-1][1]]
-    base_kib, end_kib = after_warmup[0], rss[-1][1]
+    rss = stats["rss"]  # (tickets issued, total KiB, anonymous KiB, file-backed KiB)
+    after_warmup = [row for row in rss if row[0] >= tickets // 5] or [rss[-1]]
+    base, end = after_warmup[0], rss[-1]
+    # RSS when 2/5, 3/5 and 4/5 of the tickets had been issued: a plateau or a slope.
+    fifths = [next((row[1] for row in rss if row[0] >= tickets * k // 5), end[1]) for k in (2, 3, 4)]
     return {
         "tickets": tickets,
         "counters": counters,
@@ -124,10 +149,15 @@ def soak(tickets: int, counters: int, displays: int) -> dict:
         "events": len(expected),
         "displays_with_every_event_once_in_order": displays - len(bad),
         "subscriber_errors": result["failed"],
-        "rss_after_warmup_mib": round(base_kib / 1024, 1),
-        "rss_end_mib": round(end_kib / 1024, 1),
-        "rss_peak_mib": round(max(k for _, k in rss) / 1024, 1),
-        "growth_percent": round((end_kib - base_kib) / base_kib * 100, 1),
+        "rss_after_warmup_mib": round(base[1] / 1024, 1),
+        "rss_at_2_3_4_fifths_mib": " / ".join(f"{kib / 1024:.1f}" for kib in fifths),
+        "rss_end_mib": round(end[1] / 1024, 1),
+        "rss_peak_mib": round(max(row[1] for row in rss) / 1024, 1),
+        "growth_percent": round((end[1] - base[1]) / base[1] * 100, 1),
+        "anon_after_warmup_mib": round(base[2] / 1024, 1),
+        "anon_end_mib": round(end[2] / 1024, 1),
+        "anon_growth_percent": round((end[2] - base[2]) / base[2] * 100, 1),
+        "file_backed_after_warmup_to_end_mib": f"{base[3] / 1024:.1f} -> {end[3] / 1024:.1f}",
     }
 
 
