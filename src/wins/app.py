@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await hub.stop()
+            gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
             db.dispose()
 
     app = FastAPI(
