@@ -22,6 +22,7 @@ router = APIRouter(tags=["events"])
 
 MAX_LONG_POLL_SECONDS = 60.0
 HEARTBEAT_SECONDS = 20.0
+PING = '{"type":"ping"}'
 
 
 def _hub(app: Any) -> EventHub:
@@ -85,7 +86,7 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
                 position = events[-1].id
             elif heartbeat.due:
                 heartbeat.due = False
-                await send(_PING)
+                await send({"type": "websocket.send", "text": PING})
             else:
                 await waiter.wait()  # straight after the check: nothing committed in between is missed
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
@@ -98,9 +99,6 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
         hub.subscribers -= 1
         with contextlib.suppress(Exception):
             await websocket.close()
-
-
-_PING: dict[str, Any] = {"type": "websocket.send", "text": '{"type":"ping"}'}
 
 
 class _Heartbeat:
