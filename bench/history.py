@@ -30,7 +30,7 @@ from common import Server, database, machine, median, pct, seed, settings_for, t
 COLUMNS = (
     "branch_id, service_id, issued_service_id, business_day, seq, number, priority, status, tracking_token, "
     "issued_at, queue_at, called_at, first_called_at, serving_at, finished_at, call_count, transfer_count, "
-    "counter_id, staff_id"
+    "counter_id, staff_id, idempotency_key"
 )
 PER_DAY = 4000
 
@@ -70,6 +70,7 @@ def past_rows(start: int, count: int, services: list[int], counters: list[int]) 
                 0,
                 counter,
                 1,
+                secrets.token_hex(16),  # kiosks send a key with every tap: history has as many as tickets
             )
         )
     return rows
@@ -82,7 +83,7 @@ def insert_sqlite(path: str, rows: list[tuple]) -> None:
         (*r[:3], r[3].isoformat(), *r[4:9], *(v.astimezone(UTC).strftime(fmt) for v in r[9:15]), *r[15:]) for r in rows
     ]
     with conn:
-        conn.executemany(f"INSERT INTO tickets ({COLUMNS}) VALUES ({', '.join('?' * 19)})", converted)
+        conn.executemany(f"INSERT INTO tickets ({COLUMNS}) VALUES ({', '.join('?' * 20)})", converted)
     conn.close()
 
 
@@ -133,25 +134,32 @@ def measure_report(url: str, runs: int = 5) -> dict[str, float]:
     }
 
 
-def measure(kind: str, url: str, data: object, n: int) -> dict[str, float]:
+def measure(kind: str, url: str, data: object, n: int, cpus: str | None) -> dict[str, float]:
     out: dict[str, float] = {}
-    with Server(url, cpus="0" if kind == "sqlite" else None, log_level="WARNING") as server:
+    with Server(url, cpus=cpus if kind == "sqlite" else None, log_level="WARNING") as server:
         kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
         staff = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
         with httpx.Client(base_url=server.base, timeout=30) as client:
             issue, call, snap = [], [], []
             for i in range(n + 20):
+                if i == 20:
+                    cpu0 = server.cpu_seconds()
                 t0 = time.perf_counter()
-                r = client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk)
+                headers = {**kiosk, "Idempotency-Key": secrets.token_hex(16)}
+                r = client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=headers)
                 assert r.status_code == 201
                 if i >= 20:
                     issue.append((time.perf_counter() - t0) * 1000)
+            out["issue_cpu_ms"] = (server.cpu_seconds() - cpu0) * 1000 / n
             for i in range(n + 10):
+                if i == 10:
+                    cpu0 = server.cpu_seconds()
                 t0 = time.perf_counter()
                 r = client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)
                 assert r.status_code == 200
                 if i >= 10:
                     call.append((time.perf_counter() - t0) * 1000)
+            out["call_cpu_ms"] = (server.cpu_seconds() - cpu0) * 1000 / n
             for _ in range(30):
                 t0 = time.perf_counter()
                 assert client.get("/api/v1/queue", headers=staff).status_code == 200
@@ -170,13 +178,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--sizes", type=int, nargs="*", default=[0, 100_000, 1_000_000, 5_000_000])
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--report-only", action="store_true", help="time only the 30-day report (no server)")
+    parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the SQLite server (default 0)")
     args = parser.parse_args()
     print(f"# history scale ({args.db}) — {machine()}\n")
     headers = ["past tickets", "build s"]
     if not args.report_only:
-        headers += ["issue p50 ms", "issue p99 ms", "call p50 ms", "call p99 ms", "snapshot p50 ms"]
+        headers += ["issue p50 ms", "issue p99 ms", "issue server CPU ms", "call p50 ms", "call p99 ms"]
+        headers += ["call server CPU ms", "snapshot p50 ms"]
     headers += ["30-day report ms", "report median ms", "report client CPU ms", "tickets in report", "load avg"]
     rows = []
     with database(args.db) as url:
@@ -187,8 +197,9 @@ def main() -> None:
             have = size
             row = [f"{size:,}", f"{built:.0f}"]
             if not args.report_only:
-                m = measure(args.db, url, data, args.requests)
-                row += [f"{m[k]:.1f}" for k in ("issue_p50", "issue_p99", "call_p50", "call_p99", "snapshot_p50")]
+                m = measure(args.db, url, data, args.requests, args.server_cpus)
+                keys = ("issue_p50", "issue_p99", "issue_cpu_ms", "call_p50", "call_p99", "call_cpu_ms", "snapshot_p50")
+                row += [f"{m[k]:.2f}" if k.endswith("cpu_ms") else f"{m[k]:.1f}" for k in keys]
             r = measure_report(url)
             row += [
                 f"{r['report_ms']:.0f}",

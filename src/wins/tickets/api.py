@@ -87,6 +87,7 @@ def issue_on_loop(
     few statements of `issue_with` on a bare sqlite3 connection. The whole transaction takes a fraction of a
     millisecond and SQLite serialises writers anyway; if another thread holds the write lock this raises
     WriteLockBusy before touching anything, and the caller takes the ordinary path (docs/performance.md)."""
+    service.may_issue(actor)
     url = db.read_engine.url
     info = service.cached_service_info(url, body.service_id)
     load = service.cached_service_load(url, body.service_id, settings=settings)

@@ -417,9 +417,14 @@ class Issued:
     people_ahead: int = 0
 
 
-def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idempotency_key: str | None) -> str | None:
-    """Everything that can refuse a tap before the database is touched; returns the cleaned Idempotency-Key."""
+def may_issue(actor: Principal) -> None:
+    """Only a kiosk or staff issue tickets (checked first: a display learns nothing about services)."""
     actor.require_device_or_staff(DeviceKind.kiosk)
+
+
+def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idempotency_key: str | None) -> str | None:
+    """Everything that can refuse a tap before the database is touched (after `may_issue`); returns the
+    cleaned Idempotency-Key."""
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not 8 <= len(idempotency_key) <= 128:
@@ -523,6 +528,7 @@ def issue(
     language: str | None = None,
 ) -> Issued:
     """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket."""
+    may_issue(actor)
     service = service_info(session, service_id)
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
     if key is not None and session.get_bind().dialect.name == "postgresql":
