@@ -16,13 +16,16 @@ EVENT_ORDER_LOCK = 0x57494E53  # "WINS"
 NOTIFY_CHANNEL = "wins_events"
 
 
+_ORDER_AND_NOTIFY = text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, '')")
+
+
 def take_event_order(session: Session) -> None:
     """Before the first event of a transaction (PostgreSQL): the event-order lock, and a NOTIFY for commit."""
     if session.info.get("wins_event_lock") or session.get_bind().dialect.name != "postgresql":
         return
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK})
-    # NOTIFY is transactional: PostgreSQL delivers it to every listening worker only after commit.
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    # One round trip: the lock, then the NOTIFY (transactional: PostgreSQL delivers it to every listening
+    # worker only after commit).
+    session.execute(_ORDER_AND_NOTIFY, {"key": EVENT_ORDER_LOCK, "channel": NOTIFY_CHANNEL})
     session.info["wins_event_lock"] = True
 
 
