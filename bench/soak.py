@@ -140,7 +140,7 @@ def soak(tickets: int, counters: int, displays: int) -> dict:
     after_warmup = [row for row in rss if row[0] >= tickets // 5] or [rss[-1]]
     base, end = after_warmup[0], rss[-1]
     # RSS when 2/5, 3/5 and 4/5 of the tickets had been issued: a plateau or a slope.
-    fifths = [next((row[1] for row in rss if row[0] >= tickets * k // 5), end[1]) for k in (2, 3, 4)]
+    fifths = [next((row for row in rss if row[0] >= tickets * k // 5), end) for k in (2, 3, 4)]
     return {
         "tickets": tickets,
         "counters": counters,
@@ -150,7 +150,8 @@ def soak(tickets: int, counters: int, displays: int) -> dict:
         "displays_with_every_event_once_in_order": displays - len(bad),
         "subscriber_errors": result["failed"],
         "rss_after_warmup_mib": round(base[1] / 1024, 1),
-        "rss_at_2_3_4_fifths_mib": " / ".join(f"{kib / 1024:.1f}" for kib in fifths),
+        "rss_at_2_3_4_fifths_mib": " / ".join(f"{row[1] / 1024:.1f}" for row in fifths),
+        "anon_at_2_3_4_fifths_mib": " / ".join(f"{row[2] / 1024:.1f}" for row in fifths),
         "rss_end_mib": round(end[1] / 1024, 1),
         "rss_peak_mib": round(max(row[1] for row in rss) / 1024, 1),
         "growth_percent": round((end[1] - base[1]) / base[1] * 100, 1),
