@@ -67,7 +67,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 WRITE_LOCK_TIMEOUT = 30.0
 WAL_AUTOCHECKPOINT_PAGES = 20000  # ~80 MB of WAL
-CHECKPOINT_SECONDS = 0.5
+CHECKPOINT_SECONDS = 0.2  # small and often: a checkpoint of 0.5 s of writes moved p99 from 18 to 25 ms, 5 s to 60 ms
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_CACHE_KIB = 16 * 1024  # per connection
 
