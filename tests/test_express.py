@@ -37,12 +37,17 @@ def post(api: Api, body: dict[str, Any], *, who: str = "kiosk", key: str | None 
 
 def test_the_lane_gives_the_routes_answer(api: Api, lane: list[Any], backend: str) -> None:
     service = api.data.services["A"]
-    # A token not seen yet: the route resolves and caches it; the next tap can take the lane.
-    first = post(api, {"service_id": service, "language": "de"})
+    # Padded past the lane's body limit: valid JSON that only the documented route takes.
+    padded = b'{"service_id": %d, "language": "de"}' % service + b" " * 5000
+    first = api.client.post(
+        "/api/v1/tickets",
+        content=padded,
+        headers={**api.auth("kiosk"), "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+    )
     second = post(api, {"service_id": service, "language": "fr"})
     assert first.status_code == second.status_code == 201
     if backend == "sqlite":
-        assert lane == [(201, second.content)]  # only the second tap took the lane, and this is its answer
+        assert lane == [None, (201, second.content)]  # the lane handed the first on and answered the second
     else:
         assert lane == []  # PostgreSQL transactions wait for the server: always the route, in a thread
     a, b = first.json(), second.json()
@@ -55,6 +60,16 @@ def test_the_lane_gives_the_routes_answer(api: Api, lane: list[Any], backend: st
     assert {k: read[k] for k in b if k != "estimated_wait_seconds"} == {
         k: b[k] for k in b if k != "estimated_wait_seconds"
     }
+
+
+def test_the_first_tap_of_a_token_takes_the_lane(api: Api, lane: list[Any], backend: str) -> None:
+    r = post(api, {"service_id": api.data.services["C"]})  # the principal is not cached yet
+    assert r.status_code == 201
+    assert lane == ([(201, r.content)] if backend == "sqlite" else [])
+    unknown = api.client.post(
+        "/api/v1/tickets", json={"service_id": 1}, headers={"Authorization": "Bearer wdt_not-a-real-token"}
+    )
+    assert unknown.status_code == 401 and "token" in unknown.text.lower()
 
 
 def test_a_retried_tap_through_the_lane_returns_the_first_ticket(api: Api, lane: list[Any]) -> None:
@@ -84,7 +99,7 @@ def test_refusals_are_the_routes(
     r = post(api, body, **headers)
     assert r.status_code == status and words in r.text, r.text
     assert "Traceback" not in r.text
-    assert all(answer is None for answer in lane)  # every refusal came from the route
+    assert all(answer is None for answer in lane[1:])  # every refusal came from the route
 
 
 def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any], backend: str) -> None:
@@ -105,4 +120,7 @@ def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any], bac
         "/api/v1/tickets", content=b"service_id=1", headers={**api.auth("kiosk"), "Content-Type": "text/plain"}
     )
     assert r.status_code == 422
-    assert lane == ([None, None] if backend == "sqlite" else [])
+    if backend == "sqlite":
+        assert lane[0][0] == 201 and lane[1:] == [None, None]
+    else:
+        assert lane == []

@@ -6,11 +6,12 @@ response machinery cost more than the work itself: the target of 1,300 tickets/s
 (docs/performance.md) leaves 0.77 ms of CPU per ticket, all included.
 
 How it stays exactly the route: the lane only takes a request it can answer exactly as the route would — SQLite,
-a Bearer token already in the principal cache, a JSON body that validates, and an issue that succeeds. Anything
-else (another database, a cookie session, an unknown or expired token, a bad body, a domain error, a busy write
-lock) is handed, untouched and with its body replayed, to the ordinary route in wins.tickets.api, which gives
-the usual answer or error. A refused issue does nothing before it is refused, so the route redoing it is safe.
-The route stays the documented API (OpenAPI); tests/test_tickets.py checks that both give the same answers.
+a valid Bearer token (resolved as the route resolves it), a JSON body that validates, and an issue that
+succeeds. Anything else (another database, a cookie session, an unknown or expired token, a bad body, a domain
+error, a busy write lock) is handed, untouched and with its body replayed, to the ordinary route in
+wins.tickets.api, which gives the usual answer or error. A refused issue does nothing before it is refused, so
+the route redoing it is safe. The route stays the documented API (OpenAPI); tests/test_express.py checks that
+both give the same answers.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wins.db import WriteLockBusy
-from wins.deps import cached_principal
+from wins.deps import cached_principal, principal_from_token
 from wins.errors import WinsError
 from wins.schemas import TicketCreate
 from wins.tickets.api import issue_on_loop, tracking_url
@@ -46,12 +48,20 @@ class IssueExpressLane:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        db = request.app.state.db
         token = _bearer(scope)
-        principal = cached_principal(request, token) if token and db.is_sqlite else None
-        if principal is None:
+        if not token or not request.app.state.db.is_sqlite:
             await self.app(scope, receive, send)
             return
+        principal = cached_principal(request, token)
+        if principal is None:
+            # Not cached (first tap, or the cache's few seconds ran out): resolve it as the route would, in the
+            # thread pool. Handing these to the route instead sent every tap in flight at that moment down the
+            # slow path, which then held the write lock and pushed the next taps there too (the 64-client tail).
+            try:
+                principal = await run_in_threadpool(principal_from_token, request, token)
+            except WinsError:
+                await self.app(scope, receive, send)  # the route words the refusal
+                return
         body, more = await _read_body(receive)
         answer = None if more else self._try(request, principal, body)
         if answer is None:
@@ -70,6 +80,8 @@ class IssueExpressLane:
     @staticmethod
     def _try(request: Request, principal: Any, body: bytes) -> tuple[int, bytes] | None:
         headers = request.headers
+        if len(body) > MAX_BODY:
+            return None
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             return None
         key = headers.get("idempotency-key")
