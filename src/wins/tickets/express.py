@@ -97,6 +97,7 @@ class IssueExpressLane:
         except (WinsError, WriteLockBusy):
             return None
         view["tracking_url"] = tracking_url(state.settings, request, view["tracking_token"])
+        # Encoded as Starlette's JSONResponse encodes, so both ways give the same bytes.
         return (201 if created else 200), json.dumps(
             view, ensure_ascii=False, allow_nan=False, separators=(",", ":")
         ).encode()

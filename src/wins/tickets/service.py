@@ -237,17 +237,11 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
     """A ticket with its position and estimated wait."""
     data = ticket_event_data(session, ticket)
     if ticket.status == TicketStatus.waiting:
-        e = est.estimate_for(
-            est.people_ahead(session, ticket), service_load(session, ticket.service_id, settings=settings)
-        )
-        position, wait, wait_range = e.people_ahead + 1, e.seconds, [e.low, e.high]
+        load = service_load(session, ticket.service_id, settings=settings)
+        data.update(_wait_fields(est.estimate_for(est.people_ahead(session, ticket), load)))
     else:
-        position, wait, wait_range = 0, 0, [0, 0]
+        data.update(position=0, people_ahead=0, estimated_wait_seconds=0, estimated_wait_range=[0, 0])
     data.update(
-        position=position,
-        people_ahead=max(position - 1, 0),
-        estimated_wait_seconds=wait,
-        estimated_wait_range=wait_range,
         tracking_token=ticket.tracking_token,
         serving_at=ticket.serving_at.isoformat() if ticket.serving_at else None,
         finished_at=ticket.finished_at.isoformat() if ticket.finished_at else None,
@@ -255,6 +249,16 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
         transfer_count=ticket.transfer_count,
     )
     return data
+
+
+def _wait_fields(e: est.Estimate) -> dict[str, Any]:
+    """A waiting ticket's place and wait, as `ticket_view` and `new_ticket_view` show them."""
+    return {
+        "position": e.people_ahead + 1,
+        "people_ahead": e.people_ahead,
+        "estimated_wait_seconds": e.seconds,
+        "estimated_wait_range": [e.low, e.high],
+    }
 
 
 # -- issuing ------------------------------------------------------------------------------------------
@@ -542,14 +546,7 @@ def issue(
 
 def new_ticket_view(issued: Issued, load: est.ServiceLoad) -> dict[str, Any]:
     """`ticket_view` of a ticket just created, from what the transaction wrote (no reading back)."""
-    e = est.estimate_for(issued.people_ahead, load)
-    return {
-        **issued.data,
-        "position": e.people_ahead + 1,
-        "people_ahead": e.people_ahead,
-        "estimated_wait_seconds": e.seconds,
-        "estimated_wait_range": [e.low, e.high],
-    }
+    return {**issued.data, **_wait_fields(est.estimate_for(issued.people_ahead, load))}
 
 
 def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:
