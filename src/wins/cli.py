@@ -53,10 +53,12 @@ def _session(settings: Settings):  # type: ignore[no-untyped-def]
 @main.command()
 def demo() -> None:
     """Create demo data (a branch, services A/B/C, four counters, an admin) if the database is empty."""
-    from wins.demo import seed_demo
+    from wins.demo import PRODUCTION_REFUSAL, demo_allowed, seed_demo
     from wins.migrate import upgrade
 
     settings = _settings()
+    if not demo_allowed(settings):
+        raise click.ClickException(PRODUCTION_REFUSAL)
     upgrade(settings.sqlalchemy_url)
     with _session(settings) as session:
         result = seed_demo(session)
@@ -77,7 +79,7 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     """Upgrade the database, create demo data on first start, and run the server."""
     import uvicorn
 
-    from wins.demo import seed_demo
+    from wins.demo import PRODUCTION_REFUSAL, demo_allowed, seed_demo
     from wins.migrate import upgrade
 
     settings = _settings()
@@ -87,7 +89,9 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     if settings.is_sqlite and workers > 1:
         click.echo("Note: with SQLite keep one worker; use PostgreSQL for several.", err=True)
     upgrade(settings.sqlalchemy_url)
-    if settings.demo_on_first_start and not no_demo:
+    if not demo_allowed(settings):
+        _warn_if_no_staff(settings, PRODUCTION_REFUSAL)
+    elif settings.demo_on_first_start and not no_demo:
         with _session(settings) as session:
             result = seed_demo(session)
         if result.created:
@@ -117,6 +121,17 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
         # reconnect and resume from their last event id, so cutting them short loses nothing.
         timeout_graceful_shutdown=5,
     )
+
+
+def _warn_if_no_staff(settings: Settings, message: str) -> None:
+    """Production never seeds: on a database without any staff account say how to create the first one."""
+    from sqlalchemy import select
+
+    from wins.staff.models import StaffUser
+
+    with _session(settings) as session:
+        if session.scalar(select(StaffUser.id).limit(1)) is None:
+            click.echo(f"No staff account exists yet. {message}", err=True)
 
 
 @main.group()

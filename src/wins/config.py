@@ -72,7 +72,9 @@ class Settings(BaseSettings):
         description="Recent events kept in memory for subscribers to replay; one further behind reads the event "
         "table, 1,000 events a query.",
     )
-    demo_on_first_start: bool = Field(True, description="`wins serve` creates demo data on an empty database.")
+    demo_on_first_start: bool = Field(
+        True, description="`wins serve` creates demo data on an empty database (never when `WINS_ENV=production`)."
+    )
     printer_url: str = Field(
         "",
         description="Network ticket printer the server reprints slips on (staff 'reprint'), e.g. "
