@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wins import __version__
 from wins.config import Settings, get_settings
 from wins.db import Database
+from wins.deps import forget_principals_on_revocation
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
 from wins.schemas import ErrorBody, HealthPublic
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.hub = hub
     app.state.principal_cache = {}
+    db.after_commit_hooks.append(forget_principals_on_revocation(app.state.principal_cache))
     install_error_handlers(app)
     _install_docs(app)
 

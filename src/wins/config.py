@@ -62,8 +62,28 @@ class Settings(BaseSettings):
     estimate_sample_size: int = Field(
         20, description="How many recent served tickets of a service feed its average service time."
     )
-    login_max_failures: int = Field(5, description="Failed logins in a row before the account is locked.")
-    login_lock_seconds: int = Field(300, description="How long a locked account stays locked.")
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins for one username from one client address before that address is locked out "
+        "of that username (other addresses still sign in: an attacker cannot lock a real user out).",
+    )
+    login_lock_seconds: int = Field(
+        300, ge=1, description="How long a client address stays locked out of a username after too many failures."
+    )
+    login_client_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins from one client address (any usernames) within `WINS_LOGIN_CLIENT_WINDOW_SECONDS` "
+        "before that address may not sign in at all for `WINS_LOGIN_CLIENT_LOCK_SECONDS`. Behind a reverse proxy, "
+        "make sure WINS sees the real client address (X-Forwarded-For from a trusted proxy).",
+    )
+    login_client_window_seconds: int = Field(
+        900, ge=1, description="Window over which failed sign-ins of a client address are counted."
+    )
+    login_client_lock_seconds: int = Field(
+        900, ge=1, description="How long a client address with too many failed sign-ins is refused."
+    )
     event_poll_seconds: float = Field(
         1.0, description="Safety-net poll of the event log (catches events from other processes on SQLite)."
     )

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from wins.auth import Principal, resolve_token
+from wins.auth import CREDENTIALS_CHANGED, Principal, resolve_token
 from wins.config import Settings
-from wins.db import Database
+from wins.db import Database, HasInfo
 from wins.errors import NotAuthenticated, PermissionDenied
 from wins.staff.models import Role
 
@@ -120,6 +120,18 @@ def _in_session(db: Database, work: Callable[[Session], T]) -> T:
 
 SessionDep = Annotated[Session, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+
+
+def forget_principals_on_revocation(cache: dict[str, tuple[float, Principal]]) -> Callable[[HasInfo], None]:
+    """After-commit hook: a committed revocation (sign-out, password change, deactivation, device revoked or
+    rotated; see `wins.auth.credentials_changed`) empties this process's cache, so the revoked token stops
+    working here at once, and in other processes when their entry expires (PRINCIPAL_CACHE_SECONDS)."""
+
+    def forget(committed: HasInfo) -> None:
+        if committed.info.get(CREDENTIALS_CHANGED):
+            cache.clear()
+
+    return forget
 
 
 def cached_principal(request: HTTPConnection, token: str) -> Principal | None:

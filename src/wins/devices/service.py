@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock
+from wins.auth import credentials_changed
 from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotFound, ValidationFailed
@@ -54,6 +55,7 @@ def list_devices(session: Session) -> list[Device]:
 def revoke_device(session: Session, device_id: int) -> Device:
     device = get_device(session, device_id)
     device.revoked_at = device.revoked_at or clock.utcnow()
+    credentials_changed(session)
     session.flush()
     return device
 
@@ -64,6 +66,7 @@ def rotate_token(session: Session, device_id: int) -> tuple[Device, str]:
     device.token_hash = hash_device_token(token)
     device.token_hint = token[:8]
     device.revoked_at = None
+    credentials_changed(session)
     session.flush()
     return device, token
 
