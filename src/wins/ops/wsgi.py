@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, cast
 
 from a2wsgi import ASGIMiddleware
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from wins.app import create_app
 
@@ -63,7 +65,7 @@ class Lifespan:
             logger.warning("application shutdown did not complete: %s", exc)
 
 
-def build(app: FastAPI | None = None) -> ASGIMiddleware:
+def build(app: FastAPI | None = None) -> Callable[[dict[str, Any], Any], Any]:
     app = app or create_app()
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, name="wins-asgi-loop", daemon=True).start()
@@ -75,7 +77,18 @@ def build(app: FastAPI | None = None) -> ASGIMiddleware:
         uwsgi.atexit = lifespan.shutdown
     except ImportError:
         atexit.register(lifespan.shutdown)
-    return ASGIMiddleware(cast(Any, app), loop=loop)  # a2wsgi's own ASGI types are narrower than Starlette's
+    # The client address nginx forwards, trusted only from loopback as gunicorn.conf.py and `wins serve` do:
+    # sign-ins are throttled per client address, and without this every client would share nginx's address.
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    proxied = ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted)
+    inner = ASGIMiddleware(cast(Any, proxied), loop=loop)  # a2wsgi's own ASGI types are narrower than Starlette's
+
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        # a2wsgi names the client only when REMOTE_PORT is set, and uWSGI's http-socket does not set it.
+        environ.setdefault("REMOTE_PORT", "0")
+        return inner(cast(Any, environ), start_response)
+
+    return application
 
 
 application = build()
