@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -147,6 +148,16 @@ def test_the_counters_are_shared_by_every_worker(app: FastAPI, limited: Settings
             assert token_login(here if i % 2 else there, f"guess{i}", "wrong-password")[0] == 401
         assert token_login(here, "staff", PASSWORD)[0] == 429
         assert token_login(there, "staff", PASSWORD)[0] == 429
+
+
+def test_a_burst_of_parallel_guesses_cannot_slip_past_the_limit(app: FastAPI) -> None:
+    # Each attempt is counted before its (slow) password check, in a transaction that serialises them.
+    def guess(i: int) -> int:
+        return token_login(client_at(app, "203.0.113.70"), f"burst{i}", "wrong-password")[0]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(guess, range(CLIENT_LIMIT + 6)))
+    assert sorted(statuses) == [401] * CLIENT_LIMIT + [429] * 6
 
 
 def test_successes_do_not_count_and_a_lock_ends(app: FastAPI) -> None:

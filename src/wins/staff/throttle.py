@@ -96,7 +96,11 @@ def _row(session: Session, key: str, now: datetime, *, account: str | None = Non
 def take_attempt(session: Session, keys: Keys, limits: Limits, now: datetime) -> int:
     """Count one sign-in attempt from this client for this username. Returns 0 when it may go ahead, else the
     seconds until the client may try again (the attempt is then not counted)."""
-    session.execute(delete(LoginThrottle).where(LoginThrottle.expires_at < now))
+    # Tidy up rows that no longer matter, a batch at a time; rows another attempt holds are left for later
+    # (SKIP LOCKED on PostgreSQL: deleting one locked there could deadlock with that attempt).
+    stale = select(LoginThrottle.key).where(LoginThrottle.expires_at < now).limit(500)
+    stale = stale.with_for_update(skip_locked=True)
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale.scalar_subquery())))
     window = timedelta(seconds=limits.client_window_seconds)
     rows = (
         (_row(session, keys.client, now), limits.client_failures, limits.client_lock_seconds),
