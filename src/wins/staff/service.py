@@ -117,11 +117,12 @@ def sign_in(db: Database, *, username: str, password: str, client: str, limits: 
             ).one_or_none()
             found = _Account(*row) if row is not None else None
     if wait:
-        logger.warning("sign-in refused for %r from %s: too many failed attempts", username, client)
+        logger.warning("sign-in refused from %s: too many failed attempts", client)
         raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds or ask an admin.")
     ok = verify_password(found.password_hash if found else None, password)
     if found is None or not ok or not found.active:
-        logger.info("failed sign-in for %r from %s", username, client)
+        # What was typed is logged only when it names an account: it may be a password typed in the wrong box.
+        logger.info("failed sign-in for %s from %s", repr(username.strip()) if found else "an unknown username", client)
         raise NotAuthenticated("Wrong username or password.")
     with db.session() as session:
         throttle.attempt_succeeded(session, keys)
