@@ -2,11 +2,10 @@
 set, then every page that shows it opened in Chromium. Nothing may run (no dialog, no `window.__pwned`, no CSP
 violation: the escaping alone must hold, the policy is the second lock) and the text must be shown literally.
 
-Also the one helper that puts data into a page's <script>, on its own."""
+The helper itself, and the templates' use of it: tests/security/test_htmlsafe.py."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,7 +14,8 @@ from playwright.sync_api import Page, expect
 
 from tests.security.conftest import Watch, assert_page_headers, watch
 from tests.web.conftest import Site, sign_in
-from wins.htmlsafe import install_filters, script_json
+
+pytestmark = pytest.mark.browser
 
 # Each short enough for the tightest field (a counter name: 40 characters).
 PAYLOADS = {
@@ -29,32 +29,6 @@ PAYLOADS = {
 }
 SHORT = PAYLOADS["script"] + PAYLOADS["js"] + PAYLOADS["pwned"]  # 71 characters: fits an 80-character field
 LONG = "".join(PAYLOADS.values())  # for the 500-character slip text
-
-
-# -- the helper --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("text", [*PAYLOADS.values(), "<!-- <script>", "a & b", "\u2028\u2029", "é ü 🎫"])
-def test_script_json_cannot_end_the_script_and_round_trips(text: str) -> None:
-    value = {"name": text, "list": [text, 1, None, True], text: 2.5}
-    out = script_json(value)
-    for bad in ("<", ">", "&", "'", "\u2028", "\u2029"):
-        assert bad not in out, bad
-    assert json.loads(out) == value
-    # As JavaScript source too (the U+2028 rule is about string literals in older engines).
-    assert "</script" not in out.lower() and "<!--" not in out
-
-
-def test_templates_tojson_goes_through_the_helper() -> None:
-    from jinja2 import Environment
-
-    env = Environment(autoescape=True)
-    install_filters(env)
-    rendered = env.from_string("<script type=application/json>{{ v | tojson }}|{{ v | script_json }}</script>").render(
-        v={"n": PAYLOADS["lines"] + "'"}
-    )
-    a, b = rendered.removeprefix("<script type=application/json>").removesuffix("</script>").split("|")
-    assert a == b == script_json({"n": PAYLOADS["lines"] + "'"})
 
 
 # -- planting ----------------------------------------------------------------------------------------------
@@ -173,9 +147,6 @@ def _open(new_context: Any, who: str | None = None) -> tuple[Page, Watch]:
     if who:
         sign_in(page, who)
     return page, seen
-
-
-pytestmark = pytest.mark.browser
 
 
 def test_tracking_pages_show_names_as_text(site: Site, planted: dict[str, Any], new_context: Any) -> None:
