@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.security.conftest import Watch, assert_page_headers, watch
+from tests.support.browser import watch_csp
 from tests.web.conftest import Site, sign_in
 
 pytestmark = pytest.mark.browser
@@ -135,3 +136,24 @@ def test_swagger_ui_runs_from_our_files_under_the_policy(site: Site, new_context
     page.get_by_role("button", name="Execute").first.click()
     expect(page.locator(".live-responses-table .response-col_status").last).to_contain_text("200")
     _clean(seen)
+
+
+def test_the_watchers_see_a_violation(site: Site, browser: Browser) -> None:
+    """The checks above would notice: script added to a page is refused and reported to both watchers."""
+    context = browser.new_context(base_url=site.url)
+    try:
+        reported = watch_csp(context)
+        page = context.new_page()
+        seen = watch(page)
+        page.goto("/login")
+        page.evaluate("""() => {
+          const s = document.createElement("script");
+          s.textContent = "window.__pwned = 1";
+          document.body.append(s);
+        }""")
+        page.wait_for_function("() => window.__violations.length > 0")
+        page.evaluate("() => 0")  # a round trip: the binding call sent before it has been handled
+        assert seen.problems(any_console_error=True) and reported
+        assert "script-src-elem blocked inline on /login" in reported[0]
+    finally:
+        context.close()
