@@ -72,6 +72,8 @@ class AccessLogMiddleware:
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers += [item for item in _HEADER_ITEMS if item[0] not in present]
+                # Added even beside a policy a route set itself: browsers enforce every policy sent, so a route
+                # can only tighten this one, never loosen it.
                 if any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers):
                     headers.append(_CSP_ITEM)
                 message = {**message, "headers": headers}
