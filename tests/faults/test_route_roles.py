@@ -42,6 +42,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/docs"): EVERYONE,
     ("GET", "/health"): EVERYONE,
     ("MOUNT", "/static/vendor"): EVERYONE,
+    ("MOUNT", "/static/docs"): EVERYONE,
     ("MOUNT", "/static/staff"): EVERYONE,
     ("MOUNT", "/display/static"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
@@ -113,6 +114,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
 
 STATIC_FILE = {
     "/static/vendor": "/swagger-ui/swagger-ui.css",
+    "/static/docs": "/swagger-init.js",
 }
 CSRF = "csrf-for-tests"
 

@@ -24,6 +24,7 @@ from wins.devices.models import Device, DeviceKind
 from wins.display import speech
 from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
+from wins.htmlsafe import install_filters
 from wins.staff.models import Role
 from wins.tickets import service as tickets
 from wins.tickets.api import tracking_view
@@ -31,6 +32,7 @@ from wins.tickets.api import tracking_view
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+install_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "wins_display"
@@ -123,7 +125,7 @@ def display(
     return _page(
         request,
         "display.html",
-        {"config_json": _script_json(page_config), "title": page_config["title"], "layout": page_config["layout"]},
+        {"config": page_config, "title": page_config["title"], "layout": page_config["layout"]},
     )
 
 
@@ -157,11 +159,6 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
     # one-minute stream ticket from /staff/stream-ticket before each connect (see wins.web.session).
     page_config["token"] = bearer
     return page_config
-
-
-def _script_json(value: Any) -> str:
-    # Safe inside <script>: no "</script>" or "<!--" can come out of a branch or counter name.
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @router.get("/display/config")
@@ -229,7 +226,7 @@ def track(request: Request, tracking_token: str) -> Response:
     return _page(
         request,
         "track.html",
-        {"t": view, "s": strings, "lang": lang, "config_json": json.dumps(config)},
+        {"t": view, "s": strings, "lang": lang, "config": config},
     )
 
 

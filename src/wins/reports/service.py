@@ -17,7 +17,6 @@ per-ticket CSV, which reads them as it writes.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections import defaultdict
@@ -46,6 +45,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from wins.branches.models import Branch
 from wins.branches.service import get_branch, today
 from wins.counters.models import Counter
+from wins.csvsafe import SafeCsvWriter
 from wins.errors import ValidationFailed
 from wins.services.models import Service
 from wins.staff.models import StaffUser
@@ -372,7 +372,7 @@ def report_csv(report: Report, kind: str) -> str:
     if kind not in CSV_KINDS:
         raise ValidationFailed(f"Unknown CSV {kind!r}; choose one of {', '.join(CSV_KINDS)}.")
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsvWriter(out)  # names are typed by managers: no cell may become a formula
     zone = ZoneInfo(report.branch.timezone)
     names = {s.id: s.name for s in report.services}
     summary_header = [
