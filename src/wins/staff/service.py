@@ -64,14 +64,16 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         user.token_version += 1
     if "role" in changes:
         changes["role"] = Role(changes["role"])
-    losing_admin = user.role == Role.admin and user.active and (
-        ("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"])
+    losing_admin = (
+        user.role == Role.admin
+        and user.active
+        and (("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"]))
     )
     if losing_admin:
         others = session.scalar(
-            select(func.count()).select_from(StaffUser).where(
-                StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id
-            )
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id)
         )
         if not others:
             raise Conflict(
