@@ -26,14 +26,14 @@ class Strict(BaseModel):
 
 # -- building blocks ------------------------------------------------------------------------------------
 
-# Control characters have no place in names or slip text, and PostgreSQL cannot store U+0000 at all (lone
-# surrogates are refused by pydantic's `str` already). Tab and line breaks stay allowed.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters have no place in names or slip text, PostgreSQL cannot store U+0000, and a lone surrogate
+# (JSON allows "\ud800") cannot even be encoded as UTF-8. Tab and line breaks stay allowed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _no_control(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("must not contain control characters (such as U+0000)")
+        raise ValueError("must not contain control characters (such as U+0000) or lone surrogates")
     return value
 
 
