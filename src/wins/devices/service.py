@@ -82,7 +82,7 @@ def device_status(device: Device) -> dict[str, Any]:
 
 
 def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) -> Device:
-    """Rename a device or change some keys of its configuration (a DeviceUpdate; None in `config` resets a key)."""
+    """Rename a device or change some keys of its configuration (a DeviceUpdate: the keys given replace theirs)."""
     update = validated(DeviceUpdate, changes)
     device = get_device(session, device_id)
     if update.config is not None:
@@ -98,8 +98,7 @@ def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) 
 
 def _set_config(device: Device, changes: dict[str, Any]) -> None:
     current = device_config(device).model_dump(exclude_unset=True)
-    merged = {key: value for key, value in {**current, **changes}.items() if value is not None}
-    device.config = validated(DeviceConfig, merged).model_dump(exclude_unset=True)
+    device.config = validated(DeviceConfig, {**current, **changes}).model_dump(exclude_unset=True)
 
 
 def configure_display(
