@@ -212,3 +212,11 @@ def test_report_dates_at_the_ends_of_the_calendar(api: Api, browser: Any, path: 
     assert r.status_code == 422
     for edge in ("1970-01-01", "9999-12-01"):
         assert manager.client.get(path, params={"first": edge, "last": edge}).status_code == 200
+
+
+def test_a_forged_non_ascii_csrf_token_is_refused_not_a_crash(api: Api, browser: Any) -> None:
+    admin: Browser = browser("admin")
+    r = admin.client.post("/admin/services", data={"csrf_token": "é" * 32, "name": "Q", "prefix": "Q"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = admin.client.post("/login", data={"csrf_token": "ü", "username": "admin", "password": "x"})
+    assert r.status_code == 403
