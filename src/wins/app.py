@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -116,7 +116,7 @@ def _error(status: int, message: Any, code: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    from wins.errors import WinsError
+    from wins.errors import ValidationFailed, WinsError
 
     @app.exception_handler(WinsError)
     async def _wins_error(request: Request, exc: WinsError) -> Response:
@@ -132,11 +132,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
+        if request.url.path.split("/")[1:2] != ["api"]:  # a page (an id out of range …): a page answers
+            text = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'input'}: {e['msg']}" for e in errors)
+            return await _wins_error(request, ValidationFailed(text))
         return _error(422, errors, "invalid_input")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # The database refused a value the checks let through (PostgreSQL: U+0000 in text, an integer out of
+        # range): the input's fault, so a 4xx, never a 500. Inputs are checked first; this is the safety net.
+        logger.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = "A value in this request cannot be stored (a control character, or a number out of range)."
+        return await _wins_error(request, ValidationFailed(message))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -232,9 +243,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     _install_docs(app)
 
+    from wins.bodylimit import BodyLimitMiddleware
     from wins.tickets.express import IssueExpressLane
 
     app.add_middleware(IssueExpressLane)  # added first, so it runs inside the access log
+    app.add_middleware(BodyLimitMiddleware)  # every body, the lane's too, is bounded before anyone reads it
     app.add_middleware(AccessLogMiddleware)
 
     @app.get("/health", response_model=HealthPublic, tags=["health"])

@@ -9,6 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Page, Response
 
+from tests.security.forms import signed_in  # noqa: F401 - form posts as a signed-in user
 from tests.web.conftest import browser, new_context, site  # noqa: F401 - the web tests' fixtures, shared
 
 # Runs in every frame before the page's own scripts.

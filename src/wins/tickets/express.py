@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wins.bodylimit import ISSUE_LIMIT
 from wins.db import WriteLockBusy
 from wins.deps import cached_principal, principal_from_token
 from wins.errors import WinsError
@@ -34,7 +35,7 @@ from wins.tickets.api import issue_on_loop, tracking_url
 logger = logging.getLogger(__name__)
 
 PATH = "/api/v1/tickets"
-MAX_BODY = 4096  # a tap's body is ~50 bytes; anything bigger goes the ordinary way
+MAX_BODY = ISSUE_LIMIT  # a tap's body is ~50 bytes; BodyLimitMiddleware refuses more before the lane runs
 
 
 class IssueExpressLane:
@@ -89,7 +90,7 @@ class IssueExpressLane:
             return None
         try:
             data = TicketCreate.model_validate(json.loads(body))
-        except (ValueError, ValidationError):  # includes JSON errors; the route words them
+        except (ValueError, ValidationError, RecursionError):  # JSON errors, nesting too deep: the route words them
             return None
         state = request.app.state
         try:
