@@ -6,11 +6,18 @@ Gunicorn's own variable GUNICORN_BIND, if set, wins over WINS_HOST/WINS_PORT (e.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 from wins.config import get_settings
 from wins.ops.systemd import hold_notify_socket
 
 _settings = get_settings()
+
+# -- metrics ---------------------------------------------------------------------------------------------
+# /metrics adds up every worker's figures from files in this folder (prometheus-client's multi-process mode).
+# Set before any worker imports prometheus_client; emptied when the master starts (on_starting).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str((_settings.data_dir / "metrics").resolve()))
 
 # -- sockets and processes -------------------------------------------------------------------------------
 bind = [os.environ.get("GUNICORN_BIND") or f"{_settings.host}:{_settings.port}"]
@@ -26,8 +33,9 @@ timeout = 60
 # SIGTERM / `systemctl stop` / `systemctl reload` (SIGHUP): workers get this long to finish open requests.
 graceful_timeout = 20
 keepalive = 5
-# nginx on the same host forwards X-Forwarded-For/Proto; trust it only from loopback.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# X-Forwarded-For/Proto are read by the app itself, from WINS_TRUSTED_PROXIES only (wins.access_log), the same
+# way under every server; uvicorn's own rewriting would hide from the app which peer sent them.
+forwarded_allow_ips = ""
 
 # gunicorn >= 25.1 opens a control socket in $XDG_RUNTIME_DIR or ~/.gunicorn/ by default; the service
 # account has no writable home (ProtectHome, ProtectSystem=strict), and nothing here uses `gunicornc`.
@@ -61,3 +69,14 @@ def on_starting(server):  # noqa: ARG001
     # systemd Type=notify: the master would say READY=1 before any worker has started the app; the first
     # worker that is really serving says it instead (wins.ops.gunicorn_worker, NotifyAccess=all).
     hold_notify_socket()
+    # Figures of a previous run's workers would otherwise be added to this run's.
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):  # noqa: ARG001
+    # A dead worker's open WebSockets are no longer open (the "livesum" gauge drops its file).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -136,7 +136,13 @@ class AccessLogMiddleware:
                     client,
                     user,
                     request_id,
-                    extra={"client": client, "user": user, "method": method, "path": path, "status": status, "ms": ms},
+                    extra={
+                        "client": client,
+                        "user": user,
+                        "request_id": request_id,
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "ms": ms,
+                    },
                 )
-
-

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from wins import clock
 from wins.auth import STAFF_TOKEN_PURPOSE
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from wins.logging_setup import sign_in_failed
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import hash_password, sign, verify_password
 
@@ -64,14 +65,16 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         user.token_version += 1
     if "role" in changes:
         changes["role"] = Role(changes["role"])
-    losing_admin = user.role == Role.admin and user.active and (
-        ("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"])
+    losing_admin = (
+        user.role == Role.admin
+        and user.active
+        and (("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"]))
     )
     if losing_admin:
         others = session.scalar(
-            select(func.count()).select_from(StaffUser).where(
-                StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id
-            )
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id)
         )
         if not others:
             raise Conflict(
@@ -91,6 +94,7 @@ def authenticate(session: Session, *, username: str, password: str, max_failures
     now = clock.utcnow()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
+        sign_in_failed(username)
         raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds or ask an admin.")
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
@@ -100,7 +104,7 @@ def authenticate(session: Session, *, username: str, password: str, max_failures
                 user.locked_until = now + timedelta(seconds=lock_seconds)
                 user.failed_logins = 0
                 logger.warning("account %s locked after %d failed sign-ins", user.username, max_failures)
-        logger.info("failed sign-in for %r", username)
+        sign_in_failed(username)  # with the client's address, for fail2ban (deploy/fail2ban/)
         raise NotAuthenticated("Wrong username or password.")
     user.failed_logins = 0
     user.locked_until = None
