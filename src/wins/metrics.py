@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -170,8 +171,6 @@ def _allowed(settings: Any, client: str | None, authorization: str) -> bool:
 
 def install(app: FastAPI) -> None:
     """Add `GET /metrics` (not in the API schema)."""
-    from fastapi import Request, Response
-
     queue = QueueCollector(app.state.db, app.state.hub)
 
     @app.get("/metrics", include_in_schema=False)
