@@ -152,6 +152,24 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     )
 
 
+@main.command()
+def doctor() -> None:
+    """Check this installation: settings, database and schema, event stream, printers, disk space.
+    One line per check; the exit status is 1 if any check fails."""
+    from wins.ops.doctor import run
+
+    settings = _settings()
+    click.echo(f"WINS {_full_version()} — checking {_safe_url(settings)}")
+    if not run(settings, lambda finding: click.echo(finding.line())):
+        raise SystemExit(1)
+
+
+def _full_version() -> str:
+    from wins.version import full_version
+
+    return full_version()
+
+
 @main.group()
 def users() -> None:
     """Staff accounts."""
