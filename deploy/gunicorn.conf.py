@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from wins.config import get_settings
+from wins.logging_setup import server_log_config
 from wins.ops.systemd import hold_notify_socket
 
 _settings = get_settings()
@@ -44,23 +45,13 @@ control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 # -- logging ---------------------------------------------------------------------------------------------
-# The app logs one line per request itself (logger `wins.access`, text or JSON per WINS_LOG_FORMAT); gunicorn
-# adds its own process messages to the same stream (stderr → journald / supervisor log) in the same format.
+# The app logs one line per request itself (logger `wins.access`); gunicorn's and uvicorn's own messages go
+# through the same single handler (stderr → journald / supervisor log): one format (WINS_LOG_FORMAT), one
+# redaction filter, every line once. Each worker's app replaces the handler with an identical one.
 accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
-    # The root logger is configured by the app in each worker (wins.logging_setup); nothing here.
-    "root": {"level": "WARNING", "handlers": []},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": _settings.log_level.upper(), "propagate": False},
-        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
-    },
-}
+logconfig_dict = server_log_config(_settings)
 proc_name = "wins"
 
 
