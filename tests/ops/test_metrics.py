@@ -92,3 +92,29 @@ def test_health_shows_event_stream_and_version(api: Api) -> None:
     assert body["event_stream"] == "ok"
     assert body["version"] == full_version()
     assert body["version"].startswith(api.client.app.version)  # type: ignore[attr-defined]
+
+
+def _sign_in(client: TestClient, username: str) -> None:
+    import re
+
+    from tests.support.seed import PASSWORD
+
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    r = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+
+
+def test_admin_pages_show_the_version(api: Api) -> None:
+    _sign_in(api.client, "admin")
+    page = api.client.get("/admin/users")
+    assert page.status_code == 200
+    assert f"WINS {full_version()}</footer>" in page.text
+    api.client.cookies.clear()
+    _sign_in(api.client, "staff")
+    assert full_version() not in api.client.get("/staff").text
