@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,18 +15,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wins import __version__
 from wins.config import Settings, get_settings
 from wins.db import Database
 from wins.deps import forget_principals_on_revocation
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
 from wins.schemas import ErrorBody, HealthPublic
+from wins.version import full_version, package_version
 
 logger = logging.getLogger("wins.app")
-access_logger = logging.getLogger("wins.access")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -47,50 +44,6 @@ CONTENT_SECURITY_POLICY = (
 
 _HEADER_ITEMS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 _CSP_ITEM = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
-
-
-class AccessLogMiddleware:
-    """Adds the security headers (and the Content-Security-Policy to every HTML answer) and logs one line per
-    request.
-
-    A plain ASGI middleware: `@app.middleware("http")` (BaseHTTPMiddleware) runs every request through an
-    extra task and memory streams, which cost more than the ticket-issuing route itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers += [item for item in _HEADER_ITEMS if item[0] not in present]
-                # Added even beside a policy a route set itself: browsers enforce every policy sent, so a route
-                # can only tighten this one, never loosen it.
-                if any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers):
-                    headers.append(_CSP_ITEM)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            if access_logger.isEnabledFor(logging.INFO):
-                access_logger.info(
-                    "%s %s %d %.1fms",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                )
 
 
 # Every API error has the same body (see install_error_handlers); documenting it on every route lets clients and
@@ -217,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # (p99 of issuing, docs/performance.md).
         gc.collect()
         gc.freeze()
-        logger.info("WINS %s ready on %s", __version__, db.write_engine.url.render_as_string(hide_password=True))
+        logger.info("WINS %s ready on %s", full_version(), db.write_engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
@@ -227,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="WINS — Waiting Issue Number System",
-        version=__version__,
+        version=package_version(),
         description="Queue management API: issue tickets, call them to counters, follow the event stream.",
         lifespan=lifespan,
         # The default docs pages load Swagger UI from a CDN; sites often have no internet, so we serve a
@@ -248,11 +201,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(IssueExpressLane)  # added first, so it runs inside the access log
     app.add_middleware(BodyLimitMiddleware)  # every body, the lane's too, is bounded before anyone reads it
-    app.add_middleware(AccessLogMiddleware)
+    # -- operations (wins.access_log, wins.metrics): access line, request id, proxies, /health, /metrics --
+    from wins.access_log import AccessLogMiddleware
+    from wins.metrics import install as install_metrics
+
+    app.add_middleware(
+        AccessLogMiddleware,
+        headers=_HEADER_ITEMS,
+        html_headers=[_CSP_ITEM],
+        trusted_proxies=settings.trusted_proxies,
+    )
+    install_metrics(app)
 
     @app.get("/health", response_model=HealthPublic, tags=["health"])
     def health() -> Any:
-        """Liveness and database state (no sign-in needed; for load balancers and monitoring)."""
+        """Liveness, database and event-stream state, and the version (no sign-in needed; for load balancers
+        and monitoring). 503 when the database is unreachable or the event stream is not running."""
         try:
             with db.session(write=False) as session:
                 session.execute(text("SELECT 1"))
@@ -260,14 +224,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # the point of the endpoint is to report this
             logger.warning("health check: database unreachable: %s", exc)
             ok = False
+        events = hub.state
         body = {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if ok and events == "ok" else "degraded",
             "database": db.write_engine.dialect.name,
             "database_ok": ok,
-            "version": __version__,
+            "event_stream": events,
+            "version": full_version(),
             "last_event_id": hub.last_id,
         }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     from wins.branches.api import router as branch_router

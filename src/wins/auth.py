@@ -79,6 +79,6 @@ def credentials_changed(session: Session) -> None:
 
 
 def client_address(conn: HTTPConnection) -> str:
-    """The address sign-ins are throttled by: the peer, or the client a trusted proxy names (uvicorn's
-    proxy_headers with forwarded_allow_ips put it in the ASGI scope)."""
+    """The address sign-ins are throttled by: the peer, or the client a trusted proxy names (which
+    wins.access_log.AccessLogMiddleware puts in the ASGI scope, see WINS_TRUSTED_PROXIES)."""
     return conn.client.host if conn.client is not None else "unknown"

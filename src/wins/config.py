@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR.")
     log_format: LogFormat = Field(LogFormat.text, description="`text` for people, `json` for log collectors.")
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks (e.g. `10.0.0.5,192.168.0.0/24`) of reverse proxies "
+        "whose `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID` are believed (logs, sign-in lock-out, "
+        "`/metrics` allow-list). Empty: none; the peer's address is the client's.",
+    )
+    metrics_token: str = Field(
+        "", description="If set, `/metrics` answers only requests with `Authorization: Bearer <this token>`."
+    )
+    metrics_allow: str = Field(
+        "",
+        description="If set, `/metrics` answers only clients in these comma-separated addresses or networks "
+        "(e.g. `127.0.0.1,10.0.0.0/8`).",
+    )
     token_ttl_seconds: int = Field(12 * 3600, description="How long a staff API token stays valid.")
     default_service_seconds: int = Field(
         300, description="Service time assumed for a service before any ticket of it has been served."
@@ -103,6 +117,19 @@ class Settings(BaseSettings):
     printer_timeout: float = Field(
         3.0, gt=0, le=60, description="Seconds to wait for the ticket printer to connect or answer."
     )
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -21,6 +21,7 @@ from wins.auth import CREDENTIALS_CHANGED, Principal, resolve_token
 from wins.config import Settings
 from wins.db import Database, HasInfo
 from wins.errors import NotAuthenticated, PermissionDenied
+from wins.logging_setup import note_user
 from wins.staff.models import Role
 
 T = TypeVar("T")
@@ -165,9 +166,11 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
 
 
 async def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    if token and (principal := cached_principal(request, token)) is not None:
-        return principal  # the common case: no thread hop, no query
-    return await run_in_threadpool(_resolve_principal, request, token)
+    if not token or (principal := cached_principal(request, token)) is None:
+        principal = await run_in_threadpool(_resolve_principal, request, token)
+    # else the common case: no thread hop, no query
+    note_user(principal.label)  # for the access line
+    return principal
 
 
 def _resolve_principal(request: Request, token: str | None) -> Principal:

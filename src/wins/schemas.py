@@ -411,5 +411,6 @@ class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     database_ok: bool
+    event_stream: Literal["ok", "stalled", "stopped"]
     version: str
     last_event_id: int | None

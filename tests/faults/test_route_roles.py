@@ -41,6 +41,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/docs"): EVERYONE,
     ("GET", "/health"): EVERYONE,
+    ("GET", "/metrics"): EVERYONE,  # unless WINS_METRICS_TOKEN / WINS_METRICS_ALLOW restrict it
     ("MOUNT", "/static/vendor"): EVERYONE,
     ("MOUNT", "/static/docs"): EVERYONE,
     ("MOUNT", "/static/staff"): EVERYONE,

@@ -62,7 +62,7 @@ def watch(page: Page) -> Watch:
 
 
 def assert_page_headers(response: Response | None) -> None:
-    """The headers every HTML page carries (one home: wins.app.AccessLogMiddleware)."""
+    """The headers every HTML page carries (one home: wins.access_log.AccessLogMiddleware, given them by wins.app)."""
     from wins.app import CONTENT_SECURITY_POLICY
 
     assert response is not None

@@ -12,6 +12,7 @@ from wins import clock
 from wins.auth import STAFF_TOKEN_PURPOSE, credentials_changed
 from wins.db import Database
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from wins.logging_setup import sign_in_failed
 from wins.staff import throttle
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import hash_password, sign, verify_password
@@ -118,11 +119,12 @@ def sign_in(db: Database, *, username: str, password: str, client: str, limits: 
             found = _Account(*row) if row is not None else None
     if wait:
         logger.warning("sign-in refused from %s: too many failed attempts", client)
+        sign_in_failed(username.strip() if found else None)  # fail2ban counts these too (deploy/fail2ban/)
         raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds or ask an admin.")
     ok = verify_password(found.password_hash if found else None, password)
     if found is None or not ok or not found.active:
         # What was typed is logged only when it names an account: it may be a password typed in the wrong box.
-        logger.info("failed sign-in for %s from %s", repr(username.strip()) if found else "an unknown username", client)
+        sign_in_failed(username.strip() if found else None)  # with the client's address, for fail2ban
         raise NotAuthenticated("Wrong username or password.")
     with db.session() as session:
         throttle.attempt_succeeded(session, keys)

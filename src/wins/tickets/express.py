@@ -29,6 +29,7 @@ from wins.bodylimit import ISSUE_LIMIT
 from wins.db import WriteLockBusy
 from wins.deps import cached_principal, principal_from_token
 from wins.errors import WinsError
+from wins.logging_setup import note_user
 from wins.schemas import TicketCreate
 from wins.tickets.api import issue_on_loop, tracking_url
 
@@ -63,6 +64,7 @@ class IssueExpressLane:
             except WinsError:
                 await self.app(scope, receive, send)  # the route words the refusal
                 return
+        note_user(principal.label)  # for the access line
         body, more = await _read_body(receive)
         answer = None if more else self._try(request, principal, body)
         if answer is None:

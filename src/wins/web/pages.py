@@ -19,6 +19,7 @@ from wins import __version__
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.staff.models import Role, StaffUser
+from wins.version import full_version
 from wins.web.session import SAFE_METHODS, load_staff, read_session, tokens_match
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def local_time(value: datetime | None, zone: str) -> str:
 templates.env.filters["duration"] = duration
 templates.env.filters["local_time"] = local_time
 templates.env.globals["version"] = __version__
+templates.env.globals["build"] = full_version()  # the admin pages' footer: what runs (version and commit)
 
 
 def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
