@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -101,7 +102,12 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     base = f"http://{shown}:{port}"
     click.echo(f"WINS is starting on {base}")
     click.echo(f"  Staff sign-in:   {base}/login")
-    click.echo(f"  Display board:   {base}/display")
+    # /display needs a paired screen or a manager's web session: send whoever just read the admin password
+    # through the sign-in page, and say how a real TV gets paired.
+    click.echo(f"  Display board:   {base}/login?next=/display  (sign in as admin; it opens the board)")
+    command = sys.argv[0] if Path(sys.argv[0]).name == "wins" else "wins"  # e.g. .venv/bin/wins
+    click.echo(f'    To pair a TV:   {command} devices create "Waiting room TV" --kind display')
+    click.echo(f"                   then open {base}/display?token=THE_TOKEN once on that TV")
     click.echo(f"  API docs:        {base}/docs")
     click.echo(f"  Health:          {base}/health")
     sys.stdout.flush()
