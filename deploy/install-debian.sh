@@ -24,6 +24,7 @@
 # fine), and --no-systemctl (implied by --root) leaves systemd alone. --dry-run prints the plan and changes
 # nothing. --wheels DIR installs from that wheelhouse instead of the bundle's or PyPI.
 set -euo pipefail
+unset PYTHONPATH PYTHONHOME  # the venv must see only what it installed
 
 ROOT="${DESTDIR:-/}"
 SOURCE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"  # also via the bundle's install.sh link
