@@ -172,7 +172,7 @@ link_static() {
 install_packages() {
   local extras=deploy
   [ "$UWSGI" = 1 ] && extras=deploy,uwsgi
-  if [ ! -x "$OPT/venv/bin/python" ] || ! "$OPT/venv/bin/python" -c 'import pip' >/dev/null 2>&1; then
+  if [ ! -x "$OPT/venv/bin/pip" ] || ! "$OPT/venv/bin/python" -m pip --version >/dev/null 2>&1; then
     # A venv left half-made by a failed run (typically: python3-venv missing) is rebuilt, not reused.
     run rm -rf "$OPT/venv"
     if ! run "$PYTHON" -m venv "$OPT/venv"; then

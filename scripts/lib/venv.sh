@@ -5,7 +5,8 @@
 # .venv/bin/python but before pip) leaves a .venv that looks usable but is not. Check that it really works
 # and build it again if not, instead of failing on every later run until someone deletes it by hand.
 ensure_venv() {
-  if [ -e .venv ] && ! .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
+  # (The venv's own pip: a base Python with pip of its own would make `import pip` succeed anyway.)
+  if [ -e .venv ] && ! { [ -x .venv/bin/pip ] && .venv/bin/python -m pip --version >/dev/null 2>&1; }; then
     echo "Rebuilding .venv: it is incomplete (an earlier run failed while creating it)."
     rm -rf .venv
   fi

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,26 @@ def test_dry_run_changes_nothing(tmp_path: Path) -> None:
     assert "would run:" in out and "useradd" in out and "pip install" in out
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
     assert REPO.exists()
+
+
+@pytest.mark.parametrize("script", ["scripts/serve", "scripts/test"])
+def test_a_half_made_venv_is_rebuilt(script: str, tmp_path: Path) -> None:
+    """What a failed first run leaves (python3 -m venv without python3-venv: bin/python, no pip) is noticed
+    and rebuilt by both scripts, instead of blocking them until someone deletes it."""
+    text = (REPO / script).read_text()
+    assert ". scripts/lib/venv.sh" in text and "\nensure_venv\n" in text
+    assert text.index("ensure_venv\n") < text.index(".venv/bin/pip install")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /nowhere\n")
+    env = {**no_pip_config_env(), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", f". {REPO}/scripts/lib/venv.sh && ensure_venv && .venv/bin/python -m pip --version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Rebuilding .venv" in result.stdout and "pip " in result.stdout
