@@ -82,6 +82,9 @@ def debian(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bookworm")
     subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-xf", str(bookworm_tarball())], check=True)
     shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+    # The certificate authorities this machine trusts (a network may inspect TLS with its own CA, as a
+    # site's firewall can): a box on that network would be given the same.
+    shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
     return root
 
 
@@ -105,6 +108,9 @@ def chroot_command(root: Path, script: str, *, network: bool = True) -> list[str
         f"PATH={PATH}",
         "HOME=/root",
         "LANG=C.UTF-8",
+        # pip (its vendored certifi) and Python's ssl read the system bundle copied in above.
+        "PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
+        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
         "bash",
         "-c",
         script,
