@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,7 @@ from wins.db import Database
 from wins.deps import forget_principals_on_revocation
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
+from wins.ops.presence import announce_server
 from wins.schemas import ErrorBody, HealthPublic
 from wins.version import full_version, package_version
 
@@ -163,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Held while serving, so `wins restore` refuses to pull the database from under this process.
+        presence = await asyncio.to_thread(announce_server, settings)
         await hub.start()
         db.start_checkpointer()
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
@@ -175,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await hub.stop()
+            presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
             db.dispose()
 

@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import click
 
@@ -129,10 +130,15 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
                 )
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
+    command = sys.argv[0] if Path(sys.argv[0]).name == "wins" else "wins"  # e.g. .venv/bin/wins
     banner = [
         f"WINS is starting on {base}",
         f"  Staff sign-in:   {base}/login",
-        f"  Display board:   {base}/display",
+        # /display needs a paired screen or a manager's web session: send whoever just read the admin password
+        # through the sign-in page, and say how a real TV gets paired.
+        f"  Display board:   {base}/login?next=/display  (sign in as admin; it opens the board)",
+        f'    To pair a TV:   {command} devices create "Waiting room TV" --kind display',
+        f"                   then open {base}/display?token=THE_TOKEN once on that TV",
         f"  API docs:        {base}/docs",
         f"  Health:          {base}/health",
     ]
