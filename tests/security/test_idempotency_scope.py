@@ -90,7 +90,7 @@ def test_the_migration_gives_existing_keys_their_senders_scope(api: Api, databas
     config = migrate.alembic_config(database_url)
     engine = create_engine(database_url, poolclass=NullPool)
     try:
-        command.downgrade(config, "0004")
+        command.downgrade(config, "0005")
         with engine.begin() as conn:  # tickets issued with a key before the upgrade
             conn.execute(text("UPDATE tickets SET idempotency_key = 'retry-key-' || id"))
         command.upgrade(config, "head")

@@ -9,7 +9,7 @@
 Web sessions and API tokens end server-side on sign-out through staff_users.token_version, which exists since
 0001 (no schema change needed for that).
 
-Revision ID: 0005
+Revision ID: 0006
 Revises: 0004
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 import wins.db
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
