@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -16,7 +17,7 @@ from wins.auth import Principal
 from wins.db import Database
 from wins.devices.models import Device
 from wins.staff.models import StaffUser
-from wins.tickets import service
+from wins.tickets import express, service
 
 
 def _second_kiosk(api: Api) -> dict[str, str]:
@@ -28,12 +29,17 @@ def _second_kiosk(api: Api) -> dict[str, str]:
 def _tap(api: Api, headers: dict[str, str], key: str, *, padded: bool = False) -> Any:
     body = b'{"service_id": %d}' % api.data.services["A"]
     if padded:
-        body += b" " * 5000  # past the express lane's body limit: only the documented route takes it
-    return api.client.post(
-        "/api/v1/tickets",
-        content=body,
-        headers={**headers, "Content-Type": "application/json", "Idempotency-Key": key},
-    )
+        # Past the express lane's body limit (lowered for this request: the app refuses bodies over the real
+        # one before the lane runs): only the documented route takes it.
+        body += b" " * 100
+    with pytest.MonkeyPatch.context() as patch:
+        if padded:
+            patch.setattr(express, "MAX_BODY", 64)
+        return api.client.post(
+            "/api/v1/tickets",
+            content=body,
+            headers={**headers, "Content-Type": "application/json", "Idempotency-Key": key},
+        )
 
 
 def test_two_kiosks_with_one_key_get_their_own_tickets(api: Api) -> None:

@@ -10,7 +10,7 @@ Web sessions and API tokens end server-side on sign-out through staff_users.toke
 0001 (no schema change needed for that).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
