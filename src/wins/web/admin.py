@@ -8,6 +8,7 @@ handler has that one shape, so it is written once, in `_submit`; the routes say 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -57,10 +58,13 @@ def _text(form: FormData, name: str, default: str = "") -> str:
     return value.strip() if isinstance(value, str) else default
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]{1,12}")
+
+
 def _whole(raw: str, label: str) -> int:
-    # Plain ASCII digits, and not too many: int() also takes "٣" or "1_000" (and "²".isdigit() is true), and
-    # the schema checks the range afterwards.
-    if not (raw.isascii() and raw.lstrip("+-").isdigit() and len(raw) <= 12):
+    # Plain ASCII digits, and not too many: int() also takes "٣" or "1_000" ("²".isdigit() is true but int()
+    # refuses it); the schema checks the range afterwards.
+    if not _WHOLE.fullmatch(raw):
         raise ValidationFailed(f"{label} must be a whole number.")
     return int(raw)
 
