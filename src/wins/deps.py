@@ -146,12 +146,14 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     now = time.monotonic()
     hit = cache.get(token)
     if hit is not None and hit[0] > now:
+        note_user(hit[1].label)  # for the access line (display pages, WebSockets, the express lane)
         return hit[1]
     # The web UI (wins.web) resolves its own short-lived stream tickets; None means "not one of mine".
     hook = getattr(request.app.state, "token_principal", None)
     principal: Principal | None = hook(request, token) if hook is not None else None
     if principal is not None:
         cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+        note_user(principal.label)
         return principal
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
@@ -162,6 +164,7 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     if len(cache) > 10000:
         cache.clear()
     cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+    note_user(principal.label)
     return principal
 
 
