@@ -30,6 +30,7 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # the first run builds the Debian root (debootstrap: minutes)
     pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and chroot need root"),
     pytest.mark.skipif(shutil.which("debootstrap") is None, reason="needs debootstrap (scripts/system-deps)"),
 ]
