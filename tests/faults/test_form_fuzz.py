@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api
-from tests.security.conftest import Browser, sign_in
+from tests.security.forms import FormSession, sign_in
 
 EXAMPLES = 20
 CLASSICS = ["", "²", "٣", "1e3", "9" * 30, "-1", "0", str(2**63), "\x00", "on", "calls", "en", "UTC", "A"]
@@ -65,7 +65,7 @@ def _no_server_error(response: Any, what: str) -> None:
 @pytest.mark.parametrize("template", list(FIELDS))
 def test_form_posts_never_answer_500(api: Api, template: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR)
-    admin: Browser = sign_in(api.client.app, "admin")
+    admin: FormSession = sign_in(api.client.app, "admin")
     path = _path(template, api)
     names = FIELDS[template]
     keys = st.sampled_from([*names, "csrf_token", "extra"]) if names else st.sampled_from(["csrf_token", "extra"])
@@ -94,7 +94,7 @@ def test_form_posts_never_answer_500(api: Api, template: str, caplog: pytest.Log
 
 def test_query_strings_never_answer_500(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR)
-    manager: Browser = sign_in(api.client.app, "manager")
+    manager: FormSession = sign_in(api.client.app, "manager")
     text = st.one_of(VALUES, st.dates().map(str), st.text(max_size=12).map(lambda t: "2024-" + t))
     pages = st.sampled_from(["/reports", "/reports/tickets.csv", "/reports/services.csv", "/reports/hourly.csv",
                              "/login", "/logout", "/dashboard", "/dashboard/live", "/staff", "/display",
