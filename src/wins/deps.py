@@ -134,12 +134,6 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     hit = cache.get(token)
     if hit is not None and hit[0] > now:
         return hit[1]
-    # The web UI (wins.web) resolves its own short-lived stream tickets; None means "not one of mine".
-    hook = getattr(request.app.state, "token_principal", None)
-    principal: Principal | None = hook(request, token) if hook is not None else None
-    if principal is not None:
-        cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
-        return principal
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     with db.session(write=False) as session:

@@ -6,6 +6,7 @@ from wins.counters.models import Counter, CounterService
 from wins.db import Base
 from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
+from wins.onetime import OneTimeCode
 from wins.services.models import Service
 from wins.staff.models import Role, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
@@ -19,6 +20,7 @@ __all__ = [
     "Device",
     "DeviceKind",
     "Event",
+    "OneTimeCode",
     "Role",
     "Service",
     "StaffUser",

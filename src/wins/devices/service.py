@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from wins import clock
 from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
-from wins.errors import NotFound, ValidationFailed
-from wins.events.service import record_event
+from wins.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from wins.events.service import record_event, record_sign_in_ended
+from wins.onetime import CodePurpose, consume_code, issue_code
 from wins.staff.security import hash_device_token, new_device_token
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def list_devices(session: Session) -> list[Device]:
 
 def revoke_device(session: Session, device_id: int) -> Device:
     device = get_device(session, device_id)
-    device.revoked_at = device.revoked_at or clock.utcnow()
+    if device.revoked_at is None:
+        device.revoked_at = clock.utcnow()
+        record_sign_in_ended(session, device_id=device.id)  # its open event streams close at once
     session.flush()
     return device
 
@@ -64,7 +67,39 @@ def rotate_token(session: Session, device_id: int) -> tuple[Device, str]:
     device.token_hash = hash_device_token(token)
     device.token_hint = token[:8]
     device.revoked_at = None
+    record_sign_in_ended(session, device_id=device.id)  # streams opened with the old token close
     session.flush()
+    return device, token
+
+
+def create_pairing_code(session: Session, device_id: int, *, seconds: int) -> tuple[Device, str]:
+    """A pairing code for a display: opening `/display?pair=<code>` on the screen within `seconds` pairs it, once.
+    The display's long-lived token never travels in a URL (docs/security.md)."""
+    device = get_device(session, device_id)
+    if device.kind != DeviceKind.display:
+        raise ValidationFailed("Only displays are paired with a link; a kiosk takes its token in its settings.")
+    if device.revoked_at is not None:
+        raise Conflict(f"{device.name} is revoked; give it a new token first, then a pairing link.")
+    return device, issue_code(session, purpose=CodePurpose.pair, seconds=seconds, device_id=device.id)
+
+
+def use_pairing_code(session: Session, code: str) -> int:
+    """Use up a pairing code (in its own transaction, so it is gone even if pairing then fails): its display's id."""
+    grant = consume_code(session, code, purpose=CodePurpose.pair)
+    if grant is None or grant.device_id is None:
+        raise NotAuthenticated("This pairing link is unknown, used or expired. Ask an admin for a new one.")
+    return grant.device_id
+
+
+def pair_display(session: Session, device_id: int) -> tuple[Device, str]:
+    """Give the display that opened its pairing link a new token, for its HttpOnly cookie. A new token each
+    time: the screen paired before with this display (if any) is unpaired, and the token exists only in the
+    cookie of the screen that holds it."""
+    device = get_device(session, device_id)
+    if device.revoked_at is not None:
+        raise NotAuthenticated(f"{device.name} was revoked. Ask an admin for a new token and pairing link.")
+    device, token = rotate_token(session, device_id)
+    logger.info("display %r paired", device.name)
     return device, token
 
 

@@ -15,15 +15,18 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import principal_from_token
+from wins.deps import principal_from_token, write_transaction
+from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.display import speech
 from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
+from wins.events.access import issue_stream_ticket
 from wins.staff.models import Role
 from wins.tickets import service as tickets
 from wins.tickets.api import tracking_view
@@ -85,37 +88,30 @@ def _message(request: Request, title: str, text: str, status: int) -> HTMLRespon
 # -- display board ----------------------------------------------------------------------------------
 
 
+PAIR_HOW = (
+    "Open the pairing link an admin gives you on this screen (Admin › Devices › Pairing link, or "
+    "`wins devices pair NAME` on the server). The link works once, for a few minutes."
+)
+
+
 @router.get("/display")
 def display(
     request: Request,
     token: Annotated[str | None, Query(max_length=512)] = None,
+    pair: Annotated[str | None, Query(max_length=128)] = None,
     cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None,
 ) -> Response:
     if token is not None:
-        try:
-            _display_principal(request, token)
-        except WinsError as exc:
-            return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
-        # Keep the token out of the address bar, history and any screenshot of the URL.
-        redirect = RedirectResponse("/display", status_code=303)
-        redirect.set_cookie(
-            COOKIE,
-            token,
-            max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
-            httponly=True,
-            samesite="lax",
-            secure=_settings(request).env == Environment.production,
-            path="/",
-        )
-        return redirect
+        # A display token lives forever; in an address it lands in proxy and server access logs and in the
+        # browser history. Pairing takes a one-time link instead (docs/security.md).
+        text = f"Pairing with a token in the address is no longer accepted (addresses end up in logs). {PAIR_HOW}"
+        return _message(request, "This screen cannot be paired this way", text, 400)
+    if pair is not None:
+        return _pair(request, pair)
     try:
         principal, bearer = _display_principal(request, cookie_token)
     except WinsError as exc:
-        text = (
-            "Open /display?token=YOUR_DISPLAY_TOKEN once on this screen (an admin creates display tokens). "
-            f"({exc.message})"
-        )
-        response = _message(request, "Display not paired", text, exc.status_code)
+        response = _message(request, "Display not paired", f"{PAIR_HOW} ({exc.message})", exc.status_code)
         if cookie_token:
             response.delete_cookie(COOKIE, path="/")
         return response
@@ -125,6 +121,54 @@ def display(
         "display.html",
         {"config_json": _script_json(page_config), "title": page_config["title"], "layout": page_config["layout"]},
     )
+
+
+def _pair(request: Request, code: str) -> Response:
+    """Exchange a one-time pairing code for the display's HttpOnly cookie, then leave the address at once."""
+    db = _db(request)
+    try:
+        with db.session() as session:  # its own transaction: the code is used up even if pairing fails
+            device_id = devices.use_pairing_code(session, code)
+        with db.session() as session:
+            device, token = devices.pair_display(session, device_id)
+            audit(session, actor=Principal(device=device), action="device.pair", details={"device_id": device_id})
+    except WinsError as exc:
+        return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
+    # 303 to the bare address: the (now used) code leaves the address bar and history at once.
+    redirect = RedirectResponse("/display", status_code=303)
+    redirect.set_cookie(
+        COOKIE,
+        token,
+        max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
+        httponly=True,
+        samesite="lax",
+        secure=_settings(request).env == Environment.production,
+        path="/",
+    )
+    return redirect
+
+
+@router.post("/display/stream-ticket")
+async def display_stream_ticket(
+    request: Request, cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None
+) -> Response:
+    """A one-time connect ticket for the board's event WebSocket, for the holder of the display's HttpOnly
+    cookie (or a manager's web session, with its CSRF header). 401 once the display is revoked: the page then
+    reloads and shows "Display not paired"."""
+    # Against cross-site requests: a custom header cannot be sent cross-origin without a CORS preflight,
+    # which this server never grants (and the SameSite=Lax cookie is not sent on a cross-site POST anyway).
+    if request.headers.get("x-requested-with") != "wins-display":
+        return JSONResponse({"detail": "Missing X-Requested-With: wins-display."}, status_code=403, headers=NO_STORE)
+    settings = _settings(request)
+    try:
+        principal, _ = await run_in_threadpool(_display_principal, request, cookie_token)
+        ticket = await write_transaction(
+            _db(request),
+            lambda session: issue_stream_ticket(session, principal, seconds=settings.stream_ticket_seconds),
+        )
+    except WinsError as exc:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=NO_STORE)
+    return JSONResponse({"ticket": ticket, "expires_in": settings.stream_ticket_seconds}, headers=NO_STORE)
 
 
 def _page_config(request: Request, principal: Principal, bearer: str | None) -> dict[str, Any]:
@@ -146,16 +190,21 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
         "speech": config.get("speech", True) is not False,
         "chime_url": request.url_for("display_static", path="chime.wav").path,
         "title": str(config.get("title") or branch_name),
+        # Part of the version: a board still running the script that put its token in the socket URL reloads.
+        "stream_auth": "ticket",
     }
     # The page reloads itself when this changes (an admin edited the display's settings).
     page_config["version"] = hashlib.sha256(json.dumps(page_config, sort_keys=True).encode()).hexdigest()[:16]
-    # Why the token is embedded: WebSockets cannot carry an Authorization header and the long-poll
-    # fallback needs one, so the script must hold the token. This page is only ever sent to the holder of
-    # the HttpOnly cookie (never cached: no-store), so it reveals nothing that browser does not already
-    # hold; a display token can only read the queue and events (it cannot issue or call tickets).
-    # A manager's web session embeds nothing: the API takes the session cookie, and the WebSocket gets a
-    # one-minute stream ticket from /staff/stream-ticket before each connect (see wins.web.session).
+    # Why the token is embedded: the REST calls (snapshot, long-poll fallback) need an Authorization header.
+    # This page is only ever sent to the holder of the HttpOnly cookie (never cached: no-store), so it reveals
+    # nothing that browser does not already hold; a display token can only read the queue and events (it
+    # cannot issue or call tickets). The WebSocket never carries it: before each connect the script gets a
+    # one-time ticket from POST /display/stream-ticket (wins.events.access).
+    # A manager's web session embeds no token (the API takes the session cookie), only its CSRF token, which
+    # the ticket request needs.
     page_config["token"] = bearer
+    csrf_hook = getattr(request.app.state, "session_csrf", None)
+    page_config["csrf"] = csrf_hook(request) if bearer is None and csrf_hook is not None else None
     return page_config
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from wins.db import Database, HasInfo
 from wins.events.models import Event
-from wins.events.service import NOTIFY_CHANNEL, last_event_id
+from wins.events.service import INTERNAL_PREFIX, NOTIFY_CHANNEL, last_event_id
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +37,19 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 class LoggedEvent(NamedTuple):
     """A committed event. `text` is its JSON (id, type, at, branch_id, data), encoded once by the hub and sent
-    as is to every subscriber; `type` and `data` are kept for the few readers that look inside."""
+    as is to every subscriber; `type` and `data` are kept for the few readers that look inside. `internal`
+    events (a sign-in ended, see wins.events.service) are for the server's own streams and never sent."""
 
     id: int
     type: str
     data: dict[str, Any]
     text: str
+    internal: bool = False
 
 
 def _logged(id: int, type: str, at: str, branch_id: int | None, data: dict[str, Any]) -> LoggedEvent:
     text = _encode({"id": id, "type": type, "at": at, "branch_id": branch_id, "data": data})
-    return LoggedEvent(id, type, data, text)
+    return LoggedEvent(id, type, data, text, type.startswith(INTERNAL_PREFIX))
 
 
 class Waiter:

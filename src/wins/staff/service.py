@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from wins import clock
 from wins.auth import STAFF_TOKEN_PURPOSE
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from wins.events.service import record_sign_in_ended
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import hash_password, sign, verify_password
 
@@ -53,6 +54,7 @@ def list_users(session: Session) -> list[StaffUser]:
 
 def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> StaffUser:
     user = get_user(session, user_id)
+    version_before = user.token_version
     if "password" in changes:
         password = changes.pop("password")
         _check_password(password)
@@ -62,6 +64,8 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         user.locked_until = None
     if "active" in changes and not changes["active"] and user.active:
         user.token_version += 1
+    if user.token_version != version_before:
+        record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     if "role" in changes:
         changes["role"] = Role(changes["role"])
     losing_admin = user.role == Role.admin and user.active and (

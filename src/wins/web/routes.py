@@ -6,14 +6,15 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from wins.branches.service import branch_public, get_branch
 from wins.counters.service import counter_public, list_counters
-from wins.deps import DatabaseDep, ReadSessionDep, SettingsDep
+from wins.deps import DatabaseDep, ReadSessionDep, SessionDep, SettingsDep
 from wins.devices.models import DeviceKind
 from wins.devices.service import list_devices
 from wins.errors import WinsError
+from wins.events.service import record_sign_in_ended
 from wins.services.service import list_services, service_public
 from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
@@ -25,9 +26,9 @@ from wins.web.session import (
     load_staff,
     new_csrf_token,
     read_session,
+    session_key,
     set_cookie,
     start_session,
-    stream_ticket,
     tokens_match,
 )
 
@@ -120,16 +121,13 @@ def logout_page(request: Request) -> Response:
 
 
 @router.post("/logout")
-def logout(_: StaffPage) -> Response:
+def logout(request: Request, user: StaffPage, session: SessionDep) -> Response:
+    web = read_session(request)
+    if web is not None:  # the event streams this browser session opened close at once, on every worker
+        record_sign_in_ended(session, staff_id=user.id, session_key=session_key(web))
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     return response
-
-
-@router.get("/staff/stream-ticket")
-def get_stream_ticket(request: Request, user: StaffPage) -> JSONResponse:
-    """A ticket to open the event WebSocket with (valid for a minute; fetched before every connect)."""
-    return JSONResponse({"token": stream_ticket(request, user)}, headers={"Cache-Control": "no-store"})
 
 
 def _kiosk_status(session: Any) -> list[dict[str, Any]]:
