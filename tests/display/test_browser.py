@@ -21,10 +21,10 @@ pytestmark = pytest.mark.browser
 ANNOUNCEMENTS = "() => window.winsAnnouncements.map(a => ({...a}))"
 
 
-def open_display(context_factory: Any, site: Site, token: str | None = None) -> Page:
+def open_display(context_factory: Any, site: Site, device_id: int | None = None) -> Page:
     page: Page = context_factory(site.url).new_page()
-    page.goto(f"/display?token={token or site.data.tokens['display']}")
-    assert page.url.endswith("/display")  # the token left the address bar
+    page.goto(site.pairing_link(device_id))
+    assert page.url.endswith("/display")  # the pairing code left the address bar
     page.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.socket !== null")
     expect(page.locator("#conn")).to_be_hidden()
     return page
@@ -83,7 +83,7 @@ def test_display_shows_only_its_services(new_context: Any, site: Site) -> None:
     body = {"name": "Payments screen", "kind": "display", "config": {"services": [site.data.services["B"]]}}
     r = site.http.post("/api/v1/devices", json=body, headers=site.auth("admin"))
     assert r.status_code == 201, r.text
-    page = open_display(new_context, site, r.json()["token"])
+    page = open_display(new_context, site, r.json()["id"])
     site.issue("A")
     site.issue("B")
     a = site.call_next("1")  # counter 1 serves A first

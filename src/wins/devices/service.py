@@ -91,16 +91,13 @@ def use_pairing_code(session: Session, code: str) -> int:
     return grant.device_id
 
 
-def pair_display(session: Session, device_id: int) -> tuple[Device, str]:
-    """Give the display that opened its pairing link a new token, for its HttpOnly cookie. A new token each
-    time: the screen paired before with this display (if any) is unpaired, and the token exists only in the
-    cookie of the screen that holds it."""
+def pair_display(session: Session, device_id: int) -> Device:
+    """The display that opened its pairing link, if it may still be paired (not revoked)."""
     device = get_device(session, device_id)
     if device.revoked_at is not None:
         raise NotAuthenticated(f"{device.name} was revoked. Ask an admin for a new token and pairing link.")
-    device, token = rotate_token(session, device_id)
     logger.info("display %r paired", device.name)
-    return device, token
+    return device
 
 
 def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) -> Device:

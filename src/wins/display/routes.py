@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,13 +15,14 @@ from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import principal_from_token, write_transaction
+from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, write_transaction
 from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.display import speech
@@ -28,6 +30,7 @@ from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.events.access import issue_stream_ticket
 from wins.staff.models import Role
+from wins.staff.security import sign, unsign
 from wins.tickets import service as tickets
 from wins.tickets.api import tracking_view
 
@@ -37,16 +40,18 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "wins_display"
+COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookies at 400 days
+PAIRING_PURPOSE = "display-pairing"
 NO_STORE = {"Cache-Control": "no-store"}
 LAYOUTS = ("calls", "counters")
 
 
-def _settings(request: Request) -> Settings:
+def _settings(request: HTTPConnection) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _db(request: Request) -> Database:
+def _db(request: HTTPConnection) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -58,21 +63,58 @@ def _session_principal(request: Request) -> Principal | None:
     return principal
 
 
-def _display_principal(request: Request, token: str | None) -> tuple[Principal, str | None]:
-    """A display device token (from the cookie), else a manager's web session; anything else is refused.
-    The second value is the bearer token the page script uses, None for a web session."""
-    if not token:
+def _display_principal(request: Request, cookie: str | None) -> Principal:
+    """The display the pairing cookie names, else a manager's web session; anything else is refused."""
+    if not cookie:
         principal = _session_principal(request)
         if principal is None:
             raise NotAuthenticated("This screen is not paired yet.")
         principal.require_staff(Role.manager)
-        return principal, None
-    principal = principal_from_token(request, token)
-    if principal.device is not None and principal.device.kind != DeviceKind.display:
-        raise PermissionDenied("This token belongs to a kiosk, not a display.")
-    if principal.staff is not None:
-        principal.require_staff(Role.manager)
-    return principal, token
+        return principal
+    return cookie_principal(request, cookie)
+
+
+def pairing_cookie(settings: Settings, device: Device) -> str:
+    """The display's HttpOnly cookie: signed, naming the device and the token it has now. It is not the token
+    (which never leaves the server here), and a new token or a revoke voids it, on every screen paired."""
+    return sign(settings.effective_secret_key, PAIRING_PURPOSE, {"did": device.id, "th": device.token_hash[:16]})
+
+
+def cookie_principal(request: HTTPConnection, value: str) -> Principal:
+    """The display a pairing cookie stands for (NotAuthenticated if revoked, re-tokened or forged)."""
+    if value.startswith("wdt_"):  # a cookie from before pairing links: the device token itself
+        principal = principal_from_token(request, value)
+    else:
+        cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
+        now = time.monotonic()
+        hit = cache.get("cookie:" + value)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        settings = _settings(request)
+        data = unsign(settings.effective_secret_key, PAIRING_PURPOSE, value, max_age=COOKIE_SECONDS)
+        device = None
+        if data is not None and isinstance(data.get("did"), int):
+            with _db(request).session(write=False) as session:
+                device = session.get(Device, data["did"])
+        if (
+            device is None
+            or device.revoked_at is not None
+            or not device.token_hash.startswith(str(data and data["th"]))
+        ):
+            raise NotAuthenticated("This display was revoked or given a new token; it needs pairing again.")
+        principal = Principal(device=device)
+        if len(cache) > 10000:
+            cache.clear()
+        cache["cookie:" + value] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+    if principal.device is None or principal.device.kind != DeviceKind.display:
+        raise PermissionDenied("This screen's sign-in is not a display's.")
+    return principal
+
+
+def device_cookie_principal(conn: HTTPConnection) -> Principal | None:
+    """Hook for `wins.deps.get_principal` (safe methods only): the board's REST calls with its pairing cookie."""
+    value = conn.cookies.get(COOKIE)
+    return cookie_principal(conn, value) if value else None
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -109,13 +151,13 @@ def display(
     if pair is not None:
         return _pair(request, pair)
     try:
-        principal, bearer = _display_principal(request, cookie_token)
+        principal = _display_principal(request, cookie_token)
     except WinsError as exc:
         response = _message(request, "Display not paired", f"{PAIR_HOW} ({exc.message})", exc.status_code)
         if cookie_token:
             response.delete_cookie(COOKIE, path="/")
         return response
-    page_config = _page_config(request, principal, bearer)
+    page_config = _page_config(request, principal)
     return _page(
         request,
         "display.html",
@@ -130,7 +172,7 @@ def _pair(request: Request, code: str) -> Response:
         with db.session() as session:  # its own transaction: the code is used up even if pairing fails
             device_id = devices.use_pairing_code(session, code)
         with db.session() as session:
-            device, token = devices.pair_display(session, device_id)
+            device = devices.pair_display(session, device_id)
             audit(session, actor=Principal(device=device), action="device.pair", details={"device_id": device_id})
     except WinsError as exc:
         return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
@@ -138,8 +180,8 @@ def _pair(request: Request, code: str) -> Response:
     redirect = RedirectResponse("/display", status_code=303)
     redirect.set_cookie(
         COOKIE,
-        token,
-        max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
+        pairing_cookie(_settings(request), device),
+        max_age=COOKIE_SECONDS,
         httponly=True,
         samesite="lax",
         secure=_settings(request).env == Environment.production,
@@ -161,7 +203,7 @@ async def display_stream_ticket(
         return JSONResponse({"detail": "Missing X-Requested-With: wins-display."}, status_code=403, headers=NO_STORE)
     settings = _settings(request)
     try:
-        principal, _ = await run_in_threadpool(_display_principal, request, cookie_token)
+        principal = await run_in_threadpool(_display_principal, request, cookie_token)
         ticket = await write_transaction(
             _db(request),
             lambda session: issue_stream_ticket(session, principal, seconds=settings.stream_ticket_seconds),
@@ -171,7 +213,7 @@ async def display_stream_ticket(
     return JSONResponse({"ticket": ticket, "expires_in": settings.stream_ticket_seconds}, headers=NO_STORE)
 
 
-def _page_config(request: Request, principal: Principal, bearer: str | None) -> dict[str, Any]:
+def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
     """What the display script needs, from the device's `config` (set by an admin) and the branch."""
     with _db(request).session(write=False) as session:
         # Read the device afresh: the principal may come from a cache a few seconds old.
@@ -195,16 +237,11 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
     }
     # The page reloads itself when this changes (an admin edited the display's settings).
     page_config["version"] = hashlib.sha256(json.dumps(page_config, sort_keys=True).encode()).hexdigest()[:16]
-    # Why the token is embedded: the REST calls (snapshot, long-poll fallback) need an Authorization header.
-    # This page is only ever sent to the holder of the HttpOnly cookie (never cached: no-store), so it reveals
-    # nothing that browser does not already hold; a display token can only read the queue and events (it
-    # cannot issue or call tickets). The WebSocket never carries it: before each connect the script gets a
-    # one-time ticket from POST /display/stream-ticket (wins.events.access).
-    # A manager's web session embeds no token (the API takes the session cookie), only its CSRF token, which
-    # the ticket request needs.
-    page_config["token"] = bearer
+    # No token in the page: the board's REST calls carry its HttpOnly pairing cookie (read-only requests only,
+    # wins.deps), and its WebSocket a one-time ticket from POST /display/stream-ticket. A manager's browser
+    # uses its session cookie; the ticket request needs that session's CSRF token, so it is embedded.
     csrf_hook = getattr(request.app.state, "session_csrf", None)
-    page_config["csrf"] = csrf_hook(request) if bearer is None and csrf_hook is not None else None
+    page_config["csrf"] = csrf_hook(request) if principal.staff is not None and csrf_hook is not None else None
     return page_config
 
 
@@ -217,10 +254,10 @@ def _script_json(value: Any) -> str:
 def display_config(request: Request, cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
     """The display's current settings version (the page polls it to pick up changes)."""
     try:
-        principal, bearer = _display_principal(request, cookie_token)
+        principal = _display_principal(request, cookie_token)
     except WinsError as exc:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=NO_STORE)
-    return JSONResponse({"version": _page_config(request, principal, bearer)["version"]}, headers=NO_STORE)
+    return JSONResponse({"version": _page_config(request, principal)["version"]}, headers=NO_STORE)
 
 
 @router.get("/display/speech/{lang}/{number}/{counter}.wav", name="display_speech")
@@ -233,10 +270,12 @@ async def display_speech(
 ) -> Response:
     """A spoken announcement as WAV. Only for a paired display or signed-in staff, only ticket phrases."""
     auth = request.headers.get("authorization", "")
-    bearer = auth[7:] if auth.lower().startswith("bearer ") else cookie_token
+    bearer = auth[7:] if auth.lower().startswith("bearer ") else None
     try:
         if bearer:
             principal = await run_in_threadpool(principal_from_token, request, bearer)
+        elif cookie_token:
+            principal = await run_in_threadpool(cookie_principal, request, cookie_token)
         else:
             session_principal = await run_in_threadpool(_session_principal, request)
             if session_principal is None:
