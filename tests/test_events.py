@@ -206,9 +206,8 @@ def test_closed_websocket_is_let_go_at_once(settings: Settings, seeded: Seeded) 
     app = create_app(settings)
     with _served_in_thread(app) as address:
         hub: EventHub = app.state.hub
-        with connect(
-            f"ws://{address}/api/v1/events/ws", additional_headers={"Authorization": f"Bearer {seeded.tokens['display']}"}
-        ) as ws:
+        headers = {"Authorization": f"Bearer {seeded.tokens['display']}"}
+        with connect(f"ws://{address}/api/v1/events/ws", additional_headers=headers) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "hello"
             _wait_for(lambda: hub.subscribers == 1)
         _wait_for(lambda: hub.subscribers == 0, timeout=3)  # not at the next heartbeat, 20 s on

@@ -89,6 +89,7 @@ def make_site(templates: TemplateCache, tmp_path_factory: pytest.TempPathFactory
             "WINS_DATA_DIR": str(settings.data_dir),
             "WINS_EVENT_POLL_SECONDS": "0.5",
             "WINS_LOG_LEVEL": "WARNING",
+            **{f"WINS_{key.upper()}": str(value) for key, value in settings_extra.items()},
         }
         server = LiveServer(env, log_path=tmp / "server.log").start()
         http = httpx.Client(base_url=server.url, timeout=30)

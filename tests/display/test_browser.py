@@ -48,9 +48,7 @@ def test_call_appears_within_a_second_and_is_announced(new_context: Any, site: S
     before = time.monotonic()
     called = site.call_next("1")
     expect(page.locator("#hero-number")).to_have_text(called["number"], timeout=1000)
-    page.wait_for_function(
-        f"() => window.winsAnnouncements.some(a => a.ticket_id === {called['id']})", timeout=1000
-    )
+    page.wait_for_function(f"() => window.winsAnnouncements.some(a => a.ticket_id === {called['id']})", timeout=1000)
     assert time.monotonic() - before < 1.5
     expect(page.locator("#recent tr").first).to_contain_text(called["number"])
     expect(page.locator("#hero")).to_have_class("hero flash")
@@ -176,3 +174,16 @@ def test_tracking_page_leave_cancels_the_ticket(new_context: Any, make_site: Any
     missing = phone.goto("/t/no-such-ticket-token")
     assert missing is not None and missing.status == 404
     expect(phone.get_by_role("heading")).to_have_text("Ticket not found")
+
+
+def test_display_shows_not_paired_once_revoked_while_open(new_context: Any, make_site: Any) -> None:
+    site: Site = make_site(stream_recheck_seconds=300)  # only the revoke's own signal can act in time
+    body = {"name": "Lobby screen", "kind": "display"}
+    device = site.http.post("/api/v1/devices", json=body, headers=site.auth("admin")).json()
+    page = open_display(new_context, site, device["id"])
+    r = site.http.post(f"/api/v1/devices/{device['id']}/revoke", headers=site.auth("admin"))
+    assert r.status_code == 200
+    # The open socket is closed (4401), the page asks for a new ticket, gets 401, reloads: "not paired".
+    expect(page.locator("body")).to_contain_text("Display not paired", timeout=5000)
+    assert page.url.endswith("/display")
+    assert not any(c["name"] == "wins_display" for c in page.context.cookies())

@@ -125,8 +125,10 @@ def ends(principal: Principal, data: dict[str, Any]) -> bool:
 
 def issue_stream_ticket(session: Session, principal: Principal, *, seconds: int) -> str:
     """A one-time connect ticket for the event WebSocket, standing for `principal`."""
-    if principal.staff is None and principal.device is None:
-        raise NotAuthenticated("Sign in first.")
+    # Read afresh, not from the principal cache: a screen told its stream closed (4401) asks for a ticket at
+    # once, and must hear 401 right after a revoke, not seconds later.
+    if not principal_still_valid(session, principal):
+        raise NotAuthenticated("Your sign-in has ended (signed out or revoked).")
     return issue_code(
         session,
         purpose=CodePurpose.stream,

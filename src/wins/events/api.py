@@ -133,6 +133,10 @@ async def event_socket(
     access = _access(websocket.app)
     try:
         principal = await _socket_principal(websocket, ticket=ticket, token=token)
+        # Read afresh: the token may come from the principal cache, up to a few seconds behind a revoke, and
+        # the `auth.ended` event of that revoke is already behind this new socket's starting point.
+        if not await access.still_valid(principal, fresh=True):
+            raise StreamRefused(CLOSE_SIGNED_OUT, "Your sign-in has ended (signed out or revoked).")
         access.sockets.acquire(principal.key)
     except StreamRefused as exc:
         with contextlib.suppress(Exception):
