@@ -81,9 +81,10 @@ def test_websocket_is_not_available(uwsgi: tuple[str, Seeded]) -> None:
     """What the docs promise: under uWSGI there is no WebSocket, clients must use the long-poll."""
     url, seeded = uwsgi
     r = httpx.get(
-        url + f"/api/v1/events/ws?token={seeded.tokens['display']}",
+        url + "/api/v1/events/ws",
         timeout=10,
         headers={
+            "Authorization": f"Bearer {seeded.tokens['display']}",
             "Connection": "Upgrade",
             "Upgrade": "websocket",
             "Sec-WebSocket-Version": "13",

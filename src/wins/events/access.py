@@ -105,6 +105,10 @@ class StreamAccess:
         self._checked[identity] = (time.monotonic() + self.recheck_seconds / 2, valid)
         return valid
 
+    def forget(self, event: Any) -> None:  # noqa: ARG002  (any sign-in that ended: rare, so forget them all)
+        """Hub listener for internal events: a sign-in ended somewhere, so no cached answer may be trusted."""
+        self._checked.clear()
+
     def _check(self, principal: Principal) -> bool:
         with self.db.session(write=False) as session:
             return principal_still_valid(session, principal)

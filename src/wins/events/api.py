@@ -46,6 +46,7 @@ def _access(app: Any) -> StreamAccess:
     access: StreamAccess | None = getattr(app.state, "stream_access", None)
     if access is None:  # one per app, so one per process: the limits are per process
         access = app.state.stream_access = StreamAccess(app.state.db, app.state.settings)
+        _hub(app).internal_listeners.append(access.forget)
     return access
 
 
@@ -133,9 +134,10 @@ async def event_socket(
     access = _access(websocket.app)
     try:
         principal = await _socket_principal(websocket, ticket=ticket, token=token)
-        # Read afresh: the token may come from the principal cache, up to a few seconds behind a revoke, and
-        # the `auth.ended` event of that revoke is already behind this new socket's starting point.
-        if not await access.still_valid(principal, fresh=True):
+        # Checked again: the token may come from the principal cache, up to a few seconds behind a revoke, and
+        # the `auth.ended` event of that revoke is already behind this new socket's starting point. (The answer
+        # is shared by a thousand sockets of one display, and forgotten on any such event, see `forget`.)
+        if not await access.still_valid(principal):
             raise StreamRefused(CLOSE_SIGNED_OUT, "Your sign-in has ended (signed out or revoked).")
         access.sockets.acquire(principal.key)
     except StreamRefused as exc:

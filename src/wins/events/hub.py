@@ -18,6 +18,7 @@ import bisect
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import anyio
@@ -91,6 +92,8 @@ class EventHub:
         self._waiters: set[Waiter] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribers = 0
+        # Called on the event loop with each internal event (a sign-in ended) as it is read, once per process.
+        self.internal_listeners: list[Callable[[LoggedEvent], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -177,6 +180,10 @@ class EventHub:
             if not fresh:
                 continue
             self._append(fresh)
+            for event in fresh:
+                if event.internal:
+                    for listener in self.internal_listeners:
+                        listener(event)
             if len(fresh) == PAGE:
                 self._poke.set()  # more to read
             waiters, self._waiters = self._waiters, set()
