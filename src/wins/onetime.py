@@ -23,6 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wins import clock
 from wins.db import Base, UTCDateTime
+from wins.devices.models import Device
+from wins.staff.models import StaffUser
 
 
 class CodePurpose(StrEnum):
@@ -39,10 +41,10 @@ class OneTimeCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     purpose: Mapped[str] = mapped_column(String(16))
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey(StaffUser.id, ondelete="CASCADE"), nullable=True)
     # The staff account's token_version when the code was issued: a password change in between voids it.
     staff_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), nullable=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey(Device.id, ondelete="CASCADE"), nullable=True)
     # Which web session asked (a hash, see wins.web.session.session_key): its sign-out closes the stream.
     session_key: Mapped[str | None] = mapped_column(String(32), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
