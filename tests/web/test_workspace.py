@@ -179,7 +179,7 @@ def test_signing_out_in_another_tab_shows_signed_out_and_stops(site: Site, new_c
     page = context.new_page()
     open_workspace(page, "staff2", site.data.counters["2"])
     sockets: list[Any] = []
-    page.on("websocket", sockets.append)
+    page.on("websocket", lambda socket: sockets.append(socket))
     other = context.new_page()
     other.goto("/logout")
     other.get_by_role("button", name="Sign out").click()
