@@ -64,14 +64,14 @@ def _session_principal(request: Request) -> Principal | None:
 
 
 def _display_principal(request: Request, cookie: str | None) -> Principal:
-    """The display the pairing cookie names, else a manager's web session; anything else is refused."""
+    """The display the pairing cookie names (read afresh), else a manager's web session; else refused."""
     if not cookie:
         principal = _session_principal(request)
         if principal is None:
             raise NotAuthenticated("This screen is not paired yet.")
         principal.require_staff(Role.manager)
         return principal
-    return cookie_principal(request, cookie)
+    return cookie_principal(request, cookie, fresh=True)
 
 
 def pairing_cookie(settings: Settings, device: Device) -> str:
@@ -80,15 +80,18 @@ def pairing_cookie(settings: Settings, device: Device) -> str:
     return sign(settings.effective_secret_key, PAIRING_PURPOSE, {"did": device.id, "th": device.token_hash[:16]})
 
 
-def cookie_principal(request: HTTPConnection, value: str) -> Principal:
-    """The display a pairing cookie stands for (NotAuthenticated if revoked, re-tokened or forged)."""
+def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False) -> Principal:
+    """The display a pairing cookie stands for (NotAuthenticated if revoked, re-tokened or forged). `fresh`
+    skips the few-seconds principal cache: the page itself must say "not paired" right after a revoke."""
+    cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
     if value.startswith("wdt_"):  # a cookie from before pairing links: the device token itself
+        if fresh:
+            cache.pop(value, None)
         principal = principal_from_token(request, value)
     else:
-        cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
         now = time.monotonic()
         hit = cache.get("cookie:" + value)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and not fresh:
             return hit[1]
         settings = _settings(request)
         data = unsign(settings.effective_secret_key, PAIRING_PURPOSE, value, max_age=COOKIE_SECONDS)
