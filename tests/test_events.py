@@ -34,7 +34,7 @@ def _last_id(api: Api) -> int:
 def test_websocket_receives_a_call(api: Api) -> None:
     t = api.issue("A")
     since = _last_id(api)
-    with api.client.websocket_connect(f"/api/v1/events/ws?since={since}&token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect(f"/api/v1/events/ws?since={since}", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         api.call_next("2")
         event = ws.receive_json()
@@ -99,7 +99,7 @@ def test_reconnect_with_since_gets_exactly_what_was_missed(api: Api) -> None:
     after = all_ids[all_ids.index(ids[1]) + 1 :]
     rest = api.client.get(f"/api/v1/events?since={ids[1]}&timeout=0", headers=api.auth("display")).json()
     assert [e["id"] for e in rest["events"]] == after
-    with api.client.websocket_connect(f"/api/v1/events/ws?since={ids[1]}&token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect(f"/api/v1/events/ws?since={ids[1]}", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         assert [ws.receive_json()["id"] for _ in after] == after
 
@@ -143,7 +143,7 @@ def test_catch_up_beyond_the_memory_buffer_reads_the_log_every_event_once_in_ord
             r = client.get(f"/api/v1/events?since={expected[i]}&timeout=5&limit=5", headers=api.auth("display"))
             assert [e["id"] for e in r.json()["events"]] == expected[i + 1 : i + 6]
 
-        with client.websocket_connect(f"/api/v1/events/ws?since={since}&token={api.data.tokens['display']}") as ws:
+        with client.websocket_connect(f"/api/v1/events/ws?since={since}", headers=api.auth("display")) as ws:
             assert ws.receive_json()["type"] == "hello"
             by_socket = [ws.receive_json() for _ in expected]  # a table page of 1,000, then memory
         assert [e["id"] for e in by_socket] == expected
@@ -171,7 +171,7 @@ def test_websocket_pings_a_quiet_screen_then_still_delivers(api: Api, monkeypatc
 
     monkeypatch.setattr(wins.events.api, "HEARTBEAT_SECONDS", 0.2)
     api.issue("A")
-    with api.client.websocket_connect(f"/api/v1/events/ws?token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect("/api/v1/events/ws", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         assert ws.receive_json() == {"type": "ping"}
         assert ws.receive_json() == {"type": "ping"}
@@ -206,7 +206,8 @@ def test_closed_websocket_is_let_go_at_once(settings: Settings, seeded: Seeded) 
     app = create_app(settings)
     with _served_in_thread(app) as address:
         hub: EventHub = app.state.hub
-        with connect(f"ws://{address}/api/v1/events/ws?token={seeded.tokens['display']}") as ws:
+        headers = {"Authorization": f"Bearer {seeded.tokens['display']}"}
+        with connect(f"ws://{address}/api/v1/events/ws", additional_headers=headers) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "hello"
             _wait_for(lambda: hub.subscribers == 1)
         _wait_for(lambda: hub.subscribers == 0, timeout=3)  # not at the next heartbeat, 20 s on

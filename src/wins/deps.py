@@ -148,13 +148,6 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     if hit is not None and hit[0] > now:
         note_user(hit[1].label)  # for the access line (display pages, WebSockets, the express lane)
         return hit[1]
-    # The web UI (wins.web) resolves its own short-lived stream tickets; None means "not one of mine".
-    hook = getattr(request.app.state, "token_principal", None)
-    principal: Principal | None = hook(request, token) if hook is not None else None
-    if principal is not None:
-        cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
-        note_user(principal.label)
-        return principal
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     with db.session(write=False) as session:
@@ -184,6 +177,13 @@ def _resolve_principal(request: Request, token: str | None) -> Principal:
         principal: Principal | None = hook(request) if hook is not None else None
         if principal is not None:
             return principal
+        # A paired display board (wins.display) reads with its HttpOnly pairing cookie: no token in its page.
+        # Read-only requests only, so the cookie cannot be used to change anything (no CSRF to fear).
+        device_hook = getattr(request.app.state, "device_cookie_principal", None)
+        if device_hook is not None and request.method in ("GET", "HEAD"):
+            principal = device_hook(request)
+            if principal is not None:
+                return principal
         raise NotAuthenticated("Sign in first: send 'Authorization: Bearer <token>' (staff token or device token).")
     return principal_from_token(request, token)
 

@@ -12,9 +12,10 @@ from wins.display.speech import SpeechCache
 
 def install(app: FastAPI) -> None:
     """Add /display, /t/{tracking_token}, the speech files and the static assets to the app."""
-    from wins.display.routes import router
+    from wins.display.routes import device_cookie_principal, router
 
     settings = app.state.settings
     app.state.speech_cache = SpeechCache(Path(settings.data_dir) / "speech")
     app.include_router(router)
+    app.state.device_cookie_principal = device_cookie_principal
     app.mount("/display/static", StaticFiles(directory=Path(__file__).parent / "static"), name="display_static")

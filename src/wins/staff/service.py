@@ -12,6 +12,7 @@ from wins import clock
 from wins.auth import STAFF_TOKEN_PURPOSE, credentials_changed
 from wins.db import Database
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from wins.events.service import record_sign_in_ended
 from wins.logging_setup import sign_in_failed
 from wins.staff import throttle
 from wins.staff.models import Role, StaffUser
@@ -57,6 +58,7 @@ def list_users(session: Session) -> list[StaffUser]:
 
 def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> StaffUser:
     user = get_user(session, user_id)
+    version_before = user.token_version
     if "password" in changes:
         password = changes.pop("password")
         _check_password(password)
@@ -67,6 +69,8 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
     if "active" in changes and not changes["active"] and user.active:
         user.token_version += 1
         credentials_changed(session)
+    if user.token_version != version_before:
+        record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     if "role" in changes:
         changes["role"] = Role(changes["role"])
     losing_admin = (
@@ -137,6 +141,7 @@ def sign_out(session: Session, user_id: int) -> StaffUser:
     user = get_user(session, user_id)
     user.token_version += 1
     credentials_changed(session)
+    record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     session.flush()
     logger.info("%s signed out", user.username)
     return user

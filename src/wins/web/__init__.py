@@ -24,4 +24,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static/staff", StaticFiles(directory=STATIC_DIR), name="staff-static")
     app.state.html_error_handler = pages.html_error_handler
     app.state.session_principal = session.session_principal
-    app.state.token_principal = session.token_principal
+    app.state.session_csrf = session.session_csrf

@@ -22,8 +22,9 @@ from starlette.datastructures import FormData, UploadFile
 from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches import service as branches
+from wins.config import Settings
 from wins.counters import service as counters
-from wins.deps import ObjectId, SessionDep
+from wins.deps import ObjectId, PublicBaseUrlDep, SessionDep, SettingsDep
 from wins.devices import service as devices
 from wins.devices.models import DeviceKind
 from wins.errors import ValidationFailed, WinsError
@@ -327,7 +328,13 @@ def update_user(request: Request, user_id: ObjectId, user: AdminPage, session: S
 # -- devices (admin) ------------------------------------------------------------------------------------
 
 
-def _devices_page(request: Request, session: Session, *, new_token: tuple[str, str] | None = None) -> Response:
+def _devices_page(
+    request: Request,
+    session: Session,
+    *,
+    new_token: tuple[str, str] | None = None,
+    pairing: tuple[str, str, int] | None = None,
+) -> Response:
     return render(
         request,
         "admin/devices.html",
@@ -335,6 +342,7 @@ def _devices_page(request: Request, session: Session, *, new_token: tuple[str, s
             "title": "Devices",
             "devices": devices.list_devices(session),
             "new_token": new_token,
+            "pairing": pairing,
             "services": services.list_services(session),
             "counters": counters.list_counters(session),
         },
@@ -352,13 +360,39 @@ def _token_shown(request: Request, session: Session, name: str, token: str) -> C
 
 
 @router.post("/devices")
-def create_device(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
+def create_device(
+    request: Request, user: AdminPage, session: SessionDep, form: Form, settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> Response:  # fmt: skip
     def change() -> Saved:
         kind = _text(form, "kind", "kiosk")
         if kind not in DeviceKind.__members__:
             raise ValidationFailed("A device is a kiosk or a display.")
         device, token = devices.create_device(session, name=_text(form, "name"), kind=DeviceKind(kind))
+        if device.kind == DeviceKind.display:  # a screen is paired with a one-time link, not its token
+            return Saved("device.create", {"device_id": device.id},
+                         show=_pairing_shown(request, session, device.id, settings, base_url))  # fmt: skip
         return Saved("device.create", {"device_id": device.id}, show=_token_shown(request, session, device.name, token))
+
+    return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
+
+
+def _pairing_shown(
+    request: Request, session: Session, device_id: int, settings: Settings, base_url: str
+) -> Callable[[], Response]:
+    device, code = devices.create_pairing_code(session, device_id, seconds=settings.pairing_code_seconds)
+    link = (device.name, f"{base_url}/display?pair={code}", max(1, settings.pairing_code_seconds // 60))
+    return lambda: _devices_page(request, session, pairing=link)
+
+
+@router.post("/devices/{device_id}/pair")
+def pair_device(
+    request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep, settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> Response:  # fmt: skip
+    def change() -> Saved:
+        return Saved("device.pairing_code", {"device_id": device_id},
+                     show=_pairing_shown(request, session, device_id, settings, base_url))  # fmt: skip
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
