@@ -31,6 +31,7 @@ from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
+from wins.logging_setup import note_user
 from wins.schemas import DeviceConfig
 from wins.staff.models import Role
 from wins.staff.security import sign, unsign
@@ -95,6 +96,7 @@ def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False
         now = time.monotonic()
         hit = cache.get("cookie:" + value)
         if hit is not None and hit[0] > now and not fresh:
+            note_user(hit[1].label)  # for the access line
             return hit[1]
         settings = _settings(request)
         data = unsign(settings.effective_secret_key, PAIRING_PURPOSE, value, max_age=COOKIE_SECONDS)
@@ -112,6 +114,7 @@ def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False
         if len(cache) > 10000:
             cache.clear()
         cache["cookie:" + value] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+        note_user(principal.label)  # for the access line
     if principal.device is None or principal.device.kind != DeviceKind.display:
         raise PermissionDenied("This screen's sign-in is not a display's.")
     return principal
