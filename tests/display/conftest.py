@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright
 
 from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
+from tests.support.pairing import pairing_link
 from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
 from wins.config import Settings
@@ -58,13 +59,7 @@ class Site:
 
     def pairing_link(self, device_id: int | None = None) -> str:
         """A one-time pairing path for a display (the seeded one by default), as an admin makes it."""
-        if device_id is None:
-            devices = self.http.get("/api/v1/devices", headers=self.auth("admin")).json()
-            device_id = next(d["id"] for d in devices if d["name"] == "display")
-        r = self.http.post(f"/api/v1/devices/{device_id}/pairing-code", headers=self.auth("admin"))
-        assert r.status_code == 201, r.text
-        assert r.json()["url"].endswith("/display?pair=" + r.json()["code"])
-        return "/display?pair=" + r.json()["code"]
+        return pairing_link(self.http, self.auth("admin"), device_id)
 
     def last_event_id(self) -> int:
         return int(self.http.get("/health").json()["last_event_id"])

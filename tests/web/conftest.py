@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
+from tests.support.pairing import pairing_link
 from tests.support.seed import PASSWORD, Seeded, seed
 from tests.support.server import LiveServer
 from wins.config import Settings
@@ -54,6 +55,10 @@ class Site:
         r = self.http.post(path, json=json, headers=self.auth(who))
         assert r.status_code == expect, r.text
         return r.json() if r.content else None
+
+    def pairing_link(self, device_id: int | None = None) -> str:
+        """A one-time pairing path for a display (the seeded one by default), as an admin makes it."""
+        return pairing_link(self.http, self.auth("admin"), device_id)
 
     def queue(self) -> dict[str, Any]:
         r = self.http.get("/api/v1/queue", headers=self.auth("manager"))
