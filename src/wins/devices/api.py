@@ -5,9 +5,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from wins.audit.service import record as audit
-from wins.deps import AdminDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
-from wins.devices import service
-from wins.devices.models import DeviceKind
+from wins.auth import Principal
+from wins.deps import AdminDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep, StaffDep
+from wins.devices import kiosk, service
+from wins.devices.models import Device, DeviceKind
 from wins.errors import PermissionDenied
 from wins.schemas import DeviceCreate, DevicePublic, DeviceStatus, DeviceUpdate, DeviceWithToken
 
@@ -59,3 +60,44 @@ def report_status(body: DeviceStatus, principal: PrincipalDep, session: SessionD
         raise PermissionDenied("Only a device token can report device status.")
     device = service.report_status(session, service.get_device(session, principal.device.id), status=body.status)
     return service.device_public(device)
+
+
+# -- kiosk: help and priority ---------------------------------------------------------------------------
+
+
+@router.get("/devices/me/kiosk")
+def kiosk_setup(principal: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
+    """What this kiosk offers beyond services: the branch's priority categories shown on kiosks (when the
+    kiosk's configuration has `allow_priority`)."""
+    device = _kiosk_device(principal)
+    return kiosk.kiosk_setup(session, service.get_device(session, device.id))
+
+
+@router.post("/devices/me/help")
+def request_help(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """A customer asks for help at this kiosk: staff screens show "Help needed at <kiosk>" until a member of
+    staff acknowledges it (event `device.help_requested`)."""
+    device = _kiosk_device(principal)
+    return kiosk.request_help(session, service.get_device(session, device.id))
+
+
+@router.get("/devices/help")
+def open_help_requests(_: StaffDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Kiosks where a customer is waiting for help, oldest first (staff)."""
+    return kiosk.pending_help(service.list_devices(session))
+
+
+@router.post("/devices/{device_id}/help/acknowledge")
+def acknowledge_help(device_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
+    """Someone is on the way: clears the alert on every staff screen and tells the kiosk (event
+    `device.help_acknowledged`); a second acknowledge answers 409 (staff)."""
+    device = service.get_device(session, device_id)
+    data = kiosk.acknowledge_help(session, device, by=principal.label)
+    audit(session, actor=principal, action="device.help_acknowledge", details={"device_id": device_id})
+    return data
+
+
+def _kiosk_device(principal: Principal) -> Device:
+    if principal.device is None or principal.device.kind != DeviceKind.kiosk:
+        raise PermissionDenied("Only a kiosk device token can do this.")
+    return principal.device

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.branches.service import get_branch
+from wins.devices.kiosk import HELP_KEY
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotFound, ValidationFailed
 from wins.events.service import record_event
@@ -127,6 +128,8 @@ def configure_display(
 
 def report_status(session: Session, device: Device, *, status: dict[str, Any]) -> Device:
     """A device reports its health (e.g. the kiosk's printer: online, paper out …). Staff screens see it."""
+    if HELP_KEY in device.status:  # an open help request is the server's to clear, not the report's
+        status = {**status, HELP_KEY: device.status[HELP_KEY]}
     changed = device.status != status
     device.status = status
     device.last_seen_at = clock.utcnow()
