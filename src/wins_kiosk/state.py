@@ -670,7 +670,8 @@ class Kiosk:
         if action is None or self.screen in (Screen.PIN, Screen.OPERATOR):
             return False
         self.touched()
-        self._keys_used = True
+        if action in (Action.NEXT, Action.PREVIOUS, Action.ACTIVATE):
+            self._keys_used = True  # from now on each screen starts with its first item focused
         if action == Action.GUIDE:
             self.speech_on = True
             self._spoken_context = ()
@@ -681,7 +682,7 @@ class Kiosk:
         elif action in (Action.LOUDER, Action.SOFTER):
             step = VOLUME_STEP if action == Action.LOUDER else -VOLUME_STEP
             self.volume = max(VOLUME_MIN, min(VOLUME_MAX, self.volume + step))
-            self.say(self.text("speech_volume", volume=self.volume))
+            self.say(_sentences(self.text("speech_volume", volume=self.volume)))
             self._changed()
         elif action == Action.HELP:
             self.request_help()
@@ -706,7 +707,7 @@ class Kiosk:
         else:
             index = 0 if step > 0 else len(keys) - 1
         self.focus_key = keys[index]
-        self.say(self.text("speech_button", label=items[index].label, index=index + 1, count=len(items)))
+        self.say(_sentences(self.text("speech_button", label=items[index].label, index=index + 1, count=len(items))))
         self._changed()
 
     def _activate(self) -> None:
@@ -804,9 +805,8 @@ class Kiosk:
         elif event.type in ("ticket.called", "ticket.recalled") and data.get("id") == self._announce_ticket_id:
             counter = str(data.get("counter_name") or "")
             number = str(data.get("number") or "")
-            self.say(
-                self.text("speech_called", number=spoken_number(number), counter=self.text("counter", counter=counter))
-            )
+            counter_text = self.text("counter", counter=counter)
+            self.say(_sentences(self.text("speech_called", number=spoken_number(number), counter=counter_text)))
 
     def request_help(self) -> None:
         """ "I need help": staff screens show an alert with this kiosk's name until someone acknowledges it."""
