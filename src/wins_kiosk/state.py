@@ -285,11 +285,9 @@ class Kiosk:
         self._background_client.close()
 
     def touched(self) -> None:
-        """Someone touched the screen or pressed a key: the idle timer starts again (and a warning goes)."""
+        """Someone touched the screen or pressed a key: the idle timer starts again. A "Need more time?" stays
+        until answered (`extend_time`): were a touch to close it, the finger would land on what lies below."""
         self._last_touch = self.clock()
-        if self.time_warning and self.screen != Screen.RESULT:
-            self.time_warning = False
-            self._changed()
 
     def tick(self) -> None:
         """Timers: call a few times a second."""

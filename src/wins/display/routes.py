@@ -96,18 +96,7 @@ def display(
             _display_principal(request, token)
         except WinsError as exc:
             return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
-        # Keep the token out of the address bar, history and any screenshot of the URL.
-        redirect = RedirectResponse("/display", status_code=303)
-        redirect.set_cookie(
-            COOKIE,
-            token,
-            max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
-            httponly=True,
-            samesite="lax",
-            secure=_settings(request).env == Environment.production,
-            path="/",
-        )
-        return redirect
+        return pairing_redirect(request, token, cookie=COOKIE, path="/display")
     try:
         principal, bearer = _display_principal(request, cookie_token)
     except WinsError as exc:
@@ -125,6 +114,23 @@ def display(
         "display.html",
         {"config_json": _script_json(page_config), "title": page_config["title"], "layout": page_config["layout"]},
     )
+
+
+def pairing_redirect(request: Request, token: str, *, cookie: str, path: str) -> RedirectResponse:
+    """Pair a screen (display or web kiosk) with a checked device token: the token goes into an HttpOnly
+    cookie and the browser is sent on to `path`, keeping the token out of the address bar, history and any
+    screenshot of the URL. The one place pairing happens (wins.webkiosk calls it too)."""
+    redirect = RedirectResponse(path, status_code=303)
+    redirect.set_cookie(
+        cookie,
+        token,
+        max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
+        httponly=True,
+        samesite="lax",
+        secure=_settings(request).env == Environment.production,
+        path="/",
+    )
+    return redirect
 
 
 def _page_config(request: Request, principal: Principal, bearer: str | None) -> dict[str, Any]:

@@ -161,6 +161,10 @@ class KioskView(FloatLayout):  # type: ignore[misc]
     # did it is taken from the button under it, so the hold does not also choose that button.
     def on_touch_down(self, touch: Any) -> bool:
         self.kiosk.touched()  # any touch keeps the idle timer away
+        if self.warning is not None:
+            # A touch anywhere (the button included) answers "Need more time?"; it chooses nothing below.
+            self.kiosk.extend_time()
+            return True
         self._cancel_long_press()
         self._long_press = Clock.schedule_once(lambda _dt: self._held(touch), LONG_PRESS_SECONDS)
         return bool(super().on_touch_down(touch))
