@@ -670,7 +670,9 @@ class Kiosk:
         self.touched()
         if action in (Action.NEXT, Action.PREVIOUS, Action.ACTIVATE):
             self._keys_used = True  # from now on each screen starts with its first item focused
-        if action == Action.GUIDE:
+        if self.time_warning and action in (Action.ACTIVATE, Action.BACK):
+            self.extend_time()  # "Need more time?" has one answer: no need to find the button first
+        elif action == Action.GUIDE:
             self.speech_on = True
             self._spoken_context = ()
             self._changed()
@@ -685,9 +687,7 @@ class Kiosk:
         elif action == Action.HELP:
             self.request_help()
         elif action == Action.BACK:
-            if self.time_warning:
-                self.extend_time()
-            elif self.screen == Screen.PRIORITY or self.priority_choice is not None:
+            if self.screen == Screen.PRIORITY or self.priority_choice is not None:
                 self.cancel_priority()
         elif action in (Action.NEXT, Action.PREVIOUS):
             self._move_focus(1 if action == Action.NEXT else -1)

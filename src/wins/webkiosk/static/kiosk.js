@@ -380,13 +380,14 @@
       state.keysUsed = true;
       document.body.classList.add("keys");
     }
-    if (action === "guide") { state.speech = true; spokenContext = ""; render(); }
+    if (state.warning && (action === "activate" || action === "back")) extendTime(); // its one answer
+    else if (action === "guide") { state.speech = true; spokenContext = ""; render(); }
     else if (action === "repeat") { state.speech = true; say(state.lastSpoken || screenSpeech()); }
     else if (action === "louder" || action === "softer") {
       state.volume = Math.max(10, Math.min(100, state.volume + (action === "louder" ? 10 : -10)));
       say(sentences(t("speech_volume", { volume: state.volume })));
     } else if (action === "help") requestHelp();
-    else if (action === "back") { if (state.warning) extendTime(); else if (state.screen === "priority" || state.priority) cancelPriority(); }
+    else if (action === "back") { if (state.screen === "priority" || state.priority) cancelPriority(); }
     else if (action === "next") moveFocus(1);
     else if (action === "previous") moveFocus(-1);
     else if (action === "activate") {
