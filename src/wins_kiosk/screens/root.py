@@ -71,9 +71,9 @@ class HelpBanner(Panel):
         super().__init__(
             background=colour,
             padding=dp(10),
-            size_hint=(0.7, None),
+            size_hint=(0.56, None),
             height=dp(64 * kiosk.font_scale),
-            pos_hint={"center_x": 0.5, "top": 0.99},
+            pos_hint={"right": 0.98, "top": 0.985},  # over the speech hint, clear of the branch name
             **kwargs,
         )
         self.add_widget(

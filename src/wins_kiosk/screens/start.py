@@ -138,7 +138,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
         body.add_widget(left)
 
         # The called numbers are large already: they keep their size in big-text mode so they never wrap.
-        serving = Panel(orientation="vertical", size_hint_x=0.36, padding=dp(20), spacing=dp(8))
+        serving = Panel(orientation="vertical", size_hint_x=0.44, padding=dp(18), spacing=dp(8))
         serving.add_widget(
             Text(
                 kiosk.text("now_serving"),
@@ -202,7 +202,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
         for number, counter in rows:
             row = BoxLayout(orientation="horizontal", spacing=dp(10))
             row.add_widget(
-                Text(number, size=theme.SERVING_NUMBER, scale=scale, bold=True, halign="left", size_hint_x=0.8)
+                Text(number, size=theme.SERVING_NUMBER, scale=scale, bold=True, halign="left", size_hint_x=0.5)
             )
             row.add_widget(
                 Text(

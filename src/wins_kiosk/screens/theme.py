@@ -52,4 +52,4 @@ BODY = 28
 SMALL = 22
 SERVICE = 40
 NUMBER = 170
-SERVING_NUMBER = 54
+SERVING_NUMBER = 40  # numbers and counter names alike
