@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from wins import clock
 from wins.devices.models import Device, DeviceKind
@@ -14,6 +15,9 @@ from wins.staff.models import Role, StaffUser
 from wins.staff.security import hash_device_token, unsign
 
 STAFF_TOKEN_PURPOSE = "staff-token"
+# Set in a transaction's Session.info when it revokes a credential (sign-out, password change, deactivation,
+# device revoked or rotated); after the commit this process forgets its cached principals (wins.deps).
+CREDENTIALS_CHANGED = "wins_credentials_changed"
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,15 @@ def resolve_token(session: Session, token: str, *, secret_key: str, max_age: int
 
 def touch_device(device: Device) -> None:
     device.last_seen_at = clock.utcnow()
+
+
+def credentials_changed(session: Session) -> None:
+    """Mark this transaction as revoking sign-ins or device tokens: once it commits, this process stops
+    serving cached principals at once (other processes within `wins.deps.PRINCIPAL_CACHE_SECONDS`)."""
+    session.info[CREDENTIALS_CHANGED] = True
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The address sign-ins are throttled by: the peer, or the client a trusted proxy names (which
+    wins.access_log.AccessLogMiddleware puts in the ASGI scope, see WINS_TRUSTED_PROXIES)."""
+    return conn.client.host if conn.client is not None else "unknown"

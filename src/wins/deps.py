@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from wins.auth import Principal, resolve_token
+from wins.auth import CREDENTIALS_CHANGED, Principal, resolve_token
 from wins.config import Settings
-from wins.db import Database
+from wins.db import Database, HasInfo
 from wins.errors import NotAuthenticated, PermissionDenied
+from wins.logging_setup import note_user
 from wins.staff.models import Role
 
 T = TypeVar("T")
@@ -122,6 +123,18 @@ SessionDep = Annotated[Session, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
 
 
+def forget_principals_on_revocation(cache: dict[str, tuple[float, Principal]]) -> Callable[[HasInfo], None]:
+    """After-commit hook: a committed revocation (sign-out, password change, deactivation, device revoked or
+    rotated; see `wins.auth.credentials_changed`) empties this process's cache, so the revoked token stops
+    working here at once, and in other processes when their entry expires (PRINCIPAL_CACHE_SECONDS)."""
+
+    def forget(committed: HasInfo) -> None:
+        if committed.info.get(CREDENTIALS_CHANGED):
+            cache.clear()
+
+    return forget
+
+
 def cached_principal(request: HTTPConnection, token: str) -> Principal | None:
     cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
     hit = cache.get(token)
@@ -133,12 +146,14 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     now = time.monotonic()
     hit = cache.get(token)
     if hit is not None and hit[0] > now:
+        note_user(hit[1].label)  # for the access line (display pages, WebSockets, the express lane)
         return hit[1]
     # The web UI (wins.web) resolves its own short-lived stream tickets; None means "not one of mine".
     hook = getattr(request.app.state, "token_principal", None)
     principal: Principal | None = hook(request, token) if hook is not None else None
     if principal is not None:
         cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+        note_user(principal.label)
         return principal
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
@@ -149,13 +164,16 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     if len(cache) > 10000:
         cache.clear()
     cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+    note_user(principal.label)
     return principal
 
 
 async def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    if token and (principal := cached_principal(request, token)) is not None:
-        return principal  # the common case: no thread hop, no query
-    return await run_in_threadpool(_resolve_principal, request, token)
+    if not token or (principal := cached_principal(request, token)) is None:
+        principal = await run_in_threadpool(_resolve_principal, request, token)
+    # else the common case: no thread hop, no query
+    note_user(principal.label)  # for the access line
+    return principal
 
 
 def _resolve_principal(request: Request, token: str | None) -> Principal:

@@ -3,8 +3,7 @@ it may offer.
 
 A help request is kept in the device's `status` (so a staff page opened later still shows it) and announced on
 the event stream; acknowledging it clears it everywhere. Priority categories are a branch setting,
-`priority_categories`, checked by `PriorityCategory` (kept apart from the branch settings schema on purpose:
-the integrator folds it into that schema).
+`priority_categories`, checked by `wins.schemas.PriorityCategory` (part of `BranchSettings`).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from wins import clock
@@ -20,23 +19,11 @@ from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import record_event
+from wins.schemas import PriorityCategory
 
 logger = logging.getLogger(__name__)
 
 HELP_KEY = "help_requested_at"
-
-
-class PriorityCategory(BaseModel):
-    """One named priority category (pregnant, disability, elderly …) of the branch setting
-    `priority_categories`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    key: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$", description="Stable identifier")
-    # A plain label, or one per language code ({"en": "Pregnant", "fr": "Enceinte"}).
-    label: str | dict[str, str] = Field(description="What the kiosk shows after 'I need priority'")
-    weight: int = Field(0, ge=-100, le=100, description="Extra ordering weight (reserved for issue 16)")
-    on_kiosk: bool = Field(True, description="Offered on the kiosk (else staff-only)")
 
 
 PRIORITY_CATEGORIES = TypeAdapter(list[PriorityCategory])

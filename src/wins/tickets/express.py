@@ -25,16 +25,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wins.bodylimit import ISSUE_LIMIT
 from wins.db import WriteLockBusy
 from wins.deps import cached_principal, principal_from_token
 from wins.errors import WinsError
+from wins.logging_setup import note_user
 from wins.schemas import TicketCreate
 from wins.tickets.api import issue_on_loop, tracking_url
 
 logger = logging.getLogger(__name__)
 
 PATH = "/api/v1/tickets"
-MAX_BODY = 4096  # a tap's body is ~50 bytes; anything bigger goes the ordinary way
+MAX_BODY = ISSUE_LIMIT  # a tap's body is ~50 bytes; BodyLimitMiddleware refuses more before the lane runs
 
 
 class IssueExpressLane:
@@ -62,6 +64,7 @@ class IssueExpressLane:
             except WinsError:
                 await self.app(scope, receive, send)  # the route words the refusal
                 return
+        note_user(principal.label)  # for the access line
         body, more = await _read_body(receive)
         answer = None if more else self._try(request, principal, body)
         if answer is None:
@@ -89,7 +92,7 @@ class IssueExpressLane:
             return None
         try:
             data = TicketCreate.model_validate(json.loads(body))
-        except (ValueError, ValidationError):  # includes JSON errors; the route words them
+        except (ValueError, ValidationError, RecursionError):  # JSON errors, nesting too deep: the route words them
             return None
         state = request.app.state
         try:

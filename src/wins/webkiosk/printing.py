@@ -109,7 +109,6 @@ class TabletPrinting:
             "printer_message": result.message,
             "paper_low": result.paper_low,
             "spooled_slips": len(spool.pending()),
-            "kind": "tablet",
         }
         try:
             with db.session() as session:

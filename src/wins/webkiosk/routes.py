@@ -7,7 +7,6 @@ tickets through the same REST API as the Kivy kiosk, with the same words (wins_k
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from wins.deps import principal_from_token
 from wins.devices.models import Device, DeviceKind
 from wins.display.routes import pairing_redirect
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
+from wins.htmlsafe import script_json
 from wins.printing.service import tracking_url
 from wins.tickets import service as tickets
 from wins.webkiosk.printing import TabletPrinting
@@ -48,11 +48,6 @@ CSP = (
 IDLE_SECONDS = 45.0
 RESULT_SECONDS = 12.0
 WARNING_SECONDS = 15.0
-
-
-def script_json(value: Any) -> str:
-    """JSON safe inside <script type="application/json"> (no "</script>" or "<!--" can come out of a name)."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _db(request: Request) -> Database:
