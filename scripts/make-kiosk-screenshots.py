@@ -78,7 +78,8 @@ def web_kiosk_screenshots(url: str, token: str, out: Path) -> None:
                 page.screenshot(path=str(out / f"{name}-start.png"))
                 page.locator("#services button").nth(1).tap()
                 page.wait_for_selector("#print-status.status-printed")
-                page.wait_for_function("document.getElementById('ticket-qr').naturalWidth > 0")
+                while not page.evaluate("document.getElementById('ticket-qr').naturalWidth"):
+                    page.wait_for_timeout(100)  # (wait_for_function evals: the page's CSP forbids it)
                 page.screenshot(path=str(out / f"{name}-result.png"))
                 context.close()
             context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800}, has_touch=True)

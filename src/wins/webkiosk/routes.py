@@ -26,7 +26,7 @@ from wins.deps import principal_from_token
 from wins.devices.models import Device, DeviceKind
 from wins.display.routes import pairing_redirect
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
-from wins.htmlsafe import script_json
+from wins.htmlsafe import install_filters
 from wins.printing.service import tracking_url
 from wins.tickets import service as tickets
 from wins.webkiosk.printing import TabletPrinting
@@ -36,6 +36,7 @@ from wins_kiosk.i18n import CATALOGUE, DEFAULT_LANGUAGE, LANGUAGE_NAMES, support
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+install_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "wins_kiosk"
@@ -107,7 +108,7 @@ def kiosk_page(
         return response
     assert cookie_token is not None
     config = page_config(request, principal, cookie_token)
-    return _page(request, "kiosk.html", {"config_json": script_json(config), "lang": config["default_language"]})
+    return _page(request, "kiosk.html", {"config": config, "lang": config["default_language"]})
 
 
 def page_config(request: Request, principal: Principal, token: str) -> dict[str, Any]:
