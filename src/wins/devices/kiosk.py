@@ -67,6 +67,8 @@ def request_help(session: Session, device: Device) -> dict[str, Any]:
     Pressing again while the request is open does not raise a second alert."""
     if device.kind != DeviceKind.kiosk:
         raise ValidationFailed("Only a kiosk can call for help.")
+    # The status column is also written by the kiosk's own reports: lock the row so neither write is lost.
+    session.refresh(device, with_for_update=True)
     pending = device.status.get(HELP_KEY)
     if pending:
         return {"device_id": device.id, "name": device.name, "at": pending, "repeated": True}
@@ -81,6 +83,7 @@ def request_help(session: Session, device: Device) -> dict[str, Any]:
 
 def acknowledge_help(session: Session, device: Device, *, by: str) -> dict[str, Any]:
     """A member of staff is on the way: every staff screen clears the alert, the kiosk tells the customer."""
+    session.refresh(device, with_for_update=True)
     pending = device.status.get(HELP_KEY)
     if not pending:
         raise Conflict(f"Nobody is waiting for help at {device.name} (already acknowledged).")

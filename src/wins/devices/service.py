@@ -149,6 +149,7 @@ def configure_display(
 def report_status(session: Session, device: Device, *, status: dict[str, Any]) -> Device:
     """A device reports its health (e.g. the kiosk's printer: online, paper out …). Staff screens see it."""
     report = validated(DeviceStatusReport, status).model_dump(exclude_none=True)
+    session.refresh(device, with_for_update=True)  # a help request writes this column too: no lost update
     if HELP_KEY in device.status:  # an open help request is the server's to clear, not the report's
         report[HELP_KEY] = device.status[HELP_KEY]
     changed = device.status != report

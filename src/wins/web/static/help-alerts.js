@@ -50,9 +50,13 @@ window.WinsHelp = (function () {
     render();
   }
 
-  async function load() {
+  async function load(attempt = 0) {
     const r = await Wins.api("GET", "/api/v1/devices/help");
-    if (!r.ok) return;
+    if (!r.ok) {
+      // A blip at page load must not hide a customer waiting for help: try again, more slowly each time.
+      if (attempt < 8) setTimeout(() => load(attempt + 1), 1000 * (attempt + 1));
+      return;
+    }
     open.clear();
     for (const a of r.data) open.set(a.device_id, a);
     render();
@@ -74,5 +78,5 @@ window.WinsHelp = (function () {
   }
 
   load();
-  return { onEvents, reload: load };
+  return { onEvents, reload: () => load() };
 })();
