@@ -57,9 +57,9 @@ class Site:
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    def pairing_link(self, device_id: int | None = None) -> str:
-        """A one-time pairing path for a display (the seeded one by default), as an admin makes it."""
-        return pairing_link(self.http, self.auth("admin"), device_id)
+    def pairing_link(self, device_id: int | None = None, name: str = "display") -> str:
+        """A one-time pairing path for a display or web kiosk (the seeded display by default), as an admin makes it."""
+        return pairing_link(self.http, self.auth("admin"), device_id, name)
 
     def last_event_id(self) -> int:
         return int(self.http.get("/health").json()["last_event_id"])

@@ -56,9 +56,9 @@ class Site:
         assert r.status_code == expect, r.text
         return r.json() if r.content else None
 
-    def pairing_link(self, device_id: int | None = None) -> str:
-        """A one-time pairing path for a display (the seeded one by default), as an admin makes it."""
-        return pairing_link(self.http, self.auth("admin"), device_id)
+    def pairing_link(self, device_id: int | None = None, name: str = "display") -> str:
+        """A one-time pairing path for a display or web kiosk (the seeded display by default), as an admin makes it."""
+        return pairing_link(self.http, self.auth("admin"), device_id, name)
 
     def queue(self) -> dict[str, Any]:
         r = self.http.get("/api/v1/queue", headers=self.auth("manager"))
