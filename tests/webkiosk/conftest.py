@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from tests.support.browser import launch_chromium
 from tests.support.databases import TemplateCache
+from tests.support.pairing import pairing_link
 from tests.support.printer_emulator import PrinterEmulator
 from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
@@ -43,6 +44,10 @@ class Site:
         r = self.http.get(path, headers=self.auth(who))
         assert r.status_code == 200, r.text
         return r.json()
+
+    def pairing_link(self, device_id: int | None = None, name: str = "kiosk") -> str:
+        """A one-time pairing path for a web kiosk or display (the seeded kiosk by default), as an admin makes it."""
+        return pairing_link(self.http, self.auth("admin"), device_id, name)
 
     def waiting(self) -> list[str]:
         queue = self.get("/api/v1/queue")

@@ -103,7 +103,7 @@ def create_pairing_code(session: Session, device_id: int, *, seconds: int) -> tu
     within `seconds` pairs it, once. The device's long-lived token never travels in a URL (docs/security.md)."""
     device = get_device(session, device_id)
     if device.kind not in PAIRING_PAGES:
-        raise ValidationFailed(f"A {device.kind.value} is not paired with a link.")
+        raise ValidationFailed(f"A {device.kind} is not paired with a link.")
     if device.revoked_at is not None:
         raise Conflict(f"{device.name} is revoked; give it a new token first, then a pairing link.")
     return device, issue_code(session, purpose=CodePurpose.pair, seconds=seconds, device_id=device.id)
@@ -122,7 +122,7 @@ def pair_display(session: Session, device_id: int) -> Device:
     device = get_device(session, device_id)
     if device.revoked_at is not None:
         raise NotAuthenticated(f"{device.name} was revoked. Ask an admin for a new token and pairing link.")
-    logger.info("%s %r paired", device.kind.value, device.name)
+    logger.info("%s %r paired", DeviceKind(device.kind), device.name)
     return device
 
 

@@ -119,7 +119,7 @@ def cookie_principal(
         cache["cookie:" + value] = (now + PRINCIPAL_CACHE_SECONDS, principal)
         note_user(principal.label)  # for the access line
     if principal.device is None or principal.device.kind != kind:
-        raise PermissionDenied(f"This screen's sign-in is not a {kind.value}'s.")
+        raise PermissionDenied(f"This screen's sign-in is not a {kind}'s.")
     return principal
 
 
@@ -199,7 +199,7 @@ def pairing_redirect(request: Request, code: str, *, kind: DeviceKind, cookie: s
         with db.session() as session:
             device = devices.pair_display(session, device_id)
             if device.kind != kind:
-                raise PermissionDenied(f"This pairing link is for a {device.kind.value}, not a {kind.value}.")
+                raise PermissionDenied(f"This pairing link is for a {device.kind}, not a {kind}.")
             audit(session, actor=Principal(device=device), action="device.pair", details={"device_id": device_id})
     except WinsError as exc:
         return _message(request, "This screen cannot be paired", exc.message, exc.status_code)

@@ -4,7 +4,8 @@ Paired like a display: an admin's one-time pairing link (`/kiosk?pair=…`, from
 pair NAME`) gives the tablet an HttpOnly cookie naming its kiosk device; no token is ever in a URL or in the page.
 The page calls the API with that cookie and `X-Requested-With: wins-kiosk` (see
 wins.display.routes.device_cookie_principal). It issues tickets through the same REST API as the Kivy kiosk,
-with the same words (wins_kiosk.i18n), keys (wins_kiosk.guidance) and timeouts; slips print on the branch's network printer through the server.
+with the same words (wins_kiosk.i18n), keys (wins_kiosk.guidance) and timeouts;
+slips print on the branch's network printer through the server.
 """
 
 from __future__ import annotations
