@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wins import __version__
 from wins.config import Settings, get_settings
 from wins.db import Database
+from wins.deps import WebHooks, web_hooks
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
 from wins.schemas import ErrorBody, HealthPublic
@@ -104,9 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WinsError)
     async def _wins_error(request: Request, exc: WinsError) -> Response:
-        handler: Callable[[Request, WinsError], Awaitable[Response]] | None = getattr(
-            request.app.state, "html_error_handler", None
-        )
+        handler = web_hooks(request).html_error_handler
         if handler is not None and request.url.path.split("/")[1:2] != ["api"]:
             return await handler(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
@@ -201,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.hub = hub
     app.state.principal_cache = {}
+    app.state.web_hooks = WebHooks()  # filled by wins.web.install
     install_error_handlers(app)
     _install_docs(app)
 

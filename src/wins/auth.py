@@ -11,9 +11,7 @@ from wins import clock
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotAuthenticated, PermissionDenied
 from wins.staff.models import Role, StaffUser
-from wins.staff.security import hash_device_token, unsign
-
-STAFF_TOKEN_PURPOSE = "staff-token"
+from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_device_token, unsign
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wins.devices.models import DeviceKind
-from wins.staff.models import Role
+from wins.enums import DeviceKind, Role
 
 
 class Strict(BaseModel):

@@ -48,9 +48,7 @@ def test_call_appears_within_a_second_and_is_announced(new_context: Any, site: S
     before = time.monotonic()
     called = site.call_next("1")
     expect(page.locator("#hero-number")).to_have_text(called["number"], timeout=1000)
-    page.wait_for_function(
-        f"() => window.winsAnnouncements.some(a => a.ticket_id === {called['id']})", timeout=1000
-    )
+    page.wait_for_function(f"() => window.winsAnnouncements.some(a => a.ticket_id === {called['id']})", timeout=1000)
     assert time.monotonic() - before < 1.5
     expect(page.locator("#recent tr").first).to_contain_text(called["number"])
     expect(page.locator("#hero")).to_have_class("hero flash")

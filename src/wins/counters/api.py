@@ -19,7 +19,7 @@ from wins.deps import (
 from wins.schemas import CounterCreate, CounterPublic, CounterUpdate, TicketPublic
 from wins.staff.service import get_user
 from wins.tickets import service as tickets
-from wins.tickets.api import ticket_response
+from wins.tickets.views import ticket_response
 
 router = APIRouter(tags=["counters"])
 

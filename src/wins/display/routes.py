@@ -19,14 +19,14 @@ from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import principal_from_token
+from wins.deps import principal_from_token, web_hooks
 from wins.devices.models import Device, DeviceKind
 from wins.display import speech
 from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.staff.models import Role
 from wins.tickets import service as tickets
-from wins.tickets.api import tracking_view
+from wins.tickets.views import tracking_view
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -50,7 +50,7 @@ def _db(request: Request) -> Database:
 
 def _session_principal(request: Request) -> Principal | None:
     """A manager signed in to the staff web UI (wins.web installs this hook), or None."""
-    hook = getattr(request.app.state, "session_principal", None)
+    hook = web_hooks(request).session_principal
     principal: Principal | None = hook(request) if hook is not None else None
     return principal
 

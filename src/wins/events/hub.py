@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 import anyio
 from sqlalchemy import select
 
-from wins.db import Database, HasInfo
+from wins.db import Database
+from wins.db_flags import HasInfo, take_events_written
 from wins.events.models import Event
 from wins.events.service import NOTIFY_CHANNEL, last_event_id
 
@@ -117,9 +118,8 @@ class EventHub:
 
     # -- waking ----------------------------------------------------------------------------------------
     def _after_commit(self, session: HasInfo) -> None:
-        if session.info.pop("wins_events_written", False):
+        if take_events_written(session):
             self.poke_threadsafe()
-        session.info.pop("wins_event_lock", None)
 
     def poke_threadsafe(self) -> None:
         loop = self._loop

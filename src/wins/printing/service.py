@@ -17,12 +17,9 @@ from wins.printing.layout import Slip
 from wins.printing.printers import PrinterNotConfigured, parse_printer_url
 from wins.printing.spool import PrintResult, print_slip
 from wins.tickets import service as tickets
+from wins.tickets.views import tracking_url
 
 logger = logging.getLogger("wins.printing")
-
-
-def tracking_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/t/{token}"
 
 
 def printer_url_for(branch: Branch, settings: Settings) -> str:

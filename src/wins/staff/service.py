@@ -9,10 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wins import clock
-from wins.auth import STAFF_TOKEN_PURPOSE
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
 from wins.staff.models import Role, StaffUser
-from wins.staff.security import hash_password, sign, verify_password
+from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_password, sign, verify_password
 
 logger = logging.getLogger(__name__)
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -64,14 +63,16 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         user.token_version += 1
     if "role" in changes:
         changes["role"] = Role(changes["role"])
-    losing_admin = user.role == Role.admin and user.active and (
-        ("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"])
+    losing_admin = (
+        user.role == Role.admin
+        and user.active
+        and (("role" in changes and changes["role"] != Role.admin) or ("active" in changes and not changes["active"]))
     )
     if losing_admin:
         others = session.scalar(
-            select(func.count()).select_from(StaffUser).where(
-                StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id
-            )
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == Role.admin, StaffUser.active.is_(True), StaffUser.id != user.id)
         )
         if not others:
             raise Conflict(

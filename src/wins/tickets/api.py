@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from wins.deps import (
 from wins.errors import PermissionDenied
 from wins.schemas import TicketCreate, TicketPublic, TicketTracking, TicketTransfer
 from wins.tickets import service
-from wins.tickets.models import Ticket
+from wins.tickets.views import ticket_response, tracking_url, tracking_view
 
 router = APIRouter(tags=["tickets"])
 # Issuing alone, so the app can match it first: every request walks the route list in order until one matches.
@@ -31,12 +31,6 @@ issue_router = APIRouter(tags=["tickets"])
 public_router = APIRouter(prefix="/public", tags=["public"])
 
 Action = Literal["recall", "start", "complete", "no-show", "requeue", "cancel"]
-
-
-def ticket_response(session: Session, ticket: Ticket, settings: Settings, base_url: str) -> dict[str, Any]:
-    view = service.ticket_view(session, ticket, settings=settings)
-    view["tracking_url"] = f"{base_url}/t/{ticket.tracking_token}"
-    return view
 
 
 @issue_router.post(
@@ -97,8 +91,8 @@ def issue_on_loop(
             load = service.service_load(read, body.service_id, settings=settings)
     key = service.check_issue(info, actor=actor, priority=body.priority, idempotency_key=idempotency_key)
     issued = db.raw_sqlite_write(
-        lambda conn: service.issue_with(
-            service.raw_sqlite_sql(conn),
+        lambda transaction: service.issue_with(
+            service.raw_sqlite_sql(transaction),
             info,
             actor=actor,
             priority=body.priority,
@@ -109,18 +103,12 @@ def issue_on_loop(
     if not issued.created:
         with db.session(write=False) as read:
             return service.issued_view(read, issued, settings=settings), False
-    db.committed({"wins_events_written": True})
     return service.new_ticket_view(issued, load), True
-
-
-def tracking_url(settings: Settings, request: Request, token: str) -> str:
-    """The customer's tracking link (what `PublicBaseUrlDep` gives, for callers outside a route)."""
-    return f"{(settings.public_url or str(request.base_url)).rstrip('/')}/t/{token}"
 
 
 def _issued_response(view: dict[str, Any], created: bool, base_url: str) -> JSONResponse:
     # Built from what the transaction wrote; the same TicketPublic shape (tests check it against the schema).
-    view["tracking_url"] = f"{base_url}/t/{view['tracking_token']}"
+    view["tracking_url"] = tracking_url(base_url, view["tracking_token"])
     return JSONResponse(view, status_code=201 if created else 200)
 
 
@@ -175,11 +163,6 @@ def queue(_: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> di
     """Snapshot of the queue: per service the waiting tickets, per counter what it holds, recent calls, and
     `last_event_id` to follow the event stream from."""
     return service.queue_snapshot(session, settings=settings)
-
-
-def tracking_view(session: Session, ticket: Ticket, settings: Settings) -> dict[str, Any]:
-    view = service.ticket_view(session, ticket, settings=settings)
-    return {key: view[key] for key in TicketTracking.model_fields}
 
 
 @public_router.get("/tickets/{tracking_token}", response_model=TicketTracking)

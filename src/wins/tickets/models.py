@@ -1,27 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
 from wins.db import Base, UTCDateTime
-
-
-class TicketStatus(StrEnum):
-    waiting = "waiting"
-    called = "called"
-    serving = "serving"
-    done = "done"
-    no_show = "no_show"
-    cancelled = "cancelled"
-
-    @property
-    def is_open(self) -> bool:
-        return self in (TicketStatus.waiting, TicketStatus.called, TicketStatus.serving)
-
+from wins.enums import TicketStatus as TicketStatus  # defined in wins.enums; re-exported for the model's readers
 
 HELD = ("called", "serving")  # statuses in which a counter holds the ticket
 # The same test as SQL text, word for word the predicate of the partial index uq_tickets_counter_held: with

@@ -10,7 +10,6 @@ Concurrency (see docs/architecture.md):
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from sqlalchemy import Table, bindparam, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from wins import clock
+from wins import clock, db_flags
 from wins.audit.models import AuditEntry
 from wins.audit.service import record as audit
 from wins.auth import Principal
@@ -29,7 +28,7 @@ from wins.branches.service import get_branch, today
 from wins.config import Settings
 from wins.counters.models import Counter, CounterService
 from wins.counters.service import counter_public, get_counter, seat_staff
-from wins.db import RawStatement
+from wins.db import RawStatement, RawTransaction, WinsSession
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, record_event, take_event_order
@@ -38,6 +37,7 @@ from wins.services.service import get_service
 from wins.staff.security import new_tracking_token
 from wins.tickets import estimate as est
 from wins.tickets.models import HELD, IS_HELD, Ticket, TicketSequence, TicketStatus
+from wins.tickets.states import CALL, FINISH_HELD, FINISHED, Action, Transition, check_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -94,19 +94,13 @@ _load_cache: dict[tuple[Any, int, int, int, int], tuple[float, int, est.ServiceL
 _load_generation = [0]
 
 
-@event.listens_for(Session, "after_commit")
+@event.listens_for(WinsSession, "after_commit")
 def _forget_loads(session: Session) -> None:
-    if session.info.get("wins_read_only"):
+    if db_flags.is_read_only(session):
         return
-    if session.info.pop("wins_load_neutral", False):
+    if db_flags.take_load_neutral(session):
         return
     _load_generation[0] += 1
-
-
-def _mark_load_neutral(session: Session) -> None:
-    """This transaction only issues tickets: it does not change any service's load."""
-    if not session.info.get("wins_events_written") and "wins_load_neutral" not in session.info:
-        session.info["wins_load_neutral"] = True
 
 
 # -- queue lengths ---------------------------------------------------------------------------------------
@@ -126,7 +120,7 @@ def _queue_of(values: dict[str, Any]) -> tuple[int, Any, bool] | None:
     return values["service_id"], values["business_day"], bool(values["priority"])
 
 
-@event.listens_for(Session, "before_flush")
+@event.listens_for(WinsSession, "before_flush")
 def _track_queue_changes(session: Session, _context: Any, _instances: Any) -> None:
     changes: list[tuple[tuple[int, Any, bool] | None, tuple[int, Any, bool] | None]] = []
     for obj in session.new:
@@ -145,7 +139,7 @@ def _track_queue_changes(session: Session, _context: Any, _instances: Any) -> No
             if deleted:
                 old[a] = deleted[0]
         changes.append((_queue_of(old), None if obj in session.deleted else _queue_of(new)))
-    deltas: dict[tuple[int, Any], list[int]] = session.info.setdefault("wins_queue_deltas", {})
+    deltas = db_flags.queue_deltas(session)
     for before, after in changes:
         if before == after:
             continue
@@ -178,13 +172,13 @@ def _apply_queue_deltas_statement(dialect: str) -> Any:
 _APPLY_QUEUE_DELTAS = {dialect: _apply_queue_deltas_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-@event.listens_for(Session, "before_commit")
+@event.listens_for(WinsSession, "before_commit")
 def _apply_queue_changes(session: Session) -> None:
-    if session.info.get("wins_read_only"):
+    if db_flags.is_read_only(session):
         return
     if session.new or session.dirty or session.deleted:
         session.flush()
-    deltas: dict[tuple[int, Any], list[int]] | None = session.info.pop("wins_queue_deltas", None)
+    deltas = db_flags.take_queue_deltas(session)
     if not deltas:
         return
     conn = session.connection()
@@ -194,9 +188,9 @@ def _apply_queue_changes(session: Session) -> None:
             conn.execute(statement, {"service_id": service_id, "day": day, "d": d, "dp": dp})
 
 
-@event.listens_for(Session, "after_rollback")
+@event.listens_for(WinsSession, "after_rollback")
 def _forget_queue_changes(session: Session) -> None:
-    session.info.pop("wins_queue_deltas", None)
+    db_flags.take_queue_deltas(session)
 
 
 def _load_key(url: Any, service_id: int, settings: Settings) -> tuple[Any, int, int, int, int]:
@@ -394,18 +388,21 @@ def session_sql(session: Session) -> IssueSql:
             take_event_order(session)
         result = conn.execute(statements[name], params)
         if name in ("event", "audit"):
-            session.info["wins_events_written"] = True
+            db_flags.note_events_written(session)
             return None
         return result.first()
 
     return run
 
 
-def raw_sqlite_sql(conn: sqlite3.Connection) -> IssueSql:
+def raw_sqlite_sql(transaction: RawTransaction) -> IssueSql:
     """Issuing's statements on a bare sqlite3 connection inside Database.raw_sqlite_write."""
+    conn = transaction.conn
 
     def run(name: str, params: dict[str, Any]) -> Any:
         rows = _RAW[name].execute(conn, params).fetchall()
+        if name == "event":
+            db_flags.note_events_written(transaction)
         return rows[0] if rows else None
 
     return run
@@ -538,7 +535,7 @@ def issue(
     if key is not None and session.get_bind().dialect.name == "postgresql":
         # Two requests with one key wait for each other instead of racing on the unique index.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
-    _mark_load_neutral(session)
+    db_flags.note_load_neutral(session)
     return issue_with(
         session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language
     )
@@ -588,8 +585,7 @@ def _kiosk_may_prioritise(actor: Principal) -> bool:
 def _finish_held(session: Session, counter: Counter, actor: Principal, now: datetime) -> None:
     held = session.scalars(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD).with_for_update()).all()
     for ticket in held:
-        ticket.serving_at = ticket.serving_at or ticket.called_at or now
-        _set_status(session, ticket, TicketStatus.done, actor, "ticket.done", now=now)
+        _set_status(session, ticket, FINISH_HELD, actor, now=now)
 
 
 def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
@@ -626,7 +622,7 @@ def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket 
             _sit_down(session, counter, staff.id)
         audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
         return None
-    _call(session, ticket, counter, actor, now, action="ticket.called")
+    _call(session, ticket, counter, actor, now)
     return ticket
 
 
@@ -641,7 +637,7 @@ def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Pri
         raise InvalidTransition(_not_waiting_message(session, ticket))
     now = clock.utcnow()
     _finish_held(session, counter, actor, now)
-    _call(session, ticket, counter, actor, now, action="ticket.called", details={"out_of_order": True})
+    _call(session, ticket, counter, actor, now, details={"out_of_order": True})
     return ticket
 
 
@@ -658,7 +654,6 @@ def _call(
     actor: Principal,
     now: datetime,
     *,
-    action: str,
     details: dict[str, Any] | None = None,
 ) -> None:
     assert actor.staff is not None
@@ -670,7 +665,7 @@ def _call(
     ticket.first_called_at = ticket.first_called_at or now
     ticket.call_count += 1
     ticket.serving_at = None
-    _set_status(session, ticket, TicketStatus.called, actor, action, now=now, details=details)
+    _set_status(session, ticket, CALL, actor, now=now, details=details)
 
 
 def _not_waiting_message(session: Session, ticket: Ticket) -> str:
@@ -686,51 +681,23 @@ def _is_pg(session: Session) -> bool:
 
 # -- transitions --------------------------------------------------------------------------------------
 
-ALLOWED: dict[str, tuple[TicketStatus, ...]] = {
-    "recall": (TicketStatus.called,),
-    "start": (TicketStatus.called,),
-    "complete": (TicketStatus.called, TicketStatus.serving),
-    "no-show": (TicketStatus.called,),
-    "requeue": (TicketStatus.called, TicketStatus.serving),
-    "cancel": (TicketStatus.waiting,),
-    "transfer": (TicketStatus.waiting, TicketStatus.called, TicketStatus.serving),
-}
-
-
-def _check_allowed(ticket: Ticket, action: str) -> None:
-    if ticket.status not in ALLOWED[action]:
-        allowed = " or ".join(s.value.replace("_", "-") for s in ALLOWED[action])
-        raise InvalidTransition(
-            f"Cannot {action} ticket {ticket.number}: it is {ticket.status.replace('_', '-')} "
-            f"(only a {allowed} ticket can be {'sent to ' if action == 'transfer' else ''}{_past(action)})."
-        )
-
-
-def _past(action: str) -> str:
-    return {
-        "recall": "recalled",
-        "start": "started",
-        "complete": "completed",
-        "no-show": "marked no-show",
-        "requeue": "requeued",
-        "cancel": "cancelled",
-        "transfer": "another service",
-    }[action]
-
 
 def _set_status(
     session: Session,
     ticket: Ticket,
-    status: TicketStatus,
+    rule: Transition,
     actor: Principal,
-    event: str,
     *,
     now: datetime,
     details: dict[str, Any] | None = None,
 ) -> None:
-    ticket.status = status
-    session.info["wins_load_neutral"] = False
-    if status in (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled):
+    """Move the ticket along `rule` (already checked), then write its event and the staff's audit entry."""
+    event = rule.event
+    if rule.apply is not None:
+        details = {**(rule.apply(ticket, now) or {}), **(details or {})} or None
+    ticket.status = rule.target
+    db_flags.note_load_changed(session)
+    if rule.target in FINISHED:
         ticket.finished_at = now
     session.flush()
     data = ticket_event_data(session, ticket)
@@ -746,41 +713,14 @@ def _set_status(
     logger.info("%s %s (counter %s) by %s", event, ticket.number, data["counter_name"], actor.label)
 
 
-def transition(session: Session, *, ticket_id: int, action: str, actor: Principal) -> Ticket:
+def transition(session: Session, *, ticket_id: int, action: Action, actor: Principal) -> Ticket:
     """recall | start | complete | no-show | requeue | cancel (staff)."""
     actor.require_staff()
+    if action == "transfer":
+        raise ValidationFailed("A transfer needs a target service (POST …/transfer).")
     ticket = get_ticket(session, ticket_id, lock=True)
-    _check_allowed(ticket, action)
-    now = clock.utcnow()
-    if action == "recall":
-        ticket.call_count += 1
-        ticket.called_at = now
-        _set_status(session, ticket, TicketStatus.called, actor, "ticket.recalled", now=now)
-    elif action == "start":
-        ticket.serving_at = now
-        _set_status(session, ticket, TicketStatus.serving, actor, "ticket.serving", now=now)
-    elif action == "complete":
-        ticket.serving_at = ticket.serving_at or ticket.called_at or now
-        _set_status(session, ticket, TicketStatus.done, actor, "ticket.done", now=now)
-    elif action == "no-show":
-        _set_status(session, ticket, TicketStatus.no_show, actor, "ticket.no_show", now=now)
-    elif action == "requeue":
-        previous_counter = ticket.counter_id
-        ticket.counter_id = None
-        ticket.serving_at = None
-        _set_status(
-            session,
-            ticket,
-            TicketStatus.waiting,
-            actor,
-            "ticket.requeued",
-            now=now,
-            details={"from_counter_id": previous_counter},
-        )
-    elif action == "cancel":
-        _set_status(session, ticket, TicketStatus.cancelled, actor, "ticket.cancelled", now=now)
-    else:  # pragma: no cover - ALLOWED guards the names
-        raise ValidationFailed(f"Unknown action {action!r}.")
+    rule = check_allowed(ticket, action)
+    _set_status(session, ticket, rule, actor, now=clock.utcnow())
     return ticket
 
 
@@ -789,16 +729,8 @@ def cancel_by_customer(session: Session, *, tracking_token: str) -> Ticket:
     ticket = get_by_tracking_token(session, tracking_token)
     if ticket.status == TicketStatus.cancelled:
         return ticket
-    _check_allowed(ticket, "cancel")
-    _set_status(
-        session,
-        ticket,
-        TicketStatus.cancelled,
-        Principal(),
-        "ticket.cancelled",
-        now=clock.utcnow(),
-        details={"by": "customer"},
-    )
+    rule = check_allowed(ticket, "cancel")
+    _set_status(session, ticket, rule, Principal(), now=clock.utcnow(), details={"by": "customer"})
     return ticket
 
 
@@ -806,7 +738,7 @@ def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Princi
     """Send an open ticket to another service's queue. It keeps its number and, unless `to_end`, its place."""
     actor.require_staff()
     ticket = get_ticket(session, ticket_id, lock=True)
-    _check_allowed(ticket, "transfer")
+    rule = check_allowed(ticket, "transfer")
     target = get_service(session, service_id)
     if target.branch_id != ticket.branch_id:
         raise ValidationFailed("A ticket can only move to a service of its own branch.")
@@ -825,9 +757,8 @@ def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Princi
     _set_status(
         session,
         ticket,
-        TicketStatus.waiting,
+        rule,
         actor,
-        "ticket.transferred",
         now=now,
         details={"from_service_id": from_service, "from_counter_id": from_counter, "to_end": to_end},
     )
