@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Api
@@ -23,7 +25,7 @@ def _display_id(api: Api) -> int:
         ({"counter_ids": [999]}, "Counter 999 does not exist"),
     ],
 )
-def test_display_settings_are_validated(api: Api, change: dict, message: str) -> None:
+def test_display_settings_are_validated(api: Api, change: dict[str, Any], message: str) -> None:
     values = {"service_ids": [], "counter_ids": [], "layout": "calls", "history": 6, "speech": True, "title": ""}
     db = api.client.app.state.db  # type: ignore[attr-defined]
     with pytest.raises(ValidationFailed, match=message), db.session() as session:

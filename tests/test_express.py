@@ -167,4 +167,5 @@ def test_the_lane_was_reviewed_against_the_routes_dependencies(settings: Setting
     )
     assert _inputs(route.dependant) == list(express.REVIEWED_ROUTE), "review wins.tickets.express, then the pin"
     # Middleware added before the lane would sit inside it, and be skipped by every tap the lane answers.
-    assert app.user_middleware[-1].cls is express.IssueExpressLane, "the lane must be the innermost middleware"
+    innermost: object = app.user_middleware[-1].cls
+    assert innermost is express.IssueExpressLane, "the lane must be the innermost middleware"
