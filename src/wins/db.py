@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from wins import db_flags
 from wins.config import Settings
-from wins.db_flags import HasInfo
+from wins.db_flags import HasInfo as HasInfo  # re-exported: after-commit hooks are typed against it
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
