@@ -6,11 +6,19 @@ Gunicorn's own variable GUNICORN_BIND, if set, wins over WINS_HOST/WINS_PORT (e.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 from wins.config import get_settings
+from wins.logging_setup import server_log_config
 from wins.ops.systemd import hold_notify_socket
 
 _settings = get_settings()
+
+# -- metrics ---------------------------------------------------------------------------------------------
+# /metrics adds up every worker's figures from files in this folder (prometheus-client's multi-process mode).
+# Set before any worker imports prometheus_client; emptied when the master starts (on_starting).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str((_settings.data_dir / "metrics").resolve()))
 
 # -- sockets and processes -------------------------------------------------------------------------------
 bind = [os.environ.get("GUNICORN_BIND") or f"{_settings.host}:{_settings.port}"]
@@ -26,8 +34,9 @@ timeout = 60
 # SIGTERM / `systemctl stop` / `systemctl reload` (SIGHUP): workers get this long to finish open requests.
 graceful_timeout = 20
 keepalive = 5
-# nginx on the same host forwards X-Forwarded-For/Proto; trust it only from loopback.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# X-Forwarded-For/Proto are read by the app itself, from WINS_TRUSTED_PROXIES only (wins.access_log), the same
+# way under every server; uvicorn's own rewriting would hide from the app which peer sent them.
+forwarded_allow_ips = ""
 
 # gunicorn >= 25.1 opens a control socket in $XDG_RUNTIME_DIR or ~/.gunicorn/ by default; the service
 # account has no writable home (ProtectHome, ProtectSystem=strict), and nothing here uses `gunicornc`.
@@ -36,23 +45,13 @@ control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 # -- logging ---------------------------------------------------------------------------------------------
-# The app logs one line per request itself (logger `wins.access`, text or JSON per WINS_LOG_FORMAT); gunicorn
-# adds its own process messages to the same stream (stderr → journald / supervisor log) in the same format.
+# The app logs one line per request itself (logger `wins.access`); gunicorn's and uvicorn's own messages go
+# through the same single handler (stderr → journald / supervisor log): one format (WINS_LOG_FORMAT), one
+# redaction filter, every line once. Each worker's app replaces the handler with an identical one.
 accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
-    # The root logger is configured by the app in each worker (wins.logging_setup); nothing here.
-    "root": {"level": "WARNING", "handlers": []},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": _settings.log_level.upper(), "propagate": False},
-        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
-    },
-}
+logconfig_dict = server_log_config(_settings)
 proc_name = "wins"
 
 
@@ -61,3 +60,14 @@ def on_starting(server):  # noqa: ARG001
     # systemd Type=notify: the master would say READY=1 before any worker has started the app; the first
     # worker that is really serving says it instead (wins.ops.gunicorn_worker, NotifyAccess=all).
     hold_notify_socket()
+    # Figures of a previous run's workers would otherwise be added to this run's.
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):  # noqa: ARG001
+    # A dead worker's open WebSockets are no longer open (the "livesum" gauge drops its file).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

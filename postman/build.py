@@ -242,6 +242,14 @@ def build() -> dict[str, Any]:
                 body={"colour": "red"},
             ),
             request(
+                "update: a file printer is refused",
+                "PATCH",
+                "/api/v1/branch",
+                status=422,
+                body={"settings": {"printer_url": "file:///var/lib/wins/wins.db"}},
+                tests='pm.test("says why", () => pm.expect(pm.response.text()).to.include("WINS_PRINTER_URL"));',
+            ),
+            request(
                 "update branch (same name)",
                 "PATCH",
                 "/api/v1/branch",
@@ -666,9 +674,16 @@ def build() -> dict[str, Any]:
                 "PATCH",
                 "/api/v1/devices/{{deviceId}}",
                 status=200,
-                body={"config": {"language": "en"}},
+                body={"config": {"languages": ["en"]}},
                 tests=DEVICE_KEYS
-                + '\npm.test("config kept", () => pm.expect(pm.response.json().config.language).to.eql("en"));',
+                + '\npm.test("config kept", () => pm.expect(pm.response.json().config.languages).to.eql(["en"]));',
+            ),
+            request(
+                "update: unknown config key refused",
+                "PATCH",
+                "/api/v1/devices/{{deviceId}}",
+                status=422,
+                body={"config": {"logo_path": "/etc/passwd"}},
             ),
             request("update: unknown device", "PATCH", "/api/v1/devices/2000000000", status=404, body={"name": "x"}),
             request(

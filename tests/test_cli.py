@@ -99,6 +99,20 @@ def test_serve_first_start_creates_demo_prints_password_and_urls(tmp_path: Path)
             f"http://127.0.0.1:{port}/api/v1/counters", headers={"Authorization": f"Bearer {token}"}
         ).json()
         assert len(counters) == 4
+
+        # The banner's display-board link works for the admin who just read the password (not a 401).
+        link = next(line for line in lines if "Display board:" in line).split()[2]
+        assert "devices create" in out and "--kind display" in out  # how to pair a real TV
+        with httpx.Client(follow_redirects=True) as browser:
+            form = browser.get(link)
+            assert form.status_code == 200 and 'name="csrf_token"' in form.text, form.text[:500]
+            csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            nxt = form.text.split('name="next" value="', 1)[1].split('"', 1)[0]
+            board = browser.post(
+                f"http://127.0.0.1:{port}/login",
+                data={"username": "admin", "password": password, "csrf_token": csrf, "next": nxt},
+            )
+        assert board.status_code == 200 and board.url.path == "/display", (board.status_code, board.url)
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -19,8 +19,9 @@ def _display_id(api: Api) -> int:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"layout": "mosaic"}, "Choose a layout"),
-        ({"history": 40}, "between 1 and 12"),
+        ({"layout": "mosaic"}, "layout: Input should be 'calls' or 'counters'"),
+        ({"history": 40}, "history: Input should be less than or equal to 12"),
+        ({"service_ids": [2**70]}, "services.0: Input should be less than or equal to 2147483647"),
         ({"service_ids": [999]}, "Service 999 does not exist"),
         ({"counter_ids": [999]}, "Counter 999 does not exist"),
     ],
@@ -54,4 +55,6 @@ def test_display_settings_are_stored(api: Api) -> None:
         "history": 3,
         "speech": False,
         "title": "Hall",
+        "languages": [],  # not set: the defaults
+        "allow_priority": False,
     }

@@ -1,3 +1,5 @@
 """WINS — Waiting Issue Number System."""
 
-__version__ = "0.1.0"
+from wins.version import package_version
+
+__version__ = package_version()  # pyproject.toml's version; wins.version.full_version() adds the commit

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,68 +14,38 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wins import __version__
 from wins.config import Settings, get_settings
 from wins.db import Database
-from wins.deps import WebHooks, web_hooks
+from wins.deps import WebHooks, forget_principals_on_revocation, web_hooks
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
+from wins.ops.presence import announce_server
 from wins.schemas import ErrorBody, HealthPublic
+from wins.version import full_version, package_version
 
 logger = logging.getLogger("wins.app")
-access_logger = logging.getLogger("wins.access")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
+    # Tracking tokens and display pairing live in URLs (/t/{token}): no page may pass its address on to another.
+    "Referrer-Policy": "no-referrer",
 }
+# Every HTML page (staff, admin, display, tracking, /docs, error pages) loads only our own files: no inline script
+# or style, no plugin, no framing, no <base>. Same-origin WebSockets are covered by connect-src 'self' (CSP Level 3,
+# Chromium 73+, Firefox 60+). img-src allows data: for the branch logo, which is stored as a data: URI.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 
 
 _HEADER_ITEMS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-
-
-class AccessLogMiddleware:
-    """Adds the security headers and logs one line per request.
-
-    A plain ASGI middleware: `@app.middleware("http")` (BaseHTTPMiddleware) runs every request through an
-    extra task and memory streams, which cost more than the ticket-issuing route itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers += [item for item in _HEADER_ITEMS if item[0] not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            if access_logger.isEnabledFor(logging.INFO):
-                access_logger.info(
-                    "%s %s %d %.1fms",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                )
+_CSP_ITEM = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 
 
 # Every API error has the same body (see install_error_handlers); documenting it on every route lets clients and
@@ -101,7 +71,7 @@ def _error(status: int, message: Any, code: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    from wins.errors import WinsError
+    from wins.errors import ValidationFailed, WinsError
 
     @app.exception_handler(WinsError)
     async def _wins_error(request: Request, exc: WinsError) -> Response:
@@ -115,11 +85,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
+        if request.url.path.split("/")[1:2] != ["api"]:  # a page (an id out of range …): a page answers
+            text = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'input'}: {e['msg']}" for e in errors)
+            return await _wins_error(request, ValidationFailed(text))
         return _error(422, errors, "invalid_input")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # The database refused a value the checks let through (PostgreSQL: U+0000 in text, an integer out of
+        # range): the input's fault, so a 4xx, never a 500. Inputs are checked first; this is the safety net.
+        logger.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = "A value in this request cannot be stored (a control character, or a number out of range)."
+        return await _wins_error(request, ValidationFailed(message))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -142,25 +123,36 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 STATIC_DIR = Path(__file__).parent / "static"
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>WINS API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/vendor/swagger-ui/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs/swagger-init.js"></script>
+</body>
+</html>
+"""
 
 
 def _install_docs(app: FastAPI) -> None:
-    from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
-    # Only /static/vendor is mounted here, so other parts can mount their own folders under /static.
+    # Only /static/vendor and /static/docs are mounted here, so other parts can mount their own folders under /static.
     app.mount("/static/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
+    app.mount("/static/docs", StaticFiles(directory=STATIC_DIR / "docs"), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="WINS API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
-        )
+        # FastAPI's get_swagger_ui_html starts Swagger UI from an inline <script>, which the CSP forbids: the same
+        # page with its start-up in a file of ours.
+        return HTMLResponse(DOCS_PAGE, headers={"Cache-Control": "no-store"})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -171,6 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Held while serving, so `wins restore` refuses to pull the database from under this process.
+        presence = await asyncio.to_thread(announce_server, settings)
         await hub.start()
         db.start_checkpointer()
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
@@ -178,17 +172,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # (p99 of issuing, docs/performance.md).
         gc.collect()
         gc.freeze()
-        logger.info("WINS %s ready on %s", __version__, db.write_engine.url.render_as_string(hide_password=True))
+        logger.info("WINS %s ready on %s", full_version(), db.write_engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
             await hub.stop()
+            presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
             db.dispose()
 
     app = FastAPI(
         title="WINS — Waiting Issue Number System",
-        version=__version__,
+        version=package_version(),
         description="Queue management API: issue tickets, call them to counters, follow the event stream.",
         lifespan=lifespan,
         # The default docs pages load Swagger UI from a CDN; sites often have no internet, so we serve a
@@ -201,17 +196,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.principal_cache = {}
     app.state.web_hooks = WebHooks()  # filled by wins.web.install
+    db.after_commit_hooks.append(forget_principals_on_revocation(app.state.principal_cache))
     install_error_handlers(app)
     _install_docs(app)
 
+    from wins.bodylimit import BodyLimitMiddleware
     from wins.tickets.express import IssueExpressLane
 
     app.add_middleware(IssueExpressLane)  # added first, so it runs inside the access log
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # every body, the lane's too, is bounded before anyone reads it
+    # -- operations (wins.access_log, wins.metrics): access line, request id, proxies, /health, /metrics --
+    from wins.access_log import AccessLogMiddleware
+    from wins.metrics import install as install_metrics
+
+    app.add_middleware(
+        AccessLogMiddleware,
+        headers=_HEADER_ITEMS,
+        html_headers=[_CSP_ITEM],
+        trusted_proxies=settings.trusted_proxies,
+    )
+    install_metrics(app)
 
     @app.get("/health", response_model=HealthPublic, tags=["health"])
     def health() -> Any:
-        """Liveness and database state (no sign-in needed; for load balancers and monitoring)."""
+        """Liveness, database and event-stream state, and the version (no sign-in needed; for load balancers
+        and monitoring). 503 when the database is unreachable or the event stream is not running."""
         try:
             with db.session(write=False) as session:
                 session.execute(text("SELECT 1"))
@@ -219,14 +228,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # the point of the endpoint is to report this
             logger.warning("health check: database unreachable: %s", exc)
             ok = False
+        events = hub.state
         body = {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if ok and events == "ok" else "degraded",
             "database": db.write_engine.dialect.name,
             "database_ok": ok,
-            "version": __version__,
+            "event_stream": events,
+            "version": full_version(),
             "last_event_id": hub.last_id,
         }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     from wins.branches.api import router as branch_router

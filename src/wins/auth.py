@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from wins import clock
 from wins.devices.models import Device, DeviceKind
@@ -64,3 +65,9 @@ def resolve_token(session: Session, token: str, *, secret_key: str, max_age: int
 
 def touch_device(device: Device) -> None:
     device.last_seen_at = clock.utcnow()
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The address sign-ins are throttled by: the peer, or the client a trusted proxy names (which
+    wins.access_log.AccessLogMiddleware puts in the ASGI scope, see WINS_TRUSTED_PROXIES)."""
+    return conn.client.host if conn.client is not None else "unknown"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import click
 
-from wins.config import Settings
+from wins.config import LogFormat, Settings
 
 
 def _settings() -> Settings:
@@ -17,8 +20,24 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
+def _print_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from wins.version import full_version
+
+    click.echo(f"wins {full_version()}")
+    ctx.exit()
+
+
 @click.group(help="WINS — Waiting Issue Number System. Settings come from WINS_* environment variables.")
-@click.version_option(package_name="wins")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version (and the git commit when known) and exit.",
+)
 def main() -> None:
     logging.captureWarnings(True)
 
@@ -53,10 +72,12 @@ def _session(settings: Settings):  # type: ignore[no-untyped-def]
 @main.command()
 def demo() -> None:
     """Create demo data (a branch, services A/B/C, four counters, an admin) if the database is empty."""
-    from wins.demo import seed_demo
+    from wins.demo import PRODUCTION_REFUSAL, demo_allowed, seed_demo
     from wins.migrate import upgrade
 
     settings = _settings()
+    if not demo_allowed(settings):
+        raise click.ClickException(PRODUCTION_REFUSAL)
     upgrade(settings.sqlalchemy_url)
     with _session(settings) as session:
         result = seed_demo(session)
@@ -77,17 +98,27 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     """Upgrade the database, create demo data on first start, and run the server."""
     import uvicorn
 
-    from wins.demo import seed_demo
+    from wins.demo import PRODUCTION_REFUSAL, demo_allowed, seed_demo
+    from wins.logging_setup import configure_logging, server_log_config
     from wins.migrate import upgrade
 
     settings = _settings()
+    configure_logging(settings)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
     if settings.is_sqlite and workers > 1:
         click.echo("Note: with SQLite keep one worker; use PostgreSQL for several.", err=True)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics adds up all workers' figures from files here (as deploy/gunicorn.conf.py does).
+        metrics_dir = (settings.data_dir / "metrics").resolve()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     upgrade(settings.sqlalchemy_url)
-    if settings.demo_on_first_start and not no_demo:
+    if not demo_allowed(settings):
+        _warn_if_no_staff(settings, PRODUCTION_REFUSAL)
+    elif settings.demo_on_first_start and not no_demo:
         with _session(settings) as session:
             result = seed_demo(session)
         if result.created:
@@ -99,24 +130,65 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
                 )
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
-    click.echo(f"WINS is starting on {base}")
-    click.echo(f"  Staff sign-in:   {base}/login")
-    click.echo(f"  Display board:   {base}/display")
-    click.echo(f"  API docs:        {base}/docs")
-    click.echo(f"  Health:          {base}/health")
+    command = sys.argv[0] if Path(sys.argv[0]).name == "wins" else "wins"  # e.g. .venv/bin/wins
+    banner = [
+        f"WINS is starting on {base}",
+        f"  Staff sign-in:   {base}/login",
+        # /display needs a paired screen or a manager's web session: send whoever just read the admin password
+        # through the sign-in page, and say how a real TV gets paired.
+        f"  Display board:   {base}/login?next=/display  (sign in as admin; it opens the board)",
+        f'    To pair a TV:   {command} devices create "Waiting room TV" --kind display',
+        f"                   then open {base}/display?token=THE_TOKEN once on that TV",
+        f"  API docs:        {base}/docs",
+        f"  Health:          {base}/health",
+    ]
+    if settings.log_format == LogFormat.json:  # a collector reading this stream expects JSON on every line
+        logging.getLogger("wins.cli").info(" | ".join(line.strip() for line in banner))
+    else:
+        click.echo("\n".join(banner))
     sys.stdout.flush()
     uvicorn.run(
         "wins.asgi:app",
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        # uvicorn's messages through WINS' one handler (format, redaction); the app reads X-Forwarded-* itself
+        # from WINS_TRUSTED_PROXIES (wins.access_log), so uvicorn must not rewrite the peer first.
+        log_config=server_log_config(settings),
+        proxy_headers=False,
         # Long-polls and WebSockets would otherwise hold a stop or restart for up to their timeout; clients
         # reconnect and resume from their last event id, so cutting them short loses nothing.
         timeout_graceful_shutdown=5,
     )
+
+
+def _warn_if_no_staff(settings: Settings, message: str) -> None:
+    """Production never seeds: on a database without any staff account say how to create the first one."""
+    from sqlalchemy import select
+
+    from wins.staff.models import StaffUser
+
+    with _session(settings) as session:
+        if session.scalar(select(StaffUser.id).limit(1)) is None:
+            click.echo(f"No staff account exists yet. {message}", err=True)
+
+
+@main.command()
+def doctor() -> None:
+    """Check this installation: settings, database and schema, event stream, printers, disk space.
+    One line per check; the exit status is 1 if any check fails."""
+    from wins.ops.doctor import run
+
+    settings = _settings()
+    click.echo(f"WINS {_full_version()} — checking {_safe_url(settings)}")
+    if not run(settings, lambda finding: click.echo(finding.line())):
+        raise SystemExit(1)
+
+
+def _full_version() -> str:
+    from wins.version import full_version
+
+    return full_version()
 
 
 @main.group()

@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR.")
     log_format: LogFormat = Field(LogFormat.text, description="`text` for people, `json` for log collectors.")
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks (e.g. `10.0.0.5,192.168.0.0/24`) of reverse proxies "
+        "whose `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID` are believed (logs, sign-in lock-out, "
+        "`/metrics` allow-list). Empty: none; the peer's address is the client's.",
+    )
+    metrics_token: str = Field(
+        "", description="If set, `/metrics` answers only requests with `Authorization: Bearer <this token>`."
+    )
+    metrics_allow: str = Field(
+        "",
+        description="If set, `/metrics` answers only clients in these comma-separated addresses or networks "
+        "(e.g. `127.0.0.1,10.0.0.0/8`).",
+    )
     token_ttl_seconds: int = Field(12 * 3600, description="How long a staff API token stays valid.")
     default_service_seconds: int = Field(
         300, description="Service time assumed for a service before any ticket of it has been served."
@@ -62,8 +76,28 @@ class Settings(BaseSettings):
     estimate_sample_size: int = Field(
         20, description="How many recent served tickets of a service feed its average service time."
     )
-    login_max_failures: int = Field(5, description="Failed logins in a row before the account is locked.")
-    login_lock_seconds: int = Field(300, description="How long a locked account stays locked.")
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins for one username from one client address before that address is locked out "
+        "of that username (other addresses still sign in: an attacker cannot lock a real user out).",
+    )
+    login_lock_seconds: int = Field(
+        300, ge=1, description="How long a client address stays locked out of a username after too many failures."
+    )
+    login_client_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins from one client address (any usernames) within `WINS_LOGIN_CLIENT_WINDOW_SECONDS` "
+        "before that address may not sign in at all for `WINS_LOGIN_CLIENT_LOCK_SECONDS`. Behind a reverse proxy, "
+        "make sure WINS sees the real client address (X-Forwarded-For from a trusted proxy).",
+    )
+    login_client_window_seconds: int = Field(
+        900, ge=1, description="Window over which failed sign-ins of a client address are counted."
+    )
+    login_client_lock_seconds: int = Field(
+        900, ge=1, description="How long a client address with too many failed sign-ins is refused."
+    )
     event_poll_seconds: float = Field(
         1.0, description="Safety-net poll of the event log (catches events from other processes on SQLite)."
     )
@@ -72,7 +106,9 @@ class Settings(BaseSettings):
         description="Recent events kept in memory for subscribers to replay; one further behind reads the event "
         "table, 1,000 events a query.",
     )
-    demo_on_first_start: bool = Field(True, description="`wins serve` creates demo data on an empty database.")
+    demo_on_first_start: bool = Field(
+        True, description="`wins serve` creates demo data on an empty database (never when `WINS_ENV=production`)."
+    )
     printer_url: str = Field(
         "",
         description="Network ticket printer the server reprints slips on (staff 'reprint'), e.g. "
@@ -81,6 +117,19 @@ class Settings(BaseSettings):
     printer_timeout: float = Field(
         3.0, gt=0, le=60, description="Seconds to wait for the ticket printer to connect or answer."
     )
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -10,6 +10,8 @@ through the helpers below, which say who sets each note and who consumes it.
 | events written | every event write (ORM, Core or raw)     | the event hub's after-commit hook (wakes streams)|
 | load neutral   | issuing (True), any other change (False) | the load cache's commit listener                |
 | queue deltas   | the queue-count flush listener           | the queue-count commit / rollback listeners     |
+| credentials    | a revocation (sign-out, password change, | the principal cache's after-commit hook         |
+|   changed      |   deactivation, device revoked/rotated)  |   (wins.deps), which empties the cache          |
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _EVENT_LOCK = "wins_event_lock"
 _EVENTS_WRITTEN = "wins_events_written"
 _LOAD_NEUTRAL = "wins_load_neutral"
 _QUEUE_DELTAS = "wins_queue_deltas"
+_CREDENTIALS_CHANGED = "wins_credentials_changed"
 
 
 def read_only_info() -> dict[str, Any]:
@@ -75,6 +78,19 @@ def take_events_written(tx: HasInfo) -> bool:
 def forget_events_written(tx: HasInfo) -> None:
     """The transaction rolled back: its events never happened."""
     tx.info.pop(_EVENTS_WRITTEN, None)
+
+
+# -- sign-ins -------------------------------------------------------------------------------------------
+
+
+def note_credentials_changed(tx: HasInfo) -> None:
+    """This transaction revokes sign-ins or device tokens: once it commits, this process stops serving cached
+    principals at once (other processes within `wins.deps.PRINCIPAL_CACHE_SECONDS`)."""
+    tx.info[_CREDENTIALS_CHANGED] = True
+
+
+def credentials_changed(tx: HasInfo) -> bool:
+    return bool(tx.info.get(_CREDENTIALS_CHANGED))
 
 
 # -- what a transaction changed, for wins.tickets' caches and queue counts -----------------------------------

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from wins.branches.models import Branch
 from wins.branches.service import create_branch
+from wins.config import Environment, Settings
 from wins.counters.service import create_counter
 from wins.services.service import create_service
 from wins.staff.models import Role, StaffUser
@@ -21,6 +22,18 @@ class DemoResult:
     created: bool
     admin_username: str
     admin_password: str | None
+
+
+PRODUCTION_REFUSAL = (
+    "WINS_ENV=production: demo data and a generated admin password are never created in production. "
+    "Create the first account with `wins users create NAME --role admin --password-stdin`, then add services, "
+    "counters and devices in the admin pages (or `wins devices create`)."
+)
+
+
+def demo_allowed(settings: Settings) -> bool:
+    """Demo data (with an admin whose password is printed) is for trying WINS out, never for production."""
+    return settings.env != Environment.production
 
 
 def seed_demo(session: Session, *, admin_password: str | None = None) -> DemoResult:

@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from wins import db_flags
 from wins.auth import Principal, resolve_token
 from wins.config import Settings
-from wins.db import Database
+from wins.db import Database, HasInfo
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
+from wins.logging_setup import note_user
 from wins.staff.models import Role
 
 T = TypeVar("T")
@@ -163,6 +165,18 @@ SessionDep = Annotated[Session, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
 
 
+def forget_principals_on_revocation(cache: dict[str, tuple[float, Principal]]) -> Callable[[HasInfo], None]:
+    """After-commit hook: a committed revocation (sign-out, password change, deactivation, device revoked or
+    rotated; see `wins.db_flags.note_credentials_changed`) empties this process's cache, so the revoked token stops
+    working here at once, and in other processes when their entry expires (PRINCIPAL_CACHE_SECONDS)."""
+
+    def forget(committed: HasInfo) -> None:
+        if db_flags.credentials_changed(committed):
+            cache.clear()
+
+    return forget
+
+
 def cached_principal(request: HTTPConnection, token: str) -> Principal | None:
     cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
     hit = cache.get(token)
@@ -194,9 +208,11 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
 
 
 async def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    if token and (principal := cached_principal(request, token)) is not None:
-        return principal  # the common case: no thread hop, no query
-    return await run_in_threadpool(_resolve_principal, request, token)
+    if not token or (principal := cached_principal(request, token)) is None:
+        principal = await run_in_threadpool(_resolve_principal, request, token)
+    # else the common case: no thread hop, no query
+    note_user(principal.label)  # for the access line
+    return principal
 
 
 def _resolve_principal(request: Request, token: str | None) -> Principal:

@@ -7,7 +7,7 @@ from wins.db import Base
 from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
 from wins.services.models import Service
-from wins.staff.models import Role, StaffUser
+from wins.staff.models import LoginThrottle, Role, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Device",
     "DeviceKind",
     "Event",
+    "LoginThrottle",
     "Role",
     "Service",
     "StaffUser",

@@ -2,15 +2,204 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import base64
+import binascii
+import functools
+import io
+import logging
+import re
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wins.enums import DeviceKind, Role
+from wins.errors import ValidationFailed
+from wins.printing.printers import NETWORK_URL_MAX, PrinterUrlError, network_printer_url
+
+logger = logging.getLogger(__name__)
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# -- building blocks ------------------------------------------------------------------------------------
+
+# Control characters have no place in names or slip text, PostgreSQL cannot store U+0000, and a lone surrogate
+# (JSON allows "\ud800") cannot even be encoded as UTF-8. Tab and line breaks stay allowed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (such as U+0000) or lone surrogates")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control)]
+# Ids in bodies: the columns are 32-bit on PostgreSQL, so a bigger number can name nothing.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+LanguageTag = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?$")]
+
+
+def _printer_url(value: str) -> str:
+    try:
+        return network_printer_url(value)
+    except PrinterUrlError as exc:
+        raise ValueError(exc.message) from None
+
+
+PrinterUrl = Annotated[str, Field(max_length=NETWORK_URL_MAX), AfterValidator(_printer_url)]
+
+LOGO_MAX_BYTES = 256 * 1024
+LOGO_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}  # no SVG: it can carry script
+_LOGO_URL = re.compile(r"data:(image/(?:png|jpeg|webp));base64,([A-Za-z0-9+/]*={0,2})")
+
+
+@functools.lru_cache(maxsize=8)  # settings are read on many pages; the same logo is checked once
+def _logo(value: str) -> str:
+    """A picture in a data: URL, checked for what it really is (the declared type must match the bytes)."""
+    match = _LOGO_URL.fullmatch(value)
+    if match is None:
+        raise ValueError("must be a PNG, JPEG or WebP picture as a data: URL (data:image/png;base64,…)")
+    try:
+        data = base64.b64decode(match[2], validate=True)
+    except binascii.Error:
+        raise ValueError("is not valid base64") from None
+    if len(data) > LOGO_MAX_BYTES:
+        raise ValueError(f"is too large; keep the picture under {LOGO_MAX_BYTES // 1024} KB")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=list(LOGO_FORMATS.values())) as image:
+            found = image.format
+            image.verify()
+    except Exception:  # Pillow raises many kinds (OSError, SyntaxError, bomb warnings …) for a bad picture
+        raise ValueError("is not a readable PNG, JPEG or WebP picture") from None
+    if found != LOGO_FORMATS[match[1]]:
+        raise ValueError(f"says {match[1]} but the picture is {found}")
+    return value
+
+
+LogoUrl = Annotated[str, Field(max_length=(LOGO_MAX_BYTES + 2) // 3 * 4 + 30), AfterValidator(_logo)]
+
+# Settings keys that would name a file on the server: refused over HTTP (the administrator sets those in the
+# server's environment).
+_PATH_LIKE = re.compile(r"(path|dir|file|filename|directory)$", re.IGNORECASE)
+
+
+class StoredJson(BaseModel):
+    """A JSON column with a declared shape: exact types (no "6" for 6), no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_paths(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if isinstance(key, str) and key not in cls.model_fields and _PATH_LIKE.search(key):
+                    raise ValueError(
+                        f"{key!r} names a file on the server; paths cannot be set over HTTP (the administrator "
+                        "sets them in the server's configuration)"
+                    )
+        return data
+
+
+class BranchSettings(StoredJson):
+    """A branch's settings. In a PATCH, the keys given replace the stored ones (`null` removes the logo or the
+    printer)."""
+
+    slip_text: Text = Field("Thank you for your patience.", max_length=500, description="Printed on each slip")
+    kiosk_languages: list[LanguageTag] = Field(
+        default_factory=lambda: ["en", "fr"], min_length=1, max_length=20, description="Offered on the kiosks"
+    )
+    languages: list[LanguageTag] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=10, description="Display announcement languages"
+    )
+    logo: LogoUrl | None = Field(None, description=f"PNG, JPEG or WebP data: URL, up to {LOGO_MAX_BYTES // 1024} KB")
+    printer_url: PrinterUrl | None = Field(
+        None,
+        description="Network printer for reprints, tcp://HOST:PORT; other kinds only through WINS_PRINTER_URL",
+    )
+
+
+class DeviceConfig(StoredJson):
+    """What a device is set up to do: display filters and look (displays), priority tickets (kiosks)."""
+
+    services: list[Id] = Field(default_factory=list, max_length=100, description="Service ids shown; [] = all")
+    counters: list[Id] = Field(default_factory=list, max_length=100, description="Counter ids shown; [] = all")
+    layout: Literal["calls", "counters"] = "calls"
+    history: int = Field(6, ge=1, le=12, description="Recent calls listed")
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=10, description="[] = the branch's")
+    speech: bool = True
+    title: Text = Field("", max_length=80, description="Heading; empty = the branch name")
+    allow_priority: bool = Field(False, description="Kiosk: may issue priority tickets")
+
+
+StatusWord = Annotated[str, Field(max_length=32, pattern=r"^[a-z0-9_]*$")]
+
+
+class DeviceStatusReport(StoredJson):
+    """A device's health as it reports it (the kiosk: its printer). Shown to staff, so small and plain."""
+
+    printer: StatusWord | None = Field(None, description="online, offline, paper_out, cover_open, error, unknown …")
+    printer_message: Text | None = Field(None, max_length=500)
+    paper_low: bool | None = None
+    spooled_slips: int | None = Field(None, ge=0, le=1_000_000)
+    screen: StatusWord | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def describe(exc: ValidationError) -> str:
+    """A pydantic error in one sentence for people ("history: Input should be less than or equal to 12")."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """`model` from `data`, or ValidationFailed with the reasons (services and web forms use this)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(describe(exc)) from None
+
+
+_warned: set[tuple[str, frozenset[str]]] = set()
+
+
+def read_stored(model: type[M], raw: Any, *, what: str) -> M:
+    """Stored JSON → `model`, never failing: a value that does not validate (written before the schema
+    existed, or by hand) falls back to that field's default, with a warning logged once per process."""
+    data = dict(raw) if isinstance(raw, dict) else {}
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        pass
+    dropped = {str(key) for key in data if key not in model.model_fields}
+    data = {key: value for key, value in data.items() if key in model.model_fields}
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        dropped |= bad
+        data = {key: value for key, value in data.items() if key not in bad}
+        try:
+            result = model.model_validate(data)
+        except ValidationError:
+            dropped |= set(data)
+            result = model.model_validate({})
+    signature = (what, frozenset(dropped))
+    if signature not in _warned:
+        _warned.add(signature)
+        logger.warning("%s: ignoring stored values that are not valid (defaults used): %s", what, sorted(dropped))
+    return result
 
 
 class ErrorBody(BaseModel):
@@ -31,14 +220,14 @@ class BranchPublic(BaseModel):
     name: str
     timezone: str
     day_rollover_hour: int
-    settings: dict[str, Any]
+    settings: BranchSettings
 
 
 class BranchUpdate(Strict):
-    name: str | None = Field(None, min_length=1, max_length=120)
-    timezone: str | None = Field(None, max_length=64)
+    name: Text | None = Field(None, min_length=1, max_length=120)
+    timezone: Text | None = Field(None, max_length=64)
     day_rollover_hour: int | None = Field(None, ge=0, le=23)
-    settings: dict[str, Any] | None = None
+    settings: BranchSettings | None = Field(None, description="Only the keys given change")
 
 
 class ServicePublic(BaseModel):
@@ -52,8 +241,8 @@ class ServicePublic(BaseModel):
 
 
 class ServiceCreate(Strict):
-    name: str = Field(min_length=1, max_length=80)
-    prefix: str = Field(min_length=1, max_length=3, description="1–3 letters that start each ticket number")
+    name: Text = Field(min_length=1, max_length=80)
+    prefix: Text = Field(min_length=1, max_length=3, description="1–3 letters that start each ticket number")
     colour: str = Field("#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
     active: bool = True
     priority_weight: int = Field(0, ge=-100, le=100)
@@ -61,8 +250,8 @@ class ServiceCreate(Strict):
 
 
 class ServiceUpdate(Strict):
-    name: str | None = Field(None, min_length=1, max_length=80)
-    prefix: str | None = Field(None, min_length=1, max_length=3)
+    name: Text | None = Field(None, min_length=1, max_length=80)
+    prefix: Text | None = Field(None, min_length=1, max_length=3)
     colour: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
     active: bool | None = None
     priority_weight: int | None = Field(None, ge=-100, le=100)
@@ -80,16 +269,16 @@ class CounterPublic(BaseModel):
 
 
 class CounterCreate(Strict):
-    name: str = Field(min_length=1, max_length=40)
-    service_ids: list[int] = Field(
+    name: Text = Field(min_length=1, max_length=40)
+    service_ids: list[Id] = Field(
         default_factory=list, max_length=100, description="Services this counter calls, in the order it takes them"
     )
 
 
 class CounterUpdate(Strict):
-    name: str | None = Field(None, min_length=1, max_length=40)
+    name: Text | None = Field(None, min_length=1, max_length=40)
     active: bool | None = None
-    service_ids: list[int] | None = Field(None, max_length=100)
+    service_ids: list[Id] | None = Field(None, max_length=100)
 
 
 class TicketCreate(Strict):
@@ -161,16 +350,16 @@ class StaffPublic(BaseModel):
 
 
 class StaffCreate(Strict):
-    username: str = Field(min_length=2, max_length=64)
+    username: Text = Field(min_length=2, max_length=64)
     password: str = Field(min_length=8, max_length=256)
     role: Role = Role.staff
-    full_name: str = Field("", max_length=120)
+    full_name: Text = Field("", max_length=120)
 
 
 class StaffUpdate(Strict):
     password: str | None = Field(None, min_length=8, max_length=256)
     role: Role | None = None
-    full_name: str | None = Field(None, max_length=120)
+    full_name: Text | None = Field(None, max_length=120)
     active: bool | None = None
 
 
@@ -180,15 +369,15 @@ class DevicePublic(BaseModel):
     kind: DeviceKind
     token_hint: str
     revoked: bool
-    status: dict[str, Any]
-    config: dict[str, Any]
+    status: dict[str, Any] = Field(description="The last DeviceStatusReport (keys reported only)")
+    config: DeviceConfig
     last_seen_at: str | None
 
 
 class DeviceCreate(Strict):
-    name: str = Field(min_length=1, max_length=80)
+    name: Text = Field(min_length=1, max_length=80)
     kind: DeviceKind
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: DeviceConfig = Field(default_factory=DeviceConfig)
 
 
 class DeviceWithToken(DevicePublic):
@@ -196,12 +385,12 @@ class DeviceWithToken(DevicePublic):
 
 
 class DeviceUpdate(Strict):
-    name: str | None = Field(None, min_length=1, max_length=80)
-    config: dict[str, Any] | None = None
+    name: Text | None = Field(None, min_length=1, max_length=80)
+    config: DeviceConfig | None = Field(None, description="Only the keys given change")
 
 
 class DeviceStatus(Strict):
-    status: dict[str, Any] = Field(description="e.g. {'printer': 'paper_out'}")
+    status: DeviceStatusReport = Field(description="e.g. {'printer': 'paper_out'}")
 
 
 class EventPublic(BaseModel):
@@ -221,5 +410,6 @@ class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     database_ok: bool
+    event_stream: Literal["ok", "stalled", "stopped"]
     version: str
     last_event_id: int | None

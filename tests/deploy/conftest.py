@@ -149,6 +149,27 @@ def newman(base_url: str, *, username: str = "admin", password: str = PASSWORD) 
     )
 
 
+def no_pip_config_env() -> dict[str, str]:
+    """This environment without any pip configuration (no index, find-links or constraints from the host):
+    what pip sees on a fresh site."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "DESTDIR", "WINS_", "PYTHONPATH"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+@pytest.fixture(scope="session")
+def offline_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scripts/build-bundle run once per session: dist/wins-<version>-bundle.tar.gz, unpacked; its folder."""
+    out = tmp_path_factory.mktemp("bundle")
+    result = subprocess.run(
+        [str(REPO / "scripts" / "build-bundle"), "--out", str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (tarball,) = out.glob("wins-*-bundle.tar.gz")
+    subprocess.run(["tar", "-C", str(out), "-xzf", str(tarball)], check=True)
+    return out / tarball.name.removesuffix("-bundle.tar.gz")
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -20,5 +20,14 @@ def test_postman_environment_names_the_three_variables() -> None:
 
 
 def test_shell_scripts_parse() -> None:
-    for script in ("deploy/install-debian.sh", "scripts/smoke.sh"):
+    for script in (
+        "deploy/install-debian.sh",
+        "scripts/smoke.sh",
+        "scripts/build-bundle",
+        "scripts/serve",
+        "scripts/test",
+        "scripts/lib/venv.sh",
+        "scripts/system-deps",
+        "scripts/ensure-postgres",
+    ):
         assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0, script

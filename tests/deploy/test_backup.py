@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from tests.support.databases import TemplateCache
 from tests.support.seed import seed
+from tests.support.server import LiveServer
 
 from wins.cli import main
 from wins.config import Settings
@@ -88,3 +90,30 @@ def test_damaged_sqlite_backup_is_refused_before_touching_the_database(sqlite_ur
     assert result.exit_code == 1
     assert "is damaged" in result.output
     assert usernames(settings) == {"admin", "manager", "staff", "staff2"}
+
+
+def test_restore_is_refused_while_a_server_runs_on_the_database(db_url: str, tmp_path: Path) -> None:
+    """A real server process holds the database: restore refuses (before asking) and changes nothing; once
+    the server is stopped the same restore goes through."""
+    env = {"WINS_DATABASE_URL": db_url, "WINS_DATA_DIR": str(tmp_path / "data"), "WINS_SECRET_KEY": "s" * 40}
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "data", secret_key="s" * 40)
+    seed(settings)
+    runner = CliRunner()
+    backup_file = tmp_path / "wins.backup"
+    assert runner.invoke(main, ["backup", str(backup_file)], env=env).exit_code == 0
+    assert runner.invoke(main, ["users", "create", "after-backup"], env=env).exit_code == 0
+
+    # Another data dir on purpose: the lock belongs to the database, not to the server's data dir.
+    server = LiveServer({**env, "WINS_DATA_DIR": str(tmp_path / "server-data")}, log_path=tmp_path / "server.log")
+    with server:
+        result = runner.invoke(main, ["restore", str(backup_file)], env=env)  # no --yes: must not even ask
+        assert result.exit_code == 1, result.output
+        assert "server is running on this database" in result.output and "Replace" not in result.output
+        result = runner.invoke(main, ["restore", "--yes", str(backup_file)], env=env)
+        assert result.exit_code == 1, result.output
+        assert "after-backup" in usernames(settings)
+        assert httpx.get(server.url + "/health", timeout=5).status_code == 200
+
+    result = runner.invoke(main, ["restore", "--yes", str(backup_file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "after-backup" not in usernames(settings)

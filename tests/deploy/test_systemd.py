@@ -28,7 +28,7 @@ def relocated(unit: Path, tmp: Path) -> Path:
 
 
 def test_both_units_are_shipped() -> None:
-    assert [u.name for u in UNITS] == ["wins-kiosk.service", "wins.service"]
+    assert [u.name for u in UNITS] == ["wins-kiosk.service", "wins-uwsgi.service", "wins.service"]
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
@@ -60,6 +60,21 @@ def test_server_unit_is_well_sandboxed(tmp_path: Path) -> None:
     ):
         assert setting in text
     assert exposure(relocated(DEPLOY / "systemd" / "wins.service", tmp_path)) <= 1.5  # docs/deployment.md: 1.3
+
+
+def test_uwsgi_unit_runs_the_shipped_ini_in_the_same_sandbox(tmp_path: Path) -> None:
+    text = (DEPLOY / "systemd" / "wins-uwsgi.service").read_text()
+    for setting in (
+        "Type=notify",
+        "Conflicts=wins.service",
+        "User=wins",
+        "ProtectSystem=strict",
+        "ExecStartPre=/opt/wins/venv/bin/wins db upgrade",
+        "ExecStart=/opt/wins/venv/bin/uwsgi --ini /opt/wins/uwsgi.ini",
+        "Environment=WINS_UWSGI_BIND=127.0.0.1:8000",
+    ):
+        assert setting in text
+    assert exposure(relocated(DEPLOY / "systemd" / "wins-uwsgi.service", tmp_path)) <= 1.5
 
 
 def test_kiosk_unit_restarts_and_follows_the_graphical_session(tmp_path: Path) -> None:

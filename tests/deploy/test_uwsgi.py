@@ -77,17 +77,63 @@ def test_long_poll_wakes_on_a_new_ticket(uwsgi: tuple[str, Seeded]) -> None:
     assert float(answer["seconds"]) < 5  # type: ignore[arg-type]
 
 
-def test_websocket_is_not_available(uwsgi: tuple[str, Seeded]) -> None:
-    """What the docs promise: under uWSGI there is no WebSocket, clients must use the long-poll."""
+def test_websocket_gets_a_clear_answer_pointing_to_long_poll(uwsgi: tuple[str, Seeded]) -> None:
+    """Under uWSGI there is no WebSocket: the handshake gets a 501 that names the long-poll, not a bare 404."""
     url, seeded = uwsgi
     r = httpx.get(
-        url + f"/api/v1/events/ws?token={seeded.tokens['display']}",
+        url + "/api/v1/events/ws",
         timeout=10,
         headers={
+            "Authorization": f"Bearer {seeded.tokens['display']}",
             "Connection": "Upgrade",
             "Upgrade": "websocket",
             "Sec-WebSocket-Version": "13",
             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         },
     )
-    assert r.status_code != 101
+    assert r.status_code == 501, (r.status_code, r.text)
+    body = r.json()
+    assert body["code"] == "websocket_unavailable"
+    assert "long-poll" in body["detail"] and "/api/v1/events?since=" in body["detail"]
+
+
+def test_a_hundred_waiting_screens_leave_health_quick(uwsgi: tuple[str, Seeded]) -> None:
+    """docs/deployment.md sizing: one process of the shipped ini holds 100 waiting long-polls (screens) and
+    still answers other requests at once (with 32 threads, 32 long-polls held /health for 12.8 s)."""
+    url, seeded = uwsgi
+    display = {"Authorization": f"Bearer {seeded.tokens['display']}"}
+    start = httpx.get(url + "/api/v1/events", params={"timeout": 0}, headers=display, timeout=10).json()["last_id"]
+    answers: list[int] = []
+    # One pooled client for all screens: a client per thread spends seconds of the test's own CPU on setup.
+    screens_client = httpx.Client(limits=httpx.Limits(max_connections=200), headers=display, timeout=40)
+
+    def screen() -> None:
+        r = screens_client.get(url + "/api/v1/events", params={"since": start, "timeout": 25})
+        answers.append(r.status_code)
+
+    screens = [threading.Thread(target=screen) for _ in range(100)]
+    for t in screens:
+        t.start()
+    slowest = 0.0
+    deadline = time.monotonic() + 4
+    with httpx.Client(timeout=30) as monitor:
+        while time.monotonic() < deadline:  # the screens connect during this window; none may stall the others
+            began = time.monotonic()
+            assert monitor.get(url + "/health").status_code == 200
+            slowest = max(slowest, time.monotonic() - began)
+            time.sleep(0.05)
+    assert not answers, "the long-polls should still be waiting"
+    print(f"slowest /health with 100 waiting screens: {slowest * 1000:.0f} ms")
+    # Starved of threads it waits for a long-poll to end (up to 25 s); a loaded test box needs some slack.
+    assert slowest < 2.0
+    r = httpx.post(  # wakes every screen at once
+        url + "/api/v1/tickets",
+        json={"service_id": seeded.services["A"]},
+        headers={"Authorization": f"Bearer {seeded.tokens['kiosk']}"},
+        timeout=10,
+    )
+    assert r.status_code == 201
+    for t in screens:
+        t.join(timeout=30)
+    screens_client.close()
+    assert answers == [200] * 100

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright
 
-from tests.support.browser import launch_chromium
+from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
 from tests.support.rest import Rest
 from tests.support.seed import Seeded, seed
@@ -86,13 +86,17 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def new_context(browser: Browser) -> Iterator[Any]:
     """Factory of fresh browser contexts (separate cookie jars), closed after the test."""
     contexts: list[BrowserContext] = []
+    violations: list[list[str]] = []
 
     def make(base_url: str, viewport: dict[str, int] = TV, **kwargs: Any) -> BrowserContext:
         context = browser.new_context(base_url=base_url, viewport=viewport, **kwargs)  # type: ignore[arg-type]
         context.set_default_timeout(8000)
+        violations.append(watch_csp(context))
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+    # Every browser test also checks the pages work under the Content-Security-Policy.
+    assert not any(violations), f"Content-Security-Policy violations: {violations}"

@@ -26,6 +26,7 @@ from wins.devices.models import DeviceKind
 from wins.devices.service import create_device
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import sign
+from wins.staff.service import issue_token
 
 ROLES = ("anonymous", "kiosk", "display", "staff", "manager", "admin")
 EVERYONE = frozenset(ROLES)
@@ -40,10 +41,13 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/docs"): EVERYONE,
     ("GET", "/health"): EVERYONE,
+    ("GET", "/metrics"): EVERYONE,  # unless WINS_METRICS_TOKEN / WINS_METRICS_ALLOW restrict it
     ("MOUNT", "/static/vendor"): EVERYONE,
+    ("MOUNT", "/static/docs"): EVERYONE,
     ("MOUNT", "/static/staff"): EVERYONE,
     ("MOUNT", "/display/static"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
+    ("POST", "/api/v1/auth/logout"): STAFF,
     ("GET", "/api/v1/auth/me"): STAFF,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
@@ -111,6 +115,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
 
 STATIC_FILE = {
     "/static/vendor": "/swagger-ui/swagger-ui.css",
+    "/static/docs": "/swagger-init.js",
 }
 CSRF = "csrf-for-tests"
 
@@ -169,6 +174,8 @@ class Caller:
                 user = session.get(StaffUser, self.api.data.users[self.role])
                 assert user is not None
                 version = user.token_version
+                # Fresh each time: a sign-out route called earlier in the table ended the account's sign-ins.
+                headers["Authorization"] = f"Bearer {issue_token(user, secret_key=self.secret)}"
             payload = {"sid": self.api.data.users[self.role], "v": version, "csrf": CSRF}
             cookies.append(f"wins_session={sign(self.secret, 'web-session', payload)}")
             headers["X-CSRF-Token"] = CSRF
@@ -243,7 +250,7 @@ API_BODIES: dict[str, Any] = {
 }
 
 
-SIGN_OUT = {("GET", "/logout"), ("POST", "/logout")}
+SIGN_OUT = {("GET", "/logout"), ("POST", "/logout"), ("POST", "/api/v1/auth/logout")}
 
 
 def refused(status: int, location: str) -> bool:

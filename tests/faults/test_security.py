@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.support.seed import PASSWORD
+from wins.app import CONTENT_SECURITY_POLICY
 from wins.schemas import TicketTracking
 
 
@@ -79,4 +80,6 @@ def test_security_headers_on_pages_and_api(api: Api, path: str) -> None:
     r = api.client.get(path.format(token=ticket["tracking_token"]), follow_redirects=False)
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
-    assert r.headers["referrer-policy"] == "same-origin"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    if r.headers.get("content-type", "").startswith("text/html"):
+        assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY

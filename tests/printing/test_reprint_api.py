@@ -87,9 +87,13 @@ def test_the_server_setting_is_the_fallback(api: Api, emulator: PrinterEmulator)
 
 
 def test_bad_url_unknown_ticket_and_permissions(api: Api, emulator: PrinterEmulator) -> None:
-    set_printer(api, "printer-by-the-door")
+    r = api.client.patch(
+        "/api/v1/branch", json={"settings": {"printer_url": "printer-by-the-door"}}, headers=api.auth("manager")
+    )
+    assert r.status_code == 422 and "tcp://" in r.text  # a branch setting is checked when it is set
+    api.client.app.state.settings.printer_url = "printer-by-the-door"  # type: ignore[attr-defined]
     ticket = api.issue("A")
-    r = reprint(api, ticket["id"])
+    r = reprint(api, ticket["id"])  # the server's own setting is checked when it is used
     assert r.status_code == 422 and r.json()["code"] == "invalid_printer_url"
     set_printer(api, emulator.url)
     assert reprint(api, 999999).status_code == 404

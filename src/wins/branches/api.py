@@ -21,7 +21,7 @@ def get_branch(_: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
 @router.patch("/branch", response_model=BranchPublic)
 def update_branch(body: BranchUpdate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Change the branch's name, time zone, rollover hour or settings (manager)."""
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = body.model_dump(exclude_unset=True)
     branch = service.update_branch(session, service.get_branch(session), changes=changes)
     audit(session, actor=principal, action="branch.update", details={"fields": sorted(changes)})
     return service.branch_public(branch)

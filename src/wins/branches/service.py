@@ -11,12 +11,7 @@ from wins import clock
 from wins.branches.models import Branch
 from wins.errors import NotFound, ValidationFailed
 from wins.events.service import record_event
-
-DEFAULT_BRANCH_SETTINGS: dict[str, Any] = {
-    "slip_text": "Thank you for your patience.",
-    "kiosk_languages": ["en", "fr"],
-    "languages": ["en"],
-}
+from wins.schemas import BranchSettings, BranchUpdate, read_stored, validated
 
 
 def get_branch(session: Session, branch_id: int | None = None) -> Branch:
@@ -49,23 +44,30 @@ def create_branch(session: Session, *, name: str, timezone: str = "UTC", day_rol
         name=name,
         timezone=validate_timezone(timezone),
         day_rollover_hour=day_rollover_hour,
-        settings=dict(DEFAULT_BRANCH_SETTINGS),
+        settings=BranchSettings().model_dump(exclude_none=True),
     )
     session.add(branch)
     session.flush()
     return branch
 
 
+def branch_settings(branch: Branch) -> BranchSettings:
+    """The branch's settings, checked: a stored value that is no longer valid reads as its default."""
+    return read_stored(BranchSettings, branch.settings, what=f"branch {branch.id} settings")
+
+
 def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any]) -> Branch:
-    if "timezone" in changes:
-        changes["timezone"] = validate_timezone(changes["timezone"])
-    if "day_rollover_hour" in changes and not 0 <= changes["day_rollover_hour"] <= 23:
-        raise ValidationFailed("The day rollover hour must be between 0 and 23.")
-    settings = changes.pop("settings", None)
-    for key, value in changes.items():
+    """Change the branch: `changes` is a BranchUpdate (only the keys that change; in `settings`, None removes
+    the logo or the printer). The API and the admin form both come here, so both are checked the same way."""
+    update = validated(BranchUpdate, changes)
+    given = update.model_dump(exclude_unset=True, exclude_none=True, exclude={"settings"})
+    if "timezone" in given:
+        given["timezone"] = validate_timezone(given["timezone"])
+    for key, value in given.items():
         setattr(branch, key, value)
-    if settings is not None:
-        branch.settings = {**branch.settings, **settings}
+    if update.settings is not None:
+        merged = {**branch_settings(branch).model_dump(), **update.settings.model_dump(exclude_unset=True)}
+        branch.settings = validated(BranchSettings, merged).model_dump(exclude_none=True)
     session.flush()
     record_event(session, "branch.updated", branch_public(branch), branch_id=branch.id)
     return branch
@@ -77,5 +79,5 @@ def branch_public(branch: Branch) -> dict[str, Any]:
         "name": branch.name,
         "timezone": branch.timezone,
         "day_rollover_hour": branch.day_rollover_hour,
-        "settings": branch.settings,
+        "settings": branch_settings(branch).model_dump(),
     }

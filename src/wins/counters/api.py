@@ -25,9 +25,11 @@ router = APIRouter(tags=["counters"])
 
 
 @router.get("/counters", response_model=list[CounterPublic])
-def list_counters(_: PrincipalDep, session: ReadSessionDep) -> list[dict[str, Any]]:
-    """Counters of the branch with the services they call (in order) and who sits there."""
-    return [service.counter_public(session, c) for c in service.list_counters(session)]
+def list_counters(principal: PrincipalDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Counters of the branch with the services they call (in order) and who sits there (by name for staff;
+    device tokens get `staff_name` null)."""
+    names = service.shows_staff_names(principal)
+    return [service.counter_public(session, c, staff_names=names) for c in service.list_counters(session)]
 
 
 @router.post("/counters", response_model=CounterPublic, status_code=201)

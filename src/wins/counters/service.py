@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock
+from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.counters.models import Counter, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
@@ -58,7 +59,7 @@ def create_counter(session: Session, *, name: str, service_ids: list[int], branc
     session.flush()
     _set_services(session, counter, service_ids)
     session.flush()
-    record_event(session, "counter.created", counter_public(session, counter), branch_id=branch.id)
+    record_event(session, "counter.created", counter_event_data(session, counter), branch_id=branch.id)
     return counter
 
 
@@ -73,7 +74,7 @@ def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]
     if "service_ids" in changes:
         _set_services(session, counter, changes["service_ids"])
     session.flush()
-    record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+    record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
     return counter
 
 
@@ -85,7 +86,7 @@ def open_counter(session: Session, counter_id: int, *, staff: StaffUser) -> Coun
     seat_staff(session, counter, staff_id=staff.id)
     staff.last_counter_id = counter.id
     session.flush()
-    record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+    record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
     return counter
 
 
@@ -97,7 +98,7 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
     for other in session.scalars(select(Counter).where(Counter.staff_id == staff_id, Counter.id != counter.id)):
         other.staff_id = None
         other.opened_at = None
-        record_event(session, "counter.updated", counter_public(session, other), branch_id=other.branch_id)
+        record_event(session, "counter.updated", counter_event_data(session, other), branch_id=other.branch_id)
     counter.staff_id = staff_id
     counter.opened_at = clock.utcnow()
     return True
@@ -108,12 +109,14 @@ def close_counter(session: Session, counter_id: int) -> Counter:
     counter.staff_id = None
     counter.opened_at = None
     session.flush()
-    record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+    record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
     return counter
 
 
-def counter_public(session: Session, counter: Counter) -> dict[str, Any]:
-    staff = session.get(StaffUser, counter.staff_id) if counter.staff_id else None
+def counter_public(session: Session, counter: Counter, *, staff_names: bool = True) -> dict[str, Any]:
+    """A counter as the API shows it. `staff_names` False (for device tokens: kiosks and display boards, which
+    sit in public view) leaves out who sits there by name; staff screens get the name."""
+    staff = session.get(StaffUser, counter.staff_id) if staff_names and counter.staff_id else None
     return {
         "id": counter.id,
         "name": counter.name,
@@ -123,3 +126,14 @@ def counter_public(session: Session, counter: Counter) -> dict[str, Any]:
         "staff_id": counter.staff_id,
         "staff_name": (staff.full_name or staff.username) if staff else None,
     }
+
+
+def counter_event_data(session: Session, counter: Counter) -> dict[str, Any]:
+    """What a counter event carries: every subscriber of the event stream gets it, display boards and kiosks
+    included, so it never names the staff member (staff screens read names from the API)."""
+    return counter_public(session, counter, staff_names=False)
+
+
+def shows_staff_names(principal: Principal) -> bool:
+    """Staff see who sits at a counter; device tokens (kiosks, displays) see counter names only."""
+    return principal.staff is not None

@@ -23,7 +23,8 @@ def list_devices(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
 @router.post("/devices", response_model=DeviceWithToken, status_code=201)
 def create_device(body: DeviceCreate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Create a kiosk or display; the token in the answer is shown only this once (admin)."""
-    device, token = service.create_device(session, name=body.name, kind=DeviceKind(body.kind), config=body.config)
+    config = body.config.model_dump(exclude_unset=True)
+    device, token = service.create_device(session, name=body.name, kind=DeviceKind(body.kind), config=config)
     audit(session, actor=principal, action="device.create", details={"device_id": device.id})
     return {**service.device_public(device), "token": token}
 
@@ -31,7 +32,7 @@ def create_device(body: DeviceCreate, principal: AdminDep, session: SessionDep) 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
 def update_device(device_id: ObjectId, body: DeviceUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Rename a device or change its configuration (admin)."""
-    device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True, exclude_none=True))
+    device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True))
     audit(session, actor=principal, action="device.update", details={"device_id": device_id})
     return service.device_public(device)
 
@@ -57,5 +58,6 @@ def report_status(body: DeviceStatus, principal: PrincipalDep, session: SessionD
     """A device reports its health, e.g. the kiosk's printer state; staff screens show it."""
     if principal.device is None:
         raise PermissionDenied("Only a device token can report device status.")
-    device = service.report_status(session, service.get_device(session, principal.device.id), status=body.status)
+    status = body.status.model_dump(exclude_unset=True)
+    device = service.report_status(session, service.get_device(session, principal.device.id), status=status)
     return service.device_public(device)

@@ -6,11 +6,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wins import clock
+from wins import clock, db_flags
 from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotFound, ValidationFailed
 from wins.events.service import record_event
+from wins.schemas import DeviceConfig, DeviceCreate, DeviceStatusReport, DeviceUpdate, read_stored, validated
 from wins.staff.security import hash_device_token, new_device_token
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def create_device(
     name = name.strip()
     if not name:
         raise ValidationFailed("A device needs a name, like 'Entrance kiosk'.")
+    body = validated(DeviceCreate, {"name": name, "kind": kind, "config": config or {}})
     branch = get_branch(session, branch_id)
     token = new_device_token()
     device = Device(
@@ -31,7 +33,7 @@ def create_device(
         kind=DeviceKind(kind),
         token_hash=hash_device_token(token),
         token_hint=token[:8],
-        config=config or {},
+        config=body.config.model_dump(exclude_unset=True),
         status={},
     )
     session.add(device)
@@ -54,6 +56,7 @@ def list_devices(session: Session) -> list[Device]:
 def revoke_device(session: Session, device_id: int) -> Device:
     device = get_device(session, device_id)
     device.revoked_at = device.revoked_at or clock.utcnow()
+    db_flags.note_credentials_changed(session)
     session.flush()
     return device
 
@@ -64,21 +67,40 @@ def rotate_token(session: Session, device_id: int) -> tuple[Device, str]:
     device.token_hash = hash_device_token(token)
     device.token_hint = token[:8]
     device.revoked_at = None
+    db_flags.note_credentials_changed(session)
     session.flush()
     return device, token
 
 
+def device_config(device: Device) -> DeviceConfig:
+    """The device's configuration, checked: a stored value that is no longer valid reads as its default."""
+    return read_stored(DeviceConfig, device.config, what=f"device {device.id} config")
+
+
+def device_status(device: Device) -> dict[str, Any]:
+    """The device's last report (the keys it sent), checked like the configuration."""
+    report = read_stored(DeviceStatusReport, device.status, what=f"device {device.id} status")
+    return report.model_dump(exclude_none=True)
+
+
 def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) -> Device:
+    """Rename a device or change some keys of its configuration (a DeviceUpdate: the keys given replace theirs)."""
+    update = validated(DeviceUpdate, changes)
     device = get_device(session, device_id)
-    if "config" in changes:
-        device.config = {**device.config, **(changes.pop("config") or {})}
-    for key, value in changes.items():
-        setattr(device, key, value)
+    if update.config is not None:
+        _set_config(device, update.config.model_dump(exclude_unset=True))
+    if update.name is not None:
+        name = update.name.strip()
+        if not name:
+            raise ValidationFailed("A device needs a name, like 'Entrance kiosk'.")
+        device.name = name
     session.flush()
     return device
 
 
-DISPLAY_LAYOUTS = ("calls", "counters")
+def _set_config(device: Device, changes: dict[str, Any]) -> None:
+    current = device_config(device).model_dump(exclude_unset=True)
+    device.config = validated(DeviceConfig, {**current, **changes}).model_dump(exclude_unset=True)
 
 
 def configure_display(
@@ -100,45 +122,43 @@ def configure_display(
     device = get_device(session, device_id)
     if device.kind != DeviceKind.display:
         raise ValidationFailed(f"{device.name} is a {device.kind}; only displays have display settings.")
-    if layout not in DISPLAY_LAYOUTS:
-        raise ValidationFailed("Choose a layout: 'calls' (latest call large) or 'counters' (one tile per counter).")
-    if not 1 <= history <= 12:
-        raise ValidationFailed("Recent calls shown must be between 1 and 12.")
-    for service_id in service_ids:
-        service = session.get(Service, service_id)
-        if service is None or service.branch_id != device.branch_id:
-            raise ValidationFailed(f"Service {service_id} does not exist in this branch.")
-    for counter_id in counter_ids:
-        counter = session.get(Counter, counter_id)
-        if counter is None or counter.branch_id != device.branch_id:
-            raise ValidationFailed(f"Counter {counter_id} does not exist in this branch.")
-    device.config = {
-        **device.config,
+    changes = {
         "services": service_ids,
         "counters": counter_ids,
         "layout": layout,
         "history": history,
         "speech": speech,
-        "title": title.strip()[:80],
+        "title": title.strip(),
     }
+    checked = validated(DeviceConfig, changes)  # bounds and types first: an id of 2**70 never reaches a query
+    for service_id in checked.services:
+        service = session.get(Service, service_id)
+        if service is None or service.branch_id != device.branch_id:
+            raise ValidationFailed(f"Service {service_id} does not exist in this branch.")
+    for counter_id in checked.counters:
+        counter = session.get(Counter, counter_id)
+        if counter is None or counter.branch_id != device.branch_id:
+            raise ValidationFailed(f"Counter {counter_id} does not exist in this branch.")
+    _set_config(device, changes)
     session.flush()
     return device
 
 
 def report_status(session: Session, device: Device, *, status: dict[str, Any]) -> Device:
     """A device reports its health (e.g. the kiosk's printer: online, paper out …). Staff screens see it."""
-    changed = device.status != status
-    device.status = status
+    report = validated(DeviceStatusReport, status).model_dump(exclude_none=True)
+    changed = device.status != report
+    device.status = report
     device.last_seen_at = clock.utcnow()
     session.flush()
     if changed:
         record_event(
             session,
             "device.status",
-            {"device_id": device.id, "name": device.name, "kind": device.kind, "status": status},
+            {"device_id": device.id, "name": device.name, "kind": device.kind, "status": report},
             branch_id=device.branch_id,
         )
-        logger.info("device %s reports %s", device.name, status)
+        logger.info("device %s reports %s", device.name, report)
     return device
 
 
@@ -149,7 +169,7 @@ def device_public(device: Device) -> dict[str, Any]:
         "kind": device.kind,
         "token_hint": device.token_hint,
         "revoked": device.revoked_at is not None,
-        "status": device.status,
-        "config": device.config,
+        "status": device_status(device),
+        "config": device_config(device).model_dump(),
         "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
     }

@@ -16,14 +16,17 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from wins.auth import Principal
-from wins.branches.service import get_branch
+from wins.branches.service import branch_settings, get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
 from wins.deps import principal_from_token, web_hooks
 from wins.devices.models import Device, DeviceKind
+from wins.devices.service import device_config
 from wins.display import speech
 from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
+from wins.htmlsafe import install_filters
+from wins.schemas import DeviceConfig
 from wins.staff.models import Role
 from wins.tickets import service as tickets
 from wins.tickets.views import tracking_view
@@ -31,11 +34,11 @@ from wins.tickets.views import tracking_view
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+install_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "wins_display"
 NO_STORE = {"Cache-Control": "no-store"}
-LAYOUTS = ("calls", "counters")
 
 
 def _settings(request: Request) -> Settings:
@@ -123,7 +126,7 @@ def display(
     return _page(
         request,
         "display.html",
-        {"config_json": _script_json(page_config), "title": page_config["title"], "layout": page_config["layout"]},
+        {"config": page_config, "title": page_config["title"], "layout": page_config["layout"]},
     )
 
 
@@ -133,19 +136,20 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
         # Read the device afresh: the principal may come from a cache a few seconds old.
         device = session.get(Device, principal.device.id) if principal.device else None
         branch = get_branch(session, device.branch_id if device else None)
-        languages = [lang for lang in branch.settings.get("languages") or ["en"] if lang in speech.LANGUAGES]
+        # Both read through their schemas: a bad stored value falls back to its default instead of breaking the page.
+        languages = [lang for lang in branch_settings(branch).languages if lang in speech.LANGUAGES]
         branch_name = branch.name
-        config = dict(device.config or {}) if device else {}
+        config = device_config(device) if device else DeviceConfig()
     page_config: dict[str, Any] = {
-        "languages": [lang for lang in config.get("languages") or languages if lang in speech.LANGUAGES] or ["en"],
+        "languages": [lang for lang in config.languages or languages if lang in speech.LANGUAGES] or ["en"],
         "supported_languages": sorted(speech.LANGUAGES),
-        "services": [int(s) for s in config.get("services") or []],
-        "counters": [int(c) for c in config.get("counters") or []],
-        "layout": config.get("layout") if config.get("layout") in LAYOUTS else LAYOUTS[0],
-        "history": max(1, min(int(config.get("history") or 6), 12)),
-        "speech": config.get("speech", True) is not False,
+        "services": config.services,
+        "counters": config.counters,
+        "layout": config.layout,
+        "history": config.history,
+        "speech": config.speech,
         "chime_url": request.url_for("display_static", path="chime.wav").path,
-        "title": str(config.get("title") or branch_name),
+        "title": config.title or branch_name,
     }
     # The page reloads itself when this changes (an admin edited the display's settings).
     page_config["version"] = hashlib.sha256(json.dumps(page_config, sort_keys=True).encode()).hexdigest()[:16]
@@ -157,11 +161,6 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
     # one-minute stream ticket from /staff/stream-ticket before each connect (see wins.web.session).
     page_config["token"] = bearer
     return page_config
-
-
-def _script_json(value: Any) -> str:
-    # Safe inside <script>: no "</script>" or "<!--" can come out of a branch or counter name.
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @router.get("/display/config")
@@ -229,7 +228,7 @@ def track(request: Request, tracking_token: str) -> Response:
     return _page(
         request,
         "track.html",
-        {"t": view, "s": strings, "lang": lang, "config_json": json.dumps(config)},
+        {"t": view, "s": strings, "lang": lang, "config": config},
     )
 
 

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from wins.deps import PrincipalDep, principal_from_token
 from wins.errors import WinsError
 from wins.events.hub import EventHub, LoggedEvent, Waiter
+from wins.logging_setup import note_user
 from wins.schemas import EventBatch, TicketTracking
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
     try:
         if not bearer:
             raise WinsError("missing token")
-        await run_in_threadpool(principal_from_token, websocket, bearer)
+        note_user((await run_in_threadpool(principal_from_token, websocket, bearer)).label)  # for the access line
     except WinsError:
         await websocket.close(code=4401, reason="Sign in first: pass ?token=<staff or device token>.")
         return

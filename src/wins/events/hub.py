@@ -18,6 +18,7 @@ import bisect
 import contextlib
 import json
 import logging
+import time
 from typing import Any, NamedTuple
 
 import anyio
@@ -90,11 +91,13 @@ class EventHub:
         self._waiters: set[Waiter] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribers = 0
+        self.pumped_at: float | None = None  # time.monotonic() of the last successful read of the event log
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.last_id = await anyio.to_thread.run_sync(self._read_last_id)
+        self.pumped_at = time.monotonic()
         self._tasks.append(asyncio.create_task(self._pump(), name="wins-event-pump"))
         if not self.db.is_sqlite:
             self._tasks.append(asyncio.create_task(self._listen(), name="wins-event-listen"))
@@ -111,6 +114,16 @@ class EventHub:
             for task in stuck:
                 logger.warning("event hub task %s did not stop in time", task.get_name())
         self._tasks.clear()
+
+    @property
+    def state(self) -> str:
+        """For /health, /metrics and `wins doctor`: "ok", "stalled" (the event log has not been read for a few
+        poll periods: screens are not being woken) or "stopped"."""
+        if not self._tasks or any(task.done() for task in self._tasks):
+            return "stopped"
+        if self.pumped_at is None or time.monotonic() - self.pumped_at > 3 * self.poll_seconds + 5:
+            return "stalled"
+        return "ok"
 
     def _read_last_id(self) -> int:
         with self.db.session(write=False) as session:
@@ -172,6 +185,7 @@ class EventHub:
                 logger.warning("could not read the event log (%s); retrying", exc)
                 await asyncio.sleep(self.poll_seconds)
                 continue
+            self.pumped_at = time.monotonic()
             if not fresh:
                 continue
             self._append(fresh)

@@ -1,2 +1,2 @@
 """Server operations: process supervision helpers (systemd notify, gunicorn worker, uWSGI entry point) and
-backups. Nothing here is imported by the web app itself."""
+backups. The web app imports only `presence` (the lock that tells `wins restore` a server is running)."""

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from wins.config import Settings
 from wins.errors import WinsError
 from wins.migrate import upgrade
+from wins.ops.presence import exclusive_use
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,13 @@ def backup(settings: Settings, destination: Path) -> Path:
 
 def restore(settings: Settings, source: Path) -> None:
     """Replace the database's content with the backup in `source`, then bring the schema up to date.
-    Stop the server first: running workers would keep serving from caches of the old content."""
+    Refused (ServerRunning) while a server runs on the database: its workers would keep serving from memory
+    of the old content and screens would stop updating."""
+    with exclusive_use(settings):
+        _restore(settings, source)
+
+
+def _restore(settings: Settings, source: Path) -> None:
     if not source.is_file():
         raise BackupError(f"There is no backup file at {source}.")
     with open(source, "rb") as fh:

@@ -43,10 +43,17 @@ def backup_command(file: Path | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(file: Path, yes: bool) -> None:
-    """Replace the whole database with the backup in FILE, then upgrade its schema. Stop the server first."""
+    """Replace the whole database with the backup in FILE, then upgrade its schema. Refused while a server
+    runs on the database: stop it first."""
     from wins.ops.backup import restore
+    from wins.ops.presence import exclusive_use
 
     settings = _settings()
+    try:
+        with exclusive_use(settings):  # refuse before asking, not after
+            pass
+    except WinsError as exc:
+        raise click.ClickException(exc.message) from exc
     if not yes:
         click.confirm(f"Replace everything in the WINS database with {file}?", abort=True)
     try:

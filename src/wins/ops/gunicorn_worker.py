@@ -12,9 +12,9 @@ from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
-from wins import __version__
 from wins.ops.process import die_with_parent
 from wins.ops.systemd import notify_ready
+from wins.version import full_version
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,12 @@ logger = logging.getLogger(__name__)
 class WinsUvicornWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn and uvicorn_worker are untyped
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # UvicornWorker gives uvicorn's loggers gunicorn's handlers and stops them propagating; ours have none
+        # (every line goes through the root's one handler, wins.logging_setup), so undo that.
+        for name in ("uvicorn.error", "uvicorn.access"):
+            uvicorn_logger = logging.getLogger(name)
+            uvicorn_logger.handlers = []
+            uvicorn_logger.propagate = name == "uvicorn.error"
         # uvicorn waits for open requests (long-polls last up to a minute) without a limit by default;
         # gunicorn's graceful_timeout is the promise an operator reads, so keep it.
         self.config.timeout_graceful_shutdown = int(self.cfg.graceful_timeout)
@@ -41,4 +47,4 @@ class WinsUvicornWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn and uv
         self.notify()
         if not self._ready_sent:
             self._ready_sent = True
-            notify_ready(f"WINS {__version__} serving (worker {os.getpid()})")
+            notify_ready(f"WINS {full_version()} serving (worker {os.getpid()})")

@@ -4,16 +4,18 @@ WINS is an ASGI app; a2wsgi runs it on an asyncio loop in a background thread of
 a2wsgi does not run the ASGI lifespan, so this module does it: without it the event hub would never start
 and long-polls would never wake. The loop thread must be created after uWSGI forks (`lazy-apps = true`),
 otherwise workers inherit a copy of a loop whose thread does not exist and every request hangs.
-WebSockets cannot pass through WSGI: clients fall back to the long-poll `GET /api/v1/events`.
+WebSockets cannot pass through WSGI: a WebSocket request gets a 501 that says to use the long-poll
+`GET /api/v1/events` (the staff page, display board and kiosk fall back to it on their own).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, cast
 
 from a2wsgi import ASGIMiddleware
@@ -63,7 +65,34 @@ class Lifespan:
             logger.warning("application shutdown did not complete: %s", exc)
 
 
-def build(app: FastAPI | None = None) -> ASGIMiddleware:
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+NO_WEBSOCKET = json.dumps(
+    {
+        "detail": "WebSockets are not available on this server (uWSGI). Use the long-poll event stream: "
+        "GET /api/v1/events?since=LAST_ID&timeout=25",
+        "code": "websocket_unavailable",
+    }
+).encode()
+
+
+def refuse_websockets(wsgi: WSGIApp) -> WSGIApp:
+    """A WebSocket handshake cannot be answered through WSGI; without this it would reach the app as a plain
+    GET and get a bare 404. Say what to use instead."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            start_response(
+                "501 Not Implemented",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(NO_WEBSOCKET)))],
+            )
+            return [NO_WEBSOCKET]
+        return wsgi(environ, start_response)
+
+    return application
+
+
+def build(app: FastAPI | None = None) -> WSGIApp:
     app = app or create_app()
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, name="wins-asgi-loop", daemon=True).start()
@@ -75,7 +104,16 @@ def build(app: FastAPI | None = None) -> ASGIMiddleware:
         uwsgi.atexit = lifespan.shutdown
     except ImportError:
         atexit.register(lifespan.shutdown)
-    return ASGIMiddleware(cast(Any, app), loop=loop)  # a2wsgi's own ASGI types are narrower than Starlette's
+    # The client address nginx forwards is trusted by wins.access_log (WINS_TRUSTED_PROXIES), as under gunicorn
+    # and `wins serve`: sign-ins are throttled per client address.
+    inner = ASGIMiddleware(cast(Any, app), loop=loop)  # a2wsgi's own ASGI types are narrower than Starlette's
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # a2wsgi names the client only when REMOTE_PORT is set, and uWSGI's http-socket does not set it.
+        environ.setdefault("REMOTE_PORT", "0")
+        return inner(cast(Any, environ), start_response)
+
+    return refuse_websockets(application)
 
 
 application = build()

@@ -3,6 +3,7 @@
 from wins.printing import Slip, print_slip, PrintSpool, open_printer, render_preview_png
 """
 
+import wins.escpos_setup  # noqa: F401  (first: imports escpos without a temporary folder or a log handler)
 from wins.printing.layout import Slip, SlipOptions, render_slip, slip_bytes
 from wins.printing.preview import render_preview_png
 from wins.printing.printers import PrinterStatus, PrinterUrlError, open_printer, parse_printer_url, read_status

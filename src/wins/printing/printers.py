@@ -13,7 +13,9 @@ Any URL may add `profile=NAME` (a python-escpos printer profile such as `TM-T88V
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -118,6 +120,51 @@ def parse_printer_url(url: str) -> PrinterTarget:
             raise PrinterUrlError(f"Printer URL {url!r} has no device path; e.g. {scheme}:///dev/ttyUSB0.")
         return PrinterTarget(scheme, url, path=path, options=options)
     return PrinterTarget(scheme, url, options=options)
+
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_PROFILE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+NETWORK_URL_MAX = 300
+
+
+def network_printer_url(url: str) -> str:
+    """Check a printer URL that came over HTTP or from the database: only `tcp://HOST:PORT[?profile=NAME]`.
+
+    Why: the other kinds name a file or device on the server (file:///var/lib/wins/wins.db would be opened for
+    writing by the next reprint), so they are set by the administrator in the server's environment
+    (WINS_PRINTER_URL), never by a manager over the API. Returns the URL written out in full (port included).
+    """
+    text = url.strip() if isinstance(url, str) else ""
+    if not text or len(text) > NETWORK_URL_MAX:
+        raise PrinterUrlError(f"A printer URL is up to {NETWORK_URL_MAX} characters, like tcp://192.168.1.50:9100.")
+    if "://" not in text:
+        raise PrinterUrlError(f"Printer URL {text!r} is not a URL; write it like tcp://192.168.1.50:9100.")
+    parts = urlsplit(text)
+    if parts.scheme.lower() != "tcp":
+        raise PrinterUrlError(
+            f"Printer URL {text!r}: only network printers (tcp://HOST:PORT) can be set here. File, serial and USB "
+            "printers are set by the server's administrator in WINS_PRINTER_URL."
+        )
+    try:
+        host, port = parts.hostname or "", DEFAULT_TCP_PORT if parts.port is None else parts.port
+    except ValueError as exc:
+        raise PrinterUrlError(f"Printer URL {text!r}: the port must be a number between 1 and 65535.") from exc
+    if parts.username is not None or parts.password is not None or parts.path not in ("", "/") or parts.fragment:
+        raise PrinterUrlError(f"Printer URL {text!r}: write it as tcp://HOST:PORT, e.g. tcp://192.168.1.50:9100.")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None and not _HOSTNAME.match(host):
+        raise PrinterUrlError(f"Printer URL {text!r}: the host must be a host name or an IP address.")
+    if not 1 <= port <= 65535:
+        raise PrinterUrlError(f"Printer URL {text!r}: the port must be a number between 1 and 65535.")
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name != "profile" or not _PROFILE.match(value) for name, value in options) or len(options) > 1:
+        raise PrinterUrlError(f"Printer URL {text!r}: the only option is ?profile=NAME (e.g. TM-T88V).")
+    netloc = f"[{host}]" if isinstance(address, ipaddress.IPv6Address) else host
+    return f"tcp://{netloc}:{port}" + (f"?{parts.query}" if options else "")
 
 
 def _flag(value: str | None, default: bool) -> bool:

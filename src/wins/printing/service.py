@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches.models import Branch
-from wins.branches.service import get_branch
+from wins.branches.service import branch_settings, get_branch
 from wins.config import Settings
 from wins.db import Database
 from wins.printing.layout import Slip
-from wins.printing.printers import PrinterNotConfigured, parse_printer_url
+from wins.printing.printers import PrinterNotConfigured, network_printer_url, parse_printer_url
 from wins.printing.spool import PrintResult, print_slip
 from wins.tickets import service as tickets
 from wins.tickets.views import tracking_url
@@ -23,8 +23,16 @@ logger = logging.getLogger("wins.printing")
 
 
 def printer_url_for(branch: Branch, settings: Settings) -> str:
-    """The branch's `printer_url` setting, else WINS_PRINTER_URL; checked, so a typo is reported clearly."""
-    url = str(branch.settings.get("printer_url") or settings.printer_url or "").strip()
+    """The branch's `printer_url` setting, else WINS_PRINTER_URL; checked, so a typo is reported clearly.
+
+    The branch setting must be a network printer (tcp://HOST:PORT): it is read here as stored, not through the
+    settings schema, so a file://, serial:// or usb:// value that reached the database some other way (an old
+    version, a hand edit) is refused before any printer object is built, never opened for writing. Other kinds
+    come only from the server's own configuration (WINS_PRINTER_URL)."""
+    stored = branch.settings.get("printer_url") if isinstance(branch.settings, dict) else None
+    if stored:
+        return network_printer_url(str(stored))
+    url = str(settings.printer_url or "").strip()
     if not url:
         raise PrinterNotConfigured(
             "No ticket printer is configured: set the branch's printer_url setting or WINS_PRINTER_URL "
@@ -39,7 +47,6 @@ def slip_for_ticket(session: Session, ticket_id: int, *, settings: Settings, bas
     ticket = tickets.get_ticket(session, ticket_id)
     view = tickets.ticket_view(session, ticket, settings=settings)
     branch = get_branch(session, ticket.branch_id)
-    logo = branch.settings.get("logo_path")
     slip = Slip(
         branch_name=branch.name,
         number=ticket.number,
@@ -49,9 +56,10 @@ def slip_for_ticket(session: Session, ticket_id: int, *, settings: Settings, bas
         estimated_wait_seconds=view["estimated_wait_seconds"],
         estimated_wait_range=list(view["estimated_wait_range"]),
         tracking_url=tracking_url(base_url, ticket.tracking_token),
-        footer=str(branch.settings.get("slip_text") or ""),
+        footer=branch_settings(branch).slip_text,
         language=ticket.language or "en",
-        logo_path=str(logo) if logo else None,
+        # No logo_path: a path in the branch settings would let whoever sets them print any file on the
+        # server. (The kiosk prints its own logo, from its configuration file.)
     )
     return slip, branch
 

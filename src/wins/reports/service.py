@@ -17,7 +17,6 @@ per-ticket CSV, which reads them as it writes.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections import defaultdict
@@ -46,6 +45,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from wins.branches.models import Branch
 from wins.branches.service import get_branch, today
 from wins.counters.models import Counter
+from wins.csvsafe import SafeCsvWriter
 from wins.errors import ValidationFailed
 from wins.services.models import Service
 from wins.staff.models import StaffUser
@@ -156,6 +156,10 @@ class Report:
         return (self.last_day - self.first_day).days + 1
 
 
+FIRST_REPORT_DAY = date(1970, 1, 1)
+LAST_REPORT_DAY = date(9999, 12, 1)
+
+
 def parse_range(branch: Branch, first: str | None, last: str | None) -> tuple[date, date]:
     """The day range asked for; today when nothing is given. Refuses reversed or huge ranges."""
     try:
@@ -163,6 +167,13 @@ def parse_range(branch: Branch, first: str | None, last: str | None) -> tuple[da
         first_day = date.fromisoformat(first) if first else last_day
     except ValueError as exc:
         raise ValidationFailed("Write dates as YYYY-MM-DD, e.g. 2024-05-31.") from exc
+    for day in (first_day, last_day):
+        # The report reads a few days either side of the range: at the ends of the calendar that overflows.
+        if not FIRST_REPORT_DAY <= day <= LAST_REPORT_DAY:
+            raise ValidationFailed(
+                f"Reports cover days from {FIRST_REPORT_DAY.isoformat()} to {LAST_REPORT_DAY.isoformat()}; "
+                f"{day.isoformat()} is outside."
+            )
     if first_day > last_day:
         raise ValidationFailed("The first day comes after the last day; swap them.")
     if (last_day - first_day).days >= MAX_RANGE_DAYS:
@@ -372,7 +383,7 @@ def report_csv(report: Report, kind: str) -> str:
     if kind not in CSV_KINDS:
         raise ValidationFailed(f"Unknown CSV {kind!r}; choose one of {', '.join(CSV_KINDS)}.")
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsvWriter(out)  # names are typed by managers: no cell may become a formula
     zone = ZoneInfo(report.branch.timezone)
     names = {s.id: s.name for s in report.services}
     summary_header = [

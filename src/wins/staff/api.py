@@ -2,49 +2,51 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from wins.audit.service import record as audit
+from wins.auth import client_address
 from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, SessionDep, SettingsDep, StaffDep
-from wins.errors import WinsError
 from wins.schemas import StaffCreate, StaffPublic, StaffUpdate, TokenPublic
 from wins.staff import service
 from wins.staff.models import Role
+from wins.staff.throttle import Limits
 
 router = APIRouter(tags=["staff"])
 
 
 @router.post("/auth/token", response_model=TokenPublic)
 def login_for_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DatabaseDep, settings: SettingsDep
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DatabaseDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    """Exchange a staff username and password for a bearer token (OAuth2 password flow).
-    Repeated failures lock the account for `WINS_LOGIN_LOCK_SECONDS`."""
-    failure: WinsError | None = None
-    # Own transaction: failed attempts must be counted even though the request fails.
-    with db.session() as session:
-        try:
-            user = service.authenticate(
-                session,
-                username=form.username,
-                password=form.password,
-                max_failures=settings.login_max_failures,
-                lock_seconds=settings.login_lock_seconds,
-            )
-            token = service.issue_token(user, secret_key=settings.effective_secret_key)
-            result = {
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": settings.token_ttl_seconds,
-                "role": user.role,
-                "username": user.username,
-            }
-        except WinsError as exc:
-            failure = exc
-    if failure is not None:
-        raise failure
-    return result
+    """Exchange a staff username and password for a bearer token (OAuth2 password flow). Failed sign-ins are
+    throttled per client address (`WINS_LOGIN_CLIENT_*`) and per client address and username
+    (`WINS_LOGIN_MAX_FAILURES`, `WINS_LOGIN_LOCK_SECONDS`): 429 with the wait in the message."""
+    user = service.sign_in(
+        db,
+        username=form.username,
+        password=form.password,
+        client=client_address(request),
+        limits=Limits.from_settings(settings),
+    )
+    return {
+        "access_token": service.issue_token(user, secret_key=settings.effective_secret_key),
+        "token_type": "bearer",
+        "expires_in": settings.token_ttl_seconds,
+        "role": user.role,
+        "username": user.username,
+    }
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(principal: StaffDep, session: SessionDep) -> Response:
+    """Sign out: this token, and every other token and web session of the account, stop working at once
+    (each carries the account's sign-in generation, which this bumps)."""
+    assert principal.staff is not None
+    service.sign_out(session, principal.staff.id)
+    audit(session, actor=principal, action="user.logout", details={})
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=StaffPublic)

@@ -19,9 +19,27 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(String(16), default=Role.staff)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Bumped on password change or deactivation: invalidates every token issued before.
+    # Bumped on sign-out, password change or deactivation: ends every web session and API token issued before.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Unused since the per-client throttle (wins.staff.throttle, migration 0005); kept for older databases.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_counter_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+
+
+class LoginThrottle(Base):
+    """Failed sign-in counters, shared by every worker and host (wins.staff.throttle). One row per client
+    address, and one per client address and typed username; the key is a hash, so the table never holds what
+    people typed as a username (often a password typed in the wrong field)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Hash of the username for per-account rows (NULL for per-client rows): a password reset unlocks them all.
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the row stops mattering (end of its window or its lock); older rows are deleted as sign-ins come.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

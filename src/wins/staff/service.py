@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wins import clock
+from wins import clock, db_flags
+from wins.db import Database
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from wins.logging_setup import sign_in_failed
+from wins.staff import throttle
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_password, sign, verify_password
+from wins.staff.throttle import Limits
 
 logger = logging.getLogger(__name__)
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -57,10 +61,11 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         _check_password(password)
         user.password_hash = hash_password(password)
         user.token_version += 1
-        user.failed_logins = 0
-        user.locked_until = None
+        db_flags.note_credentials_changed(session)
+        throttle.unlock_account(session, user.username)
     if "active" in changes and not changes["active"] and user.active:
         user.token_version += 1
+        db_flags.note_credentials_changed(session)
     if "role" in changes:
         changes["role"] = Role(changes["role"])
     losing_admin = (
@@ -85,26 +90,54 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
     return user
 
 
-def authenticate(session: Session, *, username: str, password: str, max_failures: int, lock_seconds: int) -> StaffUser:
-    """Check a password. Repeated failures lock the account for a while (the failures are counted even
-    though the caller's transaction commits: callers must commit on NotAuthenticated too)."""
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
-    now = clock.utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
+@dataclass(frozen=True)
+class _Account:
+    id: int
+    password_hash: str
+    active: bool
+
+
+def sign_in(db: Database, *, username: str, password: str, client: str, limits: Limits) -> StaffUser:
+    """Check a username and password for the sign-in routes (API token and web form), throttled per client
+    address and per client address and username (wins.staff.throttle).
+
+    Unknown user, wrong password and deactivated account all answer NotAuthenticated with one message, after
+    an argon2 verification each (a dummy hash for an unknown user), so neither the answer nor its time tells
+    which usernames exist. Runs its own short transactions: the attempt is counted (and committed) before the
+    slow password check, which holds no database lock."""
+    keys = throttle.keys_for(client=client, username=username)
+    with db.session() as session:
+        wait = throttle.take_attempt(session, keys, limits, clock.utcnow())
+        found = None
+        if not wait:
+            row = session.execute(
+                select(StaffUser.id, StaffUser.password_hash, StaffUser.active).where(
+                    StaffUser.username == username.strip()
+                )
+            ).one_or_none()
+            found = _Account(*row) if row is not None else None
+    if wait:
+        logger.warning("sign-in refused from %s: too many failed attempts", client)
+        sign_in_failed(username.strip() if found else None)  # fail2ban counts these too (deploy/fail2ban/)
         raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds or ask an admin.")
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= max_failures:
-                user.locked_until = now + timedelta(seconds=lock_seconds)
-                user.failed_logins = 0
-                logger.warning("account %s locked after %d failed sign-ins", user.username, max_failures)
-        logger.info("failed sign-in for %r", username)
+    ok = verify_password(found.password_hash if found else None, password)
+    if found is None or not ok or not found.active:
+        # What was typed is logged only when it names an account: it may be a password typed in the wrong box.
+        sign_in_failed(username.strip() if found else None)  # with the client's address, for fail2ban
         raise NotAuthenticated("Wrong username or password.")
-    user.failed_logins = 0
-    user.locked_until = None
+    with db.session() as session:
+        throttle.attempt_succeeded(session, keys)
+        user = get_user(session, found.id)
+    return user
+
+
+def sign_out(session: Session, user_id: int) -> StaffUser:
+    """End every sign-in of this account: its web sessions and API tokens all carry `token_version`."""
+    user = get_user(session, user_id)
+    user.token_version += 1
+    db_flags.note_credentials_changed(session)
+    session.flush()
+    logger.info("%s signed out", user.username)
     return user
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from wins.auth import Principal
 from wins.config import Settings
+from wins.counters.service import shows_staff_names
 from wins.db import Database, WriteLockBusy
 from wins.deps import (
     DatabaseDep,
@@ -159,10 +160,10 @@ def ticket_action(
 
 
 @router.get("/queue")
-def queue(_: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
+def queue(principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Snapshot of the queue: per service the waiting tickets, per counter what it holds, recent calls, and
-    `last_event_id` to follow the event stream from."""
-    return service.queue_snapshot(session, settings=settings)
+    `last_event_id` to follow the event stream from. Device tokens get counter names but no staff names."""
+    return service.queue_snapshot(session, settings=settings, staff_names=shows_staff_names(principal))
 
 
 @public_router.get("/tickets/{tracking_token}", response_model=TicketTracking)

@@ -25,9 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wins.bodylimit import ISSUE_LIMIT
 from wins.db import WriteLockBusy
 from wins.deps import bearer_token, cached_principal, principal_from_token, public_base_url
 from wins.errors import WinsError
+from wins.logging_setup import note_user
 from wins.schemas import TicketCreate
 from wins.tickets.api import issue_on_loop
 from wins.tickets.views import tracking_url
@@ -35,7 +37,7 @@ from wins.tickets.views import tracking_url
 logger = logging.getLogger(__name__)
 
 PATH = "/api/v1/tickets"
-MAX_BODY = 4096  # a tap's body is ~50 bytes; anything bigger goes the ordinary way
+MAX_BODY = ISSUE_LIMIT  # a tap's body is ~50 bytes; BodyLimitMiddleware refuses more before the lane runs
 
 # The route's inputs and dependency tree (the /api/v1 router's and the app's dependencies included) as they were
 # when the lane was last reviewed against them; tests/test_express.py fails as soon as they differ. The lane does
@@ -79,6 +81,7 @@ class IssueExpressLane:
             except WinsError:
                 await self.app(scope, receive, send)  # the route words the refusal
                 return
+        note_user(principal.label)  # for the access line
         body, more = await _read_body(receive)
         answer = None if more else self._try(request, principal, body)
         if answer is None:
@@ -106,7 +109,7 @@ class IssueExpressLane:
             return None
         try:
             data = TicketCreate.model_validate(json.loads(body))
-        except (ValueError, ValidationError):  # includes JSON errors; the route words them
+        except (ValueError, ValidationError, RecursionError):  # JSON errors, nesting too deep: the route words them
             return None
         state = request.app.state
         try:

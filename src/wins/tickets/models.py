@@ -25,6 +25,8 @@ class Ticket(Base):
     __table_args__ = (
         # One number per service per business day, ever.
         UniqueConstraint("issued_service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
+        # An Idempotency-Key is the sender's: two kiosks that happen to send the same key get their own tickets.
+        UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_tickets_idempotency_scope_key"),
         # A counter holds at most one ticket at a time.
         Index(
             "uq_tickets_counter_held",
@@ -55,7 +57,9 @@ class Ticket(Base):
     priority: Mapped[bool] = mapped_column(Boolean, default=False, active_history=True)
     status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.waiting, active_history=True)
     tracking_token: Mapped[str] = mapped_column(String(43), unique=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Who sent the key: "device:<id>" or "staff:<id>" (tickets.service.idempotency_scope); NULL without a key.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(32), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)

@@ -27,7 +27,7 @@ from wins.branches.models import Branch
 from wins.branches.service import get_branch, today
 from wins.config import Settings
 from wins.counters.models import Counter, CounterService
-from wins.counters.service import counter_public, get_counter, seat_staff
+from wins.counters.service import counter_event_data, counter_public, get_counter, seat_staff
 from wins.db import RawStatement, RawTransaction, WinsSession
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
@@ -332,7 +332,9 @@ def _upsert_sequence(dialect: str) -> Any:
 
 _NEXT_NUMBER = {dialect: _upsert_sequence(dialect) for dialect in ("sqlite", "postgresql")}
 _INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
-_BY_KEY = select(_TICKETS.c.id, _TICKETS.c.issued_service_id).where(_TICKETS.c.idempotency_key == bindparam("key"))
+_BY_KEY = select(_TICKETS.c.id, _TICKETS.c.issued_service_id).where(
+    _TICKETS.c.idempotency_scope == bindparam("scope"), _TICKETS.c.idempotency_key == bindparam("key")
+)
 _TICKET_COLUMNS = [
     "branch_id",
     "service_id",
@@ -344,6 +346,7 @@ _TICKET_COLUMNS = [
     "status",
     "tracking_token",
     "idempotency_key",
+    "idempotency_scope",
     "language",
     "issued_at",
     "queue_at",
@@ -423,6 +426,12 @@ def may_issue(actor: Principal) -> None:
     actor.require_device_or_staff(DeviceKind.kiosk)
 
 
+def idempotency_scope(actor: Principal) -> str:
+    """Whose Idempotency-Key it is: a key repeats only the tickets its own sender issued (a kiosk's key never
+    returns another kiosk's ticket and tracking token)."""
+    return f"device:{actor.device.id}" if actor.device is not None else f"staff:{actor.staff.id if actor.staff else 0}"
+
+
 def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idempotency_key: str | None) -> str | None:
     """Everything that can refuse a tap before the database is touched (after `may_issue`); returns the
     cleaned Idempotency-Key."""
@@ -447,8 +456,9 @@ def issue_with(
     language: str | None,
 ) -> Issued:
     """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False)."""
+    scope = idempotency_scope(actor) if idempotency_key is not None else None
     if idempotency_key is not None:
-        existing = sql("by_key", {"key": idempotency_key})
+        existing = sql("by_key", {"scope": scope, "key": idempotency_key})
         if existing is not None:
             existing_id, issued_service_id = existing
             if issued_service_id != service.id:
@@ -468,6 +478,7 @@ def issue_with(
         "status": TicketStatus.waiting.value,
         "tracking_token": new_tracking_token(),
         "idempotency_key": idempotency_key,
+        "idempotency_scope": scope,
         "language": language,
         "issued_at": now,
         "queue_at": now,
@@ -534,7 +545,9 @@ def issue(
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
     if key is not None and session.get_bind().dialect.name == "postgresql":
         # Two requests with one key wait for each other instead of racing on the unique index.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{idempotency_scope(actor)} {key}"}
+        )
     db_flags.note_load_neutral(session)
     return issue_with(
         session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language
@@ -644,7 +657,7 @@ def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Pri
 def _sit_down(session: Session, counter: Counter, staff_id: int) -> None:
     if seat_staff(session, counter, staff_id=staff_id):
         session.flush()
-        record_event(session, "counter.updated", counter_public(session, counter), branch_id=counter.branch_id)
+        record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
 
 
 def _call(
@@ -768,8 +781,11 @@ def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Princi
 # -- queue snapshot ------------------------------------------------------------------------------------
 
 
-def queue_snapshot(session: Session, *, settings: Settings, branch_id: int | None = None) -> dict[str, Any]:
-    """Everything a screen needs to draw the queue, plus the event id to follow changes from."""
+def queue_snapshot(
+    session: Session, *, settings: Settings, branch_id: int | None = None, staff_names: bool = True
+) -> dict[str, Any]:
+    """Everything a screen needs to draw the queue, plus the event id to follow changes from (`staff_names`:
+    see `counter_public`)."""
     from wins.events.service import last_event_id
     from wins.services.service import service_public
 
@@ -838,7 +854,7 @@ def queue_snapshot(session: Session, *, settings: Settings, branch_id: int | Non
         held_ticket = held.get(c.id)
         counter_rows.append(
             {
-                **counter_public(session, c),
+                **counter_public(session, c, staff_names=staff_names),
                 "ticket": ticket_event_data(session, held_ticket) if held_ticket else None,
             }
         )

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
@@ -21,19 +22,27 @@ from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches import service as branches
 from wins.counters import service as counters
-from wins.deps import SessionDep
+from wins.deps import ObjectId, SessionDep
 from wins.devices import service as devices
 from wins.devices.models import DeviceKind
 from wins.errors import ValidationFailed, WinsError
+from wins.schemas import (
+    LOGO_MAX_BYTES,
+    BranchUpdate,
+    CounterCreate,
+    CounterUpdate,
+    ServiceCreate,
+    ServiceUpdate,
+    StaffCreate,
+    StaffUpdate,
+    validated,
+)
 from wins.services import service as services
 from wins.staff import service as staff
 from wins.staff.models import Role, StaffUser
 from wins.web.pages import AdminPage, ManagerPage, form_error, redirect_with_flash, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-
-LOGO_MAX_BYTES = 256 * 1024
-LOGO_TYPES = {"image/png", "image/jpeg", "image/webp"}  # no SVG: it can carry script
 
 
 async def _form(request: Request) -> FormData:
@@ -48,14 +57,29 @@ def _text(form: FormData, name: str, default: str = "") -> str:
     return value.strip() if isinstance(value, str) else default
 
 
+def _whole(raw: str, label: str) -> int:
+    # Plain ASCII digits, and not too many: int() also takes "٣" or "1_000" (and "²".isdigit() is true), and
+    # the schema checks the range afterwards.
+    if not (raw.isascii() and raw.lstrip("+-").isdigit() and len(raw) <= 12):
+        raise ValidationFailed(f"{label} must be a whole number.")
+    return int(raw)
+
+
 def _int(form: FormData, name: str, label: str, default: int = 0) -> int:
     raw = _text(form, name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed(f"{label} must be a whole number.") from exc
+    return _whole(raw, label) if raw else default
+
+
+def _ids(form: FormData, name: str, label: str) -> list[int]:
+    return [_whole(value.strip(), label) for value in form.getlist(name) if isinstance(value, str) and value.strip()]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _checked_values(model: type[M], values: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """A form's values through the API's own schema, so a form accepts exactly what the API accepts."""
+    return validated(model, values).model_dump(exclude_unset=partial)
 
 
 def _checked(form: FormData, name: str) -> bool:
@@ -103,15 +127,15 @@ def _submit(
 # -- services (manager) ---------------------------------------------------------------------------------
 
 
-def _service_values(form: FormData) -> dict[str, Any]:
-    return {
+def _service_values(form: FormData, model: type[ServiceCreate | ServiceUpdate]) -> dict[str, Any]:
+    return _checked_values(model, {
         "name": _text(form, "name"),
         "prefix": _text(form, "prefix"),
         "colour": _text(form, "colour", "#1f6feb") or "#1f6feb",
         "active": _checked(form, "active"),
         "priority_weight": _int(form, "priority_weight", "Priority weight"),
         "sort_order": _int(form, "sort_order", "Order"),
-    }
+    }, partial=True)  # fmt: skip
 
 
 @router.get("/services")
@@ -122,7 +146,7 @@ def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Resp
 @router.post("/services")
 def create_service(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
-        created = services.create_service(session, values=_service_values(form))
+        created = services.create_service(session, values=_service_values(form, ServiceCreate))
         return Saved("service.create", {"service_id": created.id},
                      f"Service {created.name} created: its tickets start with {created.prefix}.")  # fmt: skip
 
@@ -130,9 +154,11 @@ def create_service(request: Request, user: ManagerPage, session: SessionDep, for
 
 
 @router.post("/services/{service_id}")
-def update_service(request: Request, service_id: int, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+def update_service(
+    request: Request, service_id: ObjectId, user: ManagerPage, session: SessionDep, form: Form
+) -> Response:
     def change() -> Saved:
-        changes = _service_values(form)
+        changes = _service_values(form, ServiceUpdate)
         updated = services.update_service(session, service_id, changes=changes)
         return Saved("service.update", {"service_id": service_id, "fields": sorted(changes)},
                      f"Service {updated.name} saved.")  # fmt: skip
@@ -150,10 +176,7 @@ def _service_order(form: FormData, session: Session) -> list[int]:
         rank = _text(form, f"order_{s.id}")
         if not rank:
             continue
-        try:
-            chosen.append((int(rank), s.sort_order, s.id))
-        except ValueError as exc:
-            raise ValidationFailed(f"The order for {s.name} must be a number like 1, 2, 3 (or empty).") from exc
+        chosen.append((_int(form, f"order_{s.id}", f"The order for {s.name}"), s.sort_order, s.id))
     return [service_id for _, _, service_id in sorted(chosen)]
 
 
@@ -167,20 +190,24 @@ def counters_page(request: Request, _: ManagerPage, session: SessionDep) -> Resp
 @router.post("/counters")
 def create_counter(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
-        counter = counters.create_counter(session, name=_text(form, "name"), service_ids=_service_order(form, session))
+        checked = validated(CounterCreate, {"name": _text(form, "name"), "service_ids": _service_order(form, session)})
+        counter = counters.create_counter(session, name=checked.name, service_ids=checked.service_ids)
         return Saved("counter.create", {"counter_id": counter.id}, f"Counter {counter.name} created.")
 
     return _submit(request, session, user, change, page=counters_page, back="/admin/counters")
 
 
 @router.post("/counters/{counter_id}")
-def update_counter(request: Request, counter_id: int, user: ManagerPage, session: SessionDep, form: Form) -> Response:
+def update_counter(
+    request: Request, counter_id: ObjectId, user: ManagerPage, session: SessionDep, form: Form
+) -> Response:
     def change() -> Saved:
         changes = {
             "name": _text(form, "name"),
             "active": _checked(form, "active"),
             "service_ids": _service_order(form, session),
         }
+        changes = _checked_values(CounterUpdate, changes, partial=True)
         counter = counters.update_counter(session, counter_id, changes=changes)
         return Saved("counter.update", {"counter_id": counter_id, "fields": sorted(changes)},
                      f"Counter {counter.name} saved.")  # fmt: skip
@@ -194,19 +221,20 @@ def update_counter(request: Request, counter_id: int, user: ManagerPage, session
 @router.get("/branch")
 def branch_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
     branch = branches.get_branch(session)
-    settings = {**branches.DEFAULT_BRANCH_SETTINGS, **branch.settings}
+    settings = branches.branch_settings(branch)
     return render(request, "admin/branch.html", {"title": "Branch", "branch": branch, "settings": settings})
 
 
 def _logo(form: FormData) -> str | None:
+    """The uploaded picture as a data: URL; BranchSettings then checks that the bytes are what the type says."""
     upload = form.get("logo")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
     data = upload.file.read(LOGO_MAX_BYTES + 1)
     if len(data) > LOGO_MAX_BYTES:
         raise ValidationFailed(f"The logo is too large; keep it under {LOGO_MAX_BYTES // 1024} KB.")
-    content_type = upload.content_type or ""
-    if content_type not in LOGO_TYPES:
+    content_type = (upload.content_type or "").split(";")[0].strip().lower()
+    if content_type not in ("image/png", "image/jpeg", "image/webp"):
         raise ValidationFailed("The logo must be a PNG, JPEG or WebP picture.")
     return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
@@ -232,6 +260,7 @@ def update_branch(request: Request, user: ManagerPage, session: SessionDep, form
         }
         if not changes["name"]:
             raise ValidationFailed("The branch needs a name.")
+        validated(BranchUpdate, changes)  # the service checks again; here first, so a bad field is named
         branch = branches.update_branch(session, branches.get_branch(session), changes=changes)
         return Saved("branch.update", {"fields": sorted(changes)}, f"Settings of {branch.name} saved.")
 
@@ -252,12 +281,20 @@ def users_page(request: Request, _: AdminPage, session: SessionDep) -> Response:
 def create_user(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
         role = _role(form)
+        password = form.get("password")
+        values = {
+            "username": _text(form, "username"),
+            "password": password if isinstance(password, str) else "",
+            "role": role,
+            "full_name": _text(form, "full_name"),
+        }
+        checked = validated(StaffCreate, values)
         created = staff.create_user(
             session,
-            username=_text(form, "username"),
-            password=str(form.get("password") or ""),
-            role=role,
-            full_name=_text(form, "full_name"),
+            username=checked.username,
+            password=checked.password,
+            role=checked.role,
+            full_name=checked.full_name,
         )
         return Saved("user.create", {"username": created.username}, f"Account {created.username} created.")
 
@@ -265,16 +302,17 @@ def create_user(request: Request, user: AdminPage, session: SessionDep, form: Fo
 
 
 @router.post("/users/{user_id}")
-def update_user(request: Request, user_id: int, user: AdminPage, session: SessionDep, form: Form) -> Response:
+def update_user(request: Request, user_id: ObjectId, user: AdminPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
         changes: dict[str, Any] = {
             "full_name": _text(form, "full_name"),
             "role": _role(form).value,
             "active": _checked(form, "active"),
         }
-        password = str(form.get("password") or "")
-        if password:
+        password = form.get("password")
+        if isinstance(password, str) and password:
             changes["password"] = password
+        changes = _checked_values(StaffUpdate, changes, partial=True)
         updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes))
         return Saved("user.update", {"user_id": user_id, "fields": sorted(changes)},
                      f"Account {updated.username} saved.")  # fmt: skip
@@ -322,7 +360,7 @@ def create_device(request: Request, user: AdminPage, session: SessionDep, form: 
 
 
 @router.post("/devices/{device_id}/rotate")
-def rotate_device(request: Request, device_id: int, user: AdminPage, session: SessionDep) -> Response:
+def rotate_device(request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
     def change() -> Saved:
         device, token = devices.rotate_token(session, device_id)
         return Saved("device.rotate", {"device_id": device_id}, show=_token_shown(request, session, device.name, token))
@@ -331,13 +369,15 @@ def rotate_device(request: Request, device_id: int, user: AdminPage, session: Se
 
 
 @router.post("/devices/{device_id}/display")
-def configure_display(request: Request, device_id: int, user: AdminPage, session: SessionDep, form: Form) -> Response:
+def configure_display(
+    request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep, form: Form
+) -> Response:
     def change() -> Saved:
         device = devices.configure_display(
             session,
             device_id,
-            service_ids=[int(str(v)) for v in form.getlist("services") if str(v).isdigit()],
-            counter_ids=[int(str(v)) for v in form.getlist("counters") if str(v).isdigit()],
+            service_ids=_ids(form, "services", "A service id"),
+            counter_ids=_ids(form, "counters", "A counter id"),
             layout=_text(form, "layout", "calls"),
             history=_int(form, "history", "Recent calls shown", default=6),
             speech=_checked(form, "speech"),
@@ -350,7 +390,7 @@ def configure_display(request: Request, device_id: int, user: AdminPage, session
 
 
 @router.post("/devices/{device_id}/revoke")
-def revoke_device(request: Request, device_id: int, user: AdminPage, session: SessionDep) -> Response:
+def revoke_device(request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
     def change() -> Saved:
         device = devices.revoke_device(session, device_id)
         return Saved("device.revoke", {"device_id": device_id},

@@ -17,18 +17,16 @@ from starlette.concurrency import run_in_threadpool
 
 from wins import __version__
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
+from wins.htmlsafe import install_filters
 from wins.staff.models import Role, StaffUser
+from wins.version import full_version
 from wins.web.session import SAFE_METHODS, load_staff, read_session, tokens_match
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+install_filters(templates.env)
 
-# Our pages load nothing but our own files (no CDN, no inline script): an injected <script> does not run.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-)
 FLASH_COOKIE = "wins_flash"
 
 
@@ -55,6 +53,7 @@ def local_time(value: datetime | None, zone: str) -> str:
 templates.env.filters["duration"] = duration
 templates.env.filters["local_time"] = local_time
 templates.env.globals["version"] = __version__
+templates.env.globals["build"] = full_version()  # the admin pages' footer: what runs (version and commit)
 
 
 def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
@@ -83,7 +82,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
         **(context or {}),
     }
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # The Content-Security-Policy and the other page headers come from wins.app (every HTML answer gets them).
     response.headers["Cache-Control"] = "no-store"
     if flash:
         response.delete_cookie(FLASH_COOKIE, path="/")

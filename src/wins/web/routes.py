@@ -8,15 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from wins.audit.service import record as audit
+from wins.auth import Principal, client_address
 from wins.branches.service import branch_public, get_branch
 from wins.counters.service import counter_public, list_counters
-from wins.deps import DatabaseDep, ReadSessionDep, SettingsDep
+from wins.deps import DatabaseDep, ReadSessionDep, SessionDep, SettingsDep
 from wins.devices.models import DeviceKind
 from wins.devices.service import list_devices
 from wins.errors import WinsError
 from wins.services.service import list_services, service_public
 from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
+from wins.staff.throttle import Limits
 from wins.tickets.service import queue_snapshot
 from wins.web.pages import ManagerPage, StaffPage, render
 from wins.web.session import (
@@ -87,20 +90,15 @@ def login(
             error="The sign-in form expired or did not come from this site. Please try again.",
             status=403,
         )
-    failure: WinsError | None = None
-    # Own transaction, committed even when the password is wrong: failed attempts must count (lock-out).
-    with db.session() as session:
-        try:
-            user = staff_service.authenticate(
-                session,
-                username=username,
-                password=password,
-                max_failures=settings.login_max_failures,
-                lock_seconds=settings.login_lock_seconds,
-            )
-        except WinsError as exc:
-            failure = exc
-    if failure is not None:
+    try:
+        user = staff_service.sign_in(
+            db,
+            username=username,
+            password=password,
+            client=client_address(request),
+            limits=Limits.from_settings(settings),
+        )
+    except WinsError as failure:
         return _login_page(
             request, next_url=next_url, username=username, error=failure.message, status=failure.status_code
         )
@@ -120,9 +118,14 @@ def logout_page(request: Request) -> Response:
 
 
 @router.post("/logout")
-def logout(_: StaffPage) -> Response:
+def logout(request: Request, user: StaffPage, session: SessionDep) -> Response:
+    """Sign out: the session ends on the server too (a copy of the cookie no longer works), and so do the
+    account's other sessions and API tokens."""
+    staff_service.sign_out(session, user.id)
+    audit(session, actor=Principal(staff=user), action="user.logout", details={})
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
+    logger.info("%s signed out of the web UI from %s", user.username, client_address(request))
     return response
 
 

@@ -53,7 +53,8 @@ def new_csrf_token() -> str:
 
 
 def tokens_match(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(str(given), expected)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500 for a forged field).
+    return bool(given) and hmac.compare_digest(str(given).encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def set_cookie(response: Response, conn: HTTPConnection, name: str, value: str, *, max_age: int | None) -> None:

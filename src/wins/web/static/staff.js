@@ -36,6 +36,8 @@
       if (k === "class") el.className = v;
       else if (k.startsWith("data-")) el.setAttribute(k, v);
       else if (k === "text") el.textContent = v;
+      // Through the CSSOM, not a style attribute: the CSP allows no inline style.
+      else if (k === "colour") el.style.backgroundColor = v;
       else el.setAttribute(k, v);
     }
     for (const c of children) if (c !== null && c !== undefined) el.append(c);
@@ -110,7 +112,7 @@
       const s = snapshot.services.find((x) => x.id === id);
       if (!s) continue;
       total += s.tickets.length;
-      const heading = element("h3", {}, element("span", { class: "swatch", style: `background:${s.colour}`, "aria-hidden": "true" }),
+      const heading = element("h3", {}, element("span", { class: "swatch", colour: s.colour, "aria-hidden": "true" }),
         `${s.name} `, element("span", { class: "count", text: `${s.tickets.length} waiting` }));
       let body;
       if (!s.tickets.length) {
