@@ -27,7 +27,7 @@ def fill_queue(url: str, service_ids: list[int], tickets: int) -> None:
     from wins.auth import Principal
     from wins.db import Database
     from wins.staff.models import StaffUser
-    from wins.tickets.service import issue_ticket
+    from wins.tickets.issuing import issue_ticket
 
     db = Database(settings_for(url))
     with db.session() as session:

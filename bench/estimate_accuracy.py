@@ -46,8 +46,8 @@ from wins.devices.service import create_device  # noqa: E402
 from wins.services.service import create_service  # noqa: E402
 from wins.staff.models import Role, StaffUser  # noqa: E402
 from wins.staff.service import create_user  # noqa: E402
+from wins.tickets import calling, issuing, transitions, views  # noqa: E402
 from wins.tickets import estimate as est  # noqa: E402
-from wins.tickets import service as tickets  # noqa: E402
 
 OPEN_H, CLOSE_H = 8, 17
 SERVICES = {"A": ("General", 0.7, 240.0, 0.5), "B": ("Payments", 0.3, 360.0, 0.55)}  # share, median s, sigma
@@ -113,7 +113,7 @@ def simulate_day(
     def call(name: str, now: datetime) -> None:
         """Counter `name` finishes its customer and calls the next one (or goes idle)."""
         with db.session() as session:
-            ticket = tickets.call_next(session, counter_id=ids["counters"][name], actor=staff[name])
+            ticket = calling.call_next(session, counter_id=ids["counters"][name], actor=staff[name])
             if ticket is None:
                 busy[name] = False
                 return
@@ -136,8 +136,8 @@ def simulate_day(
         clock.freeze(when)
         if kind == "arrive":
             with db.session() as session:
-                ticket, _ = tickets.issue_ticket(session, service_id=ids["services"][arg], actor=kiosk)
-                view = tickets.ticket_view(session, ticket, settings=settings)
+                ticket, _ = issuing.issue_ticket(session, service_id=ids["services"][arg], actor=kiosk)
+                view = views.ticket_view(session, ticket, settings=settings)
                 low, high = view["estimated_wait_range"]
                 result.shown[ticket.id] = Shown(
                     arg, when, view["estimated_wait_seconds"], low, high, view["people_ahead"]
@@ -148,13 +148,13 @@ def simulate_day(
                     break
         elif kind == "start":
             with db.session() as session:
-                ticket = tickets.get_ticket(session, int(arg))
+                ticket = views.get_ticket(session, int(arg))
                 if ticket.status == "called":
-                    tickets.transition(session, ticket_id=ticket.id, action="start", actor=staff["1"])
+                    transitions.transition(session, ticket_id=ticket.id, action="start", actor=staff["1"])
         elif kind == "no_show":
             name, ticket_id = arg.split(":")
             with db.session() as session:
-                tickets.transition(session, ticket_id=int(ticket_id), action="no-show", actor=staff[name])
+                transitions.transition(session, ticket_id=int(ticket_id), action="no-show", actor=staff[name])
             at(when, "free", name)
         elif kind == "free":
             if on_lunch[name := arg]:
@@ -191,7 +191,7 @@ def _finish(session: object, counter_id: int, actor: Principal) -> None:
 
     assert hasattr(session, "scalars")
     for ticket in session.scalars(select(Ticket).where(Ticket.counter_id == counter_id, Ticket.status.in_(HELD))):
-        tickets.transition(session, ticket_id=ticket.id, action="complete", actor=actor)  # type: ignore[arg-type]
+        transitions.transition(session, ticket_id=ticket.id, action="complete", actor=actor)  # type: ignore[arg-type]
 
 
 _service_cache: dict[int, str] = {}
@@ -200,7 +200,7 @@ _service_cache: dict[int, str] = {}
 def _service_of(ids: dict[str, dict[str, int]], db: Database, ticket_id: int) -> str:
     if ticket_id not in _service_cache:
         with db.session(write=False) as session:
-            service_id = tickets.get_ticket(session, ticket_id).service_id
+            service_id = views.get_ticket(session, ticket_id).service_id
         _service_cache[ticket_id] = next(k for k, v in ids["services"].items() if v == service_id)
     return _service_cache[ticket_id]
 

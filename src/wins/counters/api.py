@@ -18,7 +18,7 @@ from wins.deps import (
 )
 from wins.schemas import CounterCreate, CounterPublic, CounterUpdate, TicketPublic
 from wins.staff.service import get_user
-from wins.tickets import service as tickets
+from wins.tickets import calling
 from wins.tickets.views import ticket_response
 
 router = APIRouter(tags=["counters"])
@@ -80,7 +80,7 @@ def call_next(
 ) -> Any:
     """Finish the ticket this counter holds, then call the next one: priority first, then the counter's
     service order, then queue time. 204 when nobody waits."""
-    ticket = tickets.call_next(session, counter_id=counter_id, actor=principal)
+    ticket = calling.call_next(session, counter_id=counter_id, actor=principal)
     if ticket is None:
         return Response(status_code=204)
     return ticket_response(session, ticket, settings, base_url)
@@ -96,5 +96,5 @@ def call_ticket(
     base_url: PublicBaseUrlDep,
 ) -> dict[str, Any]:
     """Call a specific waiting ticket out of order (staff)."""
-    ticket = tickets.call_ticket(session, counter_id=counter_id, ticket_id=ticket_id, actor=principal)
+    ticket = calling.call_ticket(session, counter_id=counter_id, ticket_id=ticket_id, actor=principal)
     return ticket_response(session, ticket, settings, base_url)

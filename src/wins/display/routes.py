@@ -28,7 +28,7 @@ from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.schemas import DeviceConfig
 from wins.staff.models import Role
-from wins.tickets import service as tickets
+from wins.tickets import views
 from wins.tickets.views import tracking_view
 
 logger = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def track(request: Request, tracking_token: str) -> Response:
     settings = _settings(request)
     with _db(request).session(write=False) as session:
         try:
-            ticket = tickets.get_by_tracking_token(session, tracking_token)
+            ticket = views.get_by_tracking_token(session, tracking_token)
         except NotFound:
             return _message(request, strings["missing_title"], strings["missing_text"], 404)
         view = tracking_view(session, ticket, settings)

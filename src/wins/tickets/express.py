@@ -31,7 +31,7 @@ from wins.deps import bearer_token, cached_principal, principal_from_token, publ
 from wins.errors import WinsError
 from wins.logging_setup import note_user
 from wins.schemas import TicketCreate
-from wins.tickets.api import issue_on_loop
+from wins.tickets.issuing import issue_on_loop
 from wins.tickets.views import tracking_url
 
 logger = logging.getLogger(__name__)

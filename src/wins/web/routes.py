@@ -20,7 +20,7 @@ from wins.services.service import list_services, service_public
 from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
 from wins.staff.throttle import Limits
-from wins.tickets.service import queue_snapshot
+from wins.tickets.snapshot import queue_snapshot
 from wins.web.pages import ManagerPage, StaffPage, render
 from wins.web.session import (
     LOGIN_CSRF_COOKIE,
