@@ -5,9 +5,9 @@ wait each customer was shown when the ticket was issued with the wait they actua
     .venv/bin/python bench/estimate_accuracy.py --days 10 --seed 7
 
 The days are simulated, the code is not: a real SQLite file (migrated), tickets issued, called, started and
-completed with `wins.tickets.service`, counters opened and closed with `wins.counters.service`, the estimate
-read with `ticket_view` exactly as the kiosk and the tracking page get it, and the clock frozen and moved
-with `wins.clock.freeze/advance`.
+completed with `wins.tickets` (issuing, calling, transitions), counters opened and closed with
+`wins.counters.service`, the estimate read with `ticket_view` exactly as the kiosk and the tracking page get it,
+and the clock frozen and moved with `wins.clock.freeze/advance`.
 
 The day (08:00–17:00): arrivals are a Poisson process whose rate climbs from 20/h to a 60/h midday peak; 70 %
 want "General" (A), 30 % "Payments" (B); service times are lognormal (A: median 4 min, B: median 6 min);

@@ -39,7 +39,7 @@ def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id
     return event
 
 
-# `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.service issuing).
+# `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.issuing).
 # They pass every column; take_event_order must have run in the transaction first (PostgreSQL), and they call
 # db_flags.note_events_written themselves.
 APPEND_EVENT = insert(Event)

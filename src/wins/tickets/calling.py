@@ -24,7 +24,7 @@ from wins.events.service import record_event
 from wins.services.models import Service
 from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
 from wins.tickets.states import CALL, FINISH_HELD
-from wins.tickets.transitions import _set_status
+from wins.tickets.transitions import apply_transition
 from wins.tickets.views import get_ticket
 
 # -- calling ------------------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ from wins.tickets.views import get_ticket
 def _finish_held(session: Session, counter: Counter, actor: Principal, now: datetime) -> None:
     held = session.scalars(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD).with_for_update()).all()
     for ticket in held:
-        _set_status(session, ticket, FINISH_HELD, actor, now=now)
+        apply_transition(session, ticket, FINISH_HELD, actor, now=now)
 
 
 def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
@@ -113,7 +113,7 @@ def _call(
     ticket.first_called_at = ticket.first_called_at or now
     ticket.call_count += 1
     ticket.serving_at = None
-    _set_status(session, ticket, CALL, actor, now=now, details=details)
+    apply_transition(session, ticket, CALL, actor, now=now, details=details)
 
 
 def _not_waiting_message(session: Session, ticket: Ticket) -> str:

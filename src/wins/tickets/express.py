@@ -1,7 +1,7 @@
 """The express lane for kiosk taps: `POST /api/v1/tickets` served without FastAPI's routing and dependencies.
 
 Why: issuing is the hottest request (every tap, and bursts when a bus unloads). Once the issue transaction had
-been cut to a few statements (wins.tickets.service.issue_with), FastAPI's route matching, dependency solving and
+been cut to a few statements (wins.tickets.issuing.issue_with), FastAPI's route matching, dependency solving and
 response machinery cost more than the work itself: the target of 1,300 tickets/s on two cores
 (docs/performance.md) leaves 0.77 ms of CPU per ticket, all included.
 

@@ -28,15 +28,15 @@ from wins.staff.security import new_tracking_token
 from wins.tickets import estimate as est
 from wins.tickets.caches import ServiceInfo, cached_service_info, cached_service_load, service_info, service_load
 from wins.tickets.models import Ticket, TicketStatus
-from wins.tickets.queue_counts import _SEQUENCES, _TICKETS
-from wins.tickets.views import _wait_fields, get_ticket, ticket_view
+from wins.tickets.queue_counts import SEQUENCES, TICKETS
+from wins.tickets.views import get_ticket, ticket_view, wait_fields
 
 logger = logging.getLogger("wins.tickets.service")  # the logger name operators know from before the split
 
 
 def _upsert_sequence(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(_SEQUENCES).values(
+    stmt = insert(SEQUENCES).values(
         service_id=bindparam("service_id"),
         business_day=bindparam("day"),
         last_seq=1,
@@ -46,17 +46,17 @@ def _upsert_sequence(dialect: str) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=["service_id", "business_day"],
         set_={
-            "last_seq": _SEQUENCES.c.last_seq + 1,
-            "waiting": _SEQUENCES.c.waiting + 1,
-            "waiting_priority": _SEQUENCES.c.waiting_priority + stmt.excluded.waiting_priority,
+            "last_seq": SEQUENCES.c.last_seq + 1,
+            "waiting": SEQUENCES.c.waiting + 1,
+            "waiting_priority": SEQUENCES.c.waiting_priority + stmt.excluded.waiting_priority,
         },
-    ).returning(_SEQUENCES.c.last_seq, _SEQUENCES.c.waiting, _SEQUENCES.c.waiting_priority)
+    ).returning(SEQUENCES.c.last_seq, SEQUENCES.c.waiting, SEQUENCES.c.waiting_priority)
 
 
 _NEXT_NUMBER = {dialect: _upsert_sequence(dialect) for dialect in ("sqlite", "postgresql")}
-_INSERT_TICKET = _TICKETS.insert().returning(_TICKETS.c.id)
-_BY_KEY = select(_TICKETS.c.id, _TICKETS.c.issued_service_id).where(
-    _TICKETS.c.idempotency_scope == bindparam("scope"), _TICKETS.c.idempotency_key == bindparam("key")
+_INSERT_TICKET = TICKETS.insert().returning(TICKETS.c.id)
+_BY_KEY = select(TICKETS.c.id, TICKETS.c.issued_service_id).where(
+    TICKETS.c.idempotency_scope == bindparam("scope"), TICKETS.c.idempotency_key == bindparam("key")
 )
 _TICKET_COLUMNS = [
     "branch_id",
@@ -279,7 +279,7 @@ def issue(
 
 def new_ticket_view(issued: Issued, load: est.ServiceLoad) -> dict[str, Any]:
     """`ticket_view` of a ticket just created, from what the transaction wrote (no reading back)."""
-    return {**issued.data, **_wait_fields(est.estimate_for(issued.people_ahead, load))}
+    return {**issued.data, **wait_fields(est.estimate_for(issued.people_ahead, load))}
 
 
 def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:

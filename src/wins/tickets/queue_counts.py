@@ -20,8 +20,8 @@ from wins.tickets.models import Ticket, TicketSequence, TicketStatus
 # before each flush they note which (service, day) queues a ticket left or joined, and just before commit they
 # apply the sums. Applying at commit keeps the lock order of every writer the same on PostgreSQL: the event-order
 # lock (taken by the first event) first, then sequence rows, in key order.
-_SEQUENCES = cast(Table, TicketSequence.__table__)
-_TICKETS = cast(Table, Ticket.__table__)
+SEQUENCES = cast(Table, TicketSequence.__table__)  # also the day's numbering (wins.tickets.issuing)
+TICKETS = cast(Table, Ticket.__table__)
 _QUEUE_ATTRS = ("status", "service_id", "business_day", "priority")
 
 
@@ -63,14 +63,14 @@ def _track_queue_changes(session: Session, _context: Any, _instances: Any) -> No
 
 def _apply_queue_deltas_statement(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(_SEQUENCES).values(
+    stmt = insert(SEQUENCES).values(
         service_id=bindparam("service_id"),
         business_day=bindparam("day"),
         last_seq=0,
         waiting=bindparam("d"),
         waiting_priority=bindparam("dp"),
     )
-    table = _SEQUENCES
+    table = SEQUENCES
     return stmt.on_conflict_do_update(
         index_elements=["service_id", "business_day"],
         set_={

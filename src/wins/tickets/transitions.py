@@ -26,7 +26,7 @@ logger = logging.getLogger("wins.tickets.service")  # the logger name operators 
 # -- transitions --------------------------------------------------------------------------------------
 
 
-def _set_status(
+def apply_transition(
     session: Session,
     ticket: Ticket,
     rule: Transition,
@@ -64,7 +64,7 @@ def transition(session: Session, *, ticket_id: int, action: Action, actor: Princ
         raise ValidationFailed("A transfer needs a target service (POST …/transfer).")
     ticket = get_ticket(session, ticket_id, lock=True)
     rule = check_allowed(ticket, action)
-    _set_status(session, ticket, rule, actor, now=clock.utcnow())
+    apply_transition(session, ticket, rule, actor, now=clock.utcnow())
     return ticket
 
 
@@ -74,7 +74,7 @@ def cancel_by_customer(session: Session, *, tracking_token: str) -> Ticket:
     if ticket.status == TicketStatus.cancelled:
         return ticket
     rule = check_allowed(ticket, "cancel")
-    _set_status(session, ticket, rule, Principal(), now=clock.utcnow(), details={"by": "customer"})
+    apply_transition(session, ticket, rule, Principal(), now=clock.utcnow(), details={"by": "customer"})
     return ticket
 
 
@@ -98,7 +98,7 @@ def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Princi
     ticket.transfer_count += 1
     if to_end:
         ticket.queue_at = now
-    _set_status(
+    apply_transition(
         session,
         ticket,
         rule,

@@ -82,7 +82,7 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
     data = ticket_event_data(session, ticket)
     if ticket.status == TicketStatus.waiting:
         load = service_load(session, ticket.service_id, settings=settings)
-        data.update(_wait_fields(est.estimate_for(est.people_ahead(session, ticket), load)))
+        data.update(wait_fields(est.estimate_for(est.people_ahead(session, ticket), load)))
     else:
         data.update(position=0, people_ahead=0, estimated_wait_seconds=0, estimated_wait_range=[0, 0])
     data.update(
@@ -95,7 +95,7 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
     return data
 
 
-def _wait_fields(e: est.Estimate) -> dict[str, Any]:
+def wait_fields(e: est.Estimate) -> dict[str, Any]:
     """A waiting ticket's place and wait, as `ticket_view` and `new_ticket_view` show them."""
     return {
         "position": e.people_ahead + 1,
