@@ -11,7 +11,7 @@ from wins import clock
 from wins.branches.models import Branch
 from wins.errors import NotFound, ValidationFailed
 from wins.events.service import record_event
-from wins.schemas import BranchSettings, BranchUpdate, read_stored, validated
+from wins.schemas import BranchPublic, BranchSettings, BranchUpdate, fields_of, read_stored, validated
 
 
 def get_branch(session: Session, branch_id: int | None = None) -> Branch:
@@ -74,10 +74,4 @@ def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any]) 
 
 
 def branch_public(branch: Branch) -> dict[str, Any]:
-    return {
-        "id": branch.id,
-        "name": branch.name,
-        "timezone": branch.timezone,
-        "day_rollover_hour": branch.day_rollover_hour,
-        "settings": branch_settings(branch).model_dump(),
-    }
+    return fields_of(BranchPublic, branch, settings=branch_settings(branch).model_dump())

@@ -11,6 +11,7 @@ from wins.branches.service import get_branch
 from wins.counters.models import Counter, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
+from wins.schemas import CounterPublic, fields_of
 from wins.services.models import Service
 from wins.staff.models import StaffUser
 
@@ -117,15 +118,7 @@ def counter_public(session: Session, counter: Counter, *, staff_names: bool = Tr
     """A counter as the API shows it. `staff_names` False (for device tokens: kiosks and display boards, which
     sit in public view) leaves out who sits there by name; staff screens get the name."""
     staff = session.get(StaffUser, counter.staff_id) if staff_names and counter.staff_id else None
-    return {
-        "id": counter.id,
-        "name": counter.name,
-        "active": counter.active,
-        "service_ids": counter.service_ids,
-        "is_open": counter.is_open,
-        "staff_id": counter.staff_id,
-        "staff_name": (staff.full_name or staff.username) if staff else None,
-    }
+    return fields_of(CounterPublic, counter, staff_name=(staff.full_name or staff.username) if staff else None)
 
 
 def counter_event_data(session: Session, counter: Counter) -> dict[str, Any]:

@@ -11,7 +11,16 @@ from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotFound, ValidationFailed
 from wins.events.service import record_event
-from wins.schemas import DeviceConfig, DeviceCreate, DeviceStatusReport, DeviceUpdate, read_stored, validated
+from wins.schemas import (
+    DeviceConfig,
+    DeviceCreate,
+    DevicePublic,
+    DeviceStatusReport,
+    DeviceUpdate,
+    fields_of,
+    read_stored,
+    validated,
+)
 from wins.staff.security import hash_device_token, new_device_token
 
 logger = logging.getLogger(__name__)
@@ -163,13 +172,11 @@ def report_status(session: Session, device: Device, *, status: dict[str, Any]) -
 
 
 def device_public(device: Device) -> dict[str, Any]:
-    return {
-        "id": device.id,
-        "name": device.name,
-        "kind": device.kind,
-        "token_hint": device.token_hint,
-        "revoked": device.revoked_at is not None,
-        "status": device_status(device),
-        "config": device_config(device).model_dump(),
-        "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
-    }
+    return fields_of(
+        DevicePublic,
+        device,
+        revoked=device.revoked_at is not None,
+        status=device_status(device),
+        config=device_config(device).model_dump(),
+        last_seen_at=device.last_seen_at.isoformat() if device.last_seen_at else None,
+    )

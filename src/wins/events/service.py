@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from wins import db_flags
 from wins.events.models import Event
+from wins.schemas import EventPublic, fields_of
 
 # Held from the first event of a transaction until its commit (PostgreSQL only). It makes event ids
 # commit in increasing order, so a reader that has seen id N can never later find a smaller id appear.
@@ -47,13 +48,7 @@ EVENT_COLUMNS = ["at", "type", "data", "branch_id"]
 
 
 def event_public(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "type": event.type,
-        "at": event.at.isoformat(),
-        "branch_id": event.branch_id,
-        "data": event.data,
-    }
+    return fields_of(EventPublic, event, at=event.at.isoformat())
 
 
 def events_after(session: Session, since: int, *, limit: int) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from wins.branches.service import get_branch
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
+from wins.schemas import ServicePublic, fields_of
 from wins.services.models import Service
 
 _PREFIX = re.compile(r"^[A-Z]{1,3}$")
@@ -69,12 +70,4 @@ def update_service(session: Session, service_id: int, *, changes: dict[str, Any]
 
 
 def service_public(service: Service) -> dict[str, Any]:
-    return {
-        "id": service.id,
-        "name": service.name,
-        "prefix": service.prefix,
-        "colour": service.colour,
-        "active": service.active,
-        "priority_weight": service.priority_weight,
-        "sort_order": service.sort_order,
-    }
+    return fields_of(ServicePublic, service)

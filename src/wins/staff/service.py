@@ -12,6 +12,7 @@ from wins import clock, db_flags
 from wins.db import Database
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
 from wins.logging_setup import sign_in_failed
+from wins.schemas import StaffPublic, fields_of
 from wins.staff import throttle
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_password, sign, verify_password
@@ -146,11 +147,4 @@ def issue_token(user: StaffUser, *, secret_key: str) -> str:
 
 
 def user_public(user: StaffUser) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "full_name": user.full_name,
-        "role": user.role,
-        "active": user.active,
-        "last_counter_id": user.last_counter_id,
-    }
+    return fields_of(StaffPublic, user)

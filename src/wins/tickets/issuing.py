@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, select, text
@@ -29,7 +30,7 @@ from wins.tickets import estimate as est
 from wins.tickets.caches import ServiceInfo, cached_service_info, cached_service_load, service_info, service_load
 from wins.tickets.models import Ticket, TicketStatus
 from wins.tickets.queue_counts import SEQUENCES, TICKETS
-from wins.tickets.views import get_ticket, ticket_view, wait_fields
+from wins.tickets.views import get_ticket, ticket_details, ticket_payload, ticket_view, wait_fields
 
 logger = logging.getLogger("wins.tickets.service")  # the logger name operators know from before the split
 
@@ -211,22 +212,11 @@ def issue_with(
         "issued_by_staff_id": actor.staff.id if actor.staff else None,
     }
     (ticket_id,) = sql("insert_ticket", values)
-    data: dict[str, Any] = {
-        "id": ticket_id,
-        "number": values["number"],
-        "status": TicketStatus.waiting.value,
-        "service_id": service.id,
-        "service_name": service.name,
-        "priority": priority,
-        "counter_id": None,
-        "counter_name": None,
-        "call_count": 0,
-        "language": language,
-        "issued_at": now.isoformat(),
-        "queue_at": now.isoformat(),
-        "called_at": None,
-        "business_day": day.isoformat(),
-    }
+    # The new ticket as the row just written (no ORM object: docs/performance.md), for the shared payload builders.
+    row = SimpleNamespace(
+        **values, id=ticket_id, counter_id=None, called_at=None, serving_at=None, finished_at=None, staff_id=None
+    )
+    data = ticket_payload(row, service_name=service.name, counter_name=None)
     sql("event", {"at": now, "type": "ticket.issued", "data": data, "branch_id": service.branch_id})
     if actor.staff is not None:
         sql(
@@ -241,14 +231,7 @@ def issue_with(
             },
         )
     logger.info("ticket %s issued for %s by %s", values["number"], service.name, actor.label)
-    data = {
-        **data,
-        "tracking_token": values["tracking_token"],
-        "serving_at": None,
-        "finished_at": None,
-        "staff_id": None,
-        "transfer_count": 0,
-    }
+    data = {**data, **ticket_details(row)}
     # Everyone waiting is ahead of a new ticket; of a new priority ticket, only the priority ones.
     return Issued(ticket_id, True, data, people_ahead=(waiting_priority if priority else waiting) - 1)
 

@@ -3,7 +3,8 @@ and the customer's phone (TicketTracking)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,26 +56,84 @@ def get_by_tracking_token(session: Session, token: str) -> Ticket:
     return ticket
 
 
+class TicketRow(Protocol):
+    """A Ticket, or the column values issuing has just written (it builds no ORM object)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def service_id(self) -> int: ...
+    @property
+    def priority(self) -> bool: ...
+    @property
+    def counter_id(self) -> int | None: ...
+    @property
+    def call_count(self) -> int: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def issued_at(self) -> datetime: ...
+    @property
+    def queue_at(self) -> datetime: ...
+    @property
+    def called_at(self) -> datetime | None: ...
+    @property
+    def business_day(self) -> date: ...
+    @property
+    def tracking_token(self) -> str: ...
+    @property
+    def serving_at(self) -> datetime | None: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def staff_id(self) -> int | None: ...
+    @property
+    def transfer_count(self) -> int: ...
+
+
+def ticket_payload(t: TicketRow, *, service_name: str | None, counter_name: str | None) -> dict[str, Any]:
+    """What displays and staff screens get about a ticket (no tracking token, no personal data): the data of every
+    ticket event, and the start of every view of a ticket. The one place this shape is built."""
+    return {
+        "id": t.id,
+        "number": t.number,
+        "status": t.status,
+        "service_id": t.service_id,
+        "service_name": service_name,
+        "priority": t.priority,
+        "counter_id": t.counter_id,
+        "counter_name": counter_name,
+        "call_count": t.call_count,
+        "language": t.language,
+        "issued_at": t.issued_at.isoformat(),
+        "queue_at": t.queue_at.isoformat(),
+        "called_at": t.called_at.isoformat() if t.called_at else None,
+        "business_day": t.business_day.isoformat(),
+    }
+
+
+def ticket_details(t: TicketRow) -> dict[str, Any]:
+    """What staff and the kiosk that issued it see besides the payload and the wait (TicketPublic's other fields)."""
+    return {
+        "tracking_token": t.tracking_token,
+        "serving_at": t.serving_at.isoformat() if t.serving_at else None,
+        "finished_at": t.finished_at.isoformat() if t.finished_at else None,
+        "staff_id": t.staff_id,
+        "transfer_count": t.transfer_count,
+    }
+
+
 def ticket_event_data(session: Session, ticket: Ticket) -> dict[str, Any]:
-    """What displays and staff screens get about a ticket (no tracking token, no personal data)."""
+    """`ticket_payload` of a stored ticket (its service's and counter's names looked up)."""
     service = session.get(Service, ticket.service_id)
     counter = session.get(Counter, ticket.counter_id) if ticket.counter_id else None
-    return {
-        "id": ticket.id,
-        "number": ticket.number,
-        "status": ticket.status,
-        "service_id": ticket.service_id,
-        "service_name": service.name if service else None,
-        "priority": ticket.priority,
-        "counter_id": ticket.counter_id,
-        "counter_name": counter.name if counter else None,
-        "call_count": ticket.call_count,
-        "language": ticket.language,
-        "issued_at": ticket.issued_at.isoformat(),
-        "queue_at": ticket.queue_at.isoformat(),
-        "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
-        "business_day": ticket.business_day.isoformat(),
-    }
+    return ticket_payload(
+        ticket, service_name=service.name if service else None, counter_name=counter.name if counter else None
+    )
 
 
 def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict[str, Any]:
@@ -85,13 +144,7 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
         data.update(wait_fields(est.estimate_for(est.people_ahead(session, ticket), load)))
     else:
         data.update(position=0, people_ahead=0, estimated_wait_seconds=0, estimated_wait_range=[0, 0])
-    data.update(
-        tracking_token=ticket.tracking_token,
-        serving_at=ticket.serving_at.isoformat() if ticket.serving_at else None,
-        finished_at=ticket.finished_at.isoformat() if ticket.finished_at else None,
-        staff_id=ticket.staff_id,
-        transfer_count=ticket.transfer_count,
-    )
+    data.update(ticket_details(ticket))
     return data
 
 
