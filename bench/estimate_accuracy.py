@@ -160,7 +160,7 @@ def simulate_day(
             if on_lunch[name := arg]:
                 with db.session() as session:
                     _finish(session, ids["counters"][name], staff[name])
-                    close_counter(session, ids["counters"][name])
+                    close_counter(session, ids["counters"][name], actor=None)
                 busy[name], closed[name] = False, True
             elif when < close + timedelta(hours=3):
                 call(name, when)
@@ -168,14 +168,14 @@ def simulate_day(
             on_lunch[arg] = True
             if not busy[arg]:
                 with db.session() as session:
-                    close_counter(session, ids["counters"][arg])
+                    close_counter(session, ids["counters"][arg], actor=None)
                 closed[arg] = True
         elif kind == "open":
             on_lunch[arg] = False
             with db.session() as session:
                 user = session.get(StaffUser, ids["staff"][arg])
                 assert user is not None
-                open_counter(session, ids["counters"][arg], staff=user)
+                open_counter(session, ids["counters"][arg], staff=user, actor=None)
             closed[arg] = False
             if not busy[arg]:
                 call(arg, when)
@@ -230,13 +230,15 @@ def setup(db: Database) -> dict[str, dict[str, int]]:
     with db.session() as session:
         create_branch(session, name="Simulated branch", timezone="UTC")
         for prefix, (name, *_rest) in SERVICES.items():
-            ids["services"][prefix] = create_service(session, values={"name": name, "prefix": prefix}).id
+            ids["services"][prefix] = create_service(session, values={"name": name, "prefix": prefix}, actor=None).id
         for name, served in COUNTERS.items():
-            counter = create_counter(session, name=name, service_ids=[ids["services"][p] for p in served])
+            counter = create_counter(session, name=name, service_ids=[ids["services"][p] for p in served], actor=None)
             ids["counters"][name] = counter.id
-            user = create_user(session, username=f"clerk{name}", password="simulation-only-1", role=Role.staff)
+            user = create_user(
+                session, username=f"clerk{name}", password="simulation-only-1", role=Role.staff, actor=None
+            )
             ids["staff"][name] = user.id
-        create_device(session, name="kiosk", kind=DeviceKind.kiosk)
+        create_device(session, name="kiosk", kind=DeviceKind.kiosk, actor=None)
     return ids
 
 

@@ -212,7 +212,14 @@ def users_create(username: str, role: str, full_name: str, password_stdin: bool)
     settings = _settings()
     try:
         with _session(settings) as session:
-            create_user(session, username=username, password=password, role=Role(role), full_name=full_name)
+            create_user(
+                session,
+                username=username,
+                password=password,
+                role=Role(role),
+                full_name=full_name,
+                actor=None,
+            )
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"User {username!r} created with role {role}.")
@@ -238,7 +245,7 @@ def users_set_password(username: str, password_stdin: bool) -> None:
             user = session.scalar(select(StaffUser).where(StaffUser.username == username))
             if user is None:
                 raise click.ClickException(f"No user named {username!r}.")
-            update_user(session, user.id, changes={"password": password})
+            update_user(session, user.id, changes={"password": password}, actor=None)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Password of {username!r} changed.")
@@ -262,7 +269,7 @@ def devices_create(name: str, kind: str) -> None:
 
     try:
         with _session(_settings()) as session:
-            _, token = create_device(session, name=name, kind=DeviceKind(kind))
+            _, token = create_device(session, name=name, kind=DeviceKind(kind), actor=None)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(token)

@@ -4,7 +4,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from wins.audit.service import record as audit
 from wins.deps import AdminDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
 from wins.devices import service
 from wins.devices.models import DeviceKind
@@ -24,24 +23,23 @@ def list_devices(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
 def create_device(body: DeviceCreate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Create a kiosk or display; the token in the answer is shown only this once (admin)."""
     config = body.config.model_dump(exclude_unset=True)
-    device, token = service.create_device(session, name=body.name, kind=DeviceKind(body.kind), config=config)
-    audit(session, actor=principal, action="device.create", details={"device_id": device.id})
+    device, token = service.create_device(
+        session, name=body.name, kind=DeviceKind(body.kind), config=config, actor=principal
+    )
     return {**service.device_public(device), "token": token}
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
 def update_device(device_id: ObjectId, body: DeviceUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Rename a device or change its configuration (admin)."""
-    device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True))
-    audit(session, actor=principal, action="device.update", details={"device_id": device_id})
+    device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True), actor=principal)
     return service.device_public(device)
 
 
 @router.post("/devices/{device_id}/revoke", response_model=DevicePublic)
 def revoke_device(device_id: ObjectId, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Revoke a device's token: it stops working within seconds (admin)."""
-    device = service.revoke_device(session, device_id)
-    audit(session, actor=principal, action="device.revoke", details={"device_id": device_id})
+    device = service.revoke_device(session, device_id, actor=principal)
     return service.device_public(device)
 
 

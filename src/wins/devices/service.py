@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock, db_flags
+from wins.audit.service import record_change
 from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotFound, ValidationFailed
@@ -23,11 +24,20 @@ from wins.schemas import (
 )
 from wins.staff.security import hash_device_token, new_device_token
 
+if TYPE_CHECKING:
+    from wins.auth import Principal
+
 logger = logging.getLogger(__name__)
 
 
 def create_device(
-    session: Session, *, name: str, kind: DeviceKind, branch_id: int | None = None, config: dict[str, Any] | None = None
+    session: Session,
+    *,
+    name: str,
+    kind: DeviceKind,
+    branch_id: int | None = None,
+    config: dict[str, Any] | None = None,
+    actor: Principal | None,
 ) -> tuple[Device, str]:
     """Create a kiosk or display. Returns the device and its token (shown once, only its hash is kept)."""
     name = name.strip()
@@ -48,6 +58,7 @@ def create_device(
     session.add(device)
     session.flush()
     logger.info("%s device %r created", kind, name)
+    record_change(session, actor, "device.create", {"device_id": device.id})
     return device, token
 
 
@@ -62,15 +73,16 @@ def list_devices(session: Session) -> list[Device]:
     return list(session.scalars(select(Device).order_by(Device.id)))
 
 
-def revoke_device(session: Session, device_id: int) -> Device:
+def revoke_device(session: Session, device_id: int, *, actor: Principal | None) -> Device:
     device = get_device(session, device_id)
     device.revoked_at = device.revoked_at or clock.utcnow()
     db_flags.note_credentials_changed(session)
     session.flush()
+    record_change(session, actor, "device.revoke", {"device_id": device.id})
     return device
 
 
-def rotate_token(session: Session, device_id: int) -> tuple[Device, str]:
+def rotate_token(session: Session, device_id: int, *, actor: Principal | None) -> tuple[Device, str]:
     device = get_device(session, device_id)
     token = new_device_token()
     device.token_hash = hash_device_token(token)
@@ -78,6 +90,7 @@ def rotate_token(session: Session, device_id: int) -> tuple[Device, str]:
     device.revoked_at = None
     db_flags.note_credentials_changed(session)
     session.flush()
+    record_change(session, actor, "device.rotate", {"device_id": device.id})
     return device, token
 
 
@@ -92,7 +105,7 @@ def device_status(device: Device) -> dict[str, Any]:
     return report.model_dump(exclude_none=True)
 
 
-def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) -> Device:
+def update_device(session: Session, device_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Device:
     """Rename a device or change some keys of its configuration (a DeviceUpdate: the keys given replace theirs)."""
     update = validated(DeviceUpdate, changes)
     device = get_device(session, device_id)
@@ -104,6 +117,7 @@ def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) 
             raise ValidationFailed("A device needs a name, like 'Entrance kiosk'.")
         device.name = name
     session.flush()
+    record_change(session, actor, "device.update", {"device_id": device.id})
     return device
 
 
@@ -122,6 +136,7 @@ def configure_display(
     history: int,
     speech: bool,
     title: str,
+    actor: Principal | None,
 ) -> Device:
     """What one display shows: which services and counters (none = all), the layout, how many recent calls,
     whether it speaks, and its title. The display page picks the change up by itself."""
@@ -150,6 +165,7 @@ def configure_display(
             raise ValidationFailed(f"Counter {counter_id} does not exist in this branch.")
     _set_config(device, changes)
     session.flush()
+    record_change(session, actor, "device.configure", {"device_id": device.id})
     return device
 
 
