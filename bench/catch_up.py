@@ -47,10 +47,10 @@ def write_events(url: str, count: int) -> tuple[int, int]:
 
 
 async def by_socket(base: str, token: str, since: int, last: int) -> float:
-    url = base.replace("http://", "ws://") + f"/api/v1/events/ws?token={token}&since={since}"
+    url = base.replace("http://", "ws://") + f"/api/v1/events/ws?since={since}"
     t0 = time.perf_counter()
     expected = since + 1
-    async with websockets.connect(url, max_size=None) as ws:
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None) as ws:
         while expected <= last:
             event = json.loads(await ws.recv())
             if event["type"] in ("hello", "ping"):

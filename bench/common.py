@@ -191,6 +191,9 @@ class Server:
             "WINS_DATA_DIR": str(self.data_dir),
             "WINS_LOG_LEVEL": log_level,
             "WINS_DEMO_ON_FIRST_START": "false",
+            # The benchmarks stand thousands of screens on one display token: lift the per-process socket caps.
+            "WINS_WS_MAX_PER_PRINCIPAL": "100000",
+            "WINS_WS_MAX_TOTAL": "100000",
             "PYTHONPATH": str(ROOT / "src"),
             **(extra_env or {}),
         }

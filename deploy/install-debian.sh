@@ -191,6 +191,11 @@ install_packages() {
         exit 1
       fi
     fi
+    if [ "$UWSGI" = 1 ] && ! ls "$WHEELS"/uwsgi-*.whl >/dev/null 2>&1; then
+      echo "--uwsgi: this wheelhouse has no uWSGI. Build the bundle with \`scripts/build-bundle --extra uwsgi\`" >&2
+      echo "(on a machine with build-essential and python3-dev), or install from a checkout with internet." >&2
+      exit 1
+    fi
     say "Installing from the wheelhouse $WHEELS (offline)"
     run "$OPT/venv/bin/pip" install --quiet --disable-pip-version-check --no-index --find-links "$WHEELS" \
       ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "wins[$extras]"

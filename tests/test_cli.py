@@ -44,6 +44,14 @@ def test_db_upgrade_demo_users_and_devices(tmp_path: Path) -> None:
     assert weak.returncode != 0 and "at least 8" in weak.stderr
     device = _wins(tmp_path, "devices", "create", "Entrance kiosk", "--kind", "kiosk")
     assert device.returncode == 0 and device.stdout.strip().startswith("wdt_")
+    # A display gets a one-time pairing link, never its token; `devices pair` makes a new one.
+    screen = _wins(tmp_path, "devices", "create", "Hall", "--kind", "display")
+    assert screen.returncode == 0, screen.stderr
+    assert "/display?pair=wpc_" in screen.stdout and "wdt_" not in screen.stdout
+    again = _wins(tmp_path, "devices", "pair", "Hall")
+    assert again.returncode == 0 and "/display?pair=wpc_" in again.stdout and again.stdout != screen.stdout
+    assert "No device" in _wins(tmp_path, "devices", "pair", "Nowhere").stderr
+    assert "Only displays" in _wins(tmp_path, "devices", "pair", "Entrance kiosk").stderr
 
 
 def test_production_mode_refuses_to_start_without_a_secret(tmp_path: Path) -> None:

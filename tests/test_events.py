@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ def _last_id(api: Api) -> int:
 def test_websocket_receives_a_call(api: Api) -> None:
     t = api.issue("A")
     since = _last_id(api)
-    with api.client.websocket_connect(f"/api/v1/events/ws?since={since}&token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect(f"/api/v1/events/ws?since={since}", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         api.call_next("2")
         event = ws.receive_json()
@@ -55,7 +56,7 @@ def test_websocket_without_token_is_refused(api: Api) -> None:
 def test_long_poll_waits_for_and_returns_a_call(api: Api) -> None:
     api.issue("A")
     since = _last_id(api)
-    result: dict = {}
+    result: dict[str, Any] = {}
 
     def poll() -> None:
         r = api.client.get(f"/api/v1/events?since={since}&timeout=10", headers=api.auth("display"))
@@ -64,7 +65,8 @@ def test_long_poll_waits_for_and_returns_a_call(api: Api) -> None:
     waiter = threading.Thread(target=poll)
     started = time.monotonic()
     waiter.start()
-    time.sleep(0.3)
+    hub = api.client.app.state.hub  # type: ignore[attr-defined]
+    _wait_for(lambda: hub.waiting > 0)  # the poll is parked in the hub: now the call must wake it
     api.call_next("1")
     waiter.join(15)
     assert time.monotonic() - started < 5  # woken by the call, not by the timeout
@@ -99,7 +101,7 @@ def test_reconnect_with_since_gets_exactly_what_was_missed(api: Api) -> None:
     after = all_ids[all_ids.index(ids[1]) + 1 :]
     rest = api.client.get(f"/api/v1/events?since={ids[1]}&timeout=0", headers=api.auth("display")).json()
     assert [e["id"] for e in rest["events"]] == after
-    with api.client.websocket_connect(f"/api/v1/events/ws?since={ids[1]}&token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect(f"/api/v1/events/ws?since={ids[1]}", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         assert [ws.receive_json()["id"] for _ in after] == after
 
@@ -143,12 +145,12 @@ def test_catch_up_beyond_the_memory_buffer_reads_the_log_every_event_once_in_ord
             r = client.get(f"/api/v1/events?since={expected[i]}&timeout=5&limit=5", headers=api.auth("display"))
             assert [e["id"] for e in r.json()["events"]] == expected[i + 1 : i + 6]
 
-        with client.websocket_connect(f"/api/v1/events/ws?since={since}&token={api.data.tokens['display']}") as ws:
+        with client.websocket_connect(f"/api/v1/events/ws?since={since}", headers=api.auth("display")) as ws:
             assert ws.receive_json()["type"] == "hello"
             by_socket = [ws.receive_json() for _ in expected]  # a table page of 1,000, then memory
         assert [e["id"] for e in by_socket] == expected
 
-        by_poll: list[dict] = []
+        by_poll: list[dict[str, Any]] = []
         position = since
         while position < expected[-1]:  # pages of 70: table, a page across the seam, then memory
             r = client.get(f"/api/v1/events?since={position}&timeout=5&limit=70", headers=api.auth("display"))
@@ -171,7 +173,7 @@ def test_websocket_pings_a_quiet_screen_then_still_delivers(api: Api, monkeypatc
 
     monkeypatch.setattr(wins.events.api, "HEARTBEAT_SECONDS", 0.2)
     api.issue("A")
-    with api.client.websocket_connect(f"/api/v1/events/ws?token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect("/api/v1/events/ws", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         assert ws.receive_json() == {"type": "ping"}
         assert ws.receive_json() == {"type": "ping"}
@@ -206,7 +208,8 @@ def test_closed_websocket_is_let_go_at_once(settings: Settings, seeded: Seeded) 
     app = create_app(settings)
     with _served_in_thread(app) as address:
         hub: EventHub = app.state.hub
-        with connect(f"ws://{address}/api/v1/events/ws?token={seeded.tokens['display']}") as ws:
+        headers = {"Authorization": f"Bearer {seeded.tokens['display']}"}
+        with connect(f"ws://{address}/api/v1/events/ws", additional_headers=headers) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "hello"
             _wait_for(lambda: hub.subscribers == 1)
         _wait_for(lambda: hub.subscribers == 0, timeout=3)  # not at the next heartbeat, 20 s on
@@ -215,10 +218,10 @@ def test_closed_websocket_is_let_go_at_once(settings: Settings, seeded: Seeded) 
 def test_one_commit_answers_every_waiting_long_poll_and_short_timeouts_end_on_time(api: Api) -> None:
     api.issue("A")
     since = _last_id(api)
-    answers: list[dict] = []
-    quick: dict = {}
+    answers: list[dict[str, Any]] = []
+    quick: dict[str, Any] = {}
 
-    def poll(timeout: float, into: list[dict] | dict) -> None:
+    def poll(timeout: float, into: list[dict[str, Any]] | dict[str, Any]) -> None:
         r = api.client.get(f"/api/v1/events?since={since}&timeout={timeout}", headers=api.auth("display"))
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
         if isinstance(into, list):

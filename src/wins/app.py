@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health", response_model=HealthPublic, tags=["health"])
     def health() -> Any:
         """Liveness, database and event-stream state, and the version (no sign-in needed; for load balancers
-        and monitoring). 503 when the database is unreachable or the event stream is not running."""
+        and monitoring). `status` is `degraded` when either is not ok; 503 when the database is unreachable."""
         try:
             with db.session(write=False) as session:
                 session.execute(text("SELECT 1"))
@@ -237,7 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "version": full_version(),
             "last_event_id": hub.last_id,
         }
-        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+        # 503 only when nothing can be served; a stopped event stream still serves the API (screens fall behind).
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     from wins.branches.api import router as branch_router

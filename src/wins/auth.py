@@ -19,10 +19,22 @@ from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_device_token, unsign
 class Principal:
     staff: StaffUser | None = None
     device: Device | None = None
+    # The web session a browser signed in with (wins.web.session.session_key), so its sign-out can close the
+    # event streams it opened; None for bearer tokens.
+    session_key: str | None = None
 
     @property
     def role(self) -> Role | None:
         return Role(self.staff.role) if self.staff else None
+
+    @property
+    def key(self) -> str:
+        """Who this is, for per-caller limits: one key per account or device, whatever token it uses."""
+        if self.staff:
+            return f"staff:{self.staff.id}"
+        if self.device:
+            return f"device:{self.device.id}"
+        return "anonymous"
 
     @property
     def label(self) -> str:
@@ -61,6 +73,24 @@ def resolve_token(session: Session, token: str, *, secret_key: str, max_age: int
     if staff is None or not staff.active or staff.token_version != data.get("v"):
         raise NotAuthenticated("Your sign-in is no longer valid. Sign in again.")
     return Principal(staff=staff)
+
+
+def principal_still_valid(session: Session, principal: Principal) -> bool:
+    """Whether `principal` would still be let in, read afresh from its row: the staff account still exists, is
+    active and its sign-ins were not revoked since (a password change or deactivation bumps `token_version`);
+    the device still exists, is not revoked and holds the same token (a new token voids the old one).
+    Long-lived connections (the event stream) ask this again and again; it never raises."""
+    if principal.staff is not None:
+        row = session.execute(
+            select(StaffUser.active, StaffUser.token_version).where(StaffUser.id == principal.staff.id)
+        ).first()
+        return row is not None and bool(row.active) and row.token_version == principal.staff.token_version
+    if principal.device is not None:
+        found = session.execute(
+            select(Device.revoked_at, Device.token_hash).where(Device.id == principal.device.id)
+        ).first()
+        return found is not None and found.revoked_at is None and found.token_hash == principal.device.token_hash
+    return False
 
 
 def touch_device(device: Device) -> None:

@@ -106,6 +106,26 @@ class Settings(BaseSettings):
         description="Recent events kept in memory for subscribers to replay; one further behind reads the event "
         "table, 1,000 events a query.",
     )
+    stream_ticket_seconds: int = Field(
+        60,
+        ge=5,
+        le=600,
+        description="How long a one-time connect ticket for the event WebSocket (`?ticket=`) stays usable.",
+    )
+    stream_recheck_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often an open event stream re-reads its user or device (a revoke, deactivation, "
+        "password change or sign-out also closes it at once).",
+    )
+    ws_max_per_principal: int = Field(
+        50, ge=1, description="Open event WebSockets one user or device may hold per server process."
+    )
+    ws_max_total: int = Field(5000, ge=1, description="Open event WebSockets per server process.")
+    pairing_code_seconds: int = Field(
+        900, ge=30, le=7 * 24 * 3600, description="How long a display pairing link stays usable (it works once)."
+    )
     demo_on_first_start: bool = Field(
         True, description="`wins serve` creates demo data on an empty database (never when `WINS_ENV=production`)."
     )

@@ -49,15 +49,18 @@ oauth2_scheme = BearerScheme(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 @dataclass
 class WebHooks:
-    """What the staff web UI lends the API when it is installed (wins.web.install sets them; all None without
-    it). One typed object on `app.state.web_hooks`, made by create_app, instead of attributes probed by name."""
+    """What the staff web UI and the display board lend the API when they are installed (wins.web.install and
+    wins.display.install set them; None without them). One typed object on `app.state.web_hooks`, made by
+    create_app, instead of attributes probed by name."""
 
     # A signed-in browser's principal from its session cookie (None: no valid session).
     session_principal: Callable[[HTTPConnection], Principal | None] | None = None
-    # A principal for a token the web UI issued itself (short-lived stream tickets); None: not one of its own.
-    token_principal: Callable[[HTTPConnection, str], Principal | None] | None = None
+    # That session's CSRF token (for pages outside wins.web: the display board in a manager's browser).
+    session_csrf: Callable[[HTTPConnection], str | None] | None = None
     # Domain errors on pages (not /api) as a friendly HTML page.
     html_error_handler: Callable[[Request, WinsError], Awaitable[Response]] | None = None
+    # A paired display board's principal from its HttpOnly pairing cookie (wins.display; safe methods only).
+    device_cookie_principal: Callable[[HTTPConnection], Principal | None] | None = None
 
 
 def web_hooks(conn: HTTPConnection) -> WebHooks:
@@ -188,13 +191,8 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     now = time.monotonic()
     hit = cache.get(token)
     if hit is not None and hit[0] > now:
+        note_user(hit[1].label)  # for the access line (display pages, WebSockets, the express lane)
         return hit[1]
-    # The web UI (wins.web) resolves its own short-lived stream tickets; None means "not one of mine".
-    hook = web_hooks(request).token_principal
-    principal: Principal | None = hook(request, token) if hook is not None else None
-    if principal is not None:
-        cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
-        return principal
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     with db.session(write=False) as session:
@@ -204,6 +202,7 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     if len(cache) > 10000:
         cache.clear()
     cache[token] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+    note_user(principal.label)
     return principal
 
 
@@ -223,6 +222,13 @@ def _resolve_principal(request: Request, token: str | None) -> Principal:
         principal: Principal | None = hook(request) if hook is not None else None
         if principal is not None:
             return principal
+        # A paired display board (wins.display) reads with its HttpOnly pairing cookie: no token in its page.
+        # Read-only requests only, so the cookie cannot be used to change anything (no CSRF to fear).
+        device_hook = web_hooks(request).device_cookie_principal
+        if device_hook is not None and request.method in ("GET", "HEAD"):
+            principal = device_hook(request)
+            if principal is not None:
+                return principal
         raise NotAuthenticated("Sign in first: send 'Authorization: Bearer <token>' (staff token or device token).")
     return principal_from_token(request, token)
 

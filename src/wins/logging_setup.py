@@ -143,7 +143,10 @@ class Redactor(logging.Filter):
     """Masks secrets in the finished message (and traceback), and tags the record with the request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # wrong arguments: let the handler report it ("--- Logging error ---"), not the caller
+            return True
         clean = redact(message)
         if clean is not message or record.args:
             record.msg, record.args = clean, None

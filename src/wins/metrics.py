@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -83,6 +83,7 @@ class QueueCollector(Collector):
         self.hub = hub
 
     def collect(self) -> Iterator[Metric]:
+        from wins.branches.models import Branch
         from wins.devices.models import Device
         from wins.events.models import Event
         from wins.services.models import Service
@@ -121,7 +122,9 @@ class QueueCollector(Collector):
                     )
                 ):
                     counts["issued"][service_id] = last_seq
-                day = Ticket.business_day == today
+                # Branch ids in the condition let the (branch_id, business_day) index find today's tickets.
+                branch_ids = list(session.scalars(select(Branch.id)))
+                day = and_(Ticket.branch_id.in_(branch_ids), Ticket.business_day == today)
                 for name, condition in (
                     ("called", Ticket.first_called_at.is_not(None)),
                     ("served", Ticket.status == "done"),

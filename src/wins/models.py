@@ -6,6 +6,7 @@ from wins.counters.models import Counter, CounterService
 from wins.db import Base
 from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
+from wins.onetime import OneTimeCode
 from wins.services.models import Service
 from wins.staff.models import LoginThrottle, Role, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
@@ -20,6 +21,7 @@ __all__ = [
     "DeviceKind",
     "Event",
     "LoginThrottle",
+    "OneTimeCode",
     "Role",
     "Service",
     "StaffUser",

@@ -31,3 +31,17 @@ def test_shell_scripts_parse() -> None:
         "scripts/ensure-postgres",
     ):
         assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0, script
+
+
+def test_package_metadata_licence_and_extras() -> None:
+    """An SPDX licence string (no setuptools deprecation warnings on every install), and the default server
+    extra installs from wheels alone: uWSGI, which compiles, is an extra of its own."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "AGPL-3.0-or-later"
+    extras = project["optional-dependencies"]
+    assert not any(dep.startswith("uwsgi") for dep in extras["deploy"])
+    assert any(dep.startswith("uwsgi") for dep in extras["uwsgi"])
+    assert any(dep.startswith("a2wsgi") for dep in extras["uwsgi"])
+    assert "deploy,uwsgi" in (REPO / "scripts" / "test").read_text()  # the uWSGI tests still get uWSGI

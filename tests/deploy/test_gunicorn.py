@@ -129,7 +129,9 @@ def test_event_reaches_websocket_subscribers_on_other_workers_and_hosts(
             urls = [server.url] * 6 + [other.url] * 2
             sockets = [
                 await websockets.connect(
-                    u.replace("http", "ws") + f"/api/v1/events/ws?token={token}", close_timeout=0.5
+                    u.replace("http", "ws") + "/api/v1/events/ws",
+                    additional_headers={"Authorization": f"Bearer {token}"},
+                    close_timeout=0.5,
                 )
                 for u in urls
             ]

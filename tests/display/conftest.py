@@ -28,6 +28,8 @@ PHONE = {"width": 390, "height": 844}
 class Site(Rest):
     """A live server with a display, its seeded ids, and the shared REST client (tests.support.rest) on it."""
 
+    http: httpx.Client  # a live server's client
+
     def __init__(self, server: LiveServer, data: Seeded, http: httpx.Client, settings: Settings) -> None:
         super().__init__(http, data)
         self.server = server
@@ -36,6 +38,16 @@ class Site(Rest):
     @property
     def url(self) -> str:
         return self.server.url
+
+    def pairing_link(self, device_id: int | None = None) -> str:
+        """A one-time pairing path for a display (the seeded one by default), as an admin makes it."""
+        if device_id is None:
+            devices = self.http.get("/api/v1/devices", headers=self.auth("admin")).json()
+            device_id = next(d["id"] for d in devices if d["name"] == "display")
+        r = self.http.post(f"/api/v1/devices/{device_id}/pairing-code", headers=self.auth("admin"))
+        assert r.status_code == 201, r.text
+        assert r.json()["url"].endswith("/display?pair=" + r.json()["code"])
+        return "/display?pair=" + str(r.json()["code"])
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +69,7 @@ def make_site(templates: TemplateCache, tmp_path_factory: pytest.TempPathFactory
             "WINS_DATA_DIR": str(settings.data_dir),
             "WINS_EVENT_POLL_SECONDS": "0.5",
             "WINS_LOG_LEVEL": "WARNING",
+            **{f"WINS_{key.upper()}": str(value) for key, value in settings_extra.items()},
         }
         server = LiveServer(env, log_path=tmp / "server.log").start()
         http = httpx.Client(base_url=server.url, timeout=30)

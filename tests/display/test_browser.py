@@ -21,10 +21,10 @@ pytestmark = pytest.mark.browser
 ANNOUNCEMENTS = "() => window.winsAnnouncements.map(a => ({...a}))"
 
 
-def open_display(context_factory: Any, site: Site, token: str | None = None) -> Page:
+def open_display(context_factory: Any, site: Site, device_id: int | None = None) -> Page:
     page: Page = context_factory(site.url).new_page()
-    page.goto(f"/display?token={token or site.data.tokens['display']}")
-    assert page.url.endswith("/display")  # the token left the address bar
+    page.goto(site.pairing_link(device_id))
+    assert page.url.endswith("/display")  # the pairing code left the address bar
     page.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.socket !== null")
     expect(page.locator("#conn")).to_be_hidden()
     return page
@@ -81,7 +81,7 @@ def test_display_shows_only_its_services(new_context: Any, site: Site) -> None:
     body = {"name": "Payments screen", "kind": "display", "config": {"services": [site.data.services["B"]]}}
     r = site.http.post("/api/v1/devices", json=body, headers=site.auth("admin"))
     assert r.status_code == 201, r.text
-    page = open_display(new_context, site, r.json()["token"])
+    page = open_display(new_context, site, r.json()["id"])
     site.issue("A")
     site.issue("B")
     a = site.call_next("1")  # counter 1 serves A first
@@ -174,3 +174,16 @@ def test_tracking_page_leave_cancels_the_ticket(new_context: Any, make_site: Any
     missing = phone.goto("/t/no-such-ticket-token")
     assert missing is not None and missing.status == 404
     expect(phone.get_by_role("heading")).to_have_text("Ticket not found")
+
+
+def test_display_shows_not_paired_once_revoked_while_open(new_context: Any, make_site: Any) -> None:
+    site: Site = make_site(stream_recheck_seconds=300)  # only the revoke's own signal can act in time
+    body = {"name": "Lobby screen", "kind": "display"}
+    device = site.http.post("/api/v1/devices", json=body, headers=site.auth("admin")).json()
+    page = open_display(new_context, site, device["id"])
+    r = site.http.post(f"/api/v1/devices/{device['id']}/revoke", headers=site.auth("admin"))
+    assert r.status_code == 200
+    # The open socket is closed (4401), the page asks for a new ticket, gets 401, reloads: "not paired".
+    expect(page.locator("body")).to_contain_text("Display not paired", timeout=5000)
+    assert page.url.endswith("/display")
+    assert not any(c["name"] == "wins_display" for c in page.context.cookies())

@@ -19,31 +19,48 @@ def _config(html: str) -> dict[str, object]:
 
 
 def test_display_pairs_once_then_uses_an_httponly_cookie(site: Site) -> None:
+    link = site.pairing_link()
     with httpx.Client(base_url=site.url, follow_redirects=True) as browser:
         unpaired = browser.get("/display")
         assert unpaired.status_code == 401
         assert "text/html" in unpaired.headers["content-type"]
         assert "not paired" in unpaired.text
-        r = browser.get("/display", params={"token": site.data.tokens["display"]})
+        r = browser.get(link)
         assert r.history[0].status_code == 303
-        assert r.history[0].headers["location"] == "/display"  # the token leaves the address bar
+        assert r.history[0].headers["location"] == "/display"  # the code leaves the address bar
         cookie = r.history[0].headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
+        assert site.data.tokens["display"].lower() not in cookie  # the cookie is not the device token
         assert r.status_code == 200 and str(r.url).endswith("/display")
         assert r.headers["cache-control"] == "no-store"
         config = _config(r.text)
-        assert config["token"] == site.data.tokens["display"]
+        assert "token" not in config and config["csrf"] is None  # no credential in the page
         assert config["languages"] == ["en"] and config["layout"] == "calls"
         assert browser.get("/display/config").json()["version"] == config["version"]
+        # The board reads the API with its cookie alone (read-only requests only).
+        assert browser.get("/api/v1/queue").status_code == 200
+        assert browser.post("/api/v1/devices/me/status", json={"status": {}}).status_code == 401
+    with httpx.Client(base_url=site.url, follow_redirects=True) as other:
+        again = other.get(link)  # a pairing link works once
+        assert again.status_code == 401 and "cannot be paired" in again.text
+        assert "wins_display" not in other.cookies
 
 
-def test_display_refuses_kiosk_and_unknown_tokens(site: Site) -> None:
+def test_display_refuses_tokens_in_the_address_and_bad_pairing_codes(site: Site) -> None:
     with httpx.Client(base_url=site.url, follow_redirects=True) as browser:
-        assert browser.get("/display", params={"token": site.data.tokens["kiosk"]}).status_code == 403
-        r = browser.get("/display", params={"token": "wdt_nope"})
+        for token in (site.data.tokens["display"], site.data.tokens["kiosk"], site.data.tokens["staff"]):
+            r = browser.get("/display", params={"token": token})
+            assert r.status_code == 400 and "pairing link" in r.text
+        r = browser.get("/display", params={"pair": "wpc_nope"})
         assert r.status_code == 401 and "text/html" in r.headers["content-type"]
         assert "wins_display" not in browser.cookies
-        assert browser.get("/display", params={"token": site.data.tokens["staff"]}).status_code == 403
+    devices = site.http.get("/api/v1/devices", headers=site.auth("admin")).json()
+    kiosk = next(d for d in devices if d["kind"] == "kiosk")
+    r = site.http.post(f"/api/v1/devices/{kiosk['id']}/pairing-code", headers=site.auth("admin"))
+    assert r.status_code == 422  # kiosks take their token in their settings
+    display = next(d for d in devices if d["name"] == "display")
+    r = site.http.post(f"/api/v1/devices/{display['id']}/pairing-code", headers=site.auth("manager"))
+    assert r.status_code == 403
 
 
 def test_display_settings_come_from_the_device_config(site: Site) -> None:
@@ -62,7 +79,7 @@ def test_display_settings_come_from_the_device_config(site: Site) -> None:
     assert r.status_code == 200, r.text
     try:
         with httpx.Client(base_url=site.url, follow_redirects=True) as browser:
-            page = browser.get("/display", params={"token": site.data.tokens["display"]})
+            page = browser.get(site.pairing_link())
             config = _config(page.text)
             assert config["services"] == [site.data.services["B"]]
             assert config["layout"] == "counters" and config["history"] == 4
@@ -111,7 +128,7 @@ def test_public_updates_wake_up_on_the_ticket_call_and_reveal_no_other_ticket(si
     waiter.join(timeout=25)
     body = got["body"]
     assert isinstance(body, dict)
-    assert float(got["seconds"]) < 5  # woke up on the event, not at the timeout
+    assert float(str(got["seconds"])) < 5  # woke up on the event, not at the timeout
     assert body["last_id"] > start["last_id"]
     assert set(body["ticket"]) == set(start["ticket"])  # only this ticket's public view
     assert body["ticket"]["number"] == mine["number"]
@@ -143,7 +160,13 @@ def test_a_signed_in_manager_may_open_the_display(site: Site) -> None:
         _web_login(manager, "manager")
         page = manager.get("/display")
         assert page.status_code == 200
-        assert _config(page.text)["token"] is None  # no bearer token in the page: the session cookie is used
+        config = _config(page.text)
+        assert "token" not in config  # no bearer token in the page: the session cookie is used
+        # The socket's one-time ticket: with the session's CSRF token (embedded for this) and the custom header.
+        headers = {"X-Requested-With": "wins-display", "X-CSRF-Token": str(config["csrf"])}
+        ticket = manager.post("/display/stream-ticket", headers=headers)
+        assert ticket.status_code == 200 and ticket.json()["ticket"].startswith("wct_")
+        assert manager.post("/display/stream-ticket", headers={"X-Requested-With": "wins-display"}).status_code == 403
         wav = manager.get("/display/speech/fr/B12/2.wav")
         assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
     with httpx.Client(base_url=site.url, follow_redirects=True) as clerk:

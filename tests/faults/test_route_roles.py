@@ -77,19 +77,21 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/devices"): ADMIN,
     ("PATCH", "/api/v1/devices/{device_id}"): ADMIN,
     ("POST", "/api/v1/devices/{device_id}/revoke"): ADMIN,
+    ("POST", "/api/v1/devices/{device_id}/pairing-code"): ADMIN,
     ("GET", "/api/v1/devices/me"): DEVICES,
     ("POST", "/api/v1/devices/me/status"): DEVICES,
     ("GET", "/api/v1/events"): TOKEN,
     ("WS", "/api/v1/events/ws"): TOKEN,
+    ("POST", "/api/v1/events/tickets"): TOKEN,
     ("GET", "/display"): MANAGER | {"display"},
     ("GET", "/display/config"): MANAGER | {"display"},
+    ("POST", "/display/stream-ticket"): MANAGER | {"display"},
     ("GET", "/display/speech/{lang}/{number}/{counter}.wav"): STAFF | {"display"},
     ("GET", "/t/{tracking_token}"): EVERYONE,
     ("GET", "/login"): EVERYONE,
     ("POST", "/login"): EVERYONE,
     ("GET", "/logout"): EVERYONE,
     ("POST", "/logout"): STAFF,
-    ("GET", "/staff/stream-ticket"): STAFF,
     ("GET", "/staff"): STAFF,
     ("GET", "/dashboard"): MANAGER,
     ("GET", "/dashboard/live"): MANAGER,
@@ -107,6 +109,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/devices"): ADMIN,
     ("POST", "/admin/devices"): ADMIN,
     ("POST", "/admin/devices/{device_id}/rotate"): ADMIN,
+    ("POST", "/admin/devices/{device_id}/pair"): ADMIN,
     ("POST", "/admin/devices/{device_id}/revoke"): ADMIN,
     ("POST", "/admin/devices/{device_id}/display"): ADMIN,
     ("GET", "/reports"): MANAGER,
@@ -166,8 +169,8 @@ class Caller:
 
     def headers(self) -> dict[str, str]:
         if self.role == "anonymous":
-            return {}
-        headers = {"Authorization": f"Bearer {self.api.data.tokens[self.role]}"}
+            return {"X-Requested-With": "wins-display"}
+        headers = {"Authorization": f"Bearer {self.api.data.tokens[self.role]}", "X-Requested-With": "wins-display"}
         cookies = []
         if self.role in STAFF:
             with self.db.session(write=False) as session:
@@ -279,11 +282,12 @@ def test_route_role_table(api: Api, role: str) -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_event_socket_roles(api: Api, role: str) -> None:
-    url = "/api/v1/events/ws" + ("" if role == "anonymous" else f"?token={api.data.tokens[role]}")
+    url = "/api/v1/events/ws"
+    headers = {} if role == "anonymous" else {"Authorization": f"Bearer {api.data.tokens[role]}"}
     if role not in ACCESS["WS", "/api/v1/events/ws"]:
-        with pytest.raises(WebSocketDisconnect) as closed, api.client.websocket_connect(url) as ws:
+        with pytest.raises(WebSocketDisconnect) as closed, api.client.websocket_connect(url, headers=headers) as ws:
             ws.receive_text()
         assert closed.value.code == 4401
         return
-    with api.client.websocket_connect(url) as ws:
+    with api.client.websocket_connect(url, headers=headers) as ws:
         assert '"hello"' in ws.receive_text()

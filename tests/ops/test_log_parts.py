@@ -146,3 +146,17 @@ def test_version_comes_from_the_package_with_the_commit() -> None:
     assert package_version() != "0+unknown"
     if (SRC.parent / ".git").exists():
         assert "+g" in full_version()
+
+
+def test_a_badly_formatted_record_does_not_break_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(Redactor())
+    logger = logging.getLogger("wins.test.bad")
+    logger.addHandler(handler)
+    logger.propagate = False  # pytest's own capture handler re-raises logging errors
+    try:
+        logger.warning("two %s %s", "but one")  # logging reports this on stderr; the caller goes on
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert "Logging error" in capsys.readouterr().err

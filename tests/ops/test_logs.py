@@ -234,6 +234,8 @@ def test_request_lines_carry_client_user_and_request_id(session: tuple[str, Sess
     assert call["path"].endswith("/call-next")
     pages = [line for line in lines if line["path"] == "/staff"]
     assert pages and pages[0]["user"] == "staff:manager"
+    boards = [line for line in lines if line["path"] == "/display" and line["status"] == "200"]
+    assert boards and boards[0]["user"] == "device:display"
     sockets = [line for line in lines if line["method"] == "WS"]
     assert {line["user"] for line in sockets} == {"staff:manager", "device:display"}
     assert {line["status"] for line in sockets} == {"101"}

@@ -118,3 +118,13 @@ def test_admin_pages_show_the_version(api: Api) -> None:
     api.client.cookies.clear()
     _sign_in(api.client, "staff")
     assert full_version() not in api.client.get("/staff").text
+
+
+def test_health_reports_a_stopped_event_stream(settings: Settings, seeded: Seeded) -> None:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.get("/health").json()["event_stream"] == "ok"
+    # After shutdown the hub's tasks are gone: the API still answers, the body says what is wrong.
+    r = TestClient(app).get("/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "degraded" and r.json()["event_stream"] == "stopped"

@@ -180,6 +180,8 @@ def test_display_form_refuses_bad_numbers_with_the_reason(
     ("path", "fields", "words"),
     [
         ("/admin/services", {"name": "Q", "prefix": "Q", "priority_weight": "9" * 30}, "whole number"),
+        ("/admin/services", {"name": "Q", "prefix": "Q", "priority_weight": "+-5"}, "whole number"),
+        ("/admin/services", {"name": "Q", "prefix": "Q", "sort_order": "1_000"}, "whole number"),
         ("/admin/services", {"name": "Q", "prefix": "Q", "priority_weight": "1000"}, "less than or equal to 100"),
         ("/admin/services", {"name": "Q\u0000", "prefix": "Q"}, "control characters"),
         ("/admin/counters", {"name": "Z", "order_1": "9" * 30}, "whole number"),

@@ -34,6 +34,13 @@ def said(response: Any, words: str) -> bool:
     return any(choice in response.text for choice in words.split("|"))
 
 
+def open_display(api: Api) -> Any:
+    """The display board's page, as a paired screen opens it (a one-time pairing link, then its cookie)."""
+    display = next(d["id"] for d in api.get("/api/v1/devices") if d["kind"] == "display")
+    code = api.post(f"/api/v1/devices/{display}/pairing-code", "admin", expect=201)["code"]
+    return api.client.get("/display", params={"pair": code})
+
+
 def patch_branch(api: Api, settings: dict[str, Any]) -> Any:
     return send(api, "PATCH", "/api/v1/branch", {"settings": settings}, "manager")
 
@@ -195,7 +202,7 @@ def test_display_settings_follow_their_schema(api: Api, config: dict[str, Any], 
     assert r.status_code == 422 and said(r, words), r.text
     r = send(api, "POST", "/api/v1/devices", {"name": "Hall", "kind": "display", "config": config}, "admin")
     assert r.status_code == 422 and said(r, words), r.text
-    assert api.client.get("/display", params={"token": api.data.tokens["display"]}).status_code == 200
+    assert open_display(api).status_code == 200
 
 
 def test_display_settings_change_only_the_keys_given(api: Api) -> None:
@@ -230,7 +237,7 @@ def test_bad_stored_values_read_as_defaults_and_pages_keep_working(
     store(api, Device, display_id(api), config={"history": "lots", "layout": 7, "services": ["x"], "title": ["x"]})
     caplog.set_level(logging.WARNING, logger="wins.schemas")
 
-    page = api.client.get("/display", params={"token": api.data.tokens["display"]})
+    page = open_display(api)
     compact = page.text.replace(" ", "")  # the page's script JSON is compact (wins.htmlsafe.script_json)
     assert page.status_code == 200 and '"history":6' in compact and '"layout":"calls"' in compact
     assert '"languages":["en"]' in compact  # the branch's announcement languages fell back too

@@ -31,6 +31,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 class Site(Rest):
     """The running server, its seeded ids, and the shared REST client (tests.support.rest) on it."""
 
+    http: httpx.Client  # a live server's client
+
     def __init__(self, server: LiveServer, data: Seeded, http: httpx.Client) -> None:
         super().__init__(http, data)
         self.server = server

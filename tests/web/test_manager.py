@@ -149,13 +149,30 @@ def test_admin_manages_users_and_device_tokens(site: Site, new_context: Any) -> 
     page = new_context().new_page()
     sign_in(page, "admin", next_path="/admin/devices")
     page.get_by_label("Name").fill("Side door kiosk")
-    page.get_by_role("button", name="Create device and show its token").click()
+    page.get_by_role("button", name="Create device").click()
     token = page.locator("#new-token").inner_text()
     assert token.startswith("wdt_")
     assert site.http.get("/api/v1/devices/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     page.get_by_role("button", name="Revoke Side door kiosk").click()
     expect(page.get_by_role("status")).to_contain_text("The token of Side door kiosk is revoked")
     expect(page.locator("tr", has_text="Side door kiosk")).to_contain_text("revoked")
+
+    # A display gets a one-time pairing link instead of its token; opening it pairs a screen, once.
+    page.get_by_label("Name").fill("Hall screen")
+    page.get_by_label("Kind").select_option("display")
+    page.get_by_role("button", name="Create device").click()
+    link = page.locator("#pairing-link").inner_text()
+    assert "/display?pair=wpc_" in link
+    expect(page.locator("#new-token")).to_have_count(0)  # no token shown for a display
+    screen = new_context().new_page()
+    screen.goto(link.replace(site.url, ""))
+    assert screen.url.endswith("/display")
+    expect(screen.locator("#hero")).to_be_visible()
+    again = new_context().new_page()
+    again.goto(link.replace(site.url, ""))
+    expect(again.locator("body")).to_contain_text("cannot be paired")
+    page.get_by_role("button", name="Pairing link for Hall screen").click()
+    assert page.locator("#pairing-link").inner_text() != link
 
     page.goto("/admin/users")
     page.get_by_label("Username", exact=True).fill("nina")

@@ -172,3 +172,18 @@ def test_kiosk_printer_status_is_visible(site: Site, new_context: Any) -> None:
     )
     assert r.status_code == 200, r.text
     expect(page.locator("#kiosks li.warn")).to_have_text("kiosk — printer: paper out")
+
+
+def test_signing_out_in_another_tab_shows_signed_out_and_stops(site: Site, new_context: Any) -> None:
+    context = new_context()
+    page = context.new_page()
+    open_workspace(page, "staff2", site.data.counters["2"])
+    sockets: list[Any] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    other = context.new_page()
+    other.goto("/logout")
+    other.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#conn")).to_have_text("Signed out — reload the page to sign in again", timeout=5000)
+    expect(page.locator("#conn")).to_have_class(re.compile("conn-ended"))
+    time.sleep(2)  # room for a reconnect attempt, if there were one
+    assert sockets == []  # it stopped: no new socket after the sign-in ended

@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
-from wins.deps import AdminDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
+from wins.deps import AdminDep, ObjectId, PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep
 from wins.devices import service
 from wins.devices.models import DeviceKind
 from wins.errors import PermissionDenied
@@ -41,6 +42,23 @@ def revoke_device(device_id: ObjectId, principal: AdminDep, session: SessionDep)
     """Revoke a device's token: it stops working within seconds (admin)."""
     device = service.revoke_device(session, device_id, actor=principal)
     return service.device_public(device)
+
+
+class DevicePairing(BaseModel):
+    code: str = Field(description="One-time pairing code")
+    url: str = Field(description="Open this on the display, once, within `expires_in` seconds")
+    expires_in: int
+
+
+@router.post("/devices/{device_id}/pairing-code", response_model=DevicePairing, status_code=201)
+def create_pairing_code(
+    device_id: ObjectId, principal: AdminDep, session: SessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+) -> dict[str, Any]:
+    """A one-time pairing link for a display (admin). Opened on the screen, it gives the screen a new token in
+    an HttpOnly cookie (a screen paired before with this display is unpaired). No long-lived token in a URL."""
+    seconds = settings.pairing_code_seconds
+    device, code = service.create_pairing_code(session, device_id, seconds=seconds, actor=principal)
+    return {"code": code, "url": f"{base_url}/display?pair={code}", "expires_in": seconds}
 
 
 @router.get("/devices/me", response_model=DevicePublic)

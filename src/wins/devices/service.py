@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock, db_flags
 from wins.audit.service import record_change
+from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
-from wins.errors import NotFound, ValidationFailed
-from wins.events.service import record_event
+from wins.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from wins.events.service import record_event, record_sign_in_ended
+from wins.onetime import CodePurpose, consume_code, issue_code
 from wins.schemas import (
     DeviceConfig,
     DeviceCreate,
@@ -23,9 +25,6 @@ from wins.schemas import (
     validated,
 )
 from wins.staff.security import hash_device_token, new_device_token
-
-if TYPE_CHECKING:
-    from wins.auth import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,9 @@ def list_devices(session: Session) -> list[Device]:
 
 def revoke_device(session: Session, device_id: int, *, actor: Principal | None) -> Device:
     device = get_device(session, device_id)
-    device.revoked_at = device.revoked_at or clock.utcnow()
+    if device.revoked_at is None:
+        device.revoked_at = clock.utcnow()
+        record_sign_in_ended(session, device_id=device.id)  # its open event streams close at once
     db_flags.note_credentials_changed(session)
     session.flush()
     record_change(session, actor, "device.revoke", {"device_id": device.id})
@@ -89,6 +90,7 @@ def rotate_token(session: Session, device_id: int, *, actor: Principal | None) -
     device.token_hint = token[:8]
     device.revoked_at = None
     db_flags.note_credentials_changed(session)
+    record_sign_in_ended(session, device_id=device.id)  # streams opened with the old token close
     session.flush()
     record_change(session, actor, "device.rotate", {"device_id": device.id})
     return device, token
@@ -103,6 +105,39 @@ def device_status(device: Device) -> dict[str, Any]:
     """The device's last report (the keys it sent), checked like the configuration."""
     report = read_stored(DeviceStatusReport, device.status, what=f"device {device.id} status")
     return report.model_dump(exclude_none=True)
+
+
+def create_pairing_code(
+    session: Session, device_id: int, *, seconds: int, actor: Principal | None
+) -> tuple[Device, str]:
+    """A pairing code for a display: opening `/display?pair=<code>` on the screen within `seconds` pairs it, once.
+    The display's long-lived token never travels in a URL (docs/security.md)."""
+    device = get_device(session, device_id)
+    if device.kind != DeviceKind.display:
+        raise ValidationFailed("Only displays are paired with a link; a kiosk takes its token in its settings.")
+    if device.revoked_at is not None:
+        raise Conflict(f"{device.name} is revoked; give it a new token first, then a pairing link.")
+    code = issue_code(session, purpose=CodePurpose.pair, seconds=seconds, device_id=device.id)
+    record_change(session, actor, "device.pairing_code", {"device_id": device.id})
+    return device, code
+
+
+def use_pairing_code(session: Session, code: str) -> int:
+    """Use up a pairing code (in its own transaction, so it is gone even if pairing then fails): its display's id."""
+    grant = consume_code(session, code, purpose=CodePurpose.pair)
+    if grant is None or grant.device_id is None:
+        raise NotAuthenticated("This pairing link is unknown, used or expired. Ask an admin for a new one.")
+    return grant.device_id
+
+
+def pair_display(session: Session, device_id: int) -> Device:
+    """The display that opened its pairing link, if it may still be paired (not revoked)."""
+    device = get_device(session, device_id)
+    if device.revoked_at is not None:
+        raise NotAuthenticated(f"{device.name} was revoked. Ask an admin for a new token and pairing link.")
+    logger.info("display %r paired", device.name)
+    record_change(session, Principal(device=device), "device.pair", {"device_id": device.id})  # the screen itself
+    return device
 
 
 def update_device(session: Session, device_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Device:

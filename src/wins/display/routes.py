@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,20 +15,24 @@ from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from wins.auth import Principal
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import principal_from_token, web_hooks
+from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, write_transaction
+from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
 from wins.display import speech
 from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
+from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
 from wins.schemas import DeviceConfig
 from wins.staff.models import Role
+from wins.staff.security import sign, unsign
 from wins.tickets import views
 from wins.tickets.views import tracking_view
 
@@ -38,15 +43,17 @@ install_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "wins_display"
+COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookies at 400 days
+PAIRING_PURPOSE = "display-pairing"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _settings(request: Request) -> Settings:
+def _settings(request: HTTPConnection) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _db(request: Request) -> Database:
+def _db(request: HTTPConnection) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -58,21 +65,61 @@ def _session_principal(request: Request) -> Principal | None:
     return principal
 
 
-def _display_principal(request: Request, token: str | None) -> tuple[Principal, str | None]:
-    """A display device token (from the cookie), else a manager's web session; anything else is refused.
-    The second value is the bearer token the page script uses, None for a web session."""
-    if not token:
+def _display_principal(request: Request, cookie: str | None) -> Principal:
+    """The display the pairing cookie names (read afresh), else a manager's web session; else refused."""
+    if not cookie:
         principal = _session_principal(request)
         if principal is None:
             raise NotAuthenticated("This screen is not paired yet.")
         principal.require_staff(Role.manager)
-        return principal, None
-    principal = principal_from_token(request, token)
-    if principal.device is not None and principal.device.kind != DeviceKind.display:
-        raise PermissionDenied("This token belongs to a kiosk, not a display.")
-    if principal.staff is not None:
-        principal.require_staff(Role.manager)
-    return principal, token
+        return principal
+    return cookie_principal(request, cookie, fresh=True)
+
+
+def pairing_cookie(settings: Settings, device: Device) -> str:
+    """The display's HttpOnly cookie: signed, naming the device and the token it has now. It is not the token
+    (which never leaves the server here), and a new token or a revoke voids it, on every screen paired."""
+    return sign(settings.effective_secret_key, PAIRING_PURPOSE, {"did": device.id, "th": device.token_hash[:16]})
+
+
+def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False) -> Principal:
+    """The display a pairing cookie stands for (NotAuthenticated if revoked, re-tokened or forged). `fresh`
+    skips the few-seconds principal cache: the page itself must say "not paired" right after a revoke."""
+    cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
+    if value.startswith("wdt_"):  # a cookie from before pairing links: the device token itself
+        if fresh:
+            cache.pop(value, None)
+        principal = principal_from_token(request, value)
+    else:
+        now = time.monotonic()
+        hit = cache.get("cookie:" + value)
+        if hit is not None and hit[0] > now and not fresh:
+            return hit[1]
+        settings = _settings(request)
+        data = unsign(settings.effective_secret_key, PAIRING_PURPOSE, value, max_age=COOKIE_SECONDS)
+        device = None
+        if data is not None and isinstance(data.get("did"), int):
+            with _db(request).session(write=False) as session:
+                device = session.get(Device, data["did"])
+        if (
+            device is None
+            or device.revoked_at is not None
+            or not device.token_hash.startswith(str(data and data["th"]))
+        ):
+            raise NotAuthenticated("This display was revoked or given a new token; it needs pairing again.")
+        principal = Principal(device=device)
+        if len(cache) > 10000:
+            cache.clear()
+        cache["cookie:" + value] = (now + PRINCIPAL_CACHE_SECONDS, principal)
+    if principal.device is None or principal.device.kind != DeviceKind.display:
+        raise PermissionDenied("This screen's sign-in is not a display's.")
+    return principal
+
+
+def device_cookie_principal(conn: HTTPConnection) -> Principal | None:
+    """Hook for `wins.deps.get_principal` (safe methods only): the board's REST calls with its pairing cookie."""
+    value = conn.cookies.get(COOKIE)
+    return cookie_principal(conn, value) if value else None
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -88,41 +135,34 @@ def _message(request: Request, title: str, text: str, status: int) -> HTMLRespon
 # -- display board ----------------------------------------------------------------------------------
 
 
+PAIR_HOW = (
+    "Open the pairing link an admin gives you on this screen (Admin › Devices › Pairing link, or "
+    "`wins devices pair NAME` on the server). The link works once, for a few minutes."
+)
+
+
 @router.get("/display")
 def display(
     request: Request,
     token: Annotated[str | None, Query(max_length=512)] = None,
+    pair: Annotated[str | None, Query(max_length=128)] = None,
     cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None,
 ) -> Response:
     if token is not None:
-        try:
-            _display_principal(request, token)
-        except WinsError as exc:
-            return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
-        # Keep the token out of the address bar, history and any screenshot of the URL.
-        redirect = RedirectResponse("/display", status_code=303)
-        redirect.set_cookie(
-            COOKIE,
-            token,
-            max_age=400 * 24 * 3600,  # browsers cap cookies at 400 days
-            httponly=True,
-            samesite="lax",
-            secure=_settings(request).env == Environment.production,
-            path="/",
-        )
-        return redirect
+        # A display token lives forever; in an address it lands in proxy and server access logs and in the
+        # browser history. Pairing takes a one-time link instead (docs/security.md).
+        text = f"Pairing with a token in the address is no longer accepted (addresses end up in logs). {PAIR_HOW}"
+        return _message(request, "This screen cannot be paired this way", text, 400)
+    if pair is not None:
+        return _pair(request, pair)
     try:
-        principal, bearer = _display_principal(request, cookie_token)
+        principal = _display_principal(request, cookie_token)
     except WinsError as exc:
-        text = (
-            "Open /display?token=YOUR_DISPLAY_TOKEN once on this screen (an admin creates display tokens). "
-            f"({exc.message})"
-        )
-        response = _message(request, "Display not paired", text, exc.status_code)
+        response = _message(request, "Display not paired", f"{PAIR_HOW} ({exc.message})", exc.status_code)
         if cookie_token:
             response.delete_cookie(COOKIE, path="/")
         return response
-    page_config = _page_config(request, principal, bearer)
+    page_config = _page_config(request, principal)
     return _page(
         request,
         "display.html",
@@ -130,7 +170,54 @@ def display(
     )
 
 
-def _page_config(request: Request, principal: Principal, bearer: str | None) -> dict[str, Any]:
+def _pair(request: Request, code: str) -> Response:
+    """Exchange a one-time pairing code for the display's HttpOnly cookie, then leave the address at once."""
+    db = _db(request)
+    try:
+        with db.session() as session:  # its own transaction: the code is used up even if pairing fails
+            device_id = devices.use_pairing_code(session, code)
+        with db.session() as session:
+            device = devices.pair_display(session, device_id)
+    except WinsError as exc:
+        return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
+    # 303 to the bare address: the (now used) code leaves the address bar and history at once.
+    redirect = RedirectResponse("/display", status_code=303)
+    redirect.set_cookie(
+        COOKIE,
+        pairing_cookie(_settings(request), device),
+        max_age=COOKIE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=_settings(request).env == Environment.production,
+        path="/",
+    )
+    return redirect
+
+
+@router.post("/display/stream-ticket")
+async def display_stream_ticket(
+    request: Request, cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None
+) -> Response:
+    """A one-time connect ticket for the board's event WebSocket, for the holder of the display's HttpOnly
+    cookie (or a manager's web session, with its CSRF header). 401 once the display is revoked: the page then
+    reloads and shows "Display not paired"."""
+    # Against cross-site requests: a custom header cannot be sent cross-origin without a CORS preflight,
+    # which this server never grants (and the SameSite=Lax cookie is not sent on a cross-site POST anyway).
+    if request.headers.get("x-requested-with") != "wins-display":
+        return JSONResponse({"detail": "Missing X-Requested-With: wins-display."}, status_code=403, headers=NO_STORE)
+    settings = _settings(request)
+    try:
+        principal = await run_in_threadpool(_display_principal, request, cookie_token)
+        ticket = await write_transaction(
+            _db(request),
+            lambda session: issue_stream_ticket(session, principal, seconds=settings.stream_ticket_seconds),
+        )
+    except WinsError as exc:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=NO_STORE)
+    return JSONResponse({"ticket": ticket, "expires_in": settings.stream_ticket_seconds}, headers=NO_STORE)
+
+
+def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
     """What the display script needs, from the device's `config` (set by an admin) and the branch."""
     with _db(request).session(write=False) as session:
         # Read the device afresh: the principal may come from a cache a few seconds old.
@@ -150,16 +237,16 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
         "speech": config.speech,
         "chime_url": request.url_for("display_static", path="chime.wav").path,
         "title": config.title or branch_name,
+        # Part of the version: a board still running the script that put its token in the socket URL reloads.
+        "stream_auth": "ticket",
     }
     # The page reloads itself when this changes (an admin edited the display's settings).
     page_config["version"] = hashlib.sha256(json.dumps(page_config, sort_keys=True).encode()).hexdigest()[:16]
-    # Why the token is embedded: WebSockets cannot carry an Authorization header and the long-poll
-    # fallback needs one, so the script must hold the token. This page is only ever sent to the holder of
-    # the HttpOnly cookie (never cached: no-store), so it reveals nothing that browser does not already
-    # hold; a display token can only read the queue and events (it cannot issue or call tickets).
-    # A manager's web session embeds nothing: the API takes the session cookie, and the WebSocket gets a
-    # one-minute stream ticket from /staff/stream-ticket before each connect (see wins.web.session).
-    page_config["token"] = bearer
+    # No token in the page: the board's REST calls carry its HttpOnly pairing cookie (read-only requests only,
+    # wins.deps), and its WebSocket a one-time ticket from POST /display/stream-ticket. A manager's browser
+    # uses its session cookie; the ticket request needs that session's CSRF token, so it is embedded.
+    csrf_hook = web_hooks(request).session_csrf
+    page_config["csrf"] = csrf_hook(request) if principal.staff is not None and csrf_hook is not None else None
     return page_config
 
 
@@ -167,10 +254,10 @@ def _page_config(request: Request, principal: Principal, bearer: str | None) -> 
 def display_config(request: Request, cookie_token: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
     """The display's current settings version (the page polls it to pick up changes)."""
     try:
-        principal, bearer = _display_principal(request, cookie_token)
+        principal = _display_principal(request, cookie_token)
     except WinsError as exc:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=NO_STORE)
-    return JSONResponse({"version": _page_config(request, principal, bearer)["version"]}, headers=NO_STORE)
+    return JSONResponse({"version": _page_config(request, principal)["version"]}, headers=NO_STORE)
 
 
 @router.get("/display/speech/{lang}/{number}/{counter}.wav", name="display_speech")
@@ -183,10 +270,12 @@ async def display_speech(
 ) -> Response:
     """A spoken announcement as WAV. Only for a paired display or signed-in staff, only ticket phrases."""
     auth = request.headers.get("authorization", "")
-    bearer = auth[7:] if auth.lower().startswith("bearer ") else cookie_token
+    bearer = auth[7:] if auth.lower().startswith("bearer ") else None
     try:
         if bearer:
             principal = await run_in_threadpool(principal_from_token, request, bearer)
+        elif cookie_token:
+            principal = await run_in_threadpool(cookie_principal, request, cookie_token)
         else:
             session_principal = await run_in_threadpool(_session_principal, request)
             if session_principal is None:

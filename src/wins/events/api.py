@@ -12,8 +12,20 @@ from fastapi import APIRouter, Path, Query, Request, Response, WebSocket, WebSoc
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from wins.deps import PrincipalDep, principal_from_token
-from wins.errors import WinsError
+from wins.auth import Principal
+from wins.db import Database
+from wins.deps import PrincipalDep, principal_from_token, write_transaction
+from wins.errors import NotAuthenticated, TooManyAttempts, WinsError
+from wins.events.access import (
+    CLOSE_SIGNED_OUT,
+    CLOSE_TOKEN_IN_URL,
+    StreamAccess,
+    StreamRefused,
+    ends,
+    issue_stream_ticket,
+    names,
+    redeem_stream_ticket,
+)
 from wins.events.hub import EventHub, LoggedEvent, Waiter
 from wins.logging_setup import note_user
 from wins.schemas import EventBatch, TicketTracking
@@ -31,59 +43,175 @@ def _hub(app: Any) -> EventHub:
     return hub
 
 
+def _access(app: Any) -> StreamAccess:
+    access: StreamAccess | None = getattr(app.state, "stream_access", None)
+    if access is None:  # one per app, so one per process: the limits are per process
+        access = app.state.stream_access = StreamAccess(app.state.db, app.state.settings)
+        _hub(app).internal_listeners.append(access.forget)
+    return access
+
+
+class StreamTicket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/events/tickets", response_model=StreamTicket, status_code=201)
+async def create_stream_ticket(request: Request, principal: PrincipalDep) -> dict[str, Any]:
+    """A one-time connect ticket for the event WebSocket: open `/api/v1/events/ws?ticket=…` with it within
+    `expires_in` seconds. For browsers, which cannot send an Authorization header on a WebSocket (a signed-in
+    page calls this with its session cookie and X-CSRF-Token header). The ticket works once, only to open the
+    stream; it is refused everywhere else."""
+    db: Database = request.app.state.db
+    seconds = request.app.state.settings.stream_ticket_seconds
+    ticket = await write_transaction(db, lambda session: issue_stream_ticket(session, principal, seconds=seconds))
+    return {"ticket": ticket, "expires_in": seconds}
+
+
 @router.get("/events", response_model=EventBatch)
 async def poll_events(
     request: Request,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     since: Annotated[int | None, Query(ge=0, le=2**62, description="Last event id you have; omit to start now")] = None,
     timeout: Annotated[float, Query(ge=0, le=MAX_LONG_POLL_SECONDS, description="Seconds to wait for news")] = 25.0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> Response:
-    """Long-poll: events after `since`, waiting up to `timeout` seconds when there are none yet."""
+    """Long-poll: events after `since`, waiting up to `timeout` seconds when there are none yet. Answers 401 as
+    soon as the caller's sign-in ends while it waits, and 429 when the caller already has too many waiting."""
     hub = _hub(request.app)
-    start = hub.last_id if since is None else since
-    events = await hub.wait(start, timeout=timeout, limit=limit)
+    access = _access(request.app)
+    try:
+        access.polls.acquire(principal.key)
+    except StreamRefused as exc:
+        raise TooManyAttempts(exc.reason) from None
+    try:
+        start = hub.last_id if since is None else since
+        events = await _poll(hub, access, principal, start, timeout=timeout, limit=limit)
+    finally:
+        access.polls.release(principal.key)
     last_id = events[-1].id if events else start
     # The events are JSON already (the hub encodes each once for every subscriber): joining them gives the
     # EventBatch body without validating and re-encoding it for each of hundreds of waiting polls.
-    body = '{"events":[' + ",".join(e.text for e in events) + '],"last_id":' + str(last_id) + "}"
+    body = '{"events":[' + ",".join(e.text for e in events if not e.internal) + '],"last_id":' + str(last_id) + "}"
     return Response(body, media_type="application/json")
 
 
+async def _poll(
+    hub: EventHub, access: StreamAccess, principal: Principal, start: int, *, timeout: float, limit: int
+) -> list[LoggedEvent]:
+    """Wait for events in slices of the re-check period, re-checking the sign-in between slices and at once on
+    an `auth.ended` event that names it. Events only the server reads do not end the wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    position = start
+    seen: list[LoggedEvent] = []
+    while True:
+        remaining = deadline - loop.time()
+        events = await hub.wait(position, timeout=min(max(remaining, 0), access.recheck_seconds), limit=limit)
+        for event in events:
+            if event.internal and names(principal, event.data):
+                if ends(principal, event.data) or not await access.still_valid(principal, fresh=True):
+                    raise NotAuthenticated("Your sign-in has ended (signed out or revoked).")
+        seen += events
+        if events:
+            position = events[-1].id
+        if any(not e.internal for e in seen) or len(seen) >= limit or deadline - loop.time() <= 0:
+            return seen
+        if not events and not await access.still_valid(principal):
+            raise NotAuthenticated("Your sign-in has ended (signed out or revoked).")
+
+
 @router.websocket("/events/ws")
-async def event_socket(websocket: WebSocket, since: int | None = None, token: str | None = None) -> None:
-    """Stream of events as JSON text frames. Replays everything after `since` first. Browsers pass their
-    token as `?token=` (they cannot set headers on a WebSocket); other clients may use the Authorization header."""
-    auth = websocket.headers.get("authorization", "")
-    bearer = token or (auth[7:] if auth.lower().startswith("bearer ") else "")
-    try:
-        if not bearer:
-            raise WinsError("missing token")
-        note_user((await run_in_threadpool(principal_from_token, websocket, bearer)).label)  # for the access line
-    except WinsError:
-        await websocket.close(code=4401, reason="Sign in first: pass ?token=<staff or device token>.")
-        return
+async def event_socket(
+    websocket: WebSocket, since: int | None = None, ticket: str | None = None, token: str | None = None
+) -> None:
+    """Stream of events as JSON text frames. Replays everything after `since` first. Sign in with the
+    Authorization header, or (browsers, which cannot set it) with `?ticket=` from `POST /api/v1/events/tickets`.
+    Close codes: 4400 a token in the URL, 4401 signed out or revoked (also mid-stream), 4403 not allowed,
+    4429 too many sockets for this sign-in, 1013 server full (retry later). See docs/security.md."""
+    # Accept first: a socket closed before it is accepted reaches the browser as a bare failure (1006), with
+    # no code or reason to tell "signed out" from "network down".
     await websocket.accept()
+    access = _access(websocket.app)
+    try:
+        principal = await _socket_principal(websocket, ticket=ticket, token=token)
+        note_user(principal.label)  # for the access line
+        # Checked again: the token may come from the principal cache, up to a few seconds behind a revoke, and
+        # the `auth.ended` event of that revoke is already behind this new socket's starting point. (The answer
+        # is shared by a thousand sockets of one display, and forgotten on any such event, see `forget`.)
+        if not await access.still_valid(principal):
+            raise StreamRefused(CLOSE_SIGNED_OUT, "Your sign-in has ended (signed out or revoked).")
+        access.sockets.acquire(principal.key)
+    except StreamRefused as exc:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=exc.code, reason=exc.reason)
+        return
+    try:
+        await _stream(websocket, access, principal, since)
+    finally:
+        access.sockets.release(principal.key)
+
+
+async def _socket_principal(websocket: WebSocket, *, ticket: str | None, token: str | None) -> Principal:
+    if token is not None:
+        raise StreamRefused(
+            CLOSE_TOKEN_IN_URL,
+            "Tokens are not accepted in the URL (they end up in logs): send the Authorization header, or a "
+            "one-time ?ticket= from POST /api/v1/events/tickets.",
+        )
+    try:
+        if ticket:
+            db: Database = websocket.app.state.db
+            return await write_transaction(db, lambda session: redeem_stream_ticket(session, ticket))
+        auth = websocket.headers.get("authorization", "")
+        bearer = auth[7:] if auth.lower().startswith("bearer ") else ""
+        if not bearer:
+            raise NotAuthenticated(
+                "Sign in first: send 'Authorization: Bearer <token>', or a one-time ?ticket= from "
+                "POST /api/v1/events/tickets."
+            )
+        return await run_in_threadpool(principal_from_token, websocket, bearer)
+    except WinsError as exc:
+        raise StreamRefused(CLOSE_SIGNED_OUT, exc.message[:120]) from None
+
+
+async def _stream(websocket: WebSocket, access: StreamAccess, principal: Principal, since: int | None) -> None:
     hub = _hub(websocket.app)
     hub.subscribers += 1
     position = hub.last_id if since is None or since < 0 else since
     waiter = hub.waiter()
-    heartbeat = _Heartbeat(waiter)
+    heartbeat = _Heartbeat(waiter, HEARTBEAT_SECONDS)
+    recheck = _Heartbeat(waiter, access.recheck_seconds)
     # Read the socket too: without it a client's close (or the server's own shutdown) goes unnoticed until
     # the next heartbeat, and a graceful stop or reload waits up to HEARTBEAT_SECONDS per open screen.
     closed = asyncio.create_task(_until_disconnect(websocket, waiter))
     # Raw ASGI messages around the hub's ready-made text: one event costs one JSON encoding for all
     # subscribers, and each subscriber only a frame write.
     send = websocket.send
+    ended = False
     try:
         await send({"type": "websocket.send", "text": json.dumps({"type": "hello", "last_id": hub.last_id})})
         while not closed.done():
+            if recheck.due:
+                recheck.due = False
+                if not await access.still_valid(principal):
+                    ended = True
+                    break
             events = hub.buffered_after(position)
             if events is None:  # further behind than the hub keeps in memory
                 events = await hub.events_after(position)
             if events:
                 for event in events:
+                    if event.internal:  # for the server only: never sent
+                        if names(principal, event.data) and (
+                            ends(principal, event.data) or not await access.still_valid(principal, fresh=True)
+                        ):
+                            ended = True
+                            break
+                        continue
                     await send({"type": "websocket.send", "text": event.text})
+                if ended:
+                    break
                 position = events[-1].id
             elif heartbeat.due:
                 heartbeat.due = False
@@ -96,26 +224,32 @@ async def event_socket(websocket: WebSocket, since: int | None = None, token: st
         raise
     finally:
         heartbeat.stop()
+        recheck.stop()
         closed.cancel()
         hub.subscribers -= 1
         with contextlib.suppress(Exception):
-            await websocket.close()
+            if ended:
+                await websocket.close(code=CLOSE_SIGNED_OUT, reason="Signed out or revoked.")
+            else:
+                await websocket.close()
 
 
 class _Heartbeat:
-    """Every HEARTBEAT_SECONDS: mark a ping due and wake the stream, so a quiet screen still hears from us
-    (displays drop a link that stays silent for 50 s). One timer per subscriber per period, not per event."""
+    """Every `seconds`: mark something due and wake the stream. For pings (HEARTBEAT_SECONDS), so a quiet screen
+    still hears from us (displays drop a link that stays silent for 50 s), and for re-checking the sign-in.
+    One timer per subscriber per period, not per event."""
 
-    def __init__(self, waiter: Waiter) -> None:
+    def __init__(self, waiter: Waiter, seconds: float) -> None:
         self.due = False
         self._waiter = waiter
+        self._seconds = seconds
         self._loop = asyncio.get_running_loop()
-        self._timer = self._loop.call_later(HEARTBEAT_SECONDS, self._beat)
+        self._timer = self._loop.call_later(seconds, self._beat)
 
     def _beat(self) -> None:
         self.due = True
         self._waiter.ring()
-        self._timer = self._loop.call_later(HEARTBEAT_SECONDS, self._beat)
+        self._timer = self._loop.call_later(self._seconds, self._beat)
 
     def stop(self) -> None:
         self._timer.cancel()

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import anyio
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from wins.db import Database
 from wins.db_flags import HasInfo, take_events_written
 from wins.events.models import Event
-from wins.events.service import NOTIFY_CHANNEL, last_event_id
+from wins.events.service import INTERNAL_PREFIX, NOTIFY_CHANNEL, last_event_id
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,19 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 class LoggedEvent(NamedTuple):
     """A committed event. `text` is its JSON (id, type, at, branch_id, data), encoded once by the hub and sent
-    as is to every subscriber; `type` and `data` are kept for the few readers that look inside."""
+    as is to every subscriber; `type` and `data` are kept for the few readers that look inside. `internal`
+    events (a sign-in ended, see wins.events.service) are for the server's own streams and never sent."""
 
     id: int
     type: str
     data: dict[str, Any]
     text: str
+    internal: bool = False
 
 
 def _logged(id: int, type: str, at: str, branch_id: int | None, data: dict[str, Any]) -> LoggedEvent:
     text = _encode({"id": id, "type": type, "at": at, "branch_id": branch_id, "data": data})
-    return LoggedEvent(id, type, data, text)
+    return LoggedEvent(id, type, data, text, type.startswith(INTERNAL_PREFIX))
 
 
 class Waiter:
@@ -92,6 +95,8 @@ class EventHub:
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribers = 0
         self.pumped_at: float | None = None  # time.monotonic() of the last successful read of the event log
+        # Called on the event loop with each internal event (a sign-in ended) as it is read, once per process.
+        self.internal_listeners: list[Callable[[LoggedEvent], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -189,6 +194,10 @@ class EventHub:
             if not fresh:
                 continue
             self._append(fresh)
+            for event in fresh:
+                if event.internal:
+                    for listener in self.internal_listeners:
+                        listener(event)
             if len(fresh) == PAGE:
                 self._poke.set()  # more to read
             waiters, self._waiters = self._waiters, set()
@@ -235,6 +244,11 @@ class EventHub:
 
     def waiter(self) -> Waiter:
         return Waiter(self)
+
+    @property
+    def waiting(self) -> int:
+        """How many subscribers are parked waiting for the next event (what a test awaits instead of sleeping)."""
+        return len(self._waiters)
 
     async def wait(self, since: int, *, timeout: float, limit: int = PAGE) -> list[LoggedEvent]:
         """Events after `since`; if there are none yet, wait up to `timeout` seconds for some."""

@@ -40,6 +40,29 @@ def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id
     return event
 
 
+# Internal events tell the server's own event streams, on every worker and host, that a sign-in ended (device
+# revoked or given a new token, account deactivated, password changed, web session signed out). They travel
+# through the event log like any change, so they reach every process, but no subscriber ever receives them
+# (wins.events.api filters them out). They hold ids only, never a token or anything that grants access.
+INTERNAL_PREFIX = "auth."
+SIGN_IN_ENDED = "auth.ended"
+
+
+def record_sign_in_ended(
+    session: Session, *, staff_id: int | None = None, device_id: int | None = None, session_key: str | None = None
+) -> None:
+    """Close the event streams of a staff account (all its sign-ins, or only the web session `session_key`) or
+    of a device. Part of the caller's transaction: nothing is closed if it rolls back."""
+    data: dict[str, Any] = {}
+    if staff_id is not None:
+        data["staff_id"] = staff_id
+    if device_id is not None:
+        data["device_id"] = device_id
+    if session_key is not None:
+        data["session"] = session_key
+    record_event(session, SIGN_IN_ENDED, data, branch_id=None)
+
+
 # `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.issuing).
 # They pass every column; take_event_order must have run in the transaction first (PostgreSQL), and they call
 # db_flags.note_events_written themselves.

@@ -12,6 +12,7 @@ from wins import clock, db_flags
 from wins.audit.service import record_change
 from wins.db import Database
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from wins.events.service import record_sign_in_ended
 from wins.logging_setup import sign_in_failed
 from wins.schemas import StaffPublic, fields_of
 from wins.staff import throttle
@@ -65,6 +66,7 @@ def list_users(session: Session) -> list[StaffUser]:
 def update_user(session: Session, user_id: int, *, changes: dict[str, Any], actor: Principal | None) -> StaffUser:
     fields = sorted(changes)  # before any key is taken out
     user = get_user(session, user_id)
+    version_before = user.token_version
     if "password" in changes:
         password = changes.pop("password")
         _check_password(password)
@@ -75,6 +77,8 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any], acto
     if "active" in changes and not changes["active"] and user.active:
         user.token_version += 1
         db_flags.note_credentials_changed(session)
+    if user.token_version != version_before:
+        record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     if "role" in changes:
         changes["role"] = Role(changes["role"])
     losing_admin = (
@@ -146,6 +150,7 @@ def sign_out(session: Session, user_id: int, *, actor: Principal | None) -> Staf
     user = get_user(session, user_id)
     user.token_version += 1
     db_flags.note_credentials_changed(session)
+    record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     session.flush()
     logger.info("%s signed out", user.username)
     record_change(session, actor, "user.logout", {})

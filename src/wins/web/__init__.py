@@ -27,4 +27,4 @@ def install(app: FastAPI) -> None:
     hooks: WebHooks = app.state.web_hooks
     hooks.html_error_handler = pages.html_error_handler
     hooks.session_principal = session.session_principal
-    hooks.token_principal = session.token_principal
+    hooks.session_csrf = session.session_csrf

@@ -1,4 +1,6 @@
 """Manager and admin pages: services, counters, branch settings (manager); staff users and devices (admin).
+(Past 400 lines: one short handler per form, all of the `_submit` shape below, read best together; split it by
+page when a page grows its own logic.)
 
 Each form posts here, the route turns the fields into the arguments of the same service function the REST API
 calls, and a refused change (duplicate prefix, short password …) shows the page again with the reason. Every
@@ -8,6 +10,7 @@ handler has that one shape, so it is written once, in `_submit`; the routes say 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -20,8 +23,9 @@ from starlette.datastructures import FormData, UploadFile
 
 from wins.auth import Principal
 from wins.branches import service as branches
+from wins.config import Settings
 from wins.counters import service as counters
-from wins.deps import ObjectId, SessionDep
+from wins.deps import ObjectId, PublicBaseUrlDep, SessionDep, SettingsDep
 from wins.devices import service as devices
 from wins.devices.models import DeviceKind
 from wins.errors import ValidationFailed, WinsError
@@ -56,10 +60,13 @@ def _text(form: FormData, name: str, default: str = "") -> str:
     return value.strip() if isinstance(value, str) else default
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]{1,12}")
+
+
 def _whole(raw: str, label: str) -> int:
-    # Plain ASCII digits, and not too many: int() also takes "٣" or "1_000" (and "²".isdigit() is true), and
-    # the schema checks the range afterwards.
-    if not (raw.isascii() and raw.lstrip("+-").isdigit() and len(raw) <= 12):
+    # Plain ASCII digits, and not too many: int() also takes "٣" or "1_000" ("²".isdigit() is true but int()
+    # refuses it); the schema checks the range afterwards.
+    if not _WHOLE.fullmatch(raw):
         raise ValidationFailed(f"{label} must be a whole number.")
     return int(raw)
 
@@ -327,7 +334,13 @@ def update_user(request: Request, user_id: ObjectId, user: AdminPage, session: S
 # -- devices (admin) ------------------------------------------------------------------------------------
 
 
-def _devices_page(request: Request, session: Session, *, new_token: tuple[str, str] | None = None) -> Response:
+def _devices_page(
+    request: Request,
+    session: Session,
+    *,
+    new_token: tuple[str, str] | None = None,
+    pairing: tuple[str, str, int] | None = None,
+) -> Response:
     return render(
         request,
         "admin/devices.html",
@@ -335,6 +348,7 @@ def _devices_page(request: Request, session: Session, *, new_token: tuple[str, s
             "title": "Devices",
             "devices": devices.list_devices(session),
             "new_token": new_token,
+            "pairing": pairing,
             "services": services.list_services(session),
             "counters": counters.list_counters(session),
         },
@@ -352,18 +366,41 @@ def _token_shown(request: Request, session: Session, name: str, token: str) -> C
 
 
 @router.post("/devices")
-def create_device(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
+def create_device(
+    request: Request, user: AdminPage, session: SessionDep, form: Form, settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> Response:  # fmt: skip
     def change() -> Saved:
         kind = _text(form, "kind", "kiosk")
         if kind not in DeviceKind.__members__:
             raise ValidationFailed("A device is a kiosk or a display.")
         device, token = devices.create_device(
-            session,
-            name=_text(form, "name"),
-            kind=DeviceKind(kind),
-            actor=Principal(staff=user),
+            session, name=_text(form, "name"), kind=DeviceKind(kind), actor=Principal(staff=user)
         )
+        if device.kind == DeviceKind.display:  # a screen is paired with a one-time link, not its token
+            return Saved(show=_pairing_shown(request, session, device.id, settings, base_url, user))
         return Saved(show=_token_shown(request, session, device.name, token))
+
+    return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
+
+
+def _pairing_shown(
+    request: Request, session: Session, device_id: int, settings: Settings, base_url: str, user: StaffUser
+) -> Callable[[], Response]:
+    device, code = devices.create_pairing_code(
+        session, device_id, seconds=settings.pairing_code_seconds, actor=Principal(staff=user)
+    )
+    link = (device.name, f"{base_url}/display?pair={code}", max(1, settings.pairing_code_seconds // 60))
+    return lambda: _devices_page(request, session, pairing=link)
+
+
+@router.post("/devices/{device_id}/pair")
+def pair_device(
+    request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep, settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> Response:  # fmt: skip
+    def change() -> Saved:
+        return Saved(show=_pairing_shown(request, session, device_id, settings, base_url, user))
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 

@@ -6,7 +6,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from wins.auth import Principal, client_address
 from wins.branches.service import branch_public, get_branch
@@ -29,7 +29,6 @@ from wins.web.session import (
     read_session,
     set_cookie,
     start_session,
-    stream_ticket,
     tokens_match,
 )
 
@@ -125,12 +124,6 @@ def logout(request: Request, user: StaffPage, session: SessionDep) -> Response:
     end_session(response)
     logger.info("%s signed out of the web UI from %s", user.username, client_address(request))
     return response
-
-
-@router.get("/staff/stream-ticket")
-def get_stream_ticket(request: Request, user: StaffPage) -> JSONResponse:
-    """A ticket to open the event WebSocket with (valid for a minute; fetched before every connect)."""
-    return JSONResponse({"token": stream_ticket(request, user)}, headers={"Cache-Control": "no-store"})
 
 
 def _kiosk_status(session: Any) -> list[dict[str, Any]]:

@@ -4,17 +4,17 @@ How the counter workspace's JavaScript authenticates (the choice asked for in is
 session cookie, but only with an `X-CSRF-Token` header equal to the session's CSRF token on unsafe methods
 (see `wins.deps.get_principal`). So no long-lived bearer token is ever readable by page scripts: a script
 injected into another site cannot send the header, and an XSS on our pages cannot carry a credential away.
-Browsers cannot set headers on a WebSocket and the event socket only reads `?token=`, so the page fetches a
-stream ticket valid for `STREAM_TICKET_SECONDS` just before each (re)connect; a leaked ticket is useless a
-minute later and is never accepted for anything but a sign-in check.
+Browsers cannot set headers on a WebSocket, so before each (re)connect the page asks
+`POST /api/v1/events/tickets` (session cookie + CSRF header) for a one-time connect ticket that only opens the
+event socket (wins.events.access); no token of the session ever goes in a URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -30,9 +30,6 @@ SESSION_COOKIE = "wins_session"
 LOGIN_CSRF_COOKIE = "wins_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_PURPOSE = "web-session"
-STREAM_PURPOSE = "web-stream"
-STREAM_TICKET_PREFIX = "wst."
-STREAM_TICKET_SECONDS = 60
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -117,28 +114,17 @@ def session_principal(conn: HTTPConnection) -> Principal | None:
     method = conn.scope.get("method", "GET")
     if method not in SAFE_METHODS and not tokens_match(conn.headers.get(CSRF_HEADER), web.csrf):
         raise PermissionDenied(f"This request needs the {CSRF_HEADER} header of your session (CSRF protection).")
-    return Principal(staff=user)
+    return Principal(staff=user, session_key=session_key(web))
 
 
-def stream_ticket(conn: HTTPConnection, user: StaffUser) -> str:
-    settings = _settings(conn)
-    return STREAM_TICKET_PREFIX + sign(
-        settings.effective_secret_key, STREAM_PURPOSE, {"sid": user.id, "v": user.token_version}
-    )
+def session_csrf(conn: HTTPConnection) -> str | None:
+    """Hook for pages outside wins.web (the display board in a manager's browser): the session's CSRF token."""
+    web = read_session(conn)
+    return web.csrf if web is not None else None
 
 
-def token_principal(conn: HTTPConnection, token: str) -> Principal | None:
-    """Hook for `wins.deps.principal_from_token`: stream tickets (None for every other kind of token)."""
-    if not token.startswith(STREAM_TICKET_PREFIX):
-        return None
-    settings = _settings(conn)
-    data: dict[str, Any] | None = unsign(
-        settings.effective_secret_key,
-        STREAM_PURPOSE,
-        token.removeprefix(STREAM_TICKET_PREFIX),
-        max_age=STREAM_TICKET_SECONDS,
-    )
-    user = load_staff(conn, int(data.get("sid", 0)), int(data.get("v", -1))) if data else None
-    if user is None:
-        raise NotAuthenticated("This stream ticket expired; fetch a new one.")
-    return Principal(staff=user)
+def session_key(web: WebSession) -> str:
+    """Names one signed-in browser session without revealing anything of it: a hash of its CSRF token, which is
+    new at every sign-in. Signing out announces it (wins.events.service.record_sign_in_ended) so the event
+    streams that session opened close at once."""
+    return hashlib.sha256(b"wins-session:" + web.csrf.encode()).hexdigest()[:32]

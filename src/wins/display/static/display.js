@@ -351,7 +351,7 @@
       if (state.lastId === null || state.lastId > snapshot.last_event_id) state.lastId = snapshot.last_event_id;
       applySnapshot(snapshot);
       if (state.useLongPoll) { longPoll(gen); return null; }
-      return streamToken().then(function (token) { if (gen === state.generation) openSocket(gen, token); });
+      return streamTicket().then(function (ticket) { if (gen === state.generation) openSocket(gen, ticket); });
     }).catch(function () { retry(gen); });
   }
 
@@ -364,18 +364,24 @@
     state.reconnectTimer = setTimeout(connect, delay);
   }
 
-  function streamToken() {
-    if (config.token) return Promise.resolve(config.token);
-    return fetch("/staff/stream-ticket", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+  // A one-time ticket for the socket, bought with the HttpOnly pairing cookie (or a manager's session): no
+  // token ever goes in the socket's URL. 401/403: the display was revoked (or the session ended), so the
+  // page reloads and the server shows "Display not paired".
+  function streamTicket() {
+    var headers = { "X-Requested-With": "wins-display", "Accept": "application/json" };
+    if (config.csrf) headers["X-CSRF-Token"] = config.csrf;
+    return fetch("/display/stream-ticket", { method: "POST", headers: headers, credentials: "same-origin",
+      cache: "no-store" }).then(function (r) {
+      if (r.status === 401 || r.status === 403) { location.reload(); throw new Error("not paired"); }
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.json();
-    }).then(function (body) { return body.token; });
+    }).then(function (body) { return body.ticket; });
   }
 
-  function openSocket(gen, token) {
+  function openSocket(gen, ticket) {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
-    var url = proto + location.host + "/api/v1/events/ws?since=" + state.lastId + "&token=" +
-      encodeURIComponent(token);
+    var url = proto + location.host + "/api/v1/events/ws?since=" + state.lastId + "&ticket=" +
+      encodeURIComponent(ticket);
     var ws, opened = false;
     try { ws = new WebSocket(url); } catch (e) { state.useLongPoll = true; retry(gen); return; }
     state.socket = ws;
@@ -398,11 +404,18 @@
       if (event.type === "hello" || event.type === "ping") return;
       handle(event);
     };
-    ws.onclose = function () {
+    ws.onclose = function (closing) {
       clearTimeout(state.watchdog);
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       if (state.socket === ws) state.socket = null;
       if (gen !== state.generation) return;
+      // 4401: revoked, or the ticket did not work. Ask for a new ticket at once: a 401 there reloads the page
+      // into "Display not paired"; otherwise the board simply reconnects.
+      if (closing.code === 4401 || closing.code === 4403) {
+        setConnected(false);
+        streamTicket().then(function () { retry(gen); }, function () { retry(gen); });
+        return;
+      }
       if (!opened && ++state.wsFailures >= 3) state.useLongPoll = true; // a proxy that blocks WebSockets
       retry(gen);
     };

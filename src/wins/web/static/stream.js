@@ -1,9 +1,11 @@
 /* WINS staff pages: talk to the REST API with the session cookie + CSRF header, and follow the event stream.
  *
- * The stream is a WebSocket (/api/v1/events/ws?since=ID&token=TICKET); the ticket is fetched right before
- * every connect (it lives a minute). If the socket never opens (a proxy without WebSocket support), it falls
- * back to long-polling GET /api/v1/events. Either way, after a drop it reconnects by itself with growing
- * pauses and asks for everything since the last event id it saw, so nothing is missed.
+ * The stream is a WebSocket (/api/v1/events/ws?since=ID&ticket=TICKET); the one-time ticket is fetched
+ * (session cookie + CSRF header) right before every connect, so no token of the session is ever in a URL.
+ * If the socket never opens (a proxy without WebSocket support), it falls back to long-polling
+ * GET /api/v1/events. Either way, after a drop it reconnects by itself with growing pauses and asks for
+ * everything since the last event id it saw, so nothing is missed. Close code 4401 means the sign-in ended
+ * (signed out, password changed, account deactivated): the page says so and stops reconnecting.
  */
 "use strict";
 
@@ -55,6 +57,11 @@ window.Wins = (function () {
       lastId = fresh[fresh.length - 1].id;
       options.onEvents(fresh);
     };
+    let refusals = 0; // 4401 closes in a row
+    const signedOut = () => {
+      stopped = true;
+      setState("ended", "Signed out — reload the page to sign in again");
+    };
     const retry = (why) => {
       if (stopped) return;
       setState("lost", why || "Connection lost — reconnecting…");
@@ -67,21 +74,13 @@ window.Wins = (function () {
       if (stopped) return;
       if (longPoll) return poll();
       setState("connecting", "Connecting…");
-      let ticket;
-      try {
-        const r = await fetch("/staff/stream-ticket", { credentials: "same-origin", headers: { "Accept": "application/json" } });
-        if (r.status === 401 || r.redirected) {
-          stopped = true;
-          return setState("ended", "Signed out — reload the page to sign in again");
-        }
-        if (!r.ok) return retry();
-        ticket = (await r.json()).token;
-      } catch (err) {
-        return retry();
-      }
+      const r = await api("POST", "/api/v1/events/tickets");
+      if (r.status === 401 || r.status === 403) return signedOut();
+      if (!r.ok) return retry();
+      const ticket = r.data.ticket;
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
       const since = lastId === null ? "" : `since=${lastId}&`;
-      const socket = new WebSocket(`${scheme}//${location.host}/api/v1/events/ws?${since}token=${encodeURIComponent(ticket)}`);
+      const socket = new WebSocket(`${scheme}//${location.host}/api/v1/events/ws?${since}ticket=${encodeURIComponent(ticket)}`);
       let opened = false;
       socket.onopen = () => {
         opened = true;
@@ -101,7 +100,12 @@ window.Wins = (function () {
         if (event.type === "ping") return;
         deliver([event]);
       };
-      socket.onclose = () => {
+      socket.onclose = (closing) => {
+        // 4401: the sign-in ended (or the ticket did not work): the next ticket request tells which, at once.
+        if (closing.code === 4401 && ++refusals < 3) return connect();
+        if (closing.code === 4401 || closing.code === 4403) return signedOut();
+        if (closing.code === 4429 || closing.code === 1013) return retry("Too many live connections — retrying…");
+        if (opened) refusals = 0;
         if (!opened && !socketEverOpened && ++socketFailures >= 3) {
           longPoll = true; // this network does not pass WebSockets: long-poll instead
         }
@@ -114,10 +118,7 @@ window.Wins = (function () {
       while (!stopped) {
         const since = lastId === null ? "" : `since=${lastId}&`;
         const r = await api("GET", `/api/v1/events?${since}timeout=25`);
-        if (r.status === 401) {
-          stopped = true;
-          return setState("ended", "Signed out — reload the page to sign in again");
-        }
+        if (r.status === 401) return signedOut();
         if (!r.ok) return retry();
         if (delay > 500) {
           delay = 500;
