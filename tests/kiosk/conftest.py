@@ -40,6 +40,9 @@ class Server(Rest):
         return dict(kiosk["status"])
 
 
+MakeHarness = Callable[..., Harness]  # make_harness(**Harness options, config={...}) -> a started Harness
+
+
 @pytest.fixture
 def server(live_server: LiveServer, seeded: Seeded) -> Iterator[Server]:
     s = Server(live_server, seeded)
@@ -48,7 +51,7 @@ def server(live_server: LiveServer, seeded: Seeded) -> Iterator[Server]:
 
 
 @pytest.fixture
-def make_harness(live_server: LiveServer, seeded: Seeded, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+def make_harness(live_server: LiveServer, seeded: Seeded, tmp_path: Path) -> Iterator[MakeHarness]:
     made: list[Harness] = []
 
     def make(**kwargs: object) -> Harness:
