@@ -46,6 +46,12 @@ def prepare_server() -> tuple[LiveServer, dict[str, str], dict[str, int]]:
         for prefix, (name, colour) in looks.items():
             http.patch(f"/api/v1/services/{data.services[prefix]}", json={"name": name, "colour": colour})
         http.post("/api/v1/services", json={"name": "Registry office", "prefix": "D", "colour": "#bf3989"})
+        categories = [{"key": "pregnant", "label": {"en": "Pregnant", "fr": "Enceinte"}},
+                      {"key": "disability", "label": {"en": "Disability", "fr": "Handicap"}},
+                      {"key": "elderly", "label": {"en": "Over 75", "fr": "Plus de 75 ans"}}]
+        http.patch("/api/v1/branch", json={"settings": {"priority_categories": categories}}).raise_for_status()
+        kiosk_id = next(d["id"] for d in http.get("/api/v1/devices").json() if d["kind"] == "kiosk")
+        http.patch(f"/api/v1/devices/{kiosk_id}", json={"config": {"allow_priority": True}}).raise_for_status()
         kiosk = {"Authorization": f"Bearer {data.tokens['kiosk']}"}
         for prefix in "AABCABCAB":
             http.post("/api/v1/tickets", json={"service_id": data.services[prefix]}, headers=kiosk)
@@ -53,6 +59,47 @@ def prepare_server() -> tuple[LiveServer, dict[str, str], dict[str, int]]:
         for counter in ("1", "2", "3"):
             http.post(f"/api/v1/counters/{data.counters[counter]}/call-next", headers=staff).raise_for_status()
     return server, data.tokens, data.services
+
+
+def web_kiosk_screenshots(url: str, admin_token: str, out: Path) -> None:
+    """The web kiosk (/kiosk) in Chromium at tablet sizes: an Android tablet in landscape, an iPad upright."""
+    from tests.support.pairing import pairing_link
+
+    def pair(base: str) -> str:  # a one-time pairing link for the seeded kiosk, as an admin makes it
+        with httpx.Client(base_url=base, timeout=10) as http:
+            return base + pairing_link(http, {"Authorization": f"Bearer {admin_token}"}, name="kiosk")
+
+    from playwright.sync_api import sync_playwright
+    from tests.support.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            for name, viewport in (("webkiosk", {"width": 1280, "height": 800}),
+                                   ("webkiosk-ipad", {"width": 810, "height": 1080})):
+                context = browser.new_context(base_url=url, viewport=viewport, has_touch=True)
+                page = context.new_page()
+                page.goto(pair(url))
+                page.wait_for_selector("#serving-rows .num")
+                page.screenshot(path=str(out / f"{name}-start.png"))
+                page.locator("#services button").nth(1).tap()
+                page.wait_for_selector("#print-status.status-printed")
+                while not page.evaluate("document.getElementById('ticket-qr').naturalWidth"):
+                    page.wait_for_timeout(100)  # (wait_for_function evals: the page's CSP forbids it)
+                page.screenshot(path=str(out / f"{name}-result.png"))
+                context.close()
+            context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800}, has_touch=True)
+            page = context.new_page()
+            page.goto(pair(url))
+            page.wait_for_selector("#serving-rows .num")
+            page.get_by_role("button", name="Français").tap()
+            page.get_by_role("button", name="A+  Texte plus grand").tap()
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("ArrowDown")
+            page.screenshot(path=str(out / "webkiosk-fr-big-keys.png"))
+            context.close()
+        finally:
+            browser.close()
 
 
 def main() -> None:
@@ -82,6 +129,32 @@ def main() -> None:
         driver.screenshot(out / "kiosk-result.png")
         driver.wait(1.6)
         driver.tap(driver.find("Touch to finish"))
+
+        driver.until(lambda: k.screen == Screen.START, what="start again")
+        driver.tap(driver.find("I need priority"))
+        driver.until(lambda: k.screen == Screen.PRIORITY, what="priority choices")
+        driver.screenshot(out / "kiosk-priority.png")
+        driver.tap(driver.find("Back"))
+        driver.tap(driver.find("I need help"))
+        driver.until(lambda: k.help_status is not None and k.help_status.value == "sent", what="help called")
+        driver.screenshot(out / "kiosk-help.png")
+        driver.press("f1")  # spoken guidance on, then the keys
+        driver.press("down")
+        driver.press("down")
+        driver.screenshot(out / "kiosk-keys-focus.png")
+        # The real warning comes 15 s before the timeout; this picture cannot wait 20 minutes for it.
+        k._last_touch = k.clock() - (2 * config.idle_timeout_seconds - 14)
+        k.tick()
+        driver.frames(3)
+        driver.screenshot(out / "kiosk-time-warning.png")
+        k.extend_time()
+        k.back_to_start()
+
+        # A tablet prints through the server: give the branch the (emulated) network printer.
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens['admin']}"}) as http:
+            settings = http.get("/api/v1/branch").json()["settings"]
+            http.patch("/api/v1/branch", json={"settings": {**settings, "printer_url": printer.url}}).raise_for_status()
+        web_kiosk_screenshots(server.url, tokens["admin"], out)
 
         printer.paper = "out"
         driver.until(lambda: k.screen == Screen.START, what="start again")

@@ -51,7 +51,8 @@ def test_db_upgrade_demo_users_and_devices(tmp_path: Path) -> None:
     again = _wins(tmp_path, "devices", "pair", "Hall")
     assert again.returncode == 0 and "/display?pair=wpc_" in again.stdout and again.stdout != screen.stdout
     assert "No device" in _wins(tmp_path, "devices", "pair", "Nowhere").stderr
-    assert "Only displays" in _wins(tmp_path, "devices", "pair", "Entrance kiosk").stderr
+    tablet = _wins(tmp_path, "devices", "pair", "Entrance kiosk")  # a kiosk pairs a web-kiosk tablet now
+    assert tablet.returncode == 0 and "/kiosk?pair=wpc_" in tablet.stdout and "wdt_" not in tablet.stdout
 
 
 def test_production_mode_refuses_to_start_without_a_secret(tmp_path: Path) -> None:

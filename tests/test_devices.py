@@ -58,4 +58,7 @@ def test_display_settings_are_stored(api: Api) -> None:
         "title": "Hall",
         "languages": [],  # not set: the defaults
         "allow_priority": False,
+        "default_language": None,  # (the web kiosk's: unset)
+        "idle_timeout_seconds": None,
+        "result_seconds": None,
     }

@@ -269,6 +269,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.display import install as install_display
 
     install_display(app)  # noqa: E702, I001
+    from wins.webkiosk import install as install_webkiosk
+
+    install_webkiosk(app)  # noqa: E702, I001
     from wins.web import install as install_web
 
     install_web(app)  # noqa: E702, I001

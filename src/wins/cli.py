@@ -262,36 +262,36 @@ def devices() -> None:
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["kiosk", "display"]), required=True)
 def devices_create(name: str, kind: str) -> None:
-    """Create a kiosk (prints its token, for the kiosk's settings) or a display (prints a one-time pairing link
-    to open on the screen)."""
+    """Create a kiosk (prints its token, for the Kivy kiosk's settings; for a web-kiosk tablet run `wins devices
+    pair NAME` then) or a display (prints a one-time pairing link to open on the screen)."""
     from wins.devices.models import DeviceKind
-    from wins.devices.service import create_device, create_pairing_code
+    from wins.devices.service import create_device, create_pairing_code, pairing_path
     from wins.errors import WinsError
 
     settings = _settings()
     try:
         with _session(settings) as session:
             device, token = create_device(session, name=name, kind=DeviceKind(kind), actor=None)
-            code = None
+            link = None
             if device.kind == DeviceKind.display:
                 _, code = create_pairing_code(session, device.id, seconds=settings.pairing_code_seconds, actor=None)
+                link = pairing_path(device, code)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
-    if code is None:
+    if link is None:
         click.echo(token)
     else:
-        _echo_pairing(settings, name, code)
+        _echo_pairing(settings, name, link)
 
 
 @devices.command("pair")
 @click.argument("name")
 def devices_pair(name: str) -> None:
-    """Print a new one-time pairing link for the display NAME (the screen paired before is unpaired when the
-    link is used)."""
+    """Print a new one-time pairing link for the display or web-kiosk tablet NAME."""
     from sqlalchemy import select
 
     from wins.devices.models import Device
-    from wins.devices.service import create_pairing_code
+    from wins.devices.service import create_pairing_code, pairing_path
     from wins.errors import WinsError
 
     settings = _settings()
@@ -301,16 +301,17 @@ def devices_pair(name: str) -> None:
             if device is None:
                 raise click.ClickException(f"No device is called {name!r}.")
             _, code = create_pairing_code(session, device.id, seconds=settings.pairing_code_seconds, actor=None)
+            link = pairing_path(device, code)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
-    _echo_pairing(settings, name, code)
+    _echo_pairing(settings, name, link)
 
 
-def _echo_pairing(settings: Settings, name: str, code: str) -> None:
+def _echo_pairing(settings: Settings, name: str, link: str) -> None:
     base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     minutes = max(1, settings.pairing_code_seconds // 60)
     click.echo(f"Open this on the screen of {name!r} within {minutes} minutes (it works once):")
-    click.echo(f"{base}/display?pair={code}")
+    click.echo(base + link)
 
 
 from wins.ops.cli import backup_command, restore_command  # noqa: E402  (commands live with their area)

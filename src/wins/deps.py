@@ -222,10 +222,10 @@ def _resolve_principal(request: Request, token: str | None) -> Principal:
         principal: Principal | None = hook(request) if hook is not None else None
         if principal is not None:
             return principal
-        # A paired display board (wins.display) reads with its HttpOnly pairing cookie: no token in its page.
-        # Read-only requests only, so the cookie cannot be used to change anything (no CSRF to fear).
+        # A paired display board or web kiosk (wins.display) calls with its HttpOnly pairing cookie: no token in
+        # its page. The hook decides which requests a cookie may make (CSRF: see device_cookie_principal).
         device_hook = web_hooks(request).device_cookie_principal
-        if device_hook is not None and request.method in ("GET", "HEAD"):
+        if device_hook is not None:
             principal = device_hook(request)
             if principal is not None:
                 return principal

@@ -117,6 +117,17 @@ class StoredJson(BaseModel):
         return data
 
 
+class PriorityCategory(StoredJson):
+    """One named priority category (pregnant, disability, over 75 …) of the branch setting `priority_categories`
+    (issue 18: offered on kiosks whose configuration has `allow_priority`)."""
+
+    key: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$", description="Stable identifier")
+    # A plain label, or one per language code ({"en": "Pregnant", "fr": "Enceinte"}).
+    label: Text | dict[LanguageTag, Text] = Field(description="Shown after 'I need priority'")
+    weight: int = Field(0, ge=-100, le=100, description="Extra ordering weight (reserved for issue 16)")
+    on_kiosk: bool = Field(True, description="Offered on the kiosk (else staff-only)")
+
+
 class BranchSettings(StoredJson):
     """A branch's settings. In a PATCH, the keys given replace the stored ones (`null` removes the logo or the
     printer)."""
@@ -133,6 +144,9 @@ class BranchSettings(StoredJson):
         None,
         description="Network printer for reprints, tcp://HOST:PORT; other kinds only through WINS_PRINTER_URL",
     )
+    priority_categories: list[PriorityCategory] = Field(
+        default_factory=list, max_length=20, description="Named priority categories (see PriorityCategory)"
+    )
 
 
 class DeviceConfig(StoredJson):
@@ -146,6 +160,10 @@ class DeviceConfig(StoredJson):
     speech: bool = True
     title: Text = Field("", max_length=80, description="Heading; empty = the branch name")
     allow_priority: bool = Field(False, description="Kiosk: may issue priority tickets")
+    # The web kiosk (/kiosk) on a tablet; the Kivy kiosk has these in its own TOML file.
+    default_language: LanguageTag | None = Field(None, description="Web kiosk: each customer starts in this")
+    idle_timeout_seconds: int | None = Field(None, ge=5, le=3600, description="Web kiosk: back to start after")
+    result_seconds: int | None = Field(None, ge=3, le=600, description="Web kiosk: the ticket stays this long")
 
 
 StatusWord = Annotated[str, Field(max_length=32, pattern=r"^[a-z0-9_]*$")]
@@ -159,6 +177,8 @@ class DeviceStatusReport(StoredJson):
     paper_low: bool | None = None
     spooled_slips: int | None = Field(None, ge=0, le=1_000_000)
     screen: StatusWord | None = None
+    # Set by the server (POST /devices/me/help), cleared by a staff acknowledge; a report keeps it.
+    help_requested_at: str | None = Field(None, max_length=40, description="A customer asked for help (ISO time)")
 
 
 M = TypeVar("M", bound=BaseModel)

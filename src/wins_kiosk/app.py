@@ -13,7 +13,9 @@ from typing import Any
 
 from wins_kiosk.client import EventFollower, KioskClient
 from wins_kiosk.config import KioskConfig
+from wins_kiosk.guidance import Speaker
 from wins_kiosk.runner import ThreadRunner
+from wins_kiosk.speech import EspeakSpeaker, KivyPlayer
 from wins_kiosk.state import Kiosk, TicketPrinter
 
 logger = logging.getLogger(__name__)
@@ -76,7 +78,12 @@ def wire(config: KioskConfig, post: Callable[[Callable[[], None]], None], *, eve
             config.printer_url, config.spool_dir, retry_seconds=config.spool_retry_seconds, logo_path=config.logo_path
         )
     runner = ThreadRunner(post)
-    kiosk = Kiosk(config, make_client=make_client, runner=runner, printer=printer)
+    speaker: Speaker | None = None
+    if EspeakSpeaker.available():
+        speaker = EspeakSpeaker(KivyPlayer())
+    else:
+        logger.warning("espeak-ng is not installed: no spoken guidance (apt install espeak-ng)")
+    kiosk = Kiosk(config, make_client=make_client, runner=runner, printer=printer, speaker=speaker)
     follower = EventFollower(
         make_client,
         on_events=lambda events: post(lambda: kiosk.on_events(events)),
@@ -103,6 +110,13 @@ def attach(wiring: Wiring) -> Any:
     kiosk = wiring.kiosk
     view = KioskView(kiosk)
     view.tick_event = Clock.schedule_interval(lambda _dt: kiosk.tick(), TICK_SECONDS)
+
+    def key_down(_window: Any, keycode: int, _scancode: int, _text: str | None, _modifiers: list[str]) -> bool:
+        keyboard = Window._system_keyboard  # Kivy's own names for keycodes ("tab", "enter", "f1" …)
+        return view.on_key(keyboard.keycode_to_string(keycode))
+
+    Window.bind(on_key_down=key_down)
+    view.key_binding = key_down
 
     def follow_window() -> None:
         wanted: Any = "auto" if kiosk.fullscreen else False

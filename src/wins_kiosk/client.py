@@ -181,14 +181,14 @@ class KioskClient:
             if r.get("active", True)
         ]
 
-    def issue_ticket(self, service_id: int, *, language: str | None, idempotency_key: str) -> IssuedTicket:
+    def issue_ticket(
+        self, service_id: int, *, language: str | None, idempotency_key: str, priority: bool = False
+    ) -> IssuedTicket:
         """Issue a ticket. Calling again with the same key returns the same ticket (`replayed=True`)."""
-        response = self._request(
-            "POST",
-            "/api/v1/tickets",
-            json={"service_id": service_id, "language": language},
-            headers={"Idempotency-Key": idempotency_key},
-        )
+        body: dict[str, Any] = {"service_id": service_id, "language": language}
+        if priority:
+            body["priority"] = True
+        response = self._request("POST", "/api/v1/tickets", json=body, headers={"Idempotency-Key": idempotency_key})
         data = response.json()
         low, high = (list(data.get("estimated_wait_range") or [0, 0]) + [0, 0])[:2]
         return IssuedTicket(
@@ -229,6 +229,15 @@ class KioskClient:
     def report_status(self, status: dict[str, Any]) -> None:
         """Tell the server this kiosk's health (printer state …); staff screens show it."""
         self._request("POST", "/api/v1/devices/me/status", json={"status": status})
+
+    def request_help(self) -> None:
+        """Ask for a member of staff to come to this kiosk (staff screens raise an alert)."""
+        self._request("POST", "/api/v1/devices/me/help")
+
+    def kiosk_setup(self) -> dict[str, Any]:
+        """What the server tells this kiosk beyond the branch: the priority categories it may offer."""
+        data = self._json("GET", "/api/v1/devices/me/kiosk")
+        return data if isinstance(data, dict) else {}
 
     def events(self, since: int | None, *, wait: float = 25.0) -> EventBatch:
         """Long-poll: the events after `since`, waiting up to `wait` seconds for news."""

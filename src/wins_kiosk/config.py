@@ -39,6 +39,12 @@ class KioskConfig:
     big_font_default: bool = False
     # Window size when not full screen (development, screenshots).
     window_size: tuple[int, int] = (1280, 800)
+    # "Need more time?" shows this long before a timeout (at most half the timeout).
+    timeout_warning_seconds: float = 15.0
+    # Spoken guidance from the start (else: a long press anywhere, F1, or a headset turns it on).
+    speech_default: bool = False
+    # Speech volume in percent (the customer changes it with + and -).
+    speech_volume: int = 70
 
     def __post_init__(self) -> None:
         if not self.server_url.startswith(("http://", "https://")):
@@ -50,12 +56,15 @@ class KioskConfig:
                 raise ConfigError(f"language {code!r} has no translation; known: {', '.join(sorted(CATALOGUE))}")
         if not self.operator_pin.isdigit() or not 4 <= len(self.operator_pin) <= 12:
             raise ConfigError("operator_pin must be 4 to 12 digits")
+        if not 10 <= self.speech_volume <= 100:
+            raise ConfigError("speech_volume must be 10 to 100 (percent)")
         for name in (
             "idle_timeout_seconds",
             "result_seconds",
             "request_timeout_seconds",
             "health_check_seconds",
             "spool_retry_seconds",
+            "timeout_warning_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")

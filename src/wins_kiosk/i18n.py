@@ -65,6 +65,30 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "printer_error": "error",
         "printer_unknown": "unknown",
         "printer_none": "none configured",
+        "help_button": "I need help",
+        "help_sending": "Calling a member of staff…",
+        "help_sent": "A member of staff has been called. Please wait here.",
+        "help_acknowledged": "Someone is coming to help you.",
+        "help_failed": "Help could not be called. Please ask at the desk.",
+        "priority_button": "I need priority",
+        "priority_cancel": "No priority",
+        "priority_title": "Priority ticket: what applies to you?",
+        "priority_choice": "I need priority ({label})",
+        "priority_chosen": "Priority: {label}. Now choose a service",
+        "back": "Back",
+        "time_warning_title": "Need more time?",
+        "time_warning_body": "This screen goes back to the start in {seconds} seconds. Press Enter or touch More time.",
+        "more_time": "More time",
+        "speech_services": "{count} services: {names}",
+        "speech_keys": (
+            "Use the arrow keys to move and Enter to choose. Press H to call a member of "
+            "staff, F1 to hear this again, plus and minus for the volume"
+        ),
+        "speech_button": "{label}. Button {index} of {count}",
+        "speech_your_number": "Your number is {number}",
+        "speech_called": "Number {number}, please go to {counter}",
+        "speech_volume": "Volume {volume} percent",
+        "speech_hint": "Hold anywhere for spoken guidance",
     },
     "fr": {
         "welcome": "Bienvenue",
@@ -114,6 +138,32 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "printer_error": "erreur",
         "printer_unknown": "inconnu",
         "printer_none": "aucune configurée",
+        "help_button": "J’ai besoin d’aide",
+        "help_sending": "Appel d’un agent…",
+        "help_sent": "Un agent a été appelé. Veuillez patienter ici.",
+        "help_acknowledged": "Quelqu’un vient vous aider.",
+        "help_failed": "L’aide n’a pas pu être appelée. Adressez-vous à l’accueil.",
+        "priority_button": "J’ai besoin d’une priorité",
+        "priority_cancel": "Sans priorité",
+        "priority_title": "Ticket prioritaire : quelle situation vous concerne ?",
+        "priority_choice": "J’ai besoin d’une priorité ({label})",
+        "priority_chosen": "Priorité : {label}. Choisissez maintenant un service",
+        "back": "Retour",
+        "time_warning_title": "Besoin de plus de temps ?",
+        "time_warning_body": (
+            "Cet écran revient à l’accueil dans {seconds} secondes. Appuyez sur Entrée ou touchez Plus de temps."
+        ),
+        "more_time": "Plus de temps",
+        "speech_services": "{count} services : {names}",
+        "speech_keys": (
+            "Utilisez les flèches pour vous déplacer et Entrée pour choisir. Appuyez sur H pour "
+            "appeler un agent, F1 pour réécouter, plus et moins pour le volume"
+        ),
+        "speech_button": "{label}. Bouton {index} sur {count}",
+        "speech_your_number": "Votre numéro est {number}",
+        "speech_called": "Numéro {number}, veuillez vous rendre au {counter}",
+        "speech_volume": "Volume {volume} pour cent",
+        "speech_hint": "Appui long n’importe où pour le guidage vocal",
     },
     "de": {
         "welcome": "Willkommen",
@@ -163,6 +213,33 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "printer_error": "Fehler",
         "printer_unknown": "unbekannt",
         "printer_none": "keiner eingerichtet",
+        "help_button": "Ich brauche Hilfe",
+        "help_sending": "Ein Mitarbeiter wird gerufen…",
+        "help_sent": "Ein Mitarbeiter wurde gerufen. Bitte warten Sie hier.",
+        "help_acknowledged": "Jemand kommt, um Ihnen zu helfen.",
+        "help_failed": "Hilfe konnte nicht gerufen werden. Bitte fragen Sie am Empfang.",
+        "priority_button": "Ich brauche Vorrang",
+        "priority_cancel": "Kein Vorrang",
+        "priority_title": "Vorrang-Ticket: Was trifft auf Sie zu?",
+        "priority_choice": "Ich brauche Vorrang ({label})",
+        "priority_chosen": "Vorrang: {label}. Wählen Sie jetzt einen Service",
+        "back": "Zurück",
+        "time_warning_title": "Brauchen Sie mehr Zeit?",
+        "time_warning_body": (
+            "Dieser Bildschirm kehrt in {seconds} Sekunden zum Anfang zurück. "
+            "Drücken Sie Enter oder berühren Sie Mehr Zeit."
+        ),
+        "more_time": "Mehr Zeit",
+        "speech_services": "{count} Services: {names}",
+        "speech_keys": (
+            "Mit den Pfeiltasten bewegen, mit Enter wählen. H ruft einen "
+            "Mitarbeiter, F1 wiederholt, Plus und Minus ändern die Lautstärke"
+        ),
+        "speech_button": "{label}. Schaltfläche {index} von {count}",
+        "speech_your_number": "Ihre Nummer ist {number}",
+        "speech_called": "Nummer {number}, bitte gehen Sie zu {counter}",
+        "speech_volume": "Lautstärke {volume} Prozent",
+        "speech_hint": "Lange irgendwo drücken für Sprachführung",
     },
 }
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from wins_kiosk.client import (
@@ -31,6 +32,17 @@ from wins_kiosk.client import (
     Unauthorized,
 )
 from wins_kiosk.config import KioskConfig
+from wins_kiosk.guidance import (
+    KEYS,
+    VOLUME_MAX,
+    VOLUME_MIN,
+    VOLUME_STEP,
+    Action,
+    FocusItem,
+    SilentSpeaker,
+    Speaker,
+    spoken_number,
+)
 from wins_kiosk.i18n import language_name, supported, translate
 from wins_kiosk.runner import JobResult, Runner
 
@@ -54,6 +66,14 @@ class Screen(StrEnum):
     UNAVAILABLE = "unavailable"
     PIN = "pin"
     OPERATOR = "operator"
+    PRIORITY = "priority"  # "I need priority (…)": the customer picks a category, then a service
+
+
+class HelpStatus(StrEnum):
+    SENDING = "sending"
+    SENT = "sent"  # staff screens show the alert
+    ACKNOWLEDGED = "acknowledged"  # a member of staff is on the way
+    FAILED = "failed"
 
 
 class PrintStatus(StrEnum):
@@ -114,6 +134,7 @@ class PendingIssue:
     language: str
     key: str
     at: float
+    priority: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +142,7 @@ class Loaded:
     branch: BranchInfo | None = None
     services: list[Service] | None = None
     queue: QueueSnapshot | None = None
+    setup: dict[str, Any] | None = None
 
 
 def wait_minutes(wait_range: tuple[int, int]) -> tuple[int, int]:
@@ -136,12 +158,14 @@ class Kiosk:
         make_client: Callable[[], KioskClient],
         runner: Runner,
         printer: TicketPrinter | None = None,
+        speaker: Speaker | None = None,
         clock: Callable[[], float] = time.monotonic,
         new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.config = config
         self.runner = runner
         self.printer: TicketPrinter = printer or NoPrinter()
+        self.speaker: Speaker = speaker or SilentSpeaker()
         self.clock = clock
         self.new_key = new_key
         # One HTTP client per lane: each lane is one thread.
@@ -170,6 +194,16 @@ class Kiosk:
         self.operator_message = ""
         self.quit_requested = False
         self.last_event_id: int | None = None
+        # Accessibility: speech, keys, timeouts, help, priority
+        self.speech_on = config.speech_default
+        self.volume = config.speech_volume
+        self.focus_key: str | None = None  # the focus ring; None until someone uses the keys
+        self.time_warning = False  # "Need more time?"
+        self.help_status: HelpStatus | None = None
+        self.device_id: int | None = None
+        self.priority_categories: list[dict[str, Any]] = []
+        self.priority_choice: dict[str, Any] | None = None
+        self.last_spoken = ""
 
         self._listeners: list[Callable[[], None]] = []
         self._pending: PendingIssue | None = None
@@ -184,6 +218,9 @@ class Kiosk:
         self._status_reported = -1
         self._pin_failures = 0
         self._pin_locked_until = 0.0
+        self._keys_used = False
+        self._spoken_context: tuple[Any, ...] = ()
+        self._announce_ticket_id: int | None = None
         self.printer.set_listener(lambda outcome: self.runner.post(lambda: self._printer_changed(outcome)))
 
     # -- observers ------------------------------------------------------------------------------
@@ -193,6 +230,13 @@ class Kiosk:
         self._listeners.append(listener)
 
     def _changed(self) -> None:
+        items = self.focus_items()
+        if self.focus_key not in {item.key for item in items}:
+            self.focus_key = items[0].key if items and self._keys_used else None
+        context = self._speech_context()
+        if self.speech_on and context != self._spoken_context:
+            self._spoken_context = context
+            self.say(self.screen_speech())
         for listener in list(self._listeners):
             listener()
 
@@ -241,29 +285,70 @@ class Kiosk:
         self._background_client.close()
 
     def touched(self) -> None:
+        """Someone touched the screen or pressed a key: the idle timer starts again. A "Need more time?" stays
+        until answered (`extend_time`): were a touch to close it, the finger would land on what lies below."""
         self._last_touch = self.clock()
 
     def tick(self) -> None:
         """Timers: call a few times a second."""
         now = self.clock()
-        if self.screen == Screen.RESULT and self.print_status != PrintStatus.PRINTING and now >= self._result_until:
+        deadline = self._deadline()
+        if deadline is not None and now >= deadline:
+            if self.screen != Screen.RESULT:
+                logger.info("idle for %.0f s: back to the start screen", now - self._last_touch)
             self.back_to_start()
-        elif (
-            self.screen not in (Screen.ISSUING, Screen.RESULT)
-            and now - self._last_touch >= self.config.idle_timeout_seconds
-            and self._customised()
-        ):
-            logger.info("idle for %.0f s: back to the start screen", now - self._last_touch)
-            self.back_to_start()
+        elif deadline is not None and self._warns() and now >= deadline - self._warning_seconds():
+            if not self.time_warning:
+                self.time_warning = True
+                self._changed()
         if now >= self._next_health:
             self._check_health()
         if self.online and self._status_reported != self._status_generation:
             self._report_status()
 
+    def _deadline(self) -> float | None:
+        """When this screen goes back to the start by itself (None: it stays)."""
+        if self.screen == Screen.ISSUING:
+            return None
+        if self.screen == Screen.RESULT:
+            return None if self.print_status == PrintStatus.PRINTING else self._result_until
+        if self._customised():
+            # Listening takes longer than reading: speech doubles the time.
+            return self._last_touch + self.config.idle_timeout_seconds * (2 if self.speech_on else 1)
+        return None
+
+    def _warns(self) -> bool:
+        """Worth a "Need more time?": something would be lost. A printed ticket is in the customer's hand."""
+        if self.screen == Screen.RESULT:
+            return self.speech_on or self.print_status == PrintStatus.FAILED
+        return self.screen not in (Screen.PIN, Screen.OPERATOR)
+
+    def _warning_seconds(self) -> float:
+        total = self.config.result_seconds if self.screen == Screen.RESULT else self.config.idle_timeout_seconds
+        return min(self.config.timeout_warning_seconds, total / 2)
+
+    def seconds_left(self) -> int:
+        deadline = self._deadline()
+        return 0 if deadline is None else max(0, math.ceil(deadline - self.clock()))
+
+    def extend_time(self) -> None:
+        """ "More time": the timer starts again (as often as the customer asks)."""
+        now = self.clock()
+        self._last_touch = now
+        if self.screen == Screen.RESULT:
+            self._result_until = now + max(self.config.result_seconds, self.config.idle_timeout_seconds)
+        self.time_warning = False
+        self._spoken_context = ()  # read the screen again: the customer may have missed it
+        self._changed()
+
     def _customised(self) -> bool:
         """Anything a previous customer or operator left that the next customer should not inherit."""
         return (
-            self.screen in (Screen.PIN, Screen.OPERATOR)
+            self.screen in (Screen.PIN, Screen.OPERATOR, Screen.PRIORITY)
+            or self.speech_on != self.config.speech_default
+            or self.volume != self.config.speech_volume
+            or self.help_status is not None
+            or self.priority_choice is not None
             or self.language != self.config.default_language
             or self.big_font != self.config.big_font_default
             or self.notice is not None
@@ -282,6 +367,15 @@ class Kiosk:
         self.pin_entry = ""
         self.pin_error = None
         self.operator_message = ""
+        self.time_warning = False
+        self.help_status = None
+        self.priority_choice = None
+        if self.speech_on and not self.config.speech_default:
+            self.speaker.stop()
+        self.speech_on = self.config.speech_default
+        self.volume = self.config.speech_volume
+        self._keys_used = False
+        self.focus_key = None
         self.screen = Screen.START if self.online else Screen.UNAVAILABLE
         self._changed()
 
@@ -305,13 +399,15 @@ class Kiosk:
             return
         now = self.clock()
         pending = self._pending
+        priority = self.priority_choice is not None
         if (
             pending is None
             or pending.service_id != service_id
             or pending.language != self.language
+            or pending.priority != priority
             or now - pending.at > self.config.idle_timeout_seconds
         ):
-            pending = PendingIssue(service_id, self.language, self.new_key(), now)
+            pending = PendingIssue(service_id, self.language, self.new_key(), now, priority)
         self._pending = pending
         self.notice = None
         self.screen = Screen.ISSUING
@@ -322,6 +418,9 @@ class Kiosk:
     def tap_result(self) -> None:
         """A tap on the result screen: the customer is done."""
         self.touched()
+        if self.screen == Screen.RESULT and self.time_warning:
+            self.extend_time()
+            return
         if (
             self.screen == Screen.RESULT
             and self.print_status != PrintStatus.PRINTING
@@ -356,6 +455,8 @@ class Kiosk:
         logger.info("issued %s%s", ticket.number, " (replayed)" if ticket.replayed else "")
         self._pending = None
         self.ticket = ticket
+        self.priority_choice = None
+        self._announce_ticket_id = ticket.id
         self.screen = Screen.RESULT
         self._result_shown_at = self.clock()
         if not self.printer.configured or self.branch is None:
@@ -472,6 +573,7 @@ class Kiosk:
         """Events from the stream: refresh what they touch."""
         for event in events:
             self.last_event_id = event.id
+            self._hear(event)
             kind = event.type.split(".")[0]
             if kind == "service":
                 self._stale.add("services")
@@ -517,10 +619,247 @@ class Kiosk:
                     self.languages.insert(0, self.config.default_language)
         if loaded.services is not None:
             self.services = loaded.services
+        if loaded.setup is not None:
+            self.device_id = loaded.setup.get("device_id")
+            self.priority_categories = [
+                c for c in loaded.setup.get("priority_categories") or [] if isinstance(c, dict) and c.get("key")
+            ]
         if loaded.queue is not None:
             self.now_serving = loaded.queue.now_serving[:NOW_SERVING_SHOWN]
             if self.last_event_id is None:
                 self.last_event_id = loaded.queue.last_event_id
+
+    # -- accessibility: keys, focus, speech, help, priority -----------------------------------------------
+
+    def focus_items(self) -> list[FocusItem]:
+        """What the keys can reach on this screen, in order (the Kivy widgets carry the same keys)."""
+        if self.time_warning:
+            return [FocusItem("more_time", self.text("more_time"), self.extend_time)]
+        items: list[FocusItem] = []
+        if self.screen == Screen.START:
+            for service in self.services:
+                label = service.name
+                if self.priority_choice is not None:
+                    label = f"{service.name} ({self.priority_label(self.priority_choice)})"
+                items.append(FocusItem(f"service:{service.id}", label, partial(self.tap_service, service.id)))
+            if self.priority_categories:
+                if self.priority_choice is None:
+                    items.append(FocusItem("priority", self.text("priority_button"), self.open_priority))
+                else:
+                    items.append(FocusItem("priority", self.text("priority_cancel"), self.cancel_priority))
+            items.append(FocusItem("help", self.text("help_button"), self.request_help))
+            for code, name in self.language_choices():
+                items.append(FocusItem(f"lang:{code}", name, partial(self.set_language, code)))
+            big = self.text("normal_text") if self.big_font else self.text("big_text")
+            items.append(FocusItem("big_text", big, self.toggle_big_font))
+        elif self.screen == Screen.PRIORITY:
+            for category in self.priority_categories:
+                label = self.text("priority_choice", label=self.priority_label(category))
+                key = str(category["key"])
+                items.append(FocusItem(f"priority:{key}", label, partial(self.choose_priority, key)))
+            items.append(FocusItem("back", self.text("back"), self.cancel_priority))
+        elif self.screen == Screen.RESULT:
+            items.append(FocusItem("finish", self.text("touch_to_finish"), self.tap_result))
+        return items
+
+    def key(self, name: str) -> bool:
+        """A key from a keyboard, keypad or switch interface (see guidance.KEYS); False when not ours."""
+        action = KEYS.get(name)
+        if action is None or self.screen in (Screen.PIN, Screen.OPERATOR):
+            return False
+        self.touched()
+        if action in (Action.NEXT, Action.PREVIOUS, Action.ACTIVATE):
+            self._keys_used = True  # from now on each screen starts with its first item focused
+        if self.time_warning and action in (Action.ACTIVATE, Action.BACK):
+            self.extend_time()  # "Need more time?" has one answer: no need to find the button first
+        elif action == Action.GUIDE:
+            self.speech_on = True
+            self._spoken_context = ()
+            self._changed()
+        elif action == Action.REPEAT:
+            self.speech_on = True
+            self.say(self.last_spoken or self.screen_speech())
+        elif action in (Action.LOUDER, Action.SOFTER):
+            step = VOLUME_STEP if action == Action.LOUDER else -VOLUME_STEP
+            self.volume = max(VOLUME_MIN, min(VOLUME_MAX, self.volume + step))
+            self.say(_sentences(self.text("speech_volume", volume=self.volume)))
+            self._changed()
+        elif action == Action.HELP:
+            self.request_help()
+        elif action == Action.BACK:
+            if self.screen == Screen.PRIORITY or self.priority_choice is not None:
+                self.cancel_priority()
+        elif action in (Action.NEXT, Action.PREVIOUS):
+            self._move_focus(1 if action == Action.NEXT else -1)
+        elif action == Action.ACTIVATE:
+            self._activate()
+        return True
+
+    def _move_focus(self, step: int) -> None:
+        items = self.focus_items()
+        if not items:
+            return
+        keys = [item.key for item in items]
+        if self.focus_key in keys:
+            index = (keys.index(self.focus_key) + step) % len(keys)
+        else:
+            index = 0 if step > 0 else len(keys) - 1
+        self.focus_key = keys[index]
+        self.say(_sentences(self.text("speech_button", label=items[index].label, index=index + 1, count=len(items))))
+        self._changed()
+
+    def _activate(self) -> None:
+        items = self.focus_items()
+        chosen = next((item for item in items if item.key == self.focus_key), None)
+        if chosen is None:
+            # The first Enter shows where the focus is rather than choosing blindly.
+            if items:
+                self._move_focus(1)
+            return
+        chosen.run()
+
+    def focused_label(self) -> str:
+        return next((item.label for item in self.focus_items() if item.key == self.focus_key), "")
+
+    def say(self, text: str) -> None:
+        """Speak `text` now (interrupting), if speech is on."""
+        if not self.speech_on or not text:
+            return
+        self.last_spoken = text
+        self.speaker.say(text, language=self.language, volume=self.volume)
+
+    def start_speech(self) -> None:
+        """The long press anywhere (or a headset plugged in): turn speech on and read the screen."""
+        self.touched()
+        self.speech_on = True
+        self._spoken_context = ()
+        self._changed()
+
+    def _speech_context(self) -> tuple[Any, ...]:
+        ticket_id = self.ticket.id if self.ticket else None
+        return (
+            self.screen,
+            self.time_warning,
+            self.help_status,
+            self.print_status,
+            ticket_id,
+            self.language,
+            self.notice,
+            self.priority_choice is not None,
+        )
+
+    def screen_speech(self) -> str:
+        """What the speech reads for the screen as it is now (in the kiosk's language)."""
+        t = self.text
+        if self.time_warning:
+            return _sentences(t("time_warning_title"), t("time_warning_body", seconds=self.seconds_left()))
+        parts: list[str] = []
+        if self.help_status is not None:
+            parts.append(t(f"help_{self.help_status.value}"))
+        if self.screen == Screen.START:
+            parts.append(self.branch_name or t("welcome"))
+            if self.notice:
+                parts.append(t(self.notice))
+            if self.priority_choice is not None:
+                parts.append(t("priority_chosen", label=self.priority_label(self.priority_choice)))
+            else:
+                parts.append(t("choose_service"))
+            if self.services:
+                names = ", ".join(s.name for s in self.services)
+                parts.append(t("speech_services", count=len(self.services), names=names))
+            else:
+                parts.append(t("no_services"))
+            parts.append(t("speech_keys"))
+        elif self.screen == Screen.PRIORITY:
+            parts.append(t("priority_title"))
+            labels = ", ".join(self.priority_label(c) for c in self.priority_categories)
+            parts.append(labels)
+            parts.append(t("speech_keys"))
+        elif self.screen == Screen.ISSUING:
+            parts.append(t("issuing"))
+        elif self.screen == Screen.RESULT and self.ticket is not None:
+            ticket = self.ticket
+            parts.append(t("speech_your_number", number=spoken_number(ticket.number)))
+            parts += [ticket.service_name, self.people_ahead_text(ticket), self.wait_text(ticket)]
+            if self.print_status == PrintStatus.FAILED:
+                parts += [t("printer_fault_title"), t("printer_fault_note", number=spoken_number(ticket.number))]
+            elif self.print_status == PrintStatus.PRINTED:
+                parts.append(t("take_ticket"))
+            elif self.print_status == PrintStatus.PRINTING:
+                parts.append(t("issuing"))
+        elif self.screen == Screen.UNAVAILABLE:
+            parts += [t("unavailable_title"), t("unavailable_body")]
+        else:
+            parts.append(t("operator_title"))
+        return _sentences(*parts)
+
+    def _hear(self, event: Event) -> None:
+        """Events that concern this kiosk's customer: staff acknowledged the help call, the ticket was called."""
+        data = event.data
+        if event.type == "device.help_acknowledged" and self.device_id is not None:
+            if data.get("device_id") == self.device_id and self.help_status is not None:
+                self.help_status = HelpStatus.ACKNOWLEDGED
+                self._changed()
+        elif event.type in ("ticket.called", "ticket.recalled") and data.get("id") == self._announce_ticket_id:
+            counter = str(data.get("counter_name") or "")
+            number = str(data.get("number") or "")
+            counter_text = self.text("counter", counter=counter)
+            self.say(_sentences(self.text("speech_called", number=spoken_number(number), counter=counter_text)))
+
+    def request_help(self) -> None:
+        """ "I need help": staff screens show an alert with this kiosk's name until someone acknowledges it."""
+        self.touched()
+        if self.help_status in (HelpStatus.SENDING, HelpStatus.SENT, HelpStatus.ACKNOWLEDGED):
+            self._spoken_context = ()  # asked again: say again that help is coming
+            self._changed()
+            return
+        if not self.online:
+            self.help_status = HelpStatus.FAILED
+            self._changed()
+            return
+        self.help_status = HelpStatus.SENDING
+        self._changed()
+        client = self._customer_client
+        self.runner.submit("main", client.request_help, self._help_sent)
+
+    def _help_sent(self, result: JobResult[None]) -> None:
+        if self.help_status != HelpStatus.SENDING:
+            return  # acknowledged already, or the next customer
+        if result.error is not None:
+            logger.error("could not call for help: %s", result.error)
+            self.help_status = HelpStatus.FAILED
+        else:
+            logger.info("help requested")
+            self.help_status = HelpStatus.SENT
+        self._changed()
+
+    def priority_label(self, category: dict[str, Any]) -> str:
+        label = category.get("label")
+        if isinstance(label, dict):
+            return str(label.get(self.language) or label.get("en") or next(iter(label.values()), category["key"]))
+        return str(label or category.get("key"))
+
+    def open_priority(self) -> None:
+        self.touched()
+        if self.screen == Screen.START and self.priority_categories:
+            self.screen = Screen.PRIORITY
+            self._changed()
+
+    def choose_priority(self, key: str) -> None:
+        """The customer needs priority for this reason: the next service tap issues a priority ticket."""
+        self.touched()
+        chosen = next((c for c in self.priority_categories if c.get("key") == key), None)
+        if self.screen == Screen.PRIORITY and chosen is not None:
+            self.priority_choice = chosen
+            self.screen = Screen.START
+            self._changed()
+
+    def cancel_priority(self) -> None:
+        self.touched()
+        self.priority_choice = None
+        if self.screen == Screen.PRIORITY:
+            self.screen = Screen.START
+        self._changed()
 
     # -- operator -------------------------------------------------------------------------------------
 
@@ -605,13 +944,25 @@ class Kiosk:
         self.runner.submit("main", lambda: printer.print_test(branch=branch, language=language), done)
 
 
+def _sentences(*parts: str) -> str:
+    """Parts joined as sentences (espeak-ng pauses at a full stop)."""
+    out = []
+    for part in parts:
+        part = part.strip()
+        if part:
+            out.append(part if part[-1] in ".!?…:" else part + ".")
+    return " ".join(out)
+
+
 # -- blocking work (runs on the runner's threads) ----------------------------------------------------
 
 
 def _issue(client: KioskClient, pending: PendingIssue) -> IssuedTicket:
     for attempt in range(ISSUE_ATTEMPTS):
         try:
-            return client.issue_ticket(pending.service_id, language=pending.language, idempotency_key=pending.key)
+            return client.issue_ticket(
+                pending.service_id, language=pending.language, idempotency_key=pending.key, priority=pending.priority
+            )
         except ServerUnavailable:
             if attempt == ISSUE_ATTEMPTS - 1:
                 raise
@@ -621,6 +972,7 @@ def _issue(client: KioskClient, pending: PendingIssue) -> IssuedTicket:
 
 def _load(client: KioskClient, parts: set[str]) -> Loaded:
     return Loaded(
+        setup=_setup(client) if "branch" in parts else None,
         branch=client.branch() if "branch" in parts else None,
         services=client.services() if "services" in parts else None,
         queue=client.queue() if "queue" in parts else None,
@@ -634,3 +986,13 @@ def _health(client: KioskClient, *, full: bool) -> Loaded:
         return Loaded()
     # Coming back (or starting): everything may have changed while we were away.
     return _load(client, {"branch", "services", "queue"})
+
+
+def _setup(client: KioskClient) -> dict[str, Any]:
+    try:
+        return client.kiosk_setup()
+    except Refused as exc:  # a server without the endpoint: no priority choices, help still works
+        if isinstance(exc, Unauthorized):
+            raise
+        logger.warning("kiosk setup unavailable: %s", exc)
+        return {}

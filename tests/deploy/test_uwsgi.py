@@ -24,7 +24,14 @@ def uwsgi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seede
     log = tmp / "uwsgi.log"
     proc = subprocess.Popen(
         [str(BIN / "uwsgi"), "--ini", str(DEPLOY / "uwsgi.ini")],
-        env=server_env(database_url, tmp / "data", WINS_UWSGI_BIND=f"127.0.0.1:{port}", WINS_WORKERS="1"),
+        env=server_env(
+            database_url,
+            tmp / "data",
+            WINS_UWSGI_BIND=f"127.0.0.1:{port}",
+            WINS_WORKERS="1",
+            # The sizing test parks 100 screens on one display token; a site has a token per screen.
+            WINS_WS_MAX_PER_PRINCIPAL="200",
+        ),
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=tmp,

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright
 
 from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
+from tests.support.pairing import pairing_link
 from tests.support.rest import Rest
 from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
@@ -39,15 +40,9 @@ class Site(Rest):
     def url(self) -> str:
         return self.server.url
 
-    def pairing_link(self, device_id: int | None = None) -> str:
-        """A one-time pairing path for a display (the seeded one by default), as an admin makes it."""
-        if device_id is None:
-            devices = self.http.get("/api/v1/devices", headers=self.auth("admin")).json()
-            device_id = next(d["id"] for d in devices if d["name"] == "display")
-        r = self.http.post(f"/api/v1/devices/{device_id}/pairing-code", headers=self.auth("admin"))
-        assert r.status_code == 201, r.text
-        assert r.json()["url"].endswith("/display?pair=" + r.json()["code"])
-        return "/display?pair=" + str(r.json()["code"])
+    def pairing_link(self, device_id: int | None = None, name: str = "display") -> str:
+        """A one-time pairing path for a display or web kiosk (the seeded display by default), as an admin makes it."""
+        return pairing_link(self.http, self.auth("admin"), device_id, name)
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,9 @@ def test_display_refuses_tokens_in_the_address_and_bad_pairing_codes(site: Site)
     devices = site.http.get("/api/v1/devices", headers=site.auth("admin")).json()
     kiosk = next(d for d in devices if d["kind"] == "kiosk")
     r = site.http.post(f"/api/v1/devices/{kiosk['id']}/pairing-code", headers=site.auth("admin"))
-    assert r.status_code == 422  # kiosks take their token in their settings
+    assert r.status_code == 201 and "/kiosk?pair=" in r.json()["url"]  # a kiosk's link pairs a web-kiosk tablet
+    refused = site.http.get("/display?pair=" + r.json()["code"])
+    assert refused.status_code == 403 and "not a display" in refused.text  # (and it is used up)
     display = next(d for d in devices if d["name"] == "display")
     r = site.http.post(f"/api/v1/devices/{display['id']}/pairing-code", headers=site.auth("manager"))
     assert r.status_code == 403

@@ -12,6 +12,7 @@ import httpx
 
 from wins_kiosk.client import EventFollower, KioskClient
 from wins_kiosk.config import KioskConfig
+from wins_kiosk.guidance import Speaker
 from wins_kiosk.runner import CallQueue, ThreadRunner
 from wins_kiosk.state import Kiosk, TicketPrinter
 
@@ -42,6 +43,7 @@ class Harness:
         transport: httpx.BaseTransport | None = None,
         follow_events: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        speaker: Speaker | None = None,
     ) -> None:
         self.loop = CallQueue()
         self.runner = ThreadRunner(self.loop.post)
@@ -52,7 +54,9 @@ class Harness:
                 config.server_url, config.device_token, timeout=config.request_timeout_seconds, transport=transport
             )
 
-        self.kiosk = Kiosk(config, make_client=make_client, runner=self.runner, printer=printer, clock=clock)
+        self.kiosk = Kiosk(
+            config, make_client=make_client, runner=self.runner, printer=printer, clock=clock, speaker=speaker
+        )
         self.follower: EventFollower | None = None
         if follow_events:
             self.follower = EventFollower(

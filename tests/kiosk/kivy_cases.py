@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from kivy.graphics.cgl import cgl_get_initialized_backend_name
 from kivy.tests.common import GraphicUnitTest
@@ -16,8 +17,10 @@ from PIL import Image as PILImage
 from tests.kiosk.harness import fast_config
 from tests.kiosk.kivy_driver import KivyDriver
 from wins_kiosk.screens.result import ResultScreen
+from wins_kiosk.screens.root import TimeWarning
 from wins_kiosk.screens.start import StartScreen
 from wins_kiosk.screens.widgets import QrImage, Tile
+from wins_kiosk.speech import EspeakSpeaker
 from wins_kiosk.state import PrintStatus, Screen
 
 
@@ -78,5 +81,79 @@ class KioskAppTest(GraphicUnitTest):  # type: ignore[misc]
             driver.find("Printer: ready  (" + config.printer_url + ")")  # type: ignore[operator]
             driver.tap(driver.find("Cancel", Tile))
             driver.until(lambda: k.screen == Screen.START, what="start after operator")
+        finally:
+            driver.close()
+
+
+class RecordingSpeaker:
+    """Keeps what was said, and passes it to the real espeak-ng speaker (playback may have no device)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.said: list[str] = []
+
+    def say(self, text: str, *, language: str, volume: int) -> None:
+        self.said.append(text)
+        self.inner.say(text, language=language, volume=volume)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+
+def focus_colour_drawn(path: Path) -> bool:
+    with PILImage.open(path) as picture:
+        colours = {colour for _, colour in picture.convert("RGB").getcolors(1 << 20) or []}
+    return (255, 224, 102) in colours
+
+
+class KioskKeysTest(GraphicUnitTest):  # type: ignore[misc]
+    def test_keys_only_from_start_to_ticket_with_speech_and_help(self) -> None:
+        tmp = Path(os.environ["KIOSK_TEST_TMP"])
+        config = fast_config(
+            os.environ["KIOSK_TEST_SERVER"],
+            os.environ["KIOSK_TEST_TOKEN"],
+            tmp / "keys",
+            printer_url=os.environ["KIOSK_TEST_PRINTER"],
+        )
+        driver = KivyDriver(config)
+        k = driver.kiosk
+        assert isinstance(k.speaker, EspeakSpeaker)  # espeak-ng is installed: the real seam is wired
+        speaker = RecordingSpeaker(k.speaker)
+        k.speaker = speaker
+        try:
+            driver.until(lambda: k.screen == Screen.START and len(k.services) == 3, what="start screen")
+            before = tmp / "keys-before.png"
+            driver.screenshot(before)
+            assert not focus_colour_drawn(before)  # no focus ring until a key is used
+
+            driver.press("f1")
+            assert k.speech_on and "Please choose a service" in speaker.said[-1]
+            driver.press("down")
+            driver.press("down")
+            tile = driver.find("Payments", Tile)
+            assert k.focus_key == tile.focus_key and tile._focus_group is not None
+            assert speaker.said[-1].startswith("Payments. Button 2 of")
+            shot = tmp / "keys-focus.png"
+            driver.screenshot(shot)
+            assert focus_colour_drawn(shot)  # the ring is on screen
+
+            driver.press("enter")
+            driver.until(lambda: k.print_status == PrintStatus.PRINTED, what="ticket printed")
+            assert k.ticket is not None and k.ticket.number == "B001"
+            assert speaker.said[-1].startswith("Your number is B 1. Payments.")
+            assert k.focus_key == "finish"
+
+            driver.press("h")  # I need help
+            driver.until(lambda: k.help_status is not None and k.help_status.value == "sent", what="help sent")
+            driver.find("A member of staff has been called. Please wait here.")
+
+            # The result screen warns before it goes (speech is on), and Enter gives more time.
+            driver.until(lambda: k.time_warning, timeout=10, what="time warning")
+            assert isinstance(driver.view.warning, TimeWarning)
+            driver.find("Need more time?")
+            assert speaker.said[-1].startswith("Need more time?")
+            driver.press("enter")
+            driver.until(lambda: not k.time_warning, what="more time")
+            assert k.screen == Screen.RESULT and driver.view.warning is None
         finally:
             driver.close()

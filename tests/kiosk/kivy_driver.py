@@ -75,6 +75,13 @@ class KivyDriver:
         touch.touch_up()
         self.frames(2)
 
+    def press(self, name: str) -> None:
+        """A key press as the window delivers it (a keyboard, a keypad or a switch interface)."""
+        keycode = self.window._system_keyboard.string_to_keycode(name)
+        self.window.dispatch("on_key_down", keycode, 0, None, [])
+        self.window.dispatch("on_key_up", keycode, 0)
+        self.frames(2)
+
     def screenshot(self, path: Path) -> None:
         self.frames(3)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def kivy_env(tmp_path: Path) -> dict[str, str]:
         XDG_CACHE_HOME=str(tmp_path / "cache"),
         KIVY_NO_ARGS="1",
         KIVY_LOG_MODE="PYTHON",
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]),  # this tree, not an installed copy
     )
     return env
 
@@ -61,8 +61,10 @@ def test_kivy_app_touch_issues_and_prints(server: Server, printer: PrinterEmulat
         timeout=180,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
-    assert "Ran 1 test" in proc.stderr and "OK" in proc.stderr
-    assert server.waiting_numbers() == ["A001"]
-    (job,) = printer.wait_for_jobs(1)
-    assert b"A001" in job
+    assert "Ran 2 tests" in proc.stderr and "OK" in proc.stderr
+    assert sorted(server.waiting_numbers()) == ["A001", "B001"]
+    jobs = printer.wait_for_jobs(2)
+    assert any(b"A001" in job for job in jobs) and any(b"B001" in job for job in jobs)
+    (alert,) = server.get("/api/v1/devices/help", "staff")
+    assert alert["name"] == "kiosk"  # the keys-only customer's call for help reached the server
     assert (tmp_path / "kivy-home" / "config.ini").is_file()  # Kivy wrote its files where we told it

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.support.seed import PASSWORD, Seeded, seed
@@ -94,10 +95,16 @@ def _full_session(url: str, data: Seeded) -> tuple[dict[str, str], list[str]]:
         r = web.post("/login", data={"username": "manager", "password": PASSWORD, "csrf_token": csrf.group(1)})
         assert r.status_code == 303, r.text
         secrets["session cookie"] = web.cookies["wins_session"]
-        assert web.get("/staff").status_code == 200
-        stream = web.get("/staff/stream-ticket").json()["token"]
+        workspace = web.get("/staff")
+        assert workspace.status_code == 200
+        page_csrf = re.search(r'name="csrf-token" content="([^"]+)"', workspace.text)
+        assert page_csrf
+        secrets["page csrf"] = page_csrf.group(1)
+        r = web.post("/api/v1/events/tickets", headers={"X-CSRF-Token": page_csrf.group(1)})
+        assert r.status_code == 201, r.text
+        stream = r.json()["ticket"]
         secrets["stream ticket"] = stream
-        with connect(f"{url.replace('http', 'ws')}/api/v1/events/ws?token={stream}") as ws:
+        with connect(f"{url.replace('http', 'ws')}/api/v1/events/ws?ticket={stream}") as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "hello"
 
         r = httpx.post(url + "/api/v1/auth/token", data={"username": "staff", "password": PASSWORD})
@@ -118,10 +125,20 @@ def _full_session(url: str, data: Seeded) -> tuple[dict[str, str], list[str]]:
         assert r.status_code == 200, r.text
         ids.append(r.headers["x-request-id"])
 
+        devices = httpx.get(f"{url}/api/v1/devices", headers=admin).json()
+        display = next(d["id"] for d in devices if d["name"] == "display")
+        r = httpx.post(f"{url}/api/v1/devices/{display}/pairing-code", headers=admin)
+        assert r.status_code == 201, r.text
+        secrets["pairing code"] = r.json()["code"]
         with httpx.Client(base_url=url, timeout=10) as screen:
-            assert screen.get(f"/display?token={data.tokens['display']}").status_code == 303
+            assert screen.get(f"/display?pair={r.json()['code']}").status_code == 303
             assert screen.get("/display").status_code == 200
+        # A token in the socket's URL is refused, and must not reach the log either.
         with connect(f"{url.replace('http', 'ws')}/api/v1/events/ws?since=0&token={data.tokens['display']}") as ws:
+            with pytest.raises(ConnectionClosed):  # refused (tests/security/test_streams.py checks the code)
+                ws.recv(timeout=5)
+        display_auth = {"Authorization": f"Bearer {data.tokens['display']}"}
+        with connect(f"{url.replace('http', 'ws')}/api/v1/events/ws?since=0", additional_headers=display_auth) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "hello"
 
         assert httpx.get(f"{url}/t/{tracking}").status_code == 200
@@ -237,7 +254,8 @@ def test_request_lines_carry_client_user_and_request_id(session: tuple[str, Sess
     boards = [line for line in lines if line["path"] == "/display" and line["status"] == "200"]
     assert boards and boards[0]["user"] == "device:display"
     sockets = [line for line in lines if line["method"] == "WS"]
-    assert {line["user"] for line in sockets} == {"staff:manager", "device:display"}
+    # (the socket refused for its ?token= has no user: "-")
+    assert {line["user"] for line in sockets} == {"staff:manager", "device:display", "-"}
     assert {line["status"] for line in sockets} == {"101"}
     proxied = by_id["proxy-given-id-42"]
     assert proxied["client"] == "203.0.113.9"

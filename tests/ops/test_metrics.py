@@ -61,7 +61,7 @@ def test_printer_states_and_screens(api: Api) -> None:
     assert values[("wins_printer_state", (("device", "kiosk"), ("state", "paper_out")))] == 1
     screens = ("wins_websocket_connections", ())
     idle = values[screens]
-    with api.client.websocket_connect(f"/api/v1/events/ws?token={api.data.tokens['display']}") as ws:
+    with api.client.websocket_connect("/api/v1/events/ws", headers=api.auth("display")) as ws:
         assert ws.receive_json()["type"] == "hello"
         assert scrape(api.client)[screens] == idle + 1
     assert scrape(api.client)[screens] == idle

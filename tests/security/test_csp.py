@@ -109,7 +109,7 @@ def test_error_pages_carry_the_policy(site: Site, new_context: Any) -> None:
 def test_display_and_tracking_page_follow_a_call_under_the_policy(site: Site, new_context: Any) -> None:
     ticket = site.issue("C")
     display, display_seen = _open(new_context)
-    response = display.goto(f"/display?token={site.data.tokens['display']}")
+    response = display.goto(site.pairing_link())
     assert_page_headers(response)
     phone, phone_seen = _open(new_context)
     response = phone.goto(f"/t/{ticket['tracking_token']}")

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
+from tests.support.pairing import pairing_link
 from tests.support.rest import Rest
 from tests.support.seed import PASSWORD, Seeded, seed
 from tests.support.server import LiveServer
@@ -40,6 +41,10 @@ class Site(Rest):
     @property
     def url(self) -> str:
         return self.server.url
+
+    def pairing_link(self, device_id: int | None = None, name: str = "display") -> str:
+        """A one-time pairing path for a display or web kiosk (the seeded display by default), as an admin makes it."""
+        return pairing_link(self.http, self.auth("admin"), device_id, name)
 
 
 @pytest.fixture(scope="module")

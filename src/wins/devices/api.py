@@ -5,9 +5,19 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from wins.deps import AdminDep, ObjectId, PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep
-from wins.devices import service
-from wins.devices.models import DeviceKind
+from wins.auth import Principal
+from wins.deps import (
+    AdminDep,
+    ObjectId,
+    PrincipalDep,
+    PublicBaseUrlDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    StaffDep,
+)
+from wins.devices import kiosk, service
+from wins.devices.models import Device, DeviceKind
 from wins.errors import PermissionDenied
 from wins.schemas import DeviceCreate, DevicePublic, DeviceStatus, DeviceUpdate, DeviceWithToken
 
@@ -54,11 +64,11 @@ class DevicePairing(BaseModel):
 def create_pairing_code(
     device_id: ObjectId, principal: AdminDep, session: SessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> dict[str, Any]:
-    """A one-time pairing link for a display (admin). Opened on the screen, it gives the screen a new token in
-    an HttpOnly cookie (a screen paired before with this display is unpaired). No long-lived token in a URL."""
+    """A one-time pairing link for a display or a web-kiosk tablet (admin). Opened once on the screen, it gives
+    the screen an HttpOnly cookie naming the device. No long-lived token in a URL."""
     seconds = settings.pairing_code_seconds
     device, code = service.create_pairing_code(session, device_id, seconds=seconds, actor=principal)
-    return {"code": code, "url": f"{base_url}/display?pair={code}", "expires_in": seconds}
+    return {"code": code, "url": base_url + service.pairing_path(device, code), "expires_in": seconds}
 
 
 @router.get("/devices/me", response_model=DevicePublic)
@@ -77,3 +87,42 @@ def report_status(body: DeviceStatus, principal: PrincipalDep, session: SessionD
     status = body.status.model_dump(exclude_unset=True)
     device = service.report_status(session, service.get_device(session, principal.device.id), status=status)
     return service.device_public(device)
+
+
+# -- kiosk: help and priority ---------------------------------------------------------------------------
+
+
+@router.get("/devices/me/kiosk")
+def kiosk_setup(principal: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
+    """What this kiosk offers beyond services: the branch's priority categories shown on kiosks (when the
+    kiosk's configuration has `allow_priority`)."""
+    device = _kiosk_device(principal)
+    return kiosk.kiosk_setup(session, service.get_device(session, device.id))
+
+
+@router.post("/devices/me/help")
+def request_help(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """A customer asks for help at this kiosk: staff screens show "Help needed at <kiosk>" until a member of
+    staff acknowledges it (event `device.help_requested`)."""
+    device = _kiosk_device(principal)
+    return kiosk.request_help(session, service.get_device(session, device.id))
+
+
+@router.get("/devices/help")
+def open_help_requests(_: StaffDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Kiosks where a customer is waiting for help, oldest first (staff)."""
+    return kiosk.pending_help(service.list_devices(session))
+
+
+@router.post("/devices/{device_id}/help/acknowledge")
+def acknowledge_help(device_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
+    """Someone is on the way: clears the alert on every staff screen and tells the kiosk (event
+    `device.help_acknowledged`); a second acknowledge answers 409 (staff)."""
+    device = service.get_device(session, device_id)
+    return kiosk.acknowledge_help(session, device, actor=principal)
+
+
+def _kiosk_device(principal: Principal) -> Device:
+    if principal.device is None or principal.device.kind != DeviceKind.kiosk:
+        raise PermissionDenied("Only a kiosk device token can do this.")
+    return principal.device

@@ -10,6 +10,7 @@ from wins import clock, db_flags
 from wins.audit.service import record_change
 from wins.auth import Principal
 from wins.branches.service import get_branch
+from wins.devices.kiosk import HELP_KEY
 from wins.devices.models import Device, DeviceKind
 from wins.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from wins.events.service import record_event, record_sign_in_ended
@@ -107,14 +108,23 @@ def device_status(device: Device) -> dict[str, Any]:
     return report.model_dump(exclude_none=True)
 
 
+# Where each kind of screen opens its pairing link: a display board, or a tablet running the web kiosk.
+PAIRING_PAGES = {DeviceKind.display: "/display", DeviceKind.kiosk: "/kiosk"}
+
+
+def pairing_path(device: Device, code: str) -> str:
+    """The address (without the base URL) a screen opens once to pair: `/display?pair=…` or `/kiosk?pair=…`."""
+    return f"{PAIRING_PAGES[device.kind]}?pair={code}"
+
+
 def create_pairing_code(
     session: Session, device_id: int, *, seconds: int, actor: Principal | None
 ) -> tuple[Device, str]:
-    """A pairing code for a display: opening `/display?pair=<code>` on the screen within `seconds` pairs it, once.
-    The display's long-lived token never travels in a URL (docs/security.md)."""
+    """A pairing code for a display or a web-kiosk tablet: opening `pairing_path(device, code)` on the screen
+    within `seconds` pairs it, once. The device's long-lived token never travels in a URL (docs/security.md)."""
     device = get_device(session, device_id)
-    if device.kind != DeviceKind.display:
-        raise ValidationFailed("Only displays are paired with a link; a kiosk takes its token in its settings.")
+    if device.kind not in PAIRING_PAGES:
+        raise ValidationFailed(f"A {device.kind} is not paired with a link.")
     if device.revoked_at is not None:
         raise Conflict(f"{device.name} is revoked; give it a new token first, then a pairing link.")
     code = issue_code(session, purpose=CodePurpose.pair, seconds=seconds, device_id=device.id)
@@ -131,11 +141,11 @@ def use_pairing_code(session: Session, code: str) -> int:
 
 
 def pair_display(session: Session, device_id: int) -> Device:
-    """The display that opened its pairing link, if it may still be paired (not revoked)."""
+    """The screen (display or web kiosk) that opened its pairing link, if it may still be paired (not revoked)."""
     device = get_device(session, device_id)
     if device.revoked_at is not None:
         raise NotAuthenticated(f"{device.name} was revoked. Ask an admin for a new token and pairing link.")
-    logger.info("display %r paired", device.name)
+    logger.info("%s %r paired", DeviceKind(device.kind), device.name)
     record_change(session, Principal(device=device), "device.pair", {"device_id": device.id})  # the screen itself
     return device
 
@@ -207,6 +217,9 @@ def configure_display(
 def report_status(session: Session, device: Device, *, status: dict[str, Any]) -> Device:
     """A device reports its health (e.g. the kiosk's printer: online, paper out …). Staff screens see it."""
     report = validated(DeviceStatusReport, status).model_dump(exclude_none=True)
+    session.refresh(device, with_for_update=True)  # a help request writes this column too: no lost update
+    if HELP_KEY in device.status:  # an open help request is the server's to clear, not the report's
+        report[HELP_KEY] = device.status[HELP_KEY]
     changed = device.status != report
     device.status = report
     device.last_seen_at = clock.utcnow()

@@ -30,6 +30,7 @@ from wins.display.i18n import tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
+from wins.logging_setup import note_user
 from wins.schemas import DeviceConfig
 from wins.staff.models import Role
 from wins.staff.security import sign, unsign
@@ -43,6 +44,7 @@ install_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "wins_display"
+KIOSK_COOKIE = "wins_kiosk"  # a web kiosk's pairing cookie (wins.webkiosk)
 COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookies at 400 days
 PAIRING_PURPOSE = "display-pairing"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -82,7 +84,9 @@ def pairing_cookie(settings: Settings, device: Device) -> str:
     return sign(settings.effective_secret_key, PAIRING_PURPOSE, {"did": device.id, "th": device.token_hash[:16]})
 
 
-def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False) -> Principal:
+def cookie_principal(
+    request: HTTPConnection, value: str, *, fresh: bool = False, kind: DeviceKind = DeviceKind.display
+) -> Principal:
     """The display a pairing cookie stands for (NotAuthenticated if revoked, re-tokened or forged). `fresh`
     skips the few-seconds principal cache: the page itself must say "not paired" right after a revoke."""
     cache: dict[str, tuple[float, Principal]] = request.app.state.principal_cache
@@ -94,6 +98,7 @@ def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False
         now = time.monotonic()
         hit = cache.get("cookie:" + value)
         if hit is not None and hit[0] > now and not fresh:
+            note_user(hit[1].label)  # for the access line
             return hit[1]
         settings = _settings(request)
         data = unsign(settings.effective_secret_key, PAIRING_PURPOSE, value, max_age=COOKIE_SECONDS)
@@ -111,15 +116,22 @@ def cookie_principal(request: HTTPConnection, value: str, *, fresh: bool = False
         if len(cache) > 10000:
             cache.clear()
         cache["cookie:" + value] = (now + PRINCIPAL_CACHE_SECONDS, principal)
-    if principal.device is None or principal.device.kind != DeviceKind.display:
-        raise PermissionDenied("This screen's sign-in is not a display's.")
+        note_user(principal.label)  # for the access line
+    if principal.device is None or principal.device.kind != kind:
+        raise PermissionDenied(f"This screen's sign-in is not a {kind}'s.")
     return principal
 
 
 def device_cookie_principal(conn: HTTPConnection) -> Principal | None:
-    """Hook for `wins.deps.get_principal` (safe methods only): the board's REST calls with its pairing cookie."""
-    value = conn.cookies.get(COOKIE)
-    return cookie_principal(conn, value) if value else None
+    """Hook for `wins.deps.get_principal`: a paired board reads (GET/HEAD only, so its cookie cannot change
+    anything) with its pairing cookie; a paired web kiosk (wins.webkiosk) calls the API with its own cookie
+    plus `X-Requested-With: wins-kiosk`, a header a cross-site page cannot send without a CORS preflight
+    (never granted here), so the cookie alone cannot issue tickets from another site."""
+    if conn.scope.get("method") in ("GET", "HEAD") and (value := conn.cookies.get(COOKIE)):
+        return cookie_principal(conn, value)
+    if conn.headers.get("x-requested-with") == "wins-kiosk" and (value := conn.cookies.get(KIOSK_COOKIE)):
+        return cookie_principal(conn, value, kind=DeviceKind.kiosk)
+    return None
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -172,18 +184,27 @@ def display(
 
 def _pair(request: Request, code: str) -> Response:
     """Exchange a one-time pairing code for the display's HttpOnly cookie, then leave the address at once."""
+    return pairing_redirect(request, code, kind=DeviceKind.display, cookie=COOKIE, path="/display")
+
+
+def pairing_redirect(request: Request, code: str, *, kind: DeviceKind, cookie: str, path: str) -> Response:
+    """Pair a screen (a display, or a web kiosk: wins.webkiosk) with a one-time pairing code: the code is used
+    up, the screen gets an HttpOnly cookie naming its device (pairing_cookie), and the browser is sent on to
+    `path` at once, so the used code leaves the address bar and history. The one place pairing happens."""
     db = _db(request)
     try:
         with db.session() as session:  # its own transaction: the code is used up even if pairing fails
             device_id = devices.use_pairing_code(session, code)
         with db.session() as session:
             device = devices.pair_display(session, device_id)
+            if device.kind != kind:
+                raise PermissionDenied(f"This pairing link is for a {device.kind}, not a {kind}.")
     except WinsError as exc:
         return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
     # 303 to the bare address: the (now used) code leaves the address bar and history at once.
-    redirect = RedirectResponse("/display", status_code=303)
+    redirect = RedirectResponse(path, status_code=303)
     redirect.set_cookie(
-        COOKIE,
+        cookie,
         pairing_cookie(_settings(request), device),
         max_age=COOKIE_SECONDS,
         httponly=True,

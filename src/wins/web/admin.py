@@ -390,7 +390,7 @@ def _pairing_shown(
     device, code = devices.create_pairing_code(
         session, device_id, seconds=settings.pairing_code_seconds, actor=Principal(staff=user)
     )
-    link = (device.name, f"{base_url}/display?pair={code}", max(1, settings.pairing_code_seconds // 60))
+    link = (device.name, base_url + devices.pairing_path(device, code), max(1, settings.pairing_code_seconds // 60))
     return lambda: _devices_page(request, session, pairing=link)
 
 

@@ -5,13 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.graphics import Color, Rectangle
 from kivy.metrics import dp
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
 from wins_kiosk.screens import theme
+from wins_kiosk.screens.theme import Colour
 from wins_kiosk.screens.widgets import Panel, QrImage, Text
 from wins_kiosk.state import Kiosk, PrintStatus
+
+
+class StatusLine(BoxLayout):  # type: ignore[misc]
+    """A line of status text under a thin rule in its colour."""
+
+    def __init__(self, colour: Colour, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.canvas.before:
+            Color(*colour)
+            self._rule = Rectangle()
+        self.bind(pos=self._redraw, size=self._redraw)
+
+    def _redraw(self, *_: Any) -> None:
+        self._rule.pos = (self.x + self.width * 0.2, self.top - dp(4))
+        self._rule.size = (self.width * 0.6, dp(4))
 
 
 class ResultScreen(ButtonBehavior, BoxLayout):  # type: ignore[misc]
@@ -77,27 +94,26 @@ class ResultScreen(ButtonBehavior, BoxLayout):  # type: ignore[misc]
                 )
             )
         else:
+            # A status line, not a button: no filled box, no rounded corners, just a coloured rule above it.
             colour, key = {
-                PrintStatus.PRINTING: (theme.SURFACE_HIGH, "issuing"),
+                PrintStatus.PRINTING: (theme.MUTED, "issuing"),
                 PrintStatus.PRINTED: (theme.SUCCESS, "take_ticket"),
-                PrintStatus.NONE: (theme.SURFACE_HIGH, "touch_to_finish"),
+                PrintStatus.NONE: (theme.MUTED, "touch_to_finish"),
             }[status]
-            banner = Panel(background=colour, size_hint_y=None, height=dp(96 * scale), padding=dp(12))
-            banner.add_widget(
-                Text(kiosk.text(key), size=theme.HEADING, scale=scale, bold=True, colour=theme.text_on(colour))
-            )
+            banner = StatusLine(colour, size_hint_y=None, height=dp(80 * scale))
+            banner.add_widget(Text(kiosk.text(key), size=theme.HEADING, scale=scale, bold=True, colour=colour))
         self.add_widget(banner)
         if status != PrintStatus.PRINTING:
-            self.add_widget(
-                Text(
-                    kiosk.text("touch_to_finish"),
-                    size=theme.SMALL,
-                    scale=scale,
-                    colour=theme.MUTED,
-                    size_hint_y=None,
-                    height=dp(36 * scale),
-                )
+            self.finish = Text(
+                kiosk.text("touch_to_finish"),
+                size=theme.SMALL,
+                scale=scale,
+                colour=theme.MUTED,
+                size_hint_y=None,
+                height=dp(36 * scale),
             )
+            self.finish.focus_key = "finish"
+            self.add_widget(self.finish)
 
     def on_release(self) -> None:
         self.kiosk.tap_result()

@@ -31,6 +31,16 @@ def header(kiosk: Kiosk, scale: float) -> BoxLayout:
             halign="left",
         )
     )
+    bar.add_widget(
+        Text(
+            kiosk.text("speech_hint"),
+            size=theme.SMALL * 0.9,
+            scale=min(scale, 1.15),
+            colour=theme.MUTED,
+            halign="right",
+            size_hint_x=0.6,
+        )
+    )
     return bar
 
 
@@ -44,6 +54,9 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             kiosk.branch_name,
             kiosk.notice,
             tuple(kiosk.languages),
+            kiosk.help_status,
+            kiosk.priority_choice is not None,
+            tuple(c.get("key") for c in kiosk.priority_categories),
         )
 
     def __init__(self, kiosk: Kiosk, **kwargs: Any) -> None:
@@ -69,6 +82,11 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             notice = Panel(background=theme.FAULT, size_hint_y=None, height=dp(80 * scale), padding=dp(12))
             notice.add_widget(Text(kiosk.text(kiosk.notice), size=theme.SMALL, scale=scale, colour=theme.BLACK))
             left.add_widget(notice)
+        if kiosk.priority_choice is not None:
+            priority = kiosk.text("priority_chosen", label=kiosk.priority_label(kiosk.priority_choice))
+            notice = Panel(background=theme.ACCENT, size_hint_y=None, height=dp(70 * scale), padding=dp(12))
+            notice.add_widget(Text(priority, size=theme.BODY, scale=scale, bold=True, colour=theme.BLACK))
+            left.add_widget(notice)
         services = kiosk.services
         if services:
             columns = 1 if len(services) <= 3 else 2
@@ -79,6 +97,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
                     Tile(
                         service.name,
                         on_tap=partial(kiosk.tap_service, service.id),
+                        focus_key=f"service:{service.id}",
                         background=colour,
                         size=theme.SERVICE,
                         scale=scale,
@@ -89,10 +108,37 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             left.add_widget(grid)
         else:
             left.add_widget(Text(kiosk.text("no_services"), size=theme.HEADING, scale=scale))
+        extra = BoxLayout(orientation="horizontal", size_hint_y=None, height=dp(84 * min(scale, 1.2)), spacing=dp(14))
+        if kiosk.priority_categories:
+            key = "priority_button" if kiosk.priority_choice is None else "priority_cancel"
+            action = kiosk.open_priority if kiosk.priority_choice is None else kiosk.cancel_priority
+            extra.add_widget(
+                Tile(
+                    kiosk.text(key),
+                    on_tap=action,
+                    focus_key="priority",
+                    size=theme.BODY,
+                    scale=min(scale, 1.2),
+                    bold=True,
+                    background=theme.ACCENT,
+                )
+            )
+        extra.add_widget(
+            Tile(
+                kiosk.text("help_button"),
+                on_tap=kiosk.request_help,
+                focus_key="help",
+                size=theme.BODY,
+                scale=min(scale, 1.2),
+                bold=True,
+                background=theme.HELP,
+            )
+        )
+        left.add_widget(extra)
         body.add_widget(left)
 
         # The called numbers are large already: they keep their size in big-text mode so they never wrap.
-        serving = Panel(orientation="vertical", size_hint_x=0.36, padding=dp(20), spacing=dp(8))
+        serving = Panel(orientation="vertical", size_hint_x=0.44, padding=dp(18), spacing=dp(8))
         serving.add_widget(
             Text(
                 kiosk.text("now_serving"),
@@ -116,6 +162,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
                 Tile(
                     name,
                     on_tap=partial(kiosk.set_language, code),
+                    focus_key=f"lang:{code}",
                     size=theme.BODY,
                     scale=min(scale, 1.2),
                     bold=chosen,
@@ -127,6 +174,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             Tile(
                 f"A+  {big}" if not kiosk.big_font else f"A   {big}",
                 on_tap=kiosk.toggle_big_font,
+                focus_key="big_text",
                 size=theme.BODY,
                 scale=min(scale, 1.2),
                 size_hint_x=1.6,
@@ -145,22 +193,27 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             return
         self._shown = rows
         self.serving_rows.clear_widgets()
+        # Number and counter the same size (a customer needs both), in normal and bigger text alike.
         scale = min(kiosk.font_scale, 1.0)
         if not rows:
             self.serving_rows.add_widget(
                 Text(kiosk.text("nobody_called"), size=theme.SERVING_NUMBER, scale=scale, colour=theme.MUTED)
             )
         for number, counter in rows:
-            row = BoxLayout(orientation="horizontal")
-            row.add_widget(Text(number, size=theme.SERVING_NUMBER, scale=scale, bold=True, halign="left"))
+            row = BoxLayout(orientation="horizontal", spacing=dp(10))
+            row.add_widget(
+                Text(number, size=theme.SERVING_NUMBER, scale=scale, bold=True, halign="left", size_hint_x=0.5)
+            )
             row.add_widget(
                 Text(
                     kiosk.text("counter", counter=counter),
-                    size=theme.SMALL,
-                    scale=min(kiosk.font_scale, 1.15),
-                    colour=theme.MUTED,
+                    size=theme.SERVING_NUMBER,
+                    scale=scale,
+                    bold=True,
+                    colour=theme.ACCENT,
                     halign="right",
-                    size_hint_x=0.8,
+                    shorten=True,
+                    shorten_from="left",
                 )
             )
             self.serving_rows.add_widget(row)

@@ -26,6 +26,55 @@ class IssuingScreen(BoxLayout):  # type: ignore[misc]
         self.add_widget(Text(kiosk.text("issuing"), size=theme.TITLE, scale=kiosk.font_scale, bold=True))
 
 
+class PriorityScreen(BoxLayout):  # type: ignore[misc]
+    """ "I need priority (…)": one big button per category the branch offers on kiosks, and Back."""
+
+    @staticmethod
+    def signature(kiosk: Kiosk) -> tuple[Any, ...]:
+        return (kiosk.language, kiosk.font_scale, tuple(c.get("key") for c in kiosk.priority_categories))
+
+    def __init__(self, kiosk: Kiosk, **kwargs: Any) -> None:
+        super().__init__(orientation="vertical", padding=dp(32), spacing=dp(18), **kwargs)
+        scale = kiosk.font_scale
+        self.add_widget(header(kiosk, scale))
+        self.add_widget(
+            Text(
+                kiosk.text("priority_title"),
+                size=theme.HEADING,
+                scale=scale,
+                bold=True,
+                size_hint_y=None,
+                height=dp(70 * scale),
+            )
+        )
+        grid = GridLayout(cols=1 if len(kiosk.priority_categories) <= 3 else 2, spacing=dp(18))
+        for category in kiosk.priority_categories:
+            key = str(category["key"])
+            grid.add_widget(
+                Tile(
+                    kiosk.text("priority_choice", label=kiosk.priority_label(category)),
+                    on_tap=partial(kiosk.choose_priority, key),
+                    focus_key=f"priority:{key}",
+                    size=theme.HEADING,
+                    scale=scale,
+                    bold=True,
+                    background=theme.ACCENT,
+                )
+            )
+        self.add_widget(grid)
+        self.add_widget(
+            Tile(
+                kiosk.text("back"),
+                on_tap=kiosk.cancel_priority,
+                focus_key="back",
+                size=theme.BODY,
+                scale=min(scale, 1.2),
+                size_hint_y=None,
+                height=dp(84 * min(scale, 1.2)),
+            )
+        )
+
+
 class UnavailableScreen(BoxLayout):  # type: ignore[misc]
     @staticmethod
     def signature(kiosk: Kiosk) -> tuple[Any, ...]:

@@ -42,6 +42,8 @@ ACCENT: Colour = hex_colour("#ffd23f")
 SUCCESS: Colour = hex_colour("#2fbf71")
 FAULT: Colour = hex_colour("#ffb020")
 DANGER: Colour = hex_colour("#e5484d")
+FOCUS: Colour = hex_colour("#ffe066")
+HELP: Colour = hex_colour("#0b7a75")
 
 # Font sizes in sp before the big-font scale.
 TITLE = 44
@@ -50,4 +52,4 @@ BODY = 28
 SMALL = 22
 SERVICE = 40
 NUMBER = 170
-SERVING_NUMBER = 54
+SERVING_NUMBER = 40  # numbers and counter names alike

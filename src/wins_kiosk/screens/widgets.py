@@ -7,7 +7,7 @@ from typing import Any
 
 import qrcode
 from kivy.clock import Clock
-from kivy.graphics import Color, RoundedRectangle
+from kivy.graphics import Color, InstructionGroup, Line, RoundedRectangle
 from kivy.graphics.texture import Texture
 from kivy.metrics import dp, sp
 from kivy.uix.behaviors import ButtonBehavior
@@ -17,6 +17,32 @@ from kivy.uix.label import Label
 
 from wins_kiosk.screens import theme
 from wins_kiosk.screens.theme import Colour
+
+
+def show_focus(widget: Any, on: bool) -> None:
+    """Draw (or hide) the keyboard focus ring: a thick yellow outline with a dark inner edge, visible on any
+    background (WCAG 2.4.7 / 2.4.11)."""
+    group: InstructionGroup | None = getattr(widget, "_focus_group", None)
+    if on and group is None:
+        group = InstructionGroup()
+        widget._focus_group = group
+        widget.canvas.after.add(group)
+
+        def redraw(*_: Any) -> None:
+            group.clear()
+            x, y, w, h = widget.x, widget.y, widget.width, widget.height
+            group.add(Color(*theme.BLACK))
+            group.add(Line(rounded_rectangle=(x + dp(2), y + dp(2), w - dp(4), h - dp(4), dp(20)), width=dp(2)))
+            group.add(Color(*theme.FOCUS))
+            group.add(Line(rounded_rectangle=(x - dp(4), y - dp(4), w + dp(8), h + dp(8), dp(26)), width=dp(4)))
+
+        widget._focus_redraw = redraw
+        widget.bind(pos=redraw, size=redraw)
+        redraw()
+    elif not on and group is not None:
+        widget.unbind(pos=widget._focus_redraw, size=widget._focus_redraw)
+        widget.canvas.after.remove(group)
+        widget._focus_group = None
 
 
 class Text(Label):  # type: ignore[misc]
@@ -71,10 +97,12 @@ class Tile(ButtonBehavior, Text):  # type: ignore[misc]
         on_tap: Callable[[], None],
         background: Colour = theme.SURFACE_HIGH,
         radius: float = 22,
+        focus_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("colour", theme.text_on(background))
         super().__init__(text=text, **kwargs)  # keywords only: ButtonBehavior.__init__ takes no positionals
+        self.focus_key = focus_key  # the state's FocusItem key: the keys reach this tile
         self._background = background
         self._on_tap = on_tap
         with self.canvas.before:

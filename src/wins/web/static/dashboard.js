@@ -23,8 +23,8 @@
   setInterval(reload, 20000);
   Wins.follow({
     since: Number(body.dataset.lastEventId),
-    onEvents: soon,
-    onReconnect: soon,
+    onEvents: (events) => { if (window.WinsHelp) WinsHelp.onEvents(events); soon(); },
+    onReconnect: () => { if (window.WinsHelp) WinsHelp.reload(); soon(); },
     onState: Wins.indicator(document.getElementById("conn")),
   });
 })();

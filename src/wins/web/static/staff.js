@@ -430,6 +430,7 @@
 
   // -- start ---------------------------------------------------------------------------------------------
   function onEvents(events) {
+    if (window.WinsHelp) WinsHelp.onEvents(events);
     for (const e of events) {
       if (e.type === "device.status" && kiosks.has(e.data.device_id)) {
         kiosks.get(e.data.device_id).status = e.data.status;
@@ -454,7 +455,7 @@
     Wins.follow({
       since: snapshot ? snapshot.last_event_id : null,
       onEvents,
-      onReconnect: scheduleRefresh,
+      onReconnect: () => { scheduleRefresh(); if (window.WinsHelp) WinsHelp.reload(); },
       onState: Wins.indicator($("conn")),
     });
   })();
