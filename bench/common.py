@@ -129,10 +129,12 @@ def seed(url: str, *, counters: int = 4, displays: int = 1, services: str = "ABC
     with db.session() as session:
         create_branch(session, name="Bench Branch", timezone="UTC")
         for prefix in services:
-            out.services[prefix] = create_service(session, values={"name": f"Service {prefix}", "prefix": prefix}).id
+            out.services[prefix] = create_service(
+                session, values={"name": f"Service {prefix}", "prefix": prefix}, actor=None
+            ).id
         ids = list(out.services.values())
         for i in range(counters):
-            out.counters.append(create_counter(session, name=f"C{i + 1}", service_ids=ids).id)
+            out.counters.append(create_counter(session, name=f"C{i + 1}", service_ids=ids, actor=None).id)
         for i in range(counters):
             user = StaffUser(username=f"staff{i}", password_hash=password_hash, role=Role.staff)
             session.add(user)
@@ -142,9 +144,9 @@ def seed(url: str, *, counters: int = 4, displays: int = 1, services: str = "ABC
         session.add(admin)
         session.flush()
         out.admin_token = issue_token(admin, secret_key=SECRET)
-        _, out.kiosk_token = create_device(session, name="kiosk", kind=DeviceKind.kiosk)
+        _, out.kiosk_token = create_device(session, name="kiosk", kind=DeviceKind.kiosk, actor=None)
         for i in range(displays):
-            _, token = create_device(session, name=f"display{i}", kind=DeviceKind.display)
+            _, token = create_device(session, name=f"display{i}", kind=DeviceKind.display, actor=None)
             out.display_tokens.append(token)
     db.dispose()
     return out

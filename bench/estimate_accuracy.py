@@ -5,9 +5,9 @@ wait each customer was shown when the ticket was issued with the wait they actua
     .venv/bin/python bench/estimate_accuracy.py --days 10 --seed 7
 
 The days are simulated, the code is not: a real SQLite file (migrated), tickets issued, called, started and
-completed with `wins.tickets.service`, counters opened and closed with `wins.counters.service`, the estimate
-read with `ticket_view` exactly as the kiosk and the tracking page get it, and the clock frozen and moved
-with `wins.clock.freeze/advance`.
+completed with `wins.tickets` (issuing, calling, transitions), counters opened and closed with
+`wins.counters.service`, the estimate read with `ticket_view` exactly as the kiosk and the tracking page get it,
+and the clock frozen and moved with `wins.clock.freeze/advance`.
 
 The day (08:00–17:00): arrivals are a Poisson process whose rate climbs from 20/h to a 60/h midday peak; 70 %
 want "General" (A), 30 % "Payments" (B); service times are lognormal (A: median 4 min, B: median 6 min);
@@ -46,8 +46,8 @@ from wins.devices.service import create_device  # noqa: E402
 from wins.services.service import create_service  # noqa: E402
 from wins.staff.models import Role, StaffUser  # noqa: E402
 from wins.staff.service import create_user  # noqa: E402
+from wins.tickets import calling, issuing, transitions, views  # noqa: E402
 from wins.tickets import estimate as est  # noqa: E402
-from wins.tickets import service as tickets  # noqa: E402
 
 OPEN_H, CLOSE_H = 8, 17
 SERVICES = {"A": ("General", 0.7, 240.0, 0.5), "B": ("Payments", 0.3, 360.0, 0.55)}  # share, median s, sigma
@@ -113,7 +113,7 @@ def simulate_day(
     def call(name: str, now: datetime) -> None:
         """Counter `name` finishes its customer and calls the next one (or goes idle)."""
         with db.session() as session:
-            ticket = tickets.call_next(session, counter_id=ids["counters"][name], actor=staff[name])
+            ticket = calling.call_next(session, counter_id=ids["counters"][name], actor=staff[name])
             if ticket is None:
                 busy[name] = False
                 return
@@ -136,8 +136,8 @@ def simulate_day(
         clock.freeze(when)
         if kind == "arrive":
             with db.session() as session:
-                ticket, _ = tickets.issue_ticket(session, service_id=ids["services"][arg], actor=kiosk)
-                view = tickets.ticket_view(session, ticket, settings=settings)
+                ticket, _ = issuing.issue_ticket(session, service_id=ids["services"][arg], actor=kiosk)
+                view = views.ticket_view(session, ticket, settings=settings)
                 low, high = view["estimated_wait_range"]
                 result.shown[ticket.id] = Shown(
                     arg, when, view["estimated_wait_seconds"], low, high, view["people_ahead"]
@@ -148,19 +148,19 @@ def simulate_day(
                     break
         elif kind == "start":
             with db.session() as session:
-                ticket = tickets.get_ticket(session, int(arg))
+                ticket = views.get_ticket(session, int(arg))
                 if ticket.status == "called":
-                    tickets.transition(session, ticket_id=ticket.id, action="start", actor=staff["1"])
+                    transitions.transition(session, ticket_id=ticket.id, action="start", actor=staff["1"])
         elif kind == "no_show":
             name, ticket_id = arg.split(":")
             with db.session() as session:
-                tickets.transition(session, ticket_id=int(ticket_id), action="no-show", actor=staff[name])
+                transitions.transition(session, ticket_id=int(ticket_id), action="no-show", actor=staff[name])
             at(when, "free", name)
         elif kind == "free":
             if on_lunch[name := arg]:
                 with db.session() as session:
                     _finish(session, ids["counters"][name], staff[name])
-                    close_counter(session, ids["counters"][name])
+                    close_counter(session, ids["counters"][name], actor=None)
                 busy[name], closed[name] = False, True
             elif when < close + timedelta(hours=3):
                 call(name, when)
@@ -168,14 +168,14 @@ def simulate_day(
             on_lunch[arg] = True
             if not busy[arg]:
                 with db.session() as session:
-                    close_counter(session, ids["counters"][arg])
+                    close_counter(session, ids["counters"][arg], actor=None)
                 closed[arg] = True
         elif kind == "open":
             on_lunch[arg] = False
             with db.session() as session:
                 user = session.get(StaffUser, ids["staff"][arg])
                 assert user is not None
-                open_counter(session, ids["counters"][arg], staff=user)
+                open_counter(session, ids["counters"][arg], staff=user, actor=None)
             closed[arg] = False
             if not busy[arg]:
                 call(arg, when)
@@ -191,7 +191,7 @@ def _finish(session: object, counter_id: int, actor: Principal) -> None:
 
     assert hasattr(session, "scalars")
     for ticket in session.scalars(select(Ticket).where(Ticket.counter_id == counter_id, Ticket.status.in_(HELD))):
-        tickets.transition(session, ticket_id=ticket.id, action="complete", actor=actor)  # type: ignore[arg-type]
+        transitions.transition(session, ticket_id=ticket.id, action="complete", actor=actor)  # type: ignore[arg-type]
 
 
 _service_cache: dict[int, str] = {}
@@ -200,7 +200,7 @@ _service_cache: dict[int, str] = {}
 def _service_of(ids: dict[str, dict[str, int]], db: Database, ticket_id: int) -> str:
     if ticket_id not in _service_cache:
         with db.session(write=False) as session:
-            service_id = tickets.get_ticket(session, ticket_id).service_id
+            service_id = views.get_ticket(session, ticket_id).service_id
         _service_cache[ticket_id] = next(k for k, v in ids["services"].items() if v == service_id)
     return _service_cache[ticket_id]
 
@@ -230,13 +230,15 @@ def setup(db: Database) -> dict[str, dict[str, int]]:
     with db.session() as session:
         create_branch(session, name="Simulated branch", timezone="UTC")
         for prefix, (name, *_rest) in SERVICES.items():
-            ids["services"][prefix] = create_service(session, values={"name": name, "prefix": prefix}).id
+            ids["services"][prefix] = create_service(session, values={"name": name, "prefix": prefix}, actor=None).id
         for name, served in COUNTERS.items():
-            counter = create_counter(session, name=name, service_ids=[ids["services"][p] for p in served])
+            counter = create_counter(session, name=name, service_ids=[ids["services"][p] for p in served], actor=None)
             ids["counters"][name] = counter.id
-            user = create_user(session, username=f"clerk{name}", password="simulation-only-1", role=Role.staff)
+            user = create_user(
+                session, username=f"clerk{name}", password="simulation-only-1", role=Role.staff, actor=None
+            )
             ids["staff"][name] = user.id
-        create_device(session, name="kiosk", kind=DeviceKind.kiosk)
+        create_device(session, name="kiosk", kind=DeviceKind.kiosk, actor=None)
     return ids
 
 

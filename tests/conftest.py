@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Playwright, sync_playwright
 
 from tests.support.databases import TemplateCache
+from tests.support.rest import Rest
 from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
 from wins import clock
@@ -62,35 +62,12 @@ def seeded(settings: Settings) -> Seeded:
     return seed(settings)
 
 
-@dataclass
-class Api:
-    """An in-process client plus the seeded ids and tokens."""
+class Api(Rest):
+    """The shared REST client (tests.support.rest) on an in-process app."""
 
-    client: TestClient
-    data: Seeded
-
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.data.tokens[who]}"}
-
-    def issue(self, prefix: str = "A", *, who: str = "kiosk", key: str | None = None, **body: object) -> dict:
-        headers = self.auth(who)
-        if key:
-            headers["Idempotency-Key"] = key
-        r = self.client.post(
-            "/api/v1/tickets", json={"service_id": self.data.services[prefix], **body}, headers=headers
-        )
-        assert r.status_code in (200, 201), r.text
-        return r.json()
-
-    def call_next(self, counter: str = "1", *, who: str = "staff") -> dict | None:
-        r = self.client.post(f"/api/v1/counters/{self.data.counters[counter]}/call-next", headers=self.auth(who))
-        assert r.status_code in (200, 204), r.text
-        return r.json() if r.status_code == 200 else None
-
-    def act(self, ticket_id: int, action: str, *, who: str = "staff", expect: int = 200) -> dict:
-        r = self.client.post(f"/api/v1/tickets/{ticket_id}/{action}", headers=self.auth(who))
-        assert r.status_code == expect, r.text
-        return r.json()
+    def __init__(self, client: TestClient, data: Seeded) -> None:
+        super().__init__(client, data)
+        self.client = client
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Api
@@ -15,7 +17,7 @@ def _headers(api: Api, who: str) -> dict[str, str]:
     return {} if who == "anonymous" else api.auth(who)
 
 
-def _routes(api: Api, ticket_id: int) -> list[tuple[str, str, dict | None, set[str]]]:
+def _routes(api: Api, ticket_id: int) -> list[tuple[str, str, dict[str, Any] | None, set[str]]]:
     s, c = api.data.services, api.data.counters
     staff_up = {"staff", "manager", "admin"}
     manager_up = {"manager", "admin"}

@@ -51,7 +51,7 @@ def test_db_upgrade_demo_users_and_devices(tmp_path: Path) -> None:
     again = _wins(tmp_path, "devices", "pair", "Hall")
     assert again.returncode == 0 and "/display?pair=wpc_" in again.stdout and again.stdout != screen.stdout
     assert "No device" in _wins(tmp_path, "devices", "pair", "Nowhere").stderr
-    tablet = _wins(tmp_path, "devices", "pair", "Entrance kiosk")  # a kiosk's link pairs a web-kiosk tablet
+    tablet = _wins(tmp_path, "devices", "pair", "Entrance kiosk")  # a kiosk pairs a web-kiosk tablet now
     assert tablet.returncode == 0 and "/kiosk?pair=wpc_" in tablet.stdout and "wdt_" not in tablet.stdout
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Api
@@ -24,11 +26,11 @@ def _display_id(api: Api) -> int:
         ({"counter_ids": [999]}, "Counter 999 does not exist"),
     ],
 )
-def test_display_settings_are_validated(api: Api, change: dict, message: str) -> None:
+def test_display_settings_are_validated(api: Api, change: dict[str, Any], message: str) -> None:
     values = {"service_ids": [], "counter_ids": [], "layout": "calls", "history": 6, "speech": True, "title": ""}
     db = api.client.app.state.db  # type: ignore[attr-defined]
     with pytest.raises(ValidationFailed, match=message), db.session() as session:
-        devices.configure_display(session, _display_id(api), **{**values, **change})
+        devices.configure_display(session, _display_id(api), **{**values, **change}, actor=None)
 
 
 def test_display_settings_are_stored(api: Api) -> None:
@@ -43,6 +45,7 @@ def test_display_settings_are_stored(api: Api) -> None:
             history=3,
             speech=False,
             title=" Hall ",
+            actor=None,
         )
     listed = api.client.get("/api/v1/devices", headers=api.auth("admin")).json()
     config = next(d for d in listed if d["kind"] == "display")["config"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Api
@@ -31,7 +33,7 @@ from tests.conftest import Api
         ("GET", "/api/v1/nothing-here", {}, 404),
     ],
 )
-def test_bad_requests_get_clear_errors(api: Api, method: str, path: str, kwargs: dict, status: int) -> None:
+def test_bad_requests_get_clear_errors(api: Api, method: str, path: str, kwargs: dict[str, Any], status: int) -> None:
     headers = {**api.auth("admin"), **kwargs.pop("headers", {})}
     r = api.client.request(method, path, headers=headers, **kwargs)
     assert r.status_code == status, r.text

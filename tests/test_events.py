@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,7 +56,7 @@ def test_websocket_without_token_is_refused(api: Api) -> None:
 def test_long_poll_waits_for_and_returns_a_call(api: Api) -> None:
     api.issue("A")
     since = _last_id(api)
-    result: dict = {}
+    result: dict[str, Any] = {}
 
     def poll() -> None:
         r = api.client.get(f"/api/v1/events?since={since}&timeout=10", headers=api.auth("display"))
@@ -64,7 +65,8 @@ def test_long_poll_waits_for_and_returns_a_call(api: Api) -> None:
     waiter = threading.Thread(target=poll)
     started = time.monotonic()
     waiter.start()
-    time.sleep(0.3)
+    hub = api.client.app.state.hub  # type: ignore[attr-defined]
+    _wait_for(lambda: hub.waiting > 0)  # the poll is parked in the hub: now the call must wake it
     api.call_next("1")
     waiter.join(15)
     assert time.monotonic() - started < 5  # woken by the call, not by the timeout
@@ -148,7 +150,7 @@ def test_catch_up_beyond_the_memory_buffer_reads_the_log_every_event_once_in_ord
             by_socket = [ws.receive_json() for _ in expected]  # a table page of 1,000, then memory
         assert [e["id"] for e in by_socket] == expected
 
-        by_poll: list[dict] = []
+        by_poll: list[dict[str, Any]] = []
         position = since
         while position < expected[-1]:  # pages of 70: table, a page across the seam, then memory
             r = client.get(f"/api/v1/events?since={position}&timeout=5&limit=70", headers=api.auth("display"))
@@ -216,10 +218,10 @@ def test_closed_websocket_is_let_go_at_once(settings: Settings, seeded: Seeded) 
 def test_one_commit_answers_every_waiting_long_poll_and_short_timeouts_end_on_time(api: Api) -> None:
     api.issue("A")
     since = _last_id(api)
-    answers: list[dict] = []
-    quick: dict = {}
+    answers: list[dict[str, Any]] = []
+    quick: dict[str, Any] = {}
 
-    def poll(timeout: float, into: list[dict] | dict) -> None:
+    def poll(timeout: float, into: list[dict[str, Any]] | dict[str, Any]) -> None:
         r = api.client.get(f"/api/v1/events?since={since}&timeout={timeout}", headers=api.auth("display"))
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
         if isinstance(into, list):

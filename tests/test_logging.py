@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +15,8 @@ from wins.config import Settings
 
 
 def test_json_log_lines_for_requests_and_state_changes(
-    sqlite_url: str, tmp_path, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings(
         database_url=sqlite_url, data_dir=tmp_path, secret_key="j" * 40, log_format="json", log_level="INFO"
     )

@@ -169,9 +169,10 @@ def test_report_matches_a_plain_python_computation(db: Database, seeded: Seeded,
         for service, figures in report.per_service:
             assert figures == pytest.approx(expected["per_service"][service.id], rel=1e-12)
         names = {seeded.users["staff"]: "staff", seeded.users["staff2"]: "staff2"}
-        assert report.per_staff == [
+        per_staff: list[Any] = [
             (names[sid], pytest.approx(expected["per_staff"][sid], rel=1e-12)) for sid in sorted(names)
         ]
+        assert report.per_staff == per_staff
         assert report.per_service_hour == expected["per_service_hour"]
         busy = sorted({h for hours in expected["per_service_hour"].values() for h in hours})
         assert report.hours == list(range(busy[0], busy[-1] + 1))

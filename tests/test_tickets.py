@@ -194,7 +194,7 @@ def test_transfer_keeps_number_and_place(api: Api) -> None:
     assert body["position"] == 1  # issued before b1, so it keeps the head of the B queue
     nxt = api.call_next("3")
     assert nxt is not None and nxt["id"] == early_a["id"]
-    assert api.call_next("3")["id"] == b1["id"]  # type: ignore[index]
+    assert api.call_next("3")["id"] == b1["id"]
 
 
 def test_transfer_to_end_joins_the_back(api: Api) -> None:
@@ -206,7 +206,7 @@ def test_transfer_to_end_joins_the_back(api: Api) -> None:
         headers=api.auth("staff"),
     )
     assert r.status_code == 200 and r.json()["position"] == 2
-    assert api.call_next("3")["id"] == b1["id"]  # type: ignore[index]
+    assert api.call_next("3")["id"] == b1["id"]
 
 
 def test_call_specific_ticket_out_of_order(api: Api) -> None:

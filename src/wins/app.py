@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wins.config import Settings, get_settings
 from wins.db import Database
-from wins.deps import forget_principals_on_revocation
+from wins.deps import WebHooks, forget_principals_on_revocation, web_hooks
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
 from wins.ops.presence import announce_server
@@ -75,9 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WinsError)
     async def _wins_error(request: Request, exc: WinsError) -> Response:
-        handler: Callable[[Request, WinsError], Awaitable[Response]] | None = getattr(
-            request.app.state, "html_error_handler", None
-        )
+        handler = web_hooks(request).html_error_handler
         if handler is not None and request.url.path.split("/")[1:2] != ["api"]:
             return await handler(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
@@ -197,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.hub = hub
     app.state.principal_cache = {}
+    app.state.web_hooks = WebHooks()  # filled by wins.web.install
     db.after_commit_hooks.append(forget_principals_on_revocation(app.state.principal_cache))
     install_error_handlers(app)
     _install_docs(app)

@@ -12,12 +12,7 @@ from wins import clock
 from wins.devices.models import Device, DeviceKind
 from wins.errors import NotAuthenticated, PermissionDenied
 from wins.staff.models import Role, StaffUser
-from wins.staff.security import hash_device_token, unsign
-
-STAFF_TOKEN_PURPOSE = "staff-token"
-# Set in a transaction's Session.info when it revokes a credential (sign-out, password change, deactivation,
-# device revoked or rotated); after the commit this process forgets its cached principals (wins.deps).
-CREDENTIALS_CHANGED = "wins_credentials_changed"
+from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_device_token, unsign
 
 
 @dataclass(frozen=True)
@@ -100,12 +95,6 @@ def principal_still_valid(session: Session, principal: Principal) -> bool:
 
 def touch_device(device: Device) -> None:
     device.last_seen_at = clock.utcnow()
-
-
-def credentials_changed(session: Session) -> None:
-    """Mark this transaction as revoking sign-ins or device tokens: once it commits, this process stops
-    serving cached principals at once (other processes within `wins.deps.PRINCIPAL_CACHE_SECONDS`)."""
-    session.info[CREDENTIALS_CHANGED] = True
 
 
 def client_address(conn: HTTPConnection) -> str:

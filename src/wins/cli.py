@@ -212,7 +212,14 @@ def users_create(username: str, role: str, full_name: str, password_stdin: bool)
     settings = _settings()
     try:
         with _session(settings) as session:
-            create_user(session, username=username, password=password, role=Role(role), full_name=full_name)
+            create_user(
+                session,
+                username=username,
+                password=password,
+                role=Role(role),
+                full_name=full_name,
+                actor=None,
+            )
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"User {username!r} created with role {role}.")
@@ -238,7 +245,7 @@ def users_set_password(username: str, password_stdin: bool) -> None:
             user = session.scalar(select(StaffUser).where(StaffUser.username == username))
             if user is None:
                 raise click.ClickException(f"No user named {username!r}.")
-            update_user(session, user.id, changes={"password": password})
+            update_user(session, user.id, changes={"password": password}, actor=None)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Password of {username!r} changed.")
@@ -264,10 +271,10 @@ def devices_create(name: str, kind: str) -> None:
     settings = _settings()
     try:
         with _session(settings) as session:
-            device, token = create_device(session, name=name, kind=DeviceKind(kind))
+            device, token = create_device(session, name=name, kind=DeviceKind(kind), actor=None)
             link = None
             if device.kind == DeviceKind.display:
-                _, code = create_pairing_code(session, device.id, seconds=settings.pairing_code_seconds)
+                _, code = create_pairing_code(session, device.id, seconds=settings.pairing_code_seconds, actor=None)
                 link = pairing_path(device, code)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
@@ -293,7 +300,7 @@ def devices_pair(name: str) -> None:
             device = session.scalar(select(Device).where(Device.name == name).order_by(Device.id.desc()))
             if device is None:
                 raise click.ClickException(f"No device is called {name!r}.")
-            _, code = create_pairing_code(session, device.id, seconds=settings.pairing_code_seconds)
+            _, code = create_pairing_code(session, device.id, seconds=settings.pairing_code_seconds, actor=None)
             link = pairing_path(device, code)
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc

@@ -14,10 +14,10 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -27,7 +27,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from wins import db_flags
 from wins.config import Settings
+from wins.db_flags import HasInfo as HasInfo  # re-exported: after-commit hooks are typed against it
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -162,16 +164,29 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") ->
     return engine, lock
 
 
-class HasInfo(Protocol):
-    """What an after-commit hook gets: the committed Session, or a stand-in with its `info`."""
+class WinsSession(Session):
+    """The sessions of WINS's own factories (`Database.open`). ORM listeners of WINS (wins.tickets' queue counts
+    and caches, the event-order lock below) listen on this class only, never on every Session of the process."""
 
-    @property
-    def info(self) -> dict[Any, Any]: ...
+
+@event.listens_for(WinsSession, "after_commit")
+def _transaction_ended(session: Session) -> None:
+    db_flags.forget_event_lock(session)  # PostgreSQL released the advisory lock at commit
+
+
+@event.listens_for(WinsSession, "after_rollback")
+def _transaction_rolled_back(session: Session) -> None:
+    db_flags.forget_event_lock(session)
+    db_flags.forget_events_written(session)
 
 
 @dataclass
-class _Committed:
-    info: dict[Any, Any]
+class RawTransaction:
+    """A write transaction made without a Session (`Database.raw_sqlite_write`): its connection, and the same
+    notes a Session keeps in `info` (wins.db_flags), so after-commit hooks see what it wrote."""
+
+    conn: sqlite3.Connection
+    info: dict[Any, Any] = field(default_factory=dict)
 
 
 class RawStatement:
@@ -215,9 +230,11 @@ class Database:
             self.sqlite_write_lock = threading.Lock()  # unused: PostgreSQL arbitrates its own writers
             self.write_engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.write_engine
-        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, class_=WinsSession, expire_on_commit=False)
         # Read sessions are marked so caches keyed on "anything changed" can ignore their commits.
-        self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"wins_read_only": True})
+        self._read = sessionmaker(
+            self.read_engine, class_=WinsSession, expire_on_commit=False, info=db_flags.read_only_info()
+        )
         self.after_commit_hooks: list[Callable[[HasInfo], None]] = []
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpointer = threading.Event()
@@ -237,9 +254,11 @@ class Database:
             raise
         self.commit_and_close(session)
 
-    def raw_sqlite_write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def raw_sqlite_write(self, work: Callable[[RawTransaction], T]) -> T:
         """Run `work` in one SQLite write transaction on a bare DBAPI connection, skipping the ORM and most of
-        Core (the hot issue path: SQLAlchemy's per-statement machinery cost more than SQLite itself).
+        Core (the hot issue path: SQLAlchemy's per-statement machinery cost more than SQLite itself), then the
+        after-commit hooks, as a Session's commit would. `work` notes what it wrote in the transaction's `info`
+        (wins.db_flags; e.g. `note_events_written`), so the hooks learn it from the transaction itself.
 
         Never waits for this process's other writers: raises WriteLockBusy if one holds the write lock. The
         caller passes statements compiled by `RawStatement`, so values are stored exactly as SQLAlchemy would.
@@ -256,21 +275,19 @@ class Database:
             raise
         conn: Any = proxy.dbapi_connection
         conn.holds_write_lock = True  # released by its commit() or rollback()
+        transaction = RawTransaction(conn)
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                result = work(conn)
+                result = work(transaction)
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
         finally:
             proxy.close()
+        self._run_hooks(transaction)
         return result
-
-    def committed(self, info: dict[str, Any]) -> None:
-        """Run the after-commit hooks for a transaction made without a Session (see `raw_sqlite_write`)."""
-        self._run_hooks(_Committed(info))
 
     def open(self, *, write: bool = True) -> Session:
         """A new session; it connects (and on SQLite takes the write lock) at its first query, not here."""

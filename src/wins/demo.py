@@ -42,18 +42,22 @@ def seed_demo(session: Session, *, admin_password: str | None = None) -> DemoRes
         return DemoResult(False, "admin", None)
     create_branch(session, name="WINS Demo Branch", timezone="Europe/Paris")
     general = create_service(
-        session, values={"name": "General enquiries", "prefix": "A", "colour": "#1f6feb", "sort_order": 1}
+        session, values={"name": "General enquiries", "prefix": "A", "colour": "#1f6feb", "sort_order": 1}, actor=None
     )
-    payments = create_service(session, values={"name": "Payments", "prefix": "B", "colour": "#2da44e", "sort_order": 2})
+    payments = create_service(
+        session, values={"name": "Payments", "prefix": "B", "colour": "#2da44e", "sort_order": 2}, actor=None
+    )
     documents = create_service(
-        session, values={"name": "Documents", "prefix": "C", "colour": "#bf3989", "sort_order": 3}
+        session, values={"name": "Documents", "prefix": "C", "colour": "#bf3989", "sort_order": 3}, actor=None
     )
-    create_counter(session, name="1", service_ids=[general.id, payments.id])
-    create_counter(session, name="2", service_ids=[general.id, documents.id])
-    create_counter(session, name="3", service_ids=[payments.id, general.id])
-    create_counter(session, name="4", service_ids=[documents.id, general.id, payments.id])
+    create_counter(session, name="1", service_ids=[general.id, payments.id], actor=None)
+    create_counter(session, name="2", service_ids=[general.id, documents.id], actor=None)
+    create_counter(session, name="3", service_ids=[payments.id, general.id], actor=None)
+    create_counter(session, name="4", service_ids=[documents.id, general.id, payments.id], actor=None)
     password = None
     if session.scalar(select(StaffUser).where(StaffUser.username == "admin")) is None:
         password = admin_password or generate_password()
-        create_user(session, username="admin", password=password, role=Role.admin, full_name="Administrator")
+        create_user(
+            session, username="admin", password=password, role=Role.admin, full_name="Administrator", actor=None
+        )
     return DemoResult(True, "admin", password)

@@ -8,25 +8,65 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from wins.auth import CREDENTIALS_CHANGED, Principal, resolve_token
+from wins import db_flags
+from wins.auth import Principal, resolve_token
 from wins.config import Settings
 from wins.db import Database, HasInfo
-from wins.errors import NotAuthenticated, PermissionDenied
+from wins.errors import NotAuthenticated, PermissionDenied, WinsError
 from wins.logging_setup import note_user
 from wins.staff.models import Role
 
 T = TypeVar("T")
 
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (None if absent, empty or of another scheme). The
+    one parser of the header, for the routes and for the issue express lane (wins.tickets.express)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token or None if scheme.lower() == "bearer" else None
+
+
+class BearerScheme(OAuth2PasswordBearer):
+    """FastAPI's OAuth2 scheme (it documents the sign-in in OpenAPI), reading the header with `bearer_token`."""
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        return bearer_token(request.headers.get("Authorization"))
+
+
+oauth2_scheme = BearerScheme(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+@dataclass
+class WebHooks:
+    """What the staff web UI and the display board lend the API when they are installed (wins.web.install and
+    wins.display.install set them; None without them). One typed object on `app.state.web_hooks`, made by
+    create_app, instead of attributes probed by name."""
+
+    # A signed-in browser's principal from its session cookie (None: no valid session).
+    session_principal: Callable[[HTTPConnection], Principal | None] | None = None
+    # That session's CSRF token (for pages outside wins.web: the display board in a manager's browser).
+    session_csrf: Callable[[HTTPConnection], str | None] | None = None
+    # Domain errors on pages (not /api) as a friendly HTML page.
+    html_error_handler: Callable[[Request, WinsError], Awaitable[Response]] | None = None
+    # A paired display board's principal from its HttpOnly pairing cookie (wins.display; safe methods only).
+    device_cookie_principal: Callable[[HTTPConnection], Principal | None] | None = None
+
+
+def web_hooks(conn: HTTPConnection) -> WebHooks:
+    hooks: WebHooks = conn.app.state.web_hooks
+    return hooks
+
 
 # Token → principal, kept briefly so a busy kiosk or display does not cost a query per request.
 # A revoked token or a deactivated user stops working within this many seconds.
@@ -51,10 +91,15 @@ ObjectId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+def public_base_url(conn: HTTPConnection) -> str:
+    """Base of links given to customers: WINS_PUBLIC_URL, or the address the client used to reach us. (Also
+    called by the issue express lane, wins.tickets.express, which runs before routing.)"""
+    settings: Settings = conn.app.state.settings
+    return (settings.public_url or str(conn.base_url)).rstrip("/")
+
+
 async def get_public_base_url(request: Request) -> str:
-    """Base of links given to customers: WINS_PUBLIC_URL, or the address the client used to reach us."""
-    settings: Settings = request.app.state.settings
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+    return public_base_url(request)
 
 
 PublicBaseUrlDep = Annotated[str, Depends(get_public_base_url)]
@@ -125,11 +170,11 @@ ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
 
 def forget_principals_on_revocation(cache: dict[str, tuple[float, Principal]]) -> Callable[[HasInfo], None]:
     """After-commit hook: a committed revocation (sign-out, password change, deactivation, device revoked or
-    rotated; see `wins.auth.credentials_changed`) empties this process's cache, so the revoked token stops
+    rotated; see `wins.db_flags.note_credentials_changed`) empties this process's cache, so the revoked token stops
     working here at once, and in other processes when their entry expires (PRINCIPAL_CACHE_SECONDS)."""
 
     def forget(committed: HasInfo) -> None:
-        if committed.info.get(CREDENTIALS_CHANGED):
+        if db_flags.credentials_changed(committed):
             cache.clear()
 
     return forget
@@ -173,13 +218,13 @@ def _resolve_principal(request: Request, token: str | None) -> Principal:
     if not token:
         # A signed-in browser (wins.web) may use its session cookie instead; that hook demands the session's
         # X-CSRF-Token header on unsafe methods. Bearer tokens behave exactly as before.
-        hook = getattr(request.app.state, "session_principal", None)
+        hook = web_hooks(request).session_principal
         principal: Principal | None = hook(request) if hook is not None else None
         if principal is not None:
             return principal
         # A paired display board or web kiosk (wins.display) calls with its HttpOnly pairing cookie: no token in
         # its page. The hook decides which requests a cookie may make (CSRF: see device_cookie_principal).
-        device_hook = getattr(request.app.state, "device_cookie_principal", None)
+        device_hook = web_hooks(request).device_cookie_principal
         if device_hook is not None:
             principal = device_hook(request)
             if principal is not None:

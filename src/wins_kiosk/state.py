@@ -1,4 +1,6 @@
 """What the kiosk shows and does, in plain Python (no Kivy): the testable core.
+(Far past 400 lines, knowingly: splitting it into screen flow, connectivity and the operator menu, with every
+screen change through one guarded method, is the open part of issue 12.)
 
 All methods run on one thread (the UI thread). Blocking work (HTTP, the printer) goes to the runner, whose
 results come back on that same thread; the Kivy layer only draws `Kiosk`'s public fields and forwards

@@ -42,8 +42,8 @@ def debian_mirror() -> str:
     for source in sources:
         text = source.read_text() if source.is_file() else ""
         for uri in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+)", text, re.MULTILINE):
-            if uri.rstrip("/").endswith("/debian"):
-                return uri
+            if str(uri).rstrip("/").endswith("/debian"):
+                return str(uri)
     return "http://deb.debian.org/debian"
 
 

@@ -7,7 +7,6 @@ their own. Chromium runs with autoplay allowed, as a display TV is set up (see d
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright
 from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
 from tests.support.pairing import pairing_link
+from tests.support.rest import Rest
 from tests.support.seed import Seeded, seed
 from tests.support.server import LiveServer
 from wins.config import Settings
@@ -26,43 +26,23 @@ TV = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
 
 
-@dataclass
-class Site:
-    server: LiveServer
-    data: Seeded
-    http: httpx.Client
-    settings: Settings
+class Site(Rest):
+    """A live server with a display, its seeded ids, and the shared REST client (tests.support.rest) on it."""
+
+    http: httpx.Client  # a live server's client
+
+    def __init__(self, server: LiveServer, data: Seeded, http: httpx.Client, settings: Settings) -> None:
+        super().__init__(http, data)
+        self.server = server
+        self.settings = settings
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.data.tokens[who]}"}
-
-    def issue(self, prefix: str = "A", **body: Any) -> dict[str, Any]:
-        r = self.http.post(
-            "/api/v1/tickets", json={"service_id": self.data.services[prefix], **body}, headers=self.auth("kiosk")
-        )
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    def call_next(self, counter: str, who: str = "staff") -> dict[str, Any]:
-        r = self.http.post(f"/api/v1/counters/{self.data.counters[counter]}/call-next", headers=self.auth(who))
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    def act(self, ticket_id: int, action: str, who: str = "staff") -> dict[str, Any]:
-        r = self.http.post(f"/api/v1/tickets/{ticket_id}/{action}", headers=self.auth(who))
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
     def pairing_link(self, device_id: int | None = None, name: str = "display") -> str:
         """A one-time pairing path for a display or web kiosk (the seeded display by default), as an admin makes it."""
         return pairing_link(self.http, self.auth("admin"), device_id, name)
-
-    def last_event_id(self) -> int:
-        return int(self.http.get("/health").json()["last_event_id"])
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from wins.auth import Principal
 from wins.db import Database
 from wins.devices.models import Device, DeviceKind
 from wins.staff.models import StaffUser
-from wins.tickets import service as tickets
+from wins.tickets import calling, issuing
 
 pytestmark = pytest.mark.browser
 
@@ -100,8 +100,8 @@ def _call_offline(site: Site, prefix: str, counter: str) -> str:
         with db.session() as session:
             kiosk = session.scalar(select(Device).where(Device.kind == DeviceKind.kiosk))
             staff = session.scalar(select(StaffUser).where(StaffUser.username == "staff"))
-            tickets.issue_ticket(session, service_id=site.data.services[prefix], actor=Principal(device=kiosk))
-            called = tickets.call_next(session, counter_id=site.data.counters[counter], actor=Principal(staff=staff))
+            issuing.issue_ticket(session, service_id=site.data.services[prefix], actor=Principal(device=kiosk))
+            called = calling.call_next(session, counter_id=site.data.counters[counter], actor=Principal(staff=staff))
             assert called is not None
             return called.number
     finally:

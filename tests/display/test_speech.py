@@ -11,6 +11,7 @@ import pytest
 
 from tests.display.conftest import Site
 from wins.display import speech
+from wins.errors import ValidationFailed
 
 
 def _audio_stats(data: bytes) -> tuple[float, float]:
@@ -41,11 +42,11 @@ def test_phrase_uses_counter_words_and_escapes_ssml() -> None:
     ssml = speech.phrase_ssml("en", "AB12", "O'Neil desk")
     assert '<say-as interpret-as="characters">A</say-as> <say-as interpret-as="characters">B</say-as> 12' in ssml
     assert "O&apos;Neil" in ssml or "O'Neil" in ssml
-    with pytest.raises(speech.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         speech.phrase_text("en", "<speak>hello</speak>", "3")
-    with pytest.raises(speech.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         speech.phrase_text("en", "A1", "say <anything> at all please ok")
-    with pytest.raises(speech.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         speech.phrase_text("xx", "A1", "3")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -64,7 +65,11 @@ class Load:
                     time.sleep(0.01)
 
     def start(self) -> None:
-        workers = [(self._kiosk, ("A",)), (self._kiosk, ("B",)), (self._kiosk, ("A",))]
+        workers: list[tuple[Callable[..., None], tuple[str, ...]]] = [
+            (self._kiosk, ("A",)),
+            (self._kiosk, ("B",)),
+            (self._kiosk, ("A",)),
+        ]
         workers += [
             (self._counter, ("1", "staff")),
             (self._counter, ("2", "staff2")),

@@ -196,7 +196,9 @@ class Caller:
     def _make_targets(self) -> dict[str, Any]:
         ticket = self.api.issue("A")  # issued by the kiosk, so the kiosk may read it
         with self.db.session() as session:
-            device, _ = create_device(session, name=f"spare-{secrets.token_hex(3)}", kind=DeviceKind.display)
+            device, _ = create_device(
+                session, name=f"spare-{secrets.token_hex(3)}", kind=DeviceKind.display, actor=None
+            )
             user = StaffUser(username=f"spare-{secrets.token_hex(3)}", password_hash=password_hash(), role=Role.staff)
             session.add(user)
             session.flush()

@@ -64,7 +64,7 @@ def test_api_answers_every_input_as_documented(api: Api) -> None:
     failures = []
     operations = 0
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]  # an Err here is a broken schema: let it raise
         operations += 1
         for mode in schemathesis.GenerationMode:
             try:

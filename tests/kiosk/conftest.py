@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -8,6 +8,7 @@ import pytest
 
 from tests.kiosk.harness import Harness, fast_config
 from tests.support.printer_emulator import PrinterEmulator
+from tests.support.rest import Rest
 from tests.support.seed import Seeded
 from tests.support.server import LiveServer
 from wins_kiosk.printer import SpoolPrinter
@@ -19,21 +20,13 @@ def printer() -> Iterator[PrinterEmulator]:
         yield emulator
 
 
-class Server:
-    """The live server seen by staff: to check what the kiosk did."""
+class Server(Rest):
+    """The live server seen by staff (the shared REST client, tests.support.rest): to check what the kiosk did."""
 
     def __init__(self, live: LiveServer, seeded: Seeded) -> None:
+        super().__init__(httpx.Client(base_url=live.url, timeout=10), seeded)
         self.live = live
         self.seeded = seeded
-        self.http = httpx.Client(base_url=live.url, timeout=10)
-
-    def auth(self, who: str = "admin") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.seeded.tokens[who]}"}
-
-    def get(self, path: str, who: str = "admin") -> object:
-        r = self.http.get(path, headers=self.auth(who))
-        assert r.status_code == 200, r.text
-        return r.json()
 
     def waiting_numbers(self) -> list[str]:
         queue = self.get("/api/v1/queue")
@@ -47,6 +40,9 @@ class Server:
         return dict(kiosk["status"])
 
 
+MakeHarness = Callable[..., Harness]  # make_harness(**Harness options, config={...}) -> a started Harness
+
+
 @pytest.fixture
 def server(live_server: LiveServer, seeded: Seeded) -> Iterator[Server]:
     s = Server(live_server, seeded)
@@ -55,7 +51,7 @@ def server(live_server: LiveServer, seeded: Seeded) -> Iterator[Server]:
 
 
 @pytest.fixture
-def make_harness(live_server: LiveServer, seeded: Seeded, tmp_path: Path) -> Iterator:
+def make_harness(live_server: LiveServer, seeded: Seeded, tmp_path: Path) -> Iterator[MakeHarness]:
     made: list[Harness] = []
 
     def make(**kwargs: object) -> Harness:

@@ -3,10 +3,12 @@ backend-sensitive paths run on both in test_state_live.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.kiosk.conftest import Server
+from tests.kiosk.conftest import MakeHarness, Server
 from tests.support.printer_emulator import PrinterEmulator
 from wins_kiosk.printer import SpoolPrinter
 from wins_kiosk.state import PrintStatus, Screen
@@ -17,7 +19,7 @@ def backend() -> str:
     return "sqlite"
 
 
-def test_tap_while_server_goes_down_then_retry_reuses_the_key(make_harness, server: Server) -> None:
+def test_tap_while_server_goes_down_then_retry_reuses_the_key(make_harness: MakeHarness, server: Server) -> None:
     keys: list[str] = []
 
     class Record(httpx.HTTPTransport):
@@ -44,7 +46,7 @@ def test_tap_while_server_goes_down_then_retry_reuses_the_key(make_harness, serv
 
 @pytest.mark.parametrize("fault", ["paper_out", "refused", "cover_open"])
 def test_printer_fault_shows_ticket_spools_and_reports(
-    make_harness, server: Server, printer: PrinterEmulator, spool_printer: SpoolPrinter, fault: str
+    make_harness: MakeHarness, server: Server, printer: PrinterEmulator, spool_printer: SpoolPrinter, fault: str
 ) -> None:
     if fault == "paper_out":
         printer.paper = "out"
@@ -75,7 +77,7 @@ def test_printer_fault_shows_ticket_spools_and_reports(
 
 
 def test_connection_dropped_mid_job_is_retried_whole(
-    make_harness, printer: PrinterEmulator, spool_printer: SpoolPrinter
+    make_harness: MakeHarness, printer: PrinterEmulator, spool_printer: SpoolPrinter
 ) -> None:
     printer.drop_mid_job(after=200)
     h = make_harness(printer=spool_printer)
@@ -90,7 +92,7 @@ def test_connection_dropped_mid_job_is_retried_whole(
     assert len(job) > len(printer.dropped_jobs[0])
 
 
-def test_services_and_now_serving_follow_the_event_stream(make_harness, server: Server) -> None:
+def test_services_and_now_serving_follow_the_event_stream(make_harness: MakeHarness, server: Server) -> None:
     h = make_harness()
     h.pump_until(lambda: h.kiosk.screen == Screen.START)
     k = h.kiosk
@@ -116,7 +118,7 @@ def test_services_and_now_serving_follow_the_event_stream(make_harness, server: 
     h.pump_until(lambda: [(n.number, n.counter_name) for n in k.now_serving] == [("A001", "1")], what="now serving")
 
 
-def test_cli_checks_config_and_server(server: Server, tmp_path) -> None:
+def test_cli_checks_config_and_server(server: Server, tmp_path: Path) -> None:
     import subprocess
     import sys
 

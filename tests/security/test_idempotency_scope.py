@@ -17,7 +17,7 @@ from wins.auth import Principal
 from wins.db import Database
 from wins.devices.models import Device
 from wins.staff.models import StaffUser
-from wins.tickets import express, service
+from wins.tickets import express, issuing
 
 
 def _second_kiosk(api: Api) -> dict[str, str]:
@@ -79,10 +79,10 @@ def test_the_service_scopes_keys_in_a_session_transaction(api: Api) -> None:
         kiosks = session.query(Device).filter(Device.kind == "kiosk").order_by(Device.id).all()
         staff = session.get(StaffUser, api.data.users["staff"])
         issued = [
-            service.issue(session, service_id=api.data.services["B"], actor=actor, idempotency_key=key)
+            issuing.issue(session, service_id=api.data.services["B"], actor=actor, idempotency_key=key)
             for actor in (Principal(device=kiosks[0]), Principal(device=kiosks[1]), Principal(staff=staff))
         ]
-        repeat = service.issue(
+        repeat = issuing.issue(
             session, service_id=api.data.services["B"], actor=Principal(device=kiosks[1]), idempotency_key=key
         )
     assert all(i.created for i in issued) and len({i.ticket_id for i in issued}) == 3
@@ -101,7 +101,7 @@ def test_the_migration_gives_existing_keys_their_senders_scope(api: Api, databas
             conn.execute(text("UPDATE tickets SET idempotency_key = 'retry-key-' || id"))
         command.upgrade(config, "head")
         with engine.connect() as conn:
-            scopes = dict(conn.execute(text("SELECT id, idempotency_scope FROM tickets")).all())
+            scopes: dict[int, str | None] = dict(conn.execute(text("SELECT id, idempotency_scope FROM tickets")).all())
             kiosk_id = conn.execute(text("SELECT id FROM devices WHERE name = 'kiosk'")).scalar_one()
     finally:
         engine.dispose()

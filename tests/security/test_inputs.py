@@ -166,7 +166,9 @@ def test_admin_routes_take_only_ids_that_can_exist(api: Api, signed_in: Any, pat
         ({"title": "\u0000"}, "control characters"),
     ],
 )
-def test_display_form_refuses_bad_numbers_with_the_reason(api: Api, signed_in: Any, fields: dict, words: str) -> None:
+def test_display_form_refuses_bad_numbers_with_the_reason(
+    api: Api, signed_in: Any, fields: dict[str, Any], words: str
+) -> None:
     devices = api.client.get("/api/v1/devices", headers=api.auth("admin")).json()
     display = next(d["id"] for d in devices if d["kind"] == "display")
     admin: FormSession = signed_in("admin")
@@ -198,7 +200,9 @@ def test_display_form_refuses_bad_numbers_with_the_reason(api: Api, signed_in: A
         ("/admin/users", {"username": "nul\u0000", "password": "long-enough-pw", "role": "staff"}, "control"),
     ],
 )
-def test_forms_refuse_what_the_api_refuses(api: Api, signed_in: Any, path: str, fields: dict, words: str) -> None:
+def test_forms_refuse_what_the_api_refuses(
+    api: Api, signed_in: Any, path: str, fields: dict[str, Any], words: str
+) -> None:
     admin: FormSession = signed_in("admin")
     r = admin.post(path, fields)
     assert r.status_code == 422 and words in r.text, r.text[-2000:]

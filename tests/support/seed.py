@@ -42,11 +42,13 @@ def seed(settings: Settings, *, timezone: str = "Europe/Paris", counters: int = 
     with db.session() as session:
         create_branch(session, name="Test Branch", timezone=timezone)
         for prefix, name in (("A", "General"), ("B", "Payments"), ("C", "Documents")):
-            out.services[prefix] = create_service(session, values={"name": name, "prefix": prefix}).id
+            out.services[prefix] = create_service(session, values={"name": name, "prefix": prefix}, actor=None).id
         a, b, c = out.services["A"], out.services["B"], out.services["C"]
         orders = [[a, b], [a, c], [b, a], [c, a, b]]
         for i in range(counters):
-            out.counters[str(i + 1)] = create_counter(session, name=str(i + 1), service_ids=orders[i % 4]).id
+            out.counters[str(i + 1)] = create_counter(
+                session, name=str(i + 1), service_ids=orders[i % 4], actor=None
+            ).id
         for username, role in (
             ("admin", Role.admin),
             ("manager", Role.manager),
@@ -58,7 +60,7 @@ def seed(settings: Settings, *, timezone: str = "Europe/Paris", counters: int = 
             session.flush()
             out.users[username] = user.id
             out.tokens[username] = issue_token(user, secret_key=settings.effective_secret_key)
-        _, out.tokens["kiosk"] = create_device(session, name="kiosk", kind=DeviceKind.kiosk)
-        _, out.tokens["display"] = create_device(session, name="display", kind=DeviceKind.display)
+        _, out.tokens["kiosk"] = create_device(session, name="kiosk", kind=DeviceKind.kiosk, actor=None)
+        _, out.tokens["display"] = create_device(session, name="display", kind=DeviceKind.display, actor=None)
     db.dispose()
     return out

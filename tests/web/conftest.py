@@ -7,7 +7,6 @@ browser contexts, so cookies never leak between tests.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from tests.support.browser import launch_chromium, watch_csp
 from tests.support.databases import TemplateCache
 from tests.support.pairing import pairing_link
+from tests.support.rest import Rest
 from tests.support.seed import PASSWORD, Seeded, seed
 from tests.support.server import LiveServer
 from wins.config import Settings
@@ -29,41 +29,22 @@ TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@dataclass
-class Site:
-    """The running server, its seeded ids, and a REST client with the seeded tokens."""
+class Site(Rest):
+    """The running server, its seeded ids, and the shared REST client (tests.support.rest) on it."""
 
-    server: LiveServer
-    data: Seeded
-    http: httpx.Client
+    http: httpx.Client  # a live server's client
+
+    def __init__(self, server: LiveServer, data: Seeded, http: httpx.Client) -> None:
+        super().__init__(http, data)
+        self.server = server
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.data.tokens[who]}"}
-
-    def issue(self, prefix: str = "A", **body: Any) -> dict[str, Any]:
-        r = self.http.post(
-            "/api/v1/tickets", json={"service_id": self.data.services[prefix], **body}, headers=self.auth("kiosk")
-        )
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    def post(self, path: str, who: str = "staff", json: Any = None, expect: int = 200) -> Any:
-        r = self.http.post(path, json=json, headers=self.auth(who))
-        assert r.status_code == expect, r.text
-        return r.json() if r.content else None
-
     def pairing_link(self, device_id: int | None = None, name: str = "display") -> str:
         """A one-time pairing path for a display or web kiosk (the seeded display by default), as an admin makes it."""
         return pairing_link(self.http, self.auth("admin"), device_id, name)
-
-    def queue(self) -> dict[str, Any]:
-        r = self.http.get("/api/v1/queue", headers=self.auth("manager"))
-        assert r.status_code == 200, r.text
-        return dict(r.json())
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,8 @@ def test_staff_cannot_open_manager_or_admin_pages(site: Site, new_context: Any) 
         assert response is not None and response.status == 403, path
         expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     # A manager gets the manager pages but not the admin ones.
-    manager = page.context.browser.new_context(base_url=site.url)  # type: ignore[union-attr]
+    assert page.context.browser is not None
+    manager = page.context.browser.new_context(base_url=site.url)
     try:
         mpage = manager.new_page()
         sign_in(mpage, "manager")

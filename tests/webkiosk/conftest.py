@@ -98,8 +98,8 @@ def tablet(browser: Browser, site: Site) -> Iterator[Any]:
     def make(viewport: dict[str, int] = TABLET, *, pair: bool = True) -> Page:
         context = browser.new_context(
             base_url=site.url,
-            viewport=viewport,
-            has_touch=True,  # type: ignore[arg-type]
+            viewport=viewport,  # type: ignore[arg-type]
+            has_touch=True,
         )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)

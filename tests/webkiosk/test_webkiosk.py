@@ -40,7 +40,7 @@ def test_pairing_link_gives_an_httponly_cookie_and_no_token_anywhere(site: Site,
     assert response.headers["cache-control"] == "no-store"
     expect(page.locator("#branch")).to_have_text("Test Branch")
     expect(page.locator("#services button")).to_have_count(3)
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.errors == []
 
     other = tablet(pair=False)
     by_token = other.goto(f"/kiosk?token={site.data.tokens['kiosk']}")
@@ -87,7 +87,7 @@ def test_double_tap_gives_one_ticket_printed_by_the_server_with_its_qr(site: Sit
     page.wait_for_timeout(1600)  # a tap right away would be the tail of the double tap
     page.locator("#screen-result").tap()
     expect(page.locator("#screen-start")).to_be_visible()
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.errors == []
 
 
 def test_keys_only_with_focus_ring_and_spoken_text(site: Site, tablet: Any) -> None:

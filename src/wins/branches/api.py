@@ -4,7 +4,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from wins.audit.service import record as audit
 from wins.branches import service
 from wins.deps import ManagerDep, PrincipalDep, ReadSessionDep, SessionDep
 from wins.schemas import BranchPublic, BranchUpdate
@@ -22,6 +21,5 @@ def get_branch(_: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
 def update_branch(body: BranchUpdate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Change the branch's name, time zone, rollover hour or settings (manager)."""
     changes = body.model_dump(exclude_unset=True)
-    branch = service.update_branch(session, service.get_branch(session), changes=changes)
-    audit(session, actor=principal, action="branch.update", details={"fields": sorted(changes)})
+    branch = service.update_branch(session, service.get_branch(session), changes=changes, actor=principal)
     return service.branch_public(branch)

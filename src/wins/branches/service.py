@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock
+from wins.audit.service import record_change
 from wins.branches.models import Branch
 from wins.errors import NotFound, ValidationFailed
 from wins.events.service import record_event
-from wins.schemas import BranchSettings, BranchUpdate, read_stored, validated
+from wins.schemas import BranchPublic, BranchSettings, BranchUpdate, fields_of, read_stored, validated
+
+if TYPE_CHECKING:
+    from wins.auth import Principal
 
 
 def get_branch(session: Session, branch_id: int | None = None) -> Branch:
@@ -56,9 +60,10 @@ def branch_settings(branch: Branch) -> BranchSettings:
     return read_stored(BranchSettings, branch.settings, what=f"branch {branch.id} settings")
 
 
-def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any]) -> Branch:
+def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any], actor: Principal | None) -> Branch:
     """Change the branch: `changes` is a BranchUpdate (only the keys that change; in `settings`, None removes
     the logo or the printer). The API and the admin form both come here, so both are checked the same way."""
+    fields = sorted(changes)  # before any key is taken out
     update = validated(BranchUpdate, changes)
     given = update.model_dump(exclude_unset=True, exclude_none=True, exclude={"settings"})
     if "timezone" in given:
@@ -70,14 +75,9 @@ def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any]) 
         branch.settings = validated(BranchSettings, merged).model_dump(exclude_none=True)
     session.flush()
     record_event(session, "branch.updated", branch_public(branch), branch_id=branch.id)
+    record_change(session, actor, "branch.update", {"fields": fields})
     return branch
 
 
 def branch_public(branch: Branch) -> dict[str, Any]:
-    return {
-        "id": branch.id,
-        "name": branch.name,
-        "timezone": branch.timezone,
-        "day_rollover_hour": branch.day_rollover_hour,
-        "settings": branch_settings(branch).model_dump(),
-    }
+    return fields_of(BranchPublic, branch, settings=branch_settings(branch).model_dump())

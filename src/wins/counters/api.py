@@ -4,7 +4,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from wins.audit.service import record as audit
 from wins.counters import service
 from wins.deps import (
     ManagerDep,
@@ -18,8 +17,8 @@ from wins.deps import (
 )
 from wins.schemas import CounterCreate, CounterPublic, CounterUpdate, TicketPublic
 from wins.staff.service import get_user
-from wins.tickets import service as tickets
-from wins.tickets.api import ticket_response
+from wins.tickets import calling
+from wins.tickets.views import ticket_response
 
 router = APIRouter(tags=["counters"])
 
@@ -35,8 +34,7 @@ def list_counters(principal: PrincipalDep, session: ReadSessionDep) -> list[dict
 @router.post("/counters", response_model=CounterPublic, status_code=201)
 def create_counter(body: CounterCreate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Create a counter serving the given services, in that order (manager)."""
-    counter = service.create_counter(session, name=body.name, service_ids=body.service_ids)
-    audit(session, actor=principal, action="counter.create", details={"counter_id": counter.id})
+    counter = service.create_counter(session, name=body.name, service_ids=body.service_ids, actor=principal)
     return service.counter_public(session, counter)
 
 
@@ -46,10 +44,7 @@ def update_counter(
 ) -> dict[str, Any]:
     """Rename a counter, switch it on or off, or change its services and their order (manager)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    counter = service.update_counter(session, counter_id, changes=changes)
-    audit(
-        session, actor=principal, action="counter.update", details={"counter_id": counter_id, "fields": sorted(changes)}
-    )
+    counter = service.update_counter(session, counter_id, changes=changes, actor=principal)
     return service.counter_public(session, counter)
 
 
@@ -57,16 +52,14 @@ def update_counter(
 def open_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Sit down at a counter: it shows as open and counts for wait estimates (staff)."""
     assert principal.staff is not None
-    counter = service.open_counter(session, counter_id, staff=get_user(session, principal.staff.id))
-    audit(session, actor=principal, action="counter.open", details={"counter_id": counter_id})
+    counter = service.open_counter(session, counter_id, staff=get_user(session, principal.staff.id), actor=principal)
     return service.counter_public(session, counter)
 
 
 @router.post("/counters/{counter_id}/close", response_model=CounterPublic)
 def close_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Leave a counter (staff)."""
-    counter = service.close_counter(session, counter_id)
-    audit(session, actor=principal, action="counter.close", details={"counter_id": counter_id})
+    counter = service.close_counter(session, counter_id, actor=principal)
     return service.counter_public(session, counter)
 
 
@@ -80,7 +73,7 @@ def call_next(
 ) -> Any:
     """Finish the ticket this counter holds, then call the next one: priority first, then the counter's
     service order, then queue time. 204 when nobody waits."""
-    ticket = tickets.call_next(session, counter_id=counter_id, actor=principal)
+    ticket = calling.call_next(session, counter_id=counter_id, actor=principal)
     if ticket is None:
         return Response(status_code=204)
     return ticket_response(session, ticket, settings, base_url)
@@ -96,5 +89,5 @@ def call_ticket(
     base_url: PublicBaseUrlDep,
 ) -> dict[str, Any]:
     """Call a specific waiting ticket out of order (staff)."""
-    ticket = tickets.call_ticket(session, counter_id=counter_id, ticket_id=ticket_id, actor=principal)
+    ticket = calling.call_ticket(session, counter_id=counter_id, ticket_id=ticket_id, actor=principal)
     return ticket_response(session, ticket, settings, base_url)

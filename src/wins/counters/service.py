@@ -6,11 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock
+from wins.audit.service import record_change
 from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.counters.models import Counter, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
+from wins.schemas import CounterPublic, fields_of
 from wins.services.models import Service
 from wins.staff.models import StaffUser
 
@@ -52,7 +54,9 @@ def _check_name(session: Session, branch_id: int, name: str, *, exclude_id: int 
     return name
 
 
-def create_counter(session: Session, *, name: str, service_ids: list[int], branch_id: int | None = None) -> Counter:
+def create_counter(
+    session: Session, *, name: str, service_ids: list[int], branch_id: int | None = None, actor: Principal | None
+) -> Counter:
     branch = get_branch(session, branch_id)
     counter = Counter(branch_id=branch.id, name=_check_name(session, branch.id, name))
     session.add(counter)
@@ -60,10 +64,12 @@ def create_counter(session: Session, *, name: str, service_ids: list[int], branc
     _set_services(session, counter, service_ids)
     session.flush()
     record_event(session, "counter.created", counter_event_data(session, counter), branch_id=branch.id)
+    record_change(session, actor, "counter.create", {"counter_id": counter.id})
     return counter
 
 
-def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]) -> Counter:
+def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Counter:
+    fields = sorted(changes)  # before any key is taken out
     counter = get_counter(session, counter_id, lock=True)
     if "name" in changes:
         counter.name = _check_name(session, counter.branch_id, changes["name"], exclude_id=counter.id)
@@ -75,10 +81,11 @@ def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]
         _set_services(session, counter, changes["service_ids"])
     session.flush()
     record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
+    record_change(session, actor, "counter.update", {"counter_id": counter.id, "fields": fields})
     return counter
 
 
-def open_counter(session: Session, counter_id: int, *, staff: StaffUser) -> Counter:
+def open_counter(session: Session, counter_id: int, *, staff: StaffUser, actor: Principal | None) -> Counter:
     """Staff sit down at a counter: it counts as open for wait estimates and displays show who is there."""
     counter = get_counter(session, counter_id, lock=True)
     if not counter.active:
@@ -87,6 +94,7 @@ def open_counter(session: Session, counter_id: int, *, staff: StaffUser) -> Coun
     staff.last_counter_id = counter.id
     session.flush()
     record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
+    record_change(session, actor, "counter.open", {"counter_id": counter.id})
     return counter
 
 
@@ -104,12 +112,13 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
     return True
 
 
-def close_counter(session: Session, counter_id: int) -> Counter:
+def close_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
     counter = get_counter(session, counter_id, lock=True)
     counter.staff_id = None
     counter.opened_at = None
     session.flush()
     record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
+    record_change(session, actor, "counter.close", {"counter_id": counter.id})
     return counter
 
 
@@ -117,15 +126,7 @@ def counter_public(session: Session, counter: Counter, *, staff_names: bool = Tr
     """A counter as the API shows it. `staff_names` False (for device tokens: kiosks and display boards, which
     sit in public view) leaves out who sits there by name; staff screens get the name."""
     staff = session.get(StaffUser, counter.staff_id) if staff_names and counter.staff_id else None
-    return {
-        "id": counter.id,
-        "name": counter.name,
-        "active": counter.active,
-        "service_ids": counter.service_ids,
-        "is_open": counter.is_open,
-        "staff_id": counter.staff_id,
-        "staff_name": (staff.full_name or staff.username) if staff else None,
-    }
+    return fields_of(CounterPublic, counter, staff_name=(staff.full_name or staff.username) if staff else None)
 
 
 def counter_event_data(session: Session, counter: Counter) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.deps import (
     AdminDep,
@@ -35,24 +34,23 @@ def list_devices(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
 def create_device(body: DeviceCreate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Create a kiosk or display; the token in the answer is shown only this once (admin)."""
     config = body.config.model_dump(exclude_unset=True)
-    device, token = service.create_device(session, name=body.name, kind=DeviceKind(body.kind), config=config)
-    audit(session, actor=principal, action="device.create", details={"device_id": device.id})
+    device, token = service.create_device(
+        session, name=body.name, kind=DeviceKind(body.kind), config=config, actor=principal
+    )
     return {**service.device_public(device), "token": token}
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
 def update_device(device_id: ObjectId, body: DeviceUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Rename a device or change its configuration (admin)."""
-    device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True))
-    audit(session, actor=principal, action="device.update", details={"device_id": device_id})
+    device = service.update_device(session, device_id, changes=body.model_dump(exclude_unset=True), actor=principal)
     return service.device_public(device)
 
 
 @router.post("/devices/{device_id}/revoke", response_model=DevicePublic)
 def revoke_device(device_id: ObjectId, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Revoke a device's token: it stops working within seconds (admin)."""
-    device = service.revoke_device(session, device_id)
-    audit(session, actor=principal, action="device.revoke", details={"device_id": device_id})
+    device = service.revoke_device(session, device_id, actor=principal)
     return service.device_public(device)
 
 
@@ -69,8 +67,7 @@ def create_pairing_code(
     """A one-time pairing link for a display or a web-kiosk tablet (admin). Opened once on the screen, it gives
     the screen an HttpOnly cookie naming the device. No long-lived token in a URL."""
     seconds = settings.pairing_code_seconds
-    device, code = service.create_pairing_code(session, device_id, seconds=seconds)
-    audit(session, actor=principal, action="device.pairing_code", details={"device_id": device.id})
+    device, code = service.create_pairing_code(session, device_id, seconds=seconds, actor=principal)
     return {"code": code, "url": base_url + service.pairing_path(device, code), "expires_in": seconds}
 
 
@@ -122,9 +119,7 @@ def acknowledge_help(device_id: ObjectId, principal: StaffDep, session: SessionD
     """Someone is on the way: clears the alert on every staff screen and tells the kiosk (event
     `device.help_acknowledged`); a second acknowledge answers 409 (staff)."""
     device = service.get_device(session, device_id)
-    data = kiosk.acknowledge_help(session, device, by=principal.label)
-    audit(session, actor=principal, action="device.help_acknowledge", details={"device_id": device_id})
-    return data
+    return kiosk.acknowledge_help(session, device, actor=principal)
 
 
 def _kiosk_device(principal: Principal) -> Device:

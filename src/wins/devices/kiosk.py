@@ -9,17 +9,21 @@ the event stream; acknowledging it clears it everywhere. Priority categories are
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from wins import clock
+from wins.audit.service import record_change
 from wins.branches.service import get_branch
 from wins.devices.models import Device, DeviceKind
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import PriorityCategory
+
+if TYPE_CHECKING:
+    from wins.auth import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ def request_help(session: Session, device: Device) -> dict[str, Any]:
     return {**data, "repeated": False}
 
 
-def acknowledge_help(session: Session, device: Device, *, by: str) -> dict[str, Any]:
+def acknowledge_help(session: Session, device: Device, *, actor: Principal) -> dict[str, Any]:
     """A member of staff is on the way: every staff screen clears the alert, the kiosk tells the customer."""
     session.refresh(device, with_for_update=True)
     pending = device.status.get(HELP_KEY)
@@ -89,9 +93,10 @@ def acknowledge_help(session: Session, device: Device, *, by: str) -> dict[str, 
         raise Conflict(f"Nobody is waiting for help at {device.name} (already acknowledged).")
     device.status = {k: v for k, v in device.status.items() if k != HELP_KEY}
     session.flush()
-    data = {"device_id": device.id, "name": device.name, "requested_at": pending, "by": by}
+    data = {"device_id": device.id, "name": device.name, "requested_at": pending, "by": actor.label}
     record_event(session, "device.help_acknowledged", data, branch_id=device.branch_id)
-    logger.info("help at %s acknowledged by %s", device.name, by)
+    record_change(session, actor, "device.help_acknowledge", {"device_id": device.id})
+    logger.info("help at %s acknowledged by %s", device.name, actor.label)
     return data
 
 

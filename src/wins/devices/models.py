@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String
@@ -9,11 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
 from wins.db import Base, UTCDateTime
-
-
-class DeviceKind(StrEnum):
-    kiosk = "kiosk"
-    display = "display"
+from wins.enums import DeviceKind as DeviceKind  # defined in wins.enums; re-exported for the model's readers
 
 
 class Device(Base):

@@ -6,22 +6,38 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wins import clock
-from wins.auth import credentials_changed
+from wins import clock, db_flags
+from wins.audit.service import record_change
+from wins.auth import Principal
 from wins.branches.service import get_branch
 from wins.devices.kiosk import HELP_KEY
 from wins.devices.models import Device, DeviceKind
 from wins.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from wins.events.service import record_event, record_sign_in_ended
 from wins.onetime import CodePurpose, consume_code, issue_code
-from wins.schemas import DeviceConfig, DeviceCreate, DeviceStatusReport, DeviceUpdate, read_stored, validated
+from wins.schemas import (
+    DeviceConfig,
+    DeviceCreate,
+    DevicePublic,
+    DeviceStatusReport,
+    DeviceUpdate,
+    fields_of,
+    read_stored,
+    validated,
+)
 from wins.staff.security import hash_device_token, new_device_token
 
 logger = logging.getLogger(__name__)
 
 
 def create_device(
-    session: Session, *, name: str, kind: DeviceKind, branch_id: int | None = None, config: dict[str, Any] | None = None
+    session: Session,
+    *,
+    name: str,
+    kind: DeviceKind,
+    branch_id: int | None = None,
+    config: dict[str, Any] | None = None,
+    actor: Principal | None,
 ) -> tuple[Device, str]:
     """Create a kiosk or display. Returns the device and its token (shown once, only its hash is kept)."""
     name = name.strip()
@@ -42,6 +58,7 @@ def create_device(
     session.add(device)
     session.flush()
     logger.info("%s device %r created", kind, name)
+    record_change(session, actor, "device.create", {"device_id": device.id})
     return device, token
 
 
@@ -56,25 +73,27 @@ def list_devices(session: Session) -> list[Device]:
     return list(session.scalars(select(Device).order_by(Device.id)))
 
 
-def revoke_device(session: Session, device_id: int) -> Device:
+def revoke_device(session: Session, device_id: int, *, actor: Principal | None) -> Device:
     device = get_device(session, device_id)
     if device.revoked_at is None:
         device.revoked_at = clock.utcnow()
         record_sign_in_ended(session, device_id=device.id)  # its open event streams close at once
-    credentials_changed(session)
+    db_flags.note_credentials_changed(session)
     session.flush()
+    record_change(session, actor, "device.revoke", {"device_id": device.id})
     return device
 
 
-def rotate_token(session: Session, device_id: int) -> tuple[Device, str]:
+def rotate_token(session: Session, device_id: int, *, actor: Principal | None) -> tuple[Device, str]:
     device = get_device(session, device_id)
     token = new_device_token()
     device.token_hash = hash_device_token(token)
     device.token_hint = token[:8]
     device.revoked_at = None
-    credentials_changed(session)
+    db_flags.note_credentials_changed(session)
     record_sign_in_ended(session, device_id=device.id)  # streams opened with the old token close
     session.flush()
+    record_change(session, actor, "device.rotate", {"device_id": device.id})
     return device, token
 
 
@@ -98,7 +117,9 @@ def pairing_path(device: Device, code: str) -> str:
     return f"{PAIRING_PAGES[device.kind]}?pair={code}"
 
 
-def create_pairing_code(session: Session, device_id: int, *, seconds: int) -> tuple[Device, str]:
+def create_pairing_code(
+    session: Session, device_id: int, *, seconds: int, actor: Principal | None
+) -> tuple[Device, str]:
     """A pairing code for a display or a web-kiosk tablet: opening `pairing_path(device, code)` on the screen
     within `seconds` pairs it, once. The device's long-lived token never travels in a URL (docs/security.md)."""
     device = get_device(session, device_id)
@@ -106,7 +127,9 @@ def create_pairing_code(session: Session, device_id: int, *, seconds: int) -> tu
         raise ValidationFailed(f"A {device.kind} is not paired with a link.")
     if device.revoked_at is not None:
         raise Conflict(f"{device.name} is revoked; give it a new token first, then a pairing link.")
-    return device, issue_code(session, purpose=CodePurpose.pair, seconds=seconds, device_id=device.id)
+    code = issue_code(session, purpose=CodePurpose.pair, seconds=seconds, device_id=device.id)
+    record_change(session, actor, "device.pairing_code", {"device_id": device.id})
+    return device, code
 
 
 def use_pairing_code(session: Session, code: str) -> int:
@@ -123,10 +146,11 @@ def pair_display(session: Session, device_id: int) -> Device:
     if device.revoked_at is not None:
         raise NotAuthenticated(f"{device.name} was revoked. Ask an admin for a new token and pairing link.")
     logger.info("%s %r paired", DeviceKind(device.kind), device.name)
+    record_change(session, Principal(device=device), "device.pair", {"device_id": device.id})  # the screen itself
     return device
 
 
-def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) -> Device:
+def update_device(session: Session, device_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Device:
     """Rename a device or change some keys of its configuration (a DeviceUpdate: the keys given replace theirs)."""
     update = validated(DeviceUpdate, changes)
     device = get_device(session, device_id)
@@ -138,6 +162,7 @@ def update_device(session: Session, device_id: int, *, changes: dict[str, Any]) 
             raise ValidationFailed("A device needs a name, like 'Entrance kiosk'.")
         device.name = name
     session.flush()
+    record_change(session, actor, "device.update", {"device_id": device.id})
     return device
 
 
@@ -156,6 +181,7 @@ def configure_display(
     history: int,
     speech: bool,
     title: str,
+    actor: Principal | None,
 ) -> Device:
     """What one display shows: which services and counters (none = all), the layout, how many recent calls,
     whether it speaks, and its title. The display page picks the change up by itself."""
@@ -184,6 +210,7 @@ def configure_display(
             raise ValidationFailed(f"Counter {counter_id} does not exist in this branch.")
     _set_config(device, changes)
     session.flush()
+    record_change(session, actor, "device.configure", {"device_id": device.id})
     return device
 
 
@@ -209,13 +236,11 @@ def report_status(session: Session, device: Device, *, status: dict[str, Any]) -
 
 
 def device_public(device: Device) -> dict[str, Any]:
-    return {
-        "id": device.id,
-        "name": device.name,
-        "kind": device.kind,
-        "token_hint": device.token_hint,
-        "revoked": device.revoked_at is not None,
-        "status": device_status(device),
-        "config": device_config(device).model_dump(),
-        "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
-    }
+    return fields_of(
+        DevicePublic,
+        device,
+        revoked=device.revoked_at is not None,
+        status=device_status(device),
+        config=device_config(device).model_dump(),
+        last_seen_at=device.last_seen_at.isoformat() if device.last_seen_at else None,
+    )

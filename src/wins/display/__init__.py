@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from wins.deps import WebHooks
 from wins.display.speech import SpeechCache
 
 
@@ -17,5 +18,6 @@ def install(app: FastAPI) -> None:
     settings = app.state.settings
     app.state.speech_cache = SpeechCache(Path(settings.data_dir) / "speech")
     app.include_router(router)
-    app.state.device_cookie_principal = device_cookie_principal
+    hooks: WebHooks = app.state.web_hooks
+    hooks.device_cookie_principal = device_cookie_principal
     app.mount("/display/static", StaticFiles(directory=Path(__file__).parent / "static"), name="display_static")

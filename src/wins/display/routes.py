@@ -17,12 +17,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, write_transaction
+from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, write_transaction
 from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
@@ -35,8 +34,8 @@ from wins.logging_setup import note_user
 from wins.schemas import DeviceConfig
 from wins.staff.models import Role
 from wins.staff.security import sign, unsign
-from wins.tickets import service as tickets
-from wins.tickets.api import tracking_view
+from wins.tickets import views
+from wins.tickets.views import tracking_view
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -63,7 +62,7 @@ def _db(request: HTTPConnection) -> Database:
 
 def _session_principal(request: Request) -> Principal | None:
     """A manager signed in to the staff web UI (wins.web installs this hook), or None."""
-    hook = getattr(request.app.state, "session_principal", None)
+    hook = web_hooks(request).session_principal
     principal: Principal | None = hook(request) if hook is not None else None
     return principal
 
@@ -200,7 +199,6 @@ def pairing_redirect(request: Request, code: str, *, kind: DeviceKind, cookie: s
             device = devices.pair_display(session, device_id)
             if device.kind != kind:
                 raise PermissionDenied(f"This pairing link is for a {device.kind}, not a {kind}.")
-            audit(session, actor=Principal(device=device), action="device.pair", details={"device_id": device_id})
     except WinsError as exc:
         return _message(request, "This screen cannot be paired", exc.message, exc.status_code)
     # 303 to the bare address: the (now used) code leaves the address bar and history at once.
@@ -268,7 +266,7 @@ def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
     # No token in the page: the board's REST calls carry its HttpOnly pairing cookie (read-only requests only,
     # wins.deps), and its WebSocket a one-time ticket from POST /display/stream-ticket. A manager's browser
     # uses its session cookie; the ticket request needs that session's CSRF token, so it is embedded.
-    csrf_hook = getattr(request.app.state, "session_csrf", None)
+    csrf_hook = web_hooks(request).session_csrf
     page_config["csrf"] = csrf_hook(request) if principal.staff is not None and csrf_hook is not None else None
     return page_config
 
@@ -325,7 +323,7 @@ def track(request: Request, tracking_token: str) -> Response:
     settings = _settings(request)
     with _db(request).session(write=False) as session:
         try:
-            ticket = tickets.get_by_tracking_token(session, tracking_token)
+            ticket = views.get_by_tracking_token(session, tracking_token)
         except NotFound:
             return _message(request, strings["missing_title"], strings["missing_text"], 404)
         view = tracking_view(session, ticket, settings)

@@ -271,8 +271,7 @@ class TicketUpdate(BaseModel):
 
 def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str, Any], int]:
     from wins.events.service import last_event_id
-    from wins.tickets.api import tracking_view
-    from wins.tickets.service import get_by_tracking_token
+    from wins.tickets.views import get_by_tracking_token, tracking_view
 
     db = request.app.state.db
     with db.session(write=False) as session:

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 import anyio
 from sqlalchemy import select
 
-from wins.db import Database, HasInfo
+from wins.db import Database
+from wins.db_flags import HasInfo, take_events_written
 from wins.events.models import Event
 from wins.events.service import INTERNAL_PREFIX, NOTIFY_CHANNEL, last_event_id
 
@@ -135,9 +136,8 @@ class EventHub:
 
     # -- waking ----------------------------------------------------------------------------------------
     def _after_commit(self, session: HasInfo) -> None:
-        if session.info.pop("wins_events_written", False):
+        if take_events_written(session):
             self.poke_threadsafe()
-        session.info.pop("wins_event_lock", None)
 
     def poke_threadsafe(self) -> None:
         loop = self._loop
@@ -244,6 +244,11 @@ class EventHub:
 
     def waiter(self) -> Waiter:
         return Waiter(self)
+
+    @property
+    def waiting(self) -> int:
+        """How many subscribers are parked waiting for the next event (what a test awaits instead of sleeping)."""
+        return len(self._waiters)
 
     async def wait(self, since: int, *, timeout: float, limit: int = PAGE) -> list[LoggedEvent]:
         """Events after `since`; if there are none yet, wait up to `timeout` seconds for some."""

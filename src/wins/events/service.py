@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from wins import db_flags
 from wins.events.models import Event
+from wins.schemas import EventPublic, fields_of
 
 # Held from the first event of a transaction until its commit (PostgreSQL only). It makes event ids
 # commit in increasing order, so a reader that has seen id N can never later find a smaller id appear.
@@ -21,12 +23,12 @@ _ORDER_AND_NOTIFY = text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel
 
 def take_event_order(session: Session) -> None:
     """Before the first event of a transaction (PostgreSQL): the event-order lock, and a NOTIFY for commit."""
-    if session.info.get("wins_event_lock") or session.get_bind().dialect.name != "postgresql":
+    if db_flags.has_event_lock(session) or session.get_bind().dialect.name != "postgresql":
         return
     # One round trip: the lock, then the NOTIFY (transactional: PostgreSQL delivers it to every listening
     # worker only after commit).
     session.execute(_ORDER_AND_NOTIFY, {"key": EVENT_ORDER_LOCK, "channel": NOTIFY_CHANNEL})
-    session.info["wins_event_lock"] = True
+    db_flags.note_event_lock(session)
 
 
 def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id: int | None) -> Event:
@@ -34,7 +36,7 @@ def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id
     event = Event(type=type, data=data, branch_id=branch_id)
     session.add(event)
     session.flush()
-    session.info["wins_events_written"] = True
+    db_flags.note_events_written(session)
     return event
 
 
@@ -61,20 +63,15 @@ def record_sign_in_ended(
     record_event(session, SIGN_IN_ENDED, data, branch_id=None)
 
 
-# `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.service issuing).
-# They pass every column; take_event_order must have run in the transaction first (PostgreSQL).
+# `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.issuing).
+# They pass every column; take_event_order must have run in the transaction first (PostgreSQL), and they call
+# db_flags.note_events_written themselves.
 APPEND_EVENT = insert(Event)
 EVENT_COLUMNS = ["at", "type", "data", "branch_id"]
 
 
 def event_public(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "type": event.type,
-        "at": event.at.isoformat(),
-        "branch_id": event.branch_id,
-        "data": event.data,
-    }
+    return fields_of(EventPublic, event, at=event.at.isoformat())
 
 
 def events_after(session: Session, since: int, *, limit: int) -> list[dict[str, Any]]:

@@ -16,13 +16,10 @@ from wins.db import Database
 from wins.printing.layout import Slip
 from wins.printing.printers import PrinterNotConfigured, network_printer_url, parse_printer_url
 from wins.printing.spool import PrintResult, print_slip
-from wins.tickets import service as tickets
+from wins.tickets import views
+from wins.tickets.views import tracking_url as tracking_url  # re-exported for the kiosk branch (was defined here)
 
 logger = logging.getLogger("wins.printing")
-
-
-def tracking_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/t/{token}"
 
 
 def printer_url_for(branch: Branch, settings: Settings) -> str:
@@ -47,8 +44,8 @@ def printer_url_for(branch: Branch, settings: Settings) -> str:
 
 def slip_for_ticket(session: Session, ticket_id: int, *, settings: Settings, base_url: str) -> tuple[Slip, Branch]:
     """The slip of a ticket as it stands now (people ahead and wait are current, not those at issue)."""
-    ticket = tickets.get_ticket(session, ticket_id)
-    view = tickets.ticket_view(session, ticket, settings=settings)
+    ticket = views.get_ticket(session, ticket_id)
+    view = views.ticket_view(session, ticket, settings=settings)
     branch = get_branch(session, ticket.branch_id)
     slip = Slip(
         branch_name=branch.name,

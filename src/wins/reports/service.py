@@ -1,4 +1,6 @@
 """Report computations. Pure reads; every figure is defined here once and used by the pages and the CSV.
+(Past 400 lines on purpose: each figure's definition and its SQL stay side by side in one place, so the pages,
+the CSV and docs/staff-ui.md cannot drift apart.)
 
 Definitions (also in docs/staff-ui.md):
 - a ticket belongs to the business day it was issued on, and to the service it ended in (after transfers);

@@ -4,7 +4,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from wins.audit.service import record as audit
 from wins.deps import ManagerDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
 from wins.schemas import ServiceCreate, ServicePublic, ServiceUpdate
 from wins.services import service
@@ -21,8 +20,7 @@ def list_services(_: PrincipalDep, session: ReadSessionDep, active_only: bool = 
 @router.post("/services", response_model=ServicePublic, status_code=201)
 def create_service(body: ServiceCreate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Create a service (manager)."""
-    created = service.create_service(session, values=body.model_dump())
-    audit(session, actor=principal, action="service.create", details={"service_id": created.id})
+    created = service.create_service(session, values=body.model_dump(), actor=principal)
     return service.service_public(created)
 
 
@@ -32,8 +30,5 @@ def update_service(
 ) -> dict[str, Any]:
     """Change a service: name, prefix, colour, active, priority weight, order (manager)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    updated = service.update_service(session, service_id, changes=changes)
-    audit(
-        session, actor=principal, action="service.update", details={"service_id": service_id, "fields": sorted(changes)}
-    )
+    updated = service.update_service(session, service_id, changes=changes, actor=principal)
     return service.service_public(updated)

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wins.audit.service import record_change
 from wins.branches.service import get_branch
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
+from wins.schemas import ServicePublic, fields_of
 from wins.services.models import Service
+
+if TYPE_CHECKING:
+    from wins.auth import Principal
 
 _PREFIX = re.compile(r"^[A-Z]{1,3}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -48,33 +53,30 @@ def _check(session: Session, branch_id: int, values: dict[str, Any], *, exclude_
         raise ValidationFailed("A colour is written like #1f6feb.")
 
 
-def create_service(session: Session, *, values: dict[str, Any], branch_id: int | None = None) -> Service:
+def create_service(
+    session: Session, *, values: dict[str, Any], branch_id: int | None = None, actor: Principal | None
+) -> Service:
     branch = get_branch(session, branch_id)
     _check(session, branch.id, values)
     service = Service(branch_id=branch.id, **values)
     session.add(service)
     session.flush()
     record_event(session, "service.created", service_public(service), branch_id=branch.id)
+    record_change(session, actor, "service.create", {"service_id": service.id})
     return service
 
 
-def update_service(session: Session, service_id: int, *, changes: dict[str, Any]) -> Service:
+def update_service(session: Session, service_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Service:
+    fields = sorted(changes)  # before any key is taken out
     service = get_service(session, service_id)
     _check(session, service.branch_id, changes, exclude_id=service.id)
     for key, value in changes.items():
         setattr(service, key, value)
     session.flush()
     record_event(session, "service.updated", service_public(service), branch_id=service.branch_id)
+    record_change(session, actor, "service.update", {"service_id": service.id, "fields": fields})
     return service
 
 
 def service_public(service: Service) -> dict[str, Any]:
-    return {
-        "id": service.id,
-        "name": service.name,
-        "prefix": service.prefix,
-        "colour": service.colour,
-        "active": service.active,
-        "priority_weight": service.priority_weight,
-        "sort_order": service.sort_order,
-    }
+    return fields_of(ServicePublic, service)

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from wins.audit.service import record as audit
 from wins.auth import client_address
 from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, SessionDep, SettingsDep, StaffDep
 from wins.schemas import StaffCreate, StaffPublic, StaffUpdate, TokenPublic
@@ -44,8 +43,7 @@ def logout(principal: StaffDep, session: SessionDep) -> Response:
     """Sign out: this token, and every other token and web session of the account, stop working at once
     (each carries the account's sign-in generation, which this bumps)."""
     assert principal.staff is not None
-    service.sign_out(session, principal.staff.id)
-    audit(session, actor=principal, action="user.logout", details={})
+    service.sign_out(session, principal.staff.id, actor=principal)
     return Response(status_code=204)
 
 
@@ -66,9 +64,13 @@ def list_users(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
 def create_user(body: StaffCreate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Create a staff account (admin)."""
     user = service.create_user(
-        session, username=body.username, password=body.password, role=Role(body.role), full_name=body.full_name
+        session,
+        username=body.username,
+        password=body.password,
+        role=Role(body.role),
+        full_name=body.full_name,
+        actor=principal,
     )
-    audit(session, actor=principal, action="user.create", details={"username": user.username})
     return service.user_public(user)
 
 
@@ -76,6 +78,5 @@ def create_user(body: StaffCreate, principal: AdminDep, session: SessionDep) -> 
 def update_user(user_id: ObjectId, body: StaffUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Change a staff account: password, role, name, active (admin)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    user = service.update_user(session, user_id, changes=changes)
-    audit(session, actor=principal, action="user.update", details={"user_id": user_id, "fields": sorted(changes)})
+    user = service.update_user(session, user_id, changes=changes, actor=principal)
     return service.user_public(user)

@@ -1,23 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
 from wins.db import Base, UTCDateTime
-
-
-class Role(StrEnum):
-    staff = "staff"
-    manager = "manager"
-    admin = "admin"
-
-    @property
-    def rank(self) -> int:
-        return {"staff": 1, "manager": 2, "admin": 3}[self.value]
+from wins.enums import Role as Role  # defined in wins.enums; re-exported for the model's readers
 
 
 class StaffUser(Base):

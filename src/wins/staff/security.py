@@ -10,6 +10,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+STAFF_TOKEN_PURPOSE = "staff-token"  # the signing salt of staff bearer tokens (made by staff.service, read by auth)
+
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login for an unknown user equal to a known one.
 _DUMMY_HASH = _hasher.hash("wins-no-such-user")

@@ -3,21 +3,25 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wins import clock
-from wins.auth import STAFF_TOKEN_PURPOSE, credentials_changed
+from wins import clock, db_flags
+from wins.audit.service import record_change
 from wins.db import Database
 from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
 from wins.events.service import record_sign_in_ended
 from wins.logging_setup import sign_in_failed
+from wins.schemas import StaffPublic, fields_of
 from wins.staff import throttle
 from wins.staff.models import Role, StaffUser
-from wins.staff.security import hash_password, sign, verify_password
+from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_password, sign, verify_password
 from wins.staff.throttle import Limits
+
+if TYPE_CHECKING:
+    from wins.auth import Principal
 
 logger = logging.getLogger(__name__)
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -29,7 +33,9 @@ def _check_password(password: str) -> None:
         raise ValidationFailed(f"A password needs at least {MIN_PASSWORD} characters.")
 
 
-def create_user(session: Session, *, username: str, password: str, role: Role, full_name: str = "") -> StaffUser:
+def create_user(
+    session: Session, *, username: str, password: str, role: Role, full_name: str = "", actor: Principal | None
+) -> StaffUser:
     username = username.strip()
     if not _USERNAME.match(username):
         raise ValidationFailed("A username is 2–64 letters, digits or . _ - @ (no spaces).")
@@ -42,6 +48,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, f
     session.add(user)
     session.flush()
     logger.info("staff user %s created with role %s", username, role)
+    record_change(session, actor, "user.create", {"username": user.username})
     return user
 
 
@@ -56,7 +63,8 @@ def list_users(session: Session) -> list[StaffUser]:
     return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
 
 
-def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> StaffUser:
+def update_user(session: Session, user_id: int, *, changes: dict[str, Any], actor: Principal | None) -> StaffUser:
+    fields = sorted(changes)  # before any key is taken out
     user = get_user(session, user_id)
     version_before = user.token_version
     if "password" in changes:
@@ -64,11 +72,11 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
         _check_password(password)
         user.password_hash = hash_password(password)
         user.token_version += 1
-        credentials_changed(session)
+        db_flags.note_credentials_changed(session)
         throttle.unlock_account(session, user.username)
     if "active" in changes and not changes["active"] and user.active:
         user.token_version += 1
-        credentials_changed(session)
+        db_flags.note_credentials_changed(session)
     if user.token_version != version_before:
         record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     if "role" in changes:
@@ -92,6 +100,7 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any]) -> S
     for key, value in changes.items():
         setattr(user, key, value)
     session.flush()
+    record_change(session, actor, "user.update", {"user_id": user.id, "fields": fields})
     return user
 
 
@@ -136,14 +145,15 @@ def sign_in(db: Database, *, username: str, password: str, client: str, limits: 
     return user
 
 
-def sign_out(session: Session, user_id: int) -> StaffUser:
+def sign_out(session: Session, user_id: int, *, actor: Principal | None) -> StaffUser:
     """End every sign-in of this account: its web sessions and API tokens all carry `token_version`."""
     user = get_user(session, user_id)
     user.token_version += 1
-    credentials_changed(session)
+    db_flags.note_credentials_changed(session)
     record_sign_in_ended(session, staff_id=user.id)  # its open event streams close at once
     session.flush()
     logger.info("%s signed out", user.username)
+    record_change(session, actor, "user.logout", {})
     return user
 
 
@@ -152,11 +162,4 @@ def issue_token(user: StaffUser, *, secret_key: str) -> str:
 
 
 def user_public(user: StaffUser) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "full_name": user.full_name,
-        "role": user.role,
-        "active": user.active,
-        "last_counter_id": user.last_counter_id,
-    }
+    return fields_of(StaffPublic, user)

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from wins.auth import Principal
-from wins.config import Settings
 from wins.counters.service import shows_staff_names
-from wins.db import Database, WriteLockBusy
+from wins.db import WriteLockBusy
 from wins.deps import (
     DatabaseDep,
     ObjectId,
@@ -23,8 +21,8 @@ from wins.deps import (
 )
 from wins.errors import PermissionDenied
 from wins.schemas import TicketCreate, TicketPublic, TicketTracking, TicketTransfer
-from wins.tickets import service
-from wins.tickets.models import Ticket
+from wins.tickets import issuing, snapshot, transitions, views
+from wins.tickets.views import ticket_response, tracking_url, tracking_view
 
 router = APIRouter(tags=["tickets"])
 # Issuing alone, so the app can match it first: every request walks the route list in order until one matches.
@@ -32,12 +30,6 @@ issue_router = APIRouter(tags=["tickets"])
 public_router = APIRouter(prefix="/public", tags=["public"])
 
 Action = Literal["recall", "start", "complete", "no-show", "requeue", "cancel"]
-
-
-def ticket_response(session: Session, ticket: Ticket, settings: Settings, base_url: str) -> dict[str, Any]:
-    view = service.ticket_view(session, ticket, settings=settings)
-    view["tracking_url"] = f"{base_url}/t/{ticket.tracking_token}"
-    return view
 
 
 @issue_router.post(
@@ -59,14 +51,14 @@ async def issue_ticket(
 
     if db.is_sqlite:
         try:
-            view, created = issue_on_loop(db, settings, principal, body, idempotency_key)
+            view, created = issuing.issue_on_loop(db, settings, principal, body, idempotency_key)
         except WriteLockBusy:
             pass  # another thread is writing: take the ordinary path below, which waits its turn
         else:
             return _issued_response(view, created, base_url)
 
     def work(session: Session) -> tuple[dict[str, Any], bool]:
-        issued = service.issue(
+        issued = issuing.issue(
             session,
             service_id=body.service_id,
             actor=principal,
@@ -74,54 +66,15 @@ async def issue_ticket(
             idempotency_key=idempotency_key,
             language=body.language,
         )
-        return service.issued_view(session, issued, settings=settings), issued.created
+        return issuing.issued_view(session, issued, settings=settings), issued.created
 
     view, created = await write_transaction(db, work)
     return _issued_response(view, created, base_url)
 
 
-def issue_on_loop(
-    db: Database, settings: Settings, actor: Principal, body: TicketCreate, idempotency_key: str | None
-) -> tuple[dict[str, Any], bool]:
-    """The hottest route on SQLite, run right on the event loop with no thread hop: the checks and the wait
-    estimate from per-process caches (a read session touches the database only when one misses), then the
-    few statements of `issue_with` on a bare sqlite3 connection. The whole transaction takes a fraction of a
-    millisecond and SQLite serialises writers anyway; if another thread holds the write lock this raises
-    WriteLockBusy before touching anything, and the caller takes the ordinary path (docs/performance.md)."""
-    service.may_issue(actor)
-    url = db.read_engine.url
-    info = service.cached_service_info(url, body.service_id)
-    load = service.cached_service_load(url, body.service_id, settings=settings)
-    if info is None or load is None:
-        with db.session(write=False) as read:
-            info = service.service_info(read, body.service_id)
-            load = service.service_load(read, body.service_id, settings=settings)
-    key = service.check_issue(info, actor=actor, priority=body.priority, idempotency_key=idempotency_key)
-    issued = db.raw_sqlite_write(
-        lambda conn: service.issue_with(
-            service.raw_sqlite_sql(conn),
-            info,
-            actor=actor,
-            priority=body.priority,
-            idempotency_key=key,
-            language=body.language,
-        )
-    )
-    if not issued.created:
-        with db.session(write=False) as read:
-            return service.issued_view(read, issued, settings=settings), False
-    db.committed({"wins_events_written": True})
-    return service.new_ticket_view(issued, load), True
-
-
-def tracking_url(settings: Settings, request: Request, token: str) -> str:
-    """The customer's tracking link (what `PublicBaseUrlDep` gives, for callers outside a route)."""
-    return f"{(settings.public_url or str(request.base_url)).rstrip('/')}/t/{token}"
-
-
 def _issued_response(view: dict[str, Any], created: bool, base_url: str) -> JSONResponse:
     # Built from what the transaction wrote; the same TicketPublic shape (tests check it against the schema).
-    view["tracking_url"] = f"{base_url}/t/{view['tracking_token']}"
+    view["tracking_url"] = tracking_url(base_url, view["tracking_token"])
     return JSONResponse(view, status_code=201 if created else 200)
 
 
@@ -134,7 +87,7 @@ def get_ticket(
     base_url: PublicBaseUrlDep,
 ) -> dict[str, Any]:
     """A ticket with its position and estimated wait (staff, or the kiosk that issued it)."""
-    ticket = service.get_ticket(session, ticket_id)
+    ticket = views.get_ticket(session, ticket_id)
     if principal.staff is None and (principal.device is None or ticket.issued_by_device_id != principal.device.id):
         raise PermissionDenied("Only staff, or the kiosk that issued it, can read this ticket.")
     return ticket_response(session, ticket, settings, base_url)
@@ -150,7 +103,7 @@ def transfer_ticket(
     base_url: PublicBaseUrlDep,
 ) -> dict[str, Any]:
     """Send a ticket to another service's queue; it keeps its number and place unless `to_end` (staff)."""
-    ticket = service.transfer(
+    ticket = transitions.transfer(
         session, ticket_id=ticket_id, service_id=body.service_id, actor=principal, to_end=body.to_end
     )
     return ticket_response(session, ticket, settings, base_url)
@@ -167,7 +120,7 @@ def ticket_action(
 ) -> dict[str, Any]:
     """recall (announce again), start (begin serving), complete, no-show, requeue (back to waiting),
     cancel (a waiting ticket). A transition the ticket's state does not allow answers 409 (staff)."""
-    ticket = service.transition(session, ticket_id=ticket_id, action=action, actor=principal)
+    ticket = transitions.transition(session, ticket_id=ticket_id, action=action, actor=principal)
     return ticket_response(session, ticket, settings, base_url)
 
 
@@ -175,21 +128,16 @@ def ticket_action(
 def queue(principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Snapshot of the queue: per service the waiting tickets, per counter what it holds, recent calls, and
     `last_event_id` to follow the event stream from. Device tokens get counter names but no staff names."""
-    return service.queue_snapshot(session, settings=settings, staff_names=shows_staff_names(principal))
-
-
-def tracking_view(session: Session, ticket: Ticket, settings: Settings) -> dict[str, Any]:
-    view = service.ticket_view(session, ticket, settings=settings)
-    return {key: view[key] for key in TicketTracking.model_fields}
+    return snapshot.queue_snapshot(session, settings=settings, staff_names=shows_staff_names(principal))
 
 
 @public_router.get("/tickets/{tracking_token}", response_model=TicketTracking)
 def track_ticket(tracking_token: str, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
     """A ticket seen from the customer's phone (no sign-in: the unguessable token is the key)."""
-    return tracking_view(session, service.get_by_tracking_token(session, tracking_token), settings)
+    return tracking_view(session, views.get_by_tracking_token(session, tracking_token), settings)
 
 
 @public_router.post("/tickets/{tracking_token}/cancel", response_model=TicketTracking)
 def leave_queue(tracking_token: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """The customer leaves the queue ("I'm leaving")."""
-    return tracking_view(session, service.cancel_by_customer(session, tracking_token=tracking_token), settings)
+    return tracking_view(session, transitions.cancel_by_customer(session, tracking_token=tracking_token), settings)

@@ -1,27 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
 from wins.db import Base, UTCDateTime
-
-
-class TicketStatus(StrEnum):
-    waiting = "waiting"
-    called = "called"
-    serving = "serving"
-    done = "done"
-    no_show = "no_show"
-    cancelled = "cancelled"
-
-    @property
-    def is_open(self) -> bool:
-        return self in (TicketStatus.waiting, TicketStatus.called, TicketStatus.serving)
-
+from wins.enums import TicketStatus as TicketStatus  # defined in wins.enums; re-exported for the model's readers
 
 HELD = ("called", "serving")  # statuses in which a counter holds the ticket
 # The same test as SQL text, word for word the predicate of the partial index uq_tickets_counter_held: with
@@ -61,7 +47,7 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
-    # active_history: the old value is loaded before a change, so queue lengths can follow it (tickets.service).
+    # active_history: the old value is loaded before a change, so queue lengths can follow it (tickets.queue_counts).
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), active_history=True)
     # The service the ticket was issued for (its number keeps that prefix after a transfer).
     issued_service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
@@ -72,7 +58,7 @@ class Ticket(Base):
     status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.waiting, active_history=True)
     tracking_token: Mapped[str] = mapped_column(String(43), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    # Who sent the key: "device:<id>" or "staff:<id>" (tickets.service.idempotency_scope); NULL without a key.
+    # Who sent the key: "device:<id>" or "staff:<id>" (tickets.issuing.idempotency_scope); NULL without a key.
     idempotency_scope: Mapped[str | None] = mapped_column(String(32), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from wins.deps import WebHooks
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -22,6 +24,7 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(reports.router)
     app.mount("/static/staff", StaticFiles(directory=STATIC_DIR), name="staff-static")
-    app.state.html_error_handler = pages.html_error_handler
-    app.state.session_principal = session.session_principal
-    app.state.session_csrf = session.session_csrf
+    hooks: WebHooks = app.state.web_hooks
+    hooks.html_error_handler = pages.html_error_handler
+    hooks.session_principal = session.session_principal
+    hooks.session_csrf = session.session_csrf

@@ -1,4 +1,6 @@
 """Manager and admin pages: services, counters, branch settings (manager); staff users and devices (admin).
+(Past 400 lines: one short handler per form, all of the `_submit` shape below, read best together; split it by
+page when a page grows its own logic.)
 
 Each form posts here, the route turns the fields into the arguments of the same service function the REST API
 calls, and a refused change (duplicate prefix, short password …) shows the page again with the reason. Every
@@ -10,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -19,7 +21,6 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches import service as branches
 from wins.config import Settings
@@ -104,11 +105,9 @@ PageView = Callable[[Request, StaffUser, Session], Response]
 
 @dataclass(frozen=True)
 class Saved:
-    """What an accepted form did: its audit entry, then the note for the next page (post/redirect/get) or,
-    when `show` is given, the page to answer with instead (a new token is shown once, on this answer only)."""
+    """What an accepted form did: the note for the next page (post/redirect/get) or, when `show` is given, the page
+    to answer with instead (a new token is shown once, on this answer only). The service wrote the audit entry."""
 
-    audit: str
-    details: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     show: Callable[[], Response] | None = None
 
@@ -116,12 +115,11 @@ class Saved:
 def _submit(
     request: Request, session: Session, user: StaffUser, change: Callable[[], Saved], *, page: PageView, back: str
 ) -> Response:
-    """The shape of every set-up form (its CSRF token is checked by the page dependency): make the change and
-    write its audit entry, then redirect to `back` with a note; a refused change is rolled back and `page` shown
-    again with the reason on top."""
+    """The shape of every set-up form (its CSRF token is checked by the page dependency): make the change (the
+    service writes its audit entry), then redirect to `back` with a note; a refused change is rolled back and
+    `page` shown again with the reason on top."""
     try:
         saved = change()
-        audit(session, actor=Principal(staff=user), action=saved.audit, details=saved.details)
     except WinsError as exc:
         return form_error(request, session, exc, lambda: page(request, user, session))
     if saved.show is not None:
@@ -151,9 +149,12 @@ def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Resp
 @router.post("/services")
 def create_service(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
-        created = services.create_service(session, values=_service_values(form, ServiceCreate))
-        return Saved("service.create", {"service_id": created.id},
-                     f"Service {created.name} created: its tickets start with {created.prefix}.")  # fmt: skip
+        created = services.create_service(
+            session,
+            values=_service_values(form, ServiceCreate),
+            actor=Principal(staff=user),
+        )
+        return Saved(f"Service {created.name} created: its tickets start with {created.prefix}.")  # fmt: skip
 
     return _submit(request, session, user, change, page=services_page, back="/admin/services")
 
@@ -164,9 +165,8 @@ def update_service(
 ) -> Response:
     def change() -> Saved:
         changes = _service_values(form, ServiceUpdate)
-        updated = services.update_service(session, service_id, changes=changes)
-        return Saved("service.update", {"service_id": service_id, "fields": sorted(changes)},
-                     f"Service {updated.name} saved.")  # fmt: skip
+        updated = services.update_service(session, service_id, changes=changes, actor=Principal(staff=user))
+        return Saved(f"Service {updated.name} saved.")  # fmt: skip
 
     return _submit(request, session, user, change, page=services_page, back="/admin/services")
 
@@ -196,8 +196,10 @@ def counters_page(request: Request, _: ManagerPage, session: SessionDep) -> Resp
 def create_counter(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
         checked = validated(CounterCreate, {"name": _text(form, "name"), "service_ids": _service_order(form, session)})
-        counter = counters.create_counter(session, name=checked.name, service_ids=checked.service_ids)
-        return Saved("counter.create", {"counter_id": counter.id}, f"Counter {counter.name} created.")
+        counter = counters.create_counter(
+            session, name=checked.name, service_ids=checked.service_ids, actor=Principal(staff=user)
+        )
+        return Saved(f"Counter {counter.name} created.")
 
     return _submit(request, session, user, change, page=counters_page, back="/admin/counters")
 
@@ -213,9 +215,8 @@ def update_counter(
             "service_ids": _service_order(form, session),
         }
         changes = _checked_values(CounterUpdate, changes, partial=True)
-        counter = counters.update_counter(session, counter_id, changes=changes)
-        return Saved("counter.update", {"counter_id": counter_id, "fields": sorted(changes)},
-                     f"Counter {counter.name} saved.")  # fmt: skip
+        counter = counters.update_counter(session, counter_id, changes=changes, actor=Principal(staff=user))
+        return Saved(f"Counter {counter.name} saved.")  # fmt: skip
 
     return _submit(request, session, user, change, page=counters_page, back="/admin/counters")
 
@@ -266,8 +267,13 @@ def update_branch(request: Request, user: ManagerPage, session: SessionDep, form
         if not changes["name"]:
             raise ValidationFailed("The branch needs a name.")
         validated(BranchUpdate, changes)  # the service checks again; here first, so a bad field is named
-        branch = branches.update_branch(session, branches.get_branch(session), changes=changes)
-        return Saved("branch.update", {"fields": sorted(changes)}, f"Settings of {branch.name} saved.")
+        branch = branches.update_branch(
+            session,
+            branches.get_branch(session),
+            changes=changes,
+            actor=Principal(staff=user),
+        )
+        return Saved(f"Settings of {branch.name} saved.")
 
     return _submit(request, session, user, change, page=branch_page, back="/admin/branch")
 
@@ -300,8 +306,9 @@ def create_user(request: Request, user: AdminPage, session: SessionDep, form: Fo
             password=checked.password,
             role=checked.role,
             full_name=checked.full_name,
+            actor=Principal(staff=user),
         )
-        return Saved("user.create", {"username": created.username}, f"Account {created.username} created.")
+        return Saved(f"Account {created.username} created.")
 
     return _submit(request, session, user, change, page=users_page, back="/admin/users")
 
@@ -318,9 +325,8 @@ def update_user(request: Request, user_id: ObjectId, user: AdminPage, session: S
         if isinstance(password, str) and password:
             changes["password"] = password
         changes = _checked_values(StaffUpdate, changes, partial=True)
-        updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes))
-        return Saved("user.update", {"user_id": user_id, "fields": sorted(changes)},
-                     f"Account {updated.username} saved.")  # fmt: skip
+        updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes), actor=Principal(staff=user))
+        return Saved(f"Account {updated.username} saved.")  # fmt: skip
 
     return _submit(request, session, user, change, page=users_page, back="/admin/users")
 
@@ -368,19 +374,22 @@ def create_device(
         kind = _text(form, "kind", "kiosk")
         if kind not in DeviceKind.__members__:
             raise ValidationFailed("A device is a kiosk or a display.")
-        device, token = devices.create_device(session, name=_text(form, "name"), kind=DeviceKind(kind))
+        device, token = devices.create_device(
+            session, name=_text(form, "name"), kind=DeviceKind(kind), actor=Principal(staff=user)
+        )
         if device.kind == DeviceKind.display:  # a screen is paired with a one-time link, not its token
-            return Saved("device.create", {"device_id": device.id},
-                         show=_pairing_shown(request, session, device.id, settings, base_url))  # fmt: skip
-        return Saved("device.create", {"device_id": device.id}, show=_token_shown(request, session, device.name, token))
+            return Saved(show=_pairing_shown(request, session, device.id, settings, base_url, user))
+        return Saved(show=_token_shown(request, session, device.name, token))
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
 
 def _pairing_shown(
-    request: Request, session: Session, device_id: int, settings: Settings, base_url: str
+    request: Request, session: Session, device_id: int, settings: Settings, base_url: str, user: StaffUser
 ) -> Callable[[], Response]:
-    device, code = devices.create_pairing_code(session, device_id, seconds=settings.pairing_code_seconds)
+    device, code = devices.create_pairing_code(
+        session, device_id, seconds=settings.pairing_code_seconds, actor=Principal(staff=user)
+    )
     link = (device.name, base_url + devices.pairing_path(device, code), max(1, settings.pairing_code_seconds // 60))
     return lambda: _devices_page(request, session, pairing=link)
 
@@ -391,8 +400,7 @@ def pair_device(
     base_url: PublicBaseUrlDep,
 ) -> Response:  # fmt: skip
     def change() -> Saved:
-        return Saved("device.pairing_code", {"device_id": device_id},
-                     show=_pairing_shown(request, session, device_id, settings, base_url))  # fmt: skip
+        return Saved(show=_pairing_shown(request, session, device_id, settings, base_url, user))
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
@@ -400,8 +408,8 @@ def pair_device(
 @router.post("/devices/{device_id}/rotate")
 def rotate_device(request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
     def change() -> Saved:
-        device, token = devices.rotate_token(session, device_id)
-        return Saved("device.rotate", {"device_id": device_id}, show=_token_shown(request, session, device.name, token))
+        device, token = devices.rotate_token(session, device_id, actor=Principal(staff=user))
+        return Saved(show=_token_shown(request, session, device.name, token))
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
@@ -420,9 +428,9 @@ def configure_display(
             history=_int(form, "history", "Recent calls shown", default=6),
             speech=_checked(form, "speech"),
             title=_text(form, "title"),
+            actor=Principal(staff=user),
         )
-        return Saved("device.configure", {"device_id": device_id},
-                     f"Display settings of {device.name} saved; the screen updates by itself.")  # fmt: skip
+        return Saved(f"Display settings of {device.name} saved; the screen updates by itself.")  # fmt: skip
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
 
@@ -430,8 +438,7 @@ def configure_display(
 @router.post("/devices/{device_id}/revoke")
 def revoke_device(request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
     def change() -> Saved:
-        device = devices.revoke_device(session, device_id)
-        return Saved("device.revoke", {"device_id": device_id},
-                     f"The token of {device.name} is revoked; it stops working within seconds.")  # fmt: skip
+        device = devices.revoke_device(session, device_id, actor=Principal(staff=user))
+        return Saved(f"The token of {device.name} is revoked; it stops working within seconds.")  # fmt: skip
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")

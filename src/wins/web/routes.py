@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from wins.audit.service import record as audit
 from wins.auth import Principal, client_address
 from wins.branches.service import branch_public, get_branch
 from wins.counters.service import counter_public, list_counters
@@ -20,7 +19,7 @@ from wins.services.service import list_services, service_public
 from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
 from wins.staff.throttle import Limits
-from wins.tickets.service import queue_snapshot
+from wins.tickets.snapshot import queue_snapshot
 from wins.web.pages import ManagerPage, StaffPage, render
 from wins.web.session import (
     LOGIN_CSRF_COOKIE,
@@ -120,8 +119,7 @@ def logout_page(request: Request) -> Response:
 def logout(request: Request, user: StaffPage, session: SessionDep) -> Response:
     """Sign out: the session ends on the server too (a copy of the cookie no longer works), and so do the
     account's other sessions and API tokens."""
-    staff_service.sign_out(session, user.id)
-    audit(session, actor=Principal(staff=user), action="user.logout", details={})
+    staff_service.sign_out(session, user.id, actor=Principal(staff=user))
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     logger.info("%s signed out of the web UI from %s", user.username, client_address(request))

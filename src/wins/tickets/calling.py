@@ -1,0 +1,127 @@
+"""Call-next and calling a ticket out of order: finish what the counter holds, then claim the next waiting ticket
+it serves, in the documented order (priority, service weight, the counter's service order, time in the queue).
+
+Concurrency: the counter row is locked; on PostgreSQL the ticket is claimed with `FOR UPDATE SKIP LOCKED`, so
+two counters never get one ticket; on SQLite every write transaction is `BEGIN IMMEDIATE`, so claims are serial.
+A partial unique index allows one held ticket per counter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wins import clock
+from wins.audit.service import record as audit
+from wins.auth import Principal
+from wins.branches.service import get_branch, today
+from wins.counters.models import Counter, CounterService
+from wins.counters.service import counter_event_data, get_counter, seat_staff
+from wins.errors import Conflict, InvalidTransition
+from wins.events.service import record_event
+from wins.services.models import Service
+from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
+from wins.tickets.states import CALL, FINISH_HELD
+from wins.tickets.transitions import apply_transition
+from wins.tickets.views import get_ticket
+
+# -- calling ------------------------------------------------------------------------------------------
+
+
+def _finish_held(session: Session, counter: Counter, actor: Principal, now: datetime) -> None:
+    held = session.scalars(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD).with_for_update()).all()
+    for ticket in held:
+        apply_transition(session, ticket, FINISH_HELD, actor, now=now)
+
+
+def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
+    query = (
+        select(Ticket)
+        .join(
+            CounterService, (CounterService.service_id == Ticket.service_id) & (CounterService.counter_id == counter.id)
+        )
+        .join(Service, Service.id == Ticket.service_id)
+        .where(Ticket.status == TicketStatus.waiting, Ticket.business_day == day, Service.active.is_(True))
+        .order_by(
+            Ticket.priority.desc(), Service.priority_weight.desc(), CounterService.position, Ticket.queue_at, Ticket.id
+        )
+        .limit(1)
+    )
+    if postgres:
+        # Another counter's claim in flight is skipped, not waited for: no two counters get one ticket.
+        query = query.with_for_update(skip_locked=True, of=Ticket)
+    return query
+
+
+def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket | None:
+    """Finish what the counter holds, then call the next waiting ticket it serves (None if nobody waits)."""
+    staff = actor.require_staff()
+    counter = get_counter(session, counter_id, lock=True)
+    if not counter.active:
+        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+    branch = get_branch(session, counter.branch_id)
+    now = clock.utcnow()
+    _finish_held(session, counter, actor, now)
+    ticket: Ticket | None = session.scalar(_waiting_query(counter, today(branch), postgres=_is_pg(session)))
+    if ticket is None:
+        if counter.staff_id != staff.id:
+            _sit_down(session, counter, staff.id)
+        audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
+        return None
+    _call(session, ticket, counter, actor, now)
+    return ticket
+
+
+def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Principal) -> Ticket:
+    """Call one waiting ticket out of order (the counter's current ticket is finished first)."""
+    actor.require_staff()
+    counter = get_counter(session, counter_id, lock=True)
+    if not counter.active:
+        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+    ticket = get_ticket(session, ticket_id, lock=True)
+    if ticket.status != TicketStatus.waiting:
+        raise InvalidTransition(_not_waiting_message(session, ticket))
+    now = clock.utcnow()
+    _finish_held(session, counter, actor, now)
+    _call(session, ticket, counter, actor, now, details={"out_of_order": True})
+    return ticket
+
+
+def _sit_down(session: Session, counter: Counter, staff_id: int) -> None:
+    if seat_staff(session, counter, staff_id=staff_id):
+        session.flush()
+        record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
+
+
+def _call(
+    session: Session,
+    ticket: Ticket,
+    counter: Counter,
+    actor: Principal,
+    now: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+) -> None:
+    assert actor.staff is not None
+    if counter.staff_id != actor.staff.id:
+        _sit_down(session, counter, actor.staff.id)
+    ticket.counter_id = counter.id
+    ticket.staff_id = actor.staff.id
+    ticket.called_at = now
+    ticket.first_called_at = ticket.first_called_at or now
+    ticket.call_count += 1
+    ticket.serving_at = None
+    apply_transition(session, ticket, CALL, actor, now=now, details=details)
+
+
+def _not_waiting_message(session: Session, ticket: Ticket) -> str:
+    if ticket.status in HELD and ticket.counter_id:
+        counter = session.get(Counter, ticket.counter_id)
+        return f"Ticket {ticket.number} was already called to counter {counter.name if counter else '?'}."
+    return f"Ticket {ticket.number} is {ticket.status.replace('_', '-')}, not waiting."
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
