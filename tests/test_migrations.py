@@ -177,9 +177,8 @@ def test_0005_repairs_a_database_created_by_the_early_0001(
     kiosk = {"Authorization": f"Bearer {data.tokens['kiosk']}"}
 
     def transfer(client: TestClient, ticket_id: int) -> int:
-        return client.post(
-            f"/api/v1/tickets/{ticket_id}/transfer", json={"service_id": data.services["B"]}, headers=staff
-        ).status_code
+        r = client.post(f"/api/v1/tickets/{ticket_id}/transfer", json={"service_id": data.services["B"]}, headers=staff)
+        return int(r.status_code)
 
     with TestClient(create_app(settings)) as client:
         a1 = client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk).json()
