@@ -14,9 +14,10 @@ from typing import Any
 from wins_kiosk.client import EventFollower, KioskClient
 from wins_kiosk.config import KioskConfig
 from wins_kiosk.guidance import Speaker
+from wins_kiosk.model import TicketPrinter
 from wins_kiosk.runner import ThreadRunner
 from wins_kiosk.speech import EspeakSpeaker, KivyPlayer
-from wins_kiosk.state import Kiosk, TicketPrinter
+from wins_kiosk.state import Kiosk
 
 logger = logging.getLogger(__name__)
 
@@ -141,12 +142,12 @@ def run(config: KioskConfig) -> None:
             view = attach(self.wiring)
             self.wiring.kiosk.subscribe(self._quit_if_asked)
             # Only the operator menu may close the app (window manager close, Alt+F4 …).
-            Window.bind(on_request_close=lambda *_: not self.wiring.kiosk.quit_requested)
+            Window.bind(on_request_close=lambda *_: not self.wiring.kiosk.operator.quit_requested)
             self.wiring.start()
             return view
 
         def _quit_if_asked(self) -> None:
-            if self.wiring.kiosk.quit_requested:
+            if self.wiring.kiosk.operator.quit_requested:
                 logger.info("operator quit the kiosk")
                 self.stop()
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wins.printing import PrintResult, PrintSpool, Slip, SpoolJob, print_slip
 from wins_kiosk.client import BranchInfo, IssuedTicket
-from wins_kiosk.state import PrintOutcome
+from wins_kiosk.model import PrintOutcome
 
 logger = logging.getLogger(__name__)
 

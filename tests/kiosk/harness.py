@@ -13,8 +13,9 @@ import httpx
 from wins_kiosk.client import EventFollower, KioskClient
 from wins_kiosk.config import KioskConfig
 from wins_kiosk.guidance import Speaker
+from wins_kiosk.model import TicketPrinter
 from wins_kiosk.runner import CallQueue, ThreadRunner
-from wins_kiosk.state import Kiosk, TicketPrinter
+from wins_kiosk.state import Kiosk
 
 
 def fast_config(server_url: str, token: str, tmp_path: Path, **changes: object) -> KioskConfig:

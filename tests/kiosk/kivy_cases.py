@@ -16,12 +16,12 @@ from PIL import Image as PILImage
 
 from tests.kiosk.harness import fast_config
 from tests.kiosk.kivy_driver import KivyDriver
+from wins_kiosk.model import PrintStatus, Screen
 from wins_kiosk.screens.result import ResultScreen
 from wins_kiosk.screens.root import TimeWarning
 from wins_kiosk.screens.start import StartScreen
 from wins_kiosk.screens.widgets import QrImage, Tile
 from wins_kiosk.speech import EspeakSpeaker
-from wins_kiosk.state import PrintStatus, Screen
 
 
 class KioskAppTest(GraphicUnitTest):  # type: ignore[misc]

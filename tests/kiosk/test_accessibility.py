@@ -16,9 +16,10 @@ from tests.support.printer_emulator import PrinterEmulator
 from wins.config import Settings
 from wins_kiosk.guidance import SilentSpeaker, spoken_number
 from wins_kiosk.i18n import CATALOGUE
+from wins_kiosk.model import HelpStatus, PrintStatus, Screen
 from wins_kiosk.printer import SpoolPrinter
 from wins_kiosk.speech import EspeakSpeaker, synthesize
-from wins_kiosk.state import HelpStatus, Kiosk, PrintStatus, Screen
+from wins_kiosk.state import Kiosk
 
 
 class FakeClock:

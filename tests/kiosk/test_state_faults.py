@@ -10,8 +10,8 @@ import pytest
 
 from tests.kiosk.conftest import MakeHarness, Server
 from tests.support.printer_emulator import PrinterEmulator
+from wins_kiosk.model import PrintStatus, Screen
 from wins_kiosk.printer import SpoolPrinter
-from wins_kiosk.state import PrintStatus, Screen
 
 
 @pytest.fixture

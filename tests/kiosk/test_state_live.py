@@ -9,8 +9,9 @@ from tests.support.printer_emulator import PrinterEmulator
 from tests.support.seed import Seeded
 from tests.support.server import LiveServer
 from wins_kiosk.client import KioskClient
+from wins_kiosk.model import PrintStatus, Screen
 from wins_kiosk.printer import SpoolPrinter
-from wins_kiosk.state import Kiosk, PrintStatus, Screen
+from wins_kiosk.state import Kiosk
 
 
 def screen(kiosk: Kiosk) -> Screen:

@@ -13,7 +13,9 @@ from tests.support.server import free_port
 from wins_kiosk.client import IssuedTicket
 from wins_kiosk.config import ConfigError, load_config
 from wins_kiosk.i18n import CATALOGUE
-from wins_kiosk.state import PIN_LOCKOUT_SECONDS, Kiosk, Screen
+from wins_kiosk.model import Screen
+from wins_kiosk.operator import PIN_LOCKOUT_SECONDS
+from wins_kiosk.state import Kiosk
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +39,9 @@ def offline(tmp_path: Path) -> Iterator[tuple[Harness, FakeClock]]:
     # Nothing listens on this port: the kiosk is "temporarily unavailable".
     config = fast_config(f"http://127.0.0.1:{free_port()}", "token", tmp_path, idle_timeout_seconds=30)
     harness = Harness(config, follow_events=False, clock=clock).start()
-    harness.pump_until(lambda: harness.kiosk.screen == Screen.UNAVAILABLE and "health" not in harness.kiosk._busy)
+    harness.pump_until(
+        lambda: harness.kiosk.screen == Screen.UNAVAILABLE and not harness.kiosk.connection.checking_health
+    )
     yield harness, clock
     harness.close()
 
@@ -92,31 +96,31 @@ def test_config_under_kiosk_table_with_relative_paths(tmp_path: Path) -> None:
 def test_operator_pin_opens_menu_and_locks_after_wrong_tries(offline: tuple[Harness, FakeClock]) -> None:
     h, clock = offline
     k = h.kiosk
-    k.operator_request()
+    k.operator.request()
     assert k.screen == Screen.PIN
     for digit in "1111":
-        k.pin_digit(digit)
-    k.pin_submit()
-    assert k.screen == Screen.PIN and k.pin_error == "operator_wrong_pin" and k.pin_entry == ""
+        k.operator.digit(digit)
+    k.operator.submit()
+    assert k.screen == Screen.PIN and k.operator.pin_error == "operator_wrong_pin" and k.operator.pin_entry == ""
     for _ in range(4):
         for digit in "9999":
-            k.pin_digit(digit)
-        k.pin_submit()
+            k.operator.digit(digit)
+        k.operator.submit()
     # Locked now: even the right PIN is refused for a while.
     for digit in "2468":
-        k.pin_digit(digit)
-    k.pin_submit()
+        k.operator.digit(digit)
+    k.operator.submit()
     assert k.screen == Screen.PIN
     clock.now += PIN_LOCKOUT_SECONDS + 1
     for digit in "2468":
-        k.pin_digit(digit)
-    k.pin_submit()
+        k.operator.digit(digit)
+    k.operator.submit()
     assert screen(k) == Screen.OPERATOR
     assert not k.fullscreen  # fast_config starts windowed
-    k.operator_toggle_fullscreen()
+    k.operator.toggle_fullscreen()
     assert k.fullscreen
-    k.operator_quit()
-    assert k.quit_requested
+    k.operator.quit()
+    assert k.operator.quit_requested
 
 
 def test_fullscreen_can_only_be_left_from_the_operator_menu(offline: tuple[Harness, FakeClock]) -> None:
@@ -124,15 +128,15 @@ def test_fullscreen_can_only_be_left_from_the_operator_menu(offline: tuple[Harne
     k = h.kiosk
     k.config = replace(k.config, fullscreen=True)
     k.fullscreen = True
-    k.operator_toggle_fullscreen()  # not signed in: ignored
+    k.operator.toggle_fullscreen()  # not signed in: ignored
     assert k.fullscreen
-    k.operator_request()
+    k.operator.request()
     for digit in "2468":
-        k.pin_digit(digit)
-    k.pin_submit()
-    k.operator_toggle_fullscreen()
+        k.operator.digit(digit)
+    k.operator.submit()
+    k.operator.toggle_fullscreen()
     assert not k.fullscreen
-    k.operator_close()
+    k.operator.close()
     assert not k.fullscreen  # the operator keeps the window while working …
     clock.now += 31
     h.pump(0.05)
@@ -145,22 +149,23 @@ def test_idle_timeout_resets_language_font_pin_and_fullscreen(offline: tuple[Har
     k.set_language("fr")
     k.toggle_big_font()
     assert k.font_scale > 1
-    k.operator_request()
-    k.pin_digit("2")
+    k.operator.request()
+    k.operator.digit("2")
     clock.now += 29
     h.pump(0.05)
     assert k.screen == Screen.PIN and k.language == "fr"
     clock.now += 2
     h.pump(0.05)
     assert screen(k) == Screen.UNAVAILABLE  # the server is down, so not the start screen
-    assert (k.language, k.big_font, k.pin_entry) == ("en", False, "")
+    assert (k.language, k.big_font, k.operator.pin_entry) == ("en", False, "")
 
 
 def test_wait_and_people_texts() -> None:
     from datetime import UTC, datetime
 
     from wins_kiosk.config import KioskConfig
-    from wins_kiosk.state import Kiosk, wait_minutes
+    from wins_kiosk.model import wait_minutes
+    from wins_kiosk.state import Kiosk
 
     assert wait_minutes((0, 0)) == (0, 0)
     assert wait_minutes((150, 610)) == (2, 11)

@@ -10,10 +10,11 @@ from kivy.metrics import dp
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
+from wins_kiosk.model import PrintStatus
 from wins_kiosk.screens import theme
 from wins_kiosk.screens.theme import Colour
 from wins_kiosk.screens.widgets import Panel, QrImage, Text
-from wins_kiosk.state import Kiosk, PrintStatus
+from wins_kiosk.state import Kiosk
 
 
 class StatusLine(BoxLayout):  # type: ignore[misc]

@@ -10,12 +10,13 @@ from kivy.metrics import dp
 from kivy.uix.floatlayout import FloatLayout
 
 from wins_kiosk.guidance import LONG_PRESS_SECONDS
+from wins_kiosk.model import HelpStatus, Screen
 from wins_kiosk.screens import theme
 from wins_kiosk.screens.result import ResultScreen
 from wins_kiosk.screens.start import StartScreen
 from wins_kiosk.screens.system import IssuingScreen, OperatorScreen, PinScreen, PriorityScreen, UnavailableScreen
 from wins_kiosk.screens.widgets import Panel, Text, Tile, show_focus
-from wins_kiosk.state import HelpStatus, Kiosk, Screen
+from wins_kiosk.state import Kiosk
 
 SCREENS: dict[Screen, Any] = {
     Screen.START: StartScreen,

@@ -24,7 +24,7 @@ def header(kiosk: Kiosk, scale: float) -> BoxLayout:
     bar.add_widget(
         HoldArea(
             kiosk.branch_name or kiosk.text("welcome"),
-            on_hold=kiosk.operator_request,
+            on_hold=kiosk.operator.request,
             size=theme.TITLE,
             scale=scale,
             bold=True,

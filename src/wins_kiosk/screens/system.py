@@ -98,7 +98,7 @@ class UnavailableScreen(BoxLayout):  # type: ignore[misc]
 class PinScreen(BoxLayout):  # type: ignore[misc]
     @staticmethod
     def signature(kiosk: Kiosk) -> tuple[Any, ...]:
-        return (kiosk.language, kiosk.pin_entry, kiosk.pin_error)
+        return (kiosk.language, kiosk.operator.pin_entry, kiosk.operator.pin_error)
 
     def __init__(self, kiosk: Kiosk, **kwargs: Any) -> None:
         super().__init__(orientation="horizontal", padding=dp(40), spacing=dp(40), **kwargs)
@@ -106,24 +106,28 @@ class PinScreen(BoxLayout):  # type: ignore[misc]
         info.add_widget(Text(kiosk.text("operator_title"), size=theme.TITLE, bold=True))
         info.add_widget(Text(kiosk.text("operator_enter_pin"), size=theme.HEADING, colour=theme.MUTED))
         # Roboto has no "●"; DejaVuSans ships with Kivy and has it.
-        dots = " ".join("●" * len(kiosk.pin_entry)) or " "
+        dots = " ".join("●" * len(kiosk.operator.pin_entry)) or " "
         info.add_widget(Text(dots, size=theme.TITLE, colour=theme.ACCENT, font_name="DejaVuSans"))
         info.add_widget(
-            Text(kiosk.text(kiosk.pin_error) if kiosk.pin_error else "", size=theme.BODY, colour=theme.DANGER)
+            Text(
+                kiosk.text(kiosk.operator.pin_error) if kiosk.operator.pin_error else "",
+                size=theme.BODY,
+                colour=theme.DANGER,
+            )
         )
         info.add_widget(
-            Tile(kiosk.text("operator_cancel"), on_tap=kiosk.operator_close, size=theme.BODY, size_hint_y=0.6)
+            Tile(kiosk.text("operator_cancel"), on_tap=kiosk.operator.close, size=theme.BODY, size_hint_y=0.6)
         )
         self.add_widget(info)
         pad = GridLayout(cols=3, spacing=dp(14), size_hint_x=1.1)
         for key in "123456789":
-            pad.add_widget(Tile(key, on_tap=partial(kiosk.pin_digit, key), size=theme.TITLE, bold=True))
-        pad.add_widget(Tile("⌫", on_tap=kiosk.pin_backspace, size=theme.TITLE, font_name="DejaVuSans"))
-        pad.add_widget(Tile("0", on_tap=lambda: kiosk.pin_digit("0"), size=theme.TITLE, bold=True))
+            pad.add_widget(Tile(key, on_tap=partial(kiosk.operator.digit, key), size=theme.TITLE, bold=True))
+        pad.add_widget(Tile("⌫", on_tap=kiosk.operator.backspace, size=theme.TITLE, font_name="DejaVuSans"))
+        pad.add_widget(Tile("0", on_tap=lambda: kiosk.operator.digit("0"), size=theme.TITLE, bold=True))
         pad.add_widget(
             Tile(
                 kiosk.text("operator_ok"),
-                on_tap=kiosk.pin_submit,
+                on_tap=kiosk.operator.submit,
                 size=theme.HEADING,
                 bold=True,
                 background=theme.SUCCESS,
@@ -139,7 +143,7 @@ class OperatorScreen(BoxLayout):  # type: ignore[misc]
             kiosk.language,
             kiosk.fullscreen,
             kiosk.printer_state,
-            kiosk.operator_message,
+            kiosk.operator.message,
             kiosk.online,
             kiosk.printer.pending_count(),
         )
@@ -150,22 +154,22 @@ class OperatorScreen(BoxLayout):  # type: ignore[misc]
         lines = [
             kiosk.text("operator_online" if kiosk.online else "operator_offline")
             + f"  ({kiosk.config.server_url})"
-            + (f"  — {kiosk.text('operator_token_refused')}" if kiosk.unauthorized else ""),
+            + (f"  — {kiosk.text('operator_token_refused')}" if kiosk.connection.unauthorized else ""),
             kiosk.text("operator_printer", state=kiosk.printer_state_text())
             + (f"  ({kiosk.config.printer_url})" if kiosk.config.printer_url else ""),
             kiosk.text("operator_spool", count=kiosk.printer.pending_count()),
-            kiosk.operator_message or kiosk.printer_message,
+            kiosk.operator.message or kiosk.printer_message,
         ]
         for line in lines:
             self.add_widget(Text(line, size=theme.SMALL, colour=theme.MUTED, halign="left", size_hint_y=0.35))
         buttons = GridLayout(cols=2, spacing=dp(16))
         fullscreen = "operator_exit_fullscreen" if kiosk.fullscreen else "operator_enter_fullscreen"
-        buttons.add_widget(Tile(kiosk.text(fullscreen), on_tap=kiosk.operator_toggle_fullscreen, size=theme.BODY))
-        buttons.add_widget(Tile(kiosk.text("operator_print_test"), on_tap=kiosk.operator_print_test, size=theme.BODY))
+        buttons.add_widget(Tile(kiosk.text(fullscreen), on_tap=kiosk.operator.toggle_fullscreen, size=theme.BODY))
+        buttons.add_widget(Tile(kiosk.text("operator_print_test"), on_tap=kiosk.operator.print_test, size=theme.BODY))
         buttons.add_widget(
-            Tile(kiosk.text("operator_quit"), on_tap=kiosk.operator_quit, size=theme.BODY, background=theme.DANGER)
+            Tile(kiosk.text("operator_quit"), on_tap=kiosk.operator.quit, size=theme.BODY, background=theme.DANGER)
         )
         buttons.add_widget(
-            Tile(kiosk.text("operator_cancel"), on_tap=kiosk.operator_close, size=theme.BODY, background=theme.SUCCESS)
+            Tile(kiosk.text("operator_cancel"), on_tap=kiosk.operator.close, size=theme.BODY, background=theme.SUCCESS)
         )
         self.add_widget(buttons)
