@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.deploy.conftest import REPO, free_port, stop, wait_for_health
+from tests.support.requirements import require
 
 PACKAGES = ["python3", "python3-venv", "git", "ca-certificates"]
 SUITE = "bookworm"
@@ -31,9 +32,13 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(900),  # the first run builds the Debian root (debootstrap: minutes)
-    pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and chroot need root"),
-    pytest.mark.skipif(shutil.which("debootstrap") is None, reason="needs debootstrap (scripts/system-deps)"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_root_and_debootstrap() -> None:
+    require(os.geteuid() == 0, "debootstrap and chroot need root")
+    require(shutil.which("debootstrap") is not None, "needs debootstrap (scripts/system-deps)")
 
 
 def debian_mirror() -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.deploy.conftest import DEPLOY, free_port, stop, wait_for_health
+from tests.support.requirements import require
 from tests.support.seed import Seeded
 from tests.support.server import LiveServer
 from websockets.sync.client import connect
@@ -23,7 +24,10 @@ from wins.config import Settings
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = DEPLOY / "nginx" / "wins.conf"
 
-pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="needs nginx (scripts/system-deps)")
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_nginx() -> None:
+    require(Path(NGINX).exists(), "needs nginx (scripts/system-deps)")
 
 
 def main_config(tmp: Path, site: str) -> Path:

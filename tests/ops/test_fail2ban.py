@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.requirements import require
 from tests.support.seed import PASSWORD, seed
 from wins.app import create_app
 from wins.config import Settings
@@ -64,8 +65,8 @@ def test_filter_matches_real_failed_sign_ins(
     assert sorted(_banned_by_python(log)) == ["192.0.2.44", "203.0.113.5", "203.0.113.5"]
 
     fail2ban_regex = shutil.which("fail2ban-regex")
-    if fail2ban_regex is None:
-        pytest.skip("fail2ban-regex is not installed (scripts/system-deps installs it)")
+    require(fail2ban_regex is not None, "fail2ban-regex is not installed (scripts/system-deps installs it)")
+    assert fail2ban_regex is not None
     logfile = tmp_path / "wins.log"
     logfile.write_text(log)
     done = subprocess.run(
