@@ -17,7 +17,7 @@ from wins.printing.layout import Slip
 from wins.printing.printers import PrinterNotConfigured, network_printer_url, parse_printer_url
 from wins.printing.spool import PrintResult, print_slip
 from wins.tickets import views
-from wins.tickets.views import tracking_url as tracking_url  # re-exported for the kiosk branch (was defined here)
+from wins.tickets.views import tracking_url
 
 logger = logging.getLogger("wins.printing")
 

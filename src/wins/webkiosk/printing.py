@@ -24,7 +24,7 @@ from wins.errors import NotFound, PermissionDenied
 from wins.printing.printers import PrinterNotConfigured
 from wins.printing.service import printer_url_for, slip_for_ticket
 from wins.printing.spool import PrintResult, PrintSpool, SpoolJob
-from wins.tickets import service as tickets
+from wins.tickets import views as tickets
 
 logger = logging.getLogger(__name__)
 

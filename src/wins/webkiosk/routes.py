@@ -30,8 +30,8 @@ from wins.devices.models import Device, DeviceKind
 from wins.display.routes import KIOSK_COOKIE, cookie_principal, pairing_redirect
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
-from wins.printing.service import tracking_url
-from wins.tickets import service as tickets
+from wins.tickets import views as tickets
+from wins.tickets.views import tracking_url
 from wins.webkiosk.printing import TabletPrinting
 from wins_kiosk.guidance import KEYS, LONG_PRESS_SECONDS
 from wins_kiosk.i18n import CATALOGUE, DEFAULT_LANGUAGE, LANGUAGE_NAMES, supported
