@@ -2,8 +2,8 @@
 was drawn, so readers can tell which ids are final (docs/architecture.md, "Event order").
 
 On PostgreSQL a BEFORE INSERT trigger draws the event's id itself: it first makes sure the writing transaction
-has its transaction id, then draws the id, then stores `horizon_xid`, the next transaction id still to be
-handed out (from a snapshot taken after the draw), and sends the NOTIFY that wakes the event hubs (so a writer
+has its transaction id, then draws the id, then stores `horizon_xid`, one more than the highest transaction id
+of any transaction running at that moment, and sends the NOTIFY that wakes the event hubs (so a writer
 needs no statement of its own for it). Events that existed before this migration keep NULL: their
 transactions ended long ago. On SQLite the column exists (the models are one schema) and stays NULL: SQLite's
 writers are serial.
@@ -25,23 +25,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The trigger function. Order matters (the proof in docs/architecture.md relies on it):
-#   1. pg_current_xact_id(): the transaction has its id before it draws an event id;
+#   1. pg_current_xact_id(): the transaction has its transaction id before it draws an event id;
 #   2. nextval: the event id;
-#   3. a fresh snapshot (plpgsql takes one per expression in READ COMMITTED, which WINS always uses): its xmax
-#      is greater than the id of every transaction that drew an event id before this one.
-# Then a NOTIFY for the hubs of every worker (delivered at commit, once per transaction however many events).
-# REPEATABLE READ or SERIALIZABLE would give the transaction's first snapshot in step 3 (too old), so they are
-# refused with a clear message rather than silently breaking the order.
+#   3. the horizon: one more than the highest transaction id of any transaction running now, read live from the
+#      process array (pg_stat_get_activity, its per-transaction cache cleared first). Every transaction that drew
+#      an event id before step 2 had its id by then (step 1), so it has either ended or is counted here.
+#      (A snapshot's xmax would not do: PostgreSQL reuses a snapshot until some transaction ends, so its xmax can
+#      be below the id of a transaction that started since.) backend_xid is the 32-bit form; running ids are
+#      within 2^31 of this transaction's own, which gives their full 64-bit value.
+#   4. a NOTIFY for the hubs of every worker (delivered at commit, once per transaction however many events).
 EVENT_POSITION_FUNCTION = """
 CREATE OR REPLACE FUNCTION wins_event_position() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    own bigint;
+    ahead bigint;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'WINS events must be written in READ COMMITTED transactions (this one is %)',
-            current_setting('transaction_isolation');
-    END IF;
-    PERFORM pg_current_xact_id();
+    own := pg_current_xact_id()::text::bigint;
     NEW.id := nextval('{sequence}'::regclass);
-    NEW.horizon_xid := pg_snapshot_xmax(pg_current_snapshot());
+    PERFORM pg_stat_clear_snapshot();
+    SELECT max((a.backend_xid::text::bigint - own % 4294967296 + 6442450944) % 4294967296 - 2147483648)
+        INTO ahead FROM pg_stat_get_activity(NULL) AS a WHERE a.backend_xid IS NOT NULL;
+    NEW.horizon_xid := (own + greatest(coalesce(ahead, 0), 0) + 1)::text::xid8;
     PERFORM pg_notify('wins_events', '');
     RETURN NEW;
 END
