@@ -128,9 +128,7 @@ def _pg(url: str) -> psycopg.Connection[Any]:
 
 
 def _insert_event(conn: psycopg.Connection[Any], kind: str) -> int:
-    row = conn.execute(
-        "INSERT INTO events (at, type, data) VALUES (now(), %s, '{}') RETURNING id", (kind,)
-    ).fetchone()
+    row = conn.execute("INSERT INTO events (at, type, data) VALUES (now(), %s, '{}') RETURNING id", (kind,)).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -171,9 +169,7 @@ def test_an_id_is_held_back_while_a_smaller_one_may_still_commit(templates: Temp
 
 
 @pytest.mark.postgres
-def test_a_long_transaction_in_another_database_holds_nothing_back(
-    templates: TemplateCache, tmp_path: Path
-) -> None:
+def test_a_long_transaction_in_another_database_holds_nothing_back(templates: TemplateCache, tmp_path: Path) -> None:
     with templates.database("postgres", tmp_path) as url:
         db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
         elsewhere = psycopg.connect(POSTGRES_URL)  # another database of the same cluster
@@ -228,8 +224,8 @@ def test_sqlite_and_postgres_read_the_same_way(database_url: str, tmp_path: Path
             rows, held_back = settled_after(conn, ids[0] - 1, limit=10)
             assert [r.id for r in rows] == ids and not held_back
             assert last_event_id(conn) == ids[-1]
-            assert conn.execute(text("SELECT count(*) FROM events WHERE horizon_xid IS NOT NULL AND id >= :first"), {"first": ids[0]}).scalar() == (
-                3 if db.url.startswith("postgresql") else 0
-            )
+            stamped = text("SELECT count(*) FROM events WHERE horizon_xid IS NOT NULL AND id >= :first")
+            postgres = db.url.startswith("postgresql")
+            assert conn.execute(stamped, {"first": ids[0]}).scalar() == (3 if postgres else 0)
     finally:
         db.dispose()

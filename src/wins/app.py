@@ -17,12 +17,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wins import retry
 from wins.config import Settings, get_settings
 from wins.db import Database
 from wins.deps import WebHooks, forget_principals_on_revocation, web_hooks
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
-from wins import retry
 from wins.ops.presence import announce_server
 from wins.schemas import ErrorBody, HealthPublic
 from wins.version import full_version, package_version

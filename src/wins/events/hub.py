@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import anyio
+
 from wins.db import Database
 from wins.db_flags import HasInfo, take_events_written
 from wins.events.service import INTERNAL_PREFIX, NOTIFY_CHANNEL, last_event_id, settled_after

@@ -83,9 +83,7 @@ _AUDIT = cast(Table, AuditEntry.__table__).insert()
 _AUDIT_COLUMNS = ["at", "staff_id", "device_id", "action", "ticket_id", "details"]
 # PostgreSQL: two statements per tap (each a round trip to the server). The number, the queue length and the new
 # ticket's id (drawn from its sequence) in one; the ticket and its event, both built here, in the other.
-_NUMBER_AND_ID = select(
-    *_NEXT_NUMBER["postgresql"].cte("number").c, func.nextval(text("'tickets_id_seq'::regclass"))
-)
+_NUMBER_AND_ID = select(*_NEXT_NUMBER["postgresql"].cte("number").c, func.nextval(text("'tickets_id_seq'::regclass")))
 _TICKET_AND_EVENT = APPEND_EVENT.values(
     {c: bindparam(f"event_{c}", type_=EVENTS.c[c].type) for c in EVENT_COLUMNS}
 ).add_cte(
