@@ -229,3 +229,41 @@ def test_sqlite_and_postgres_read_the_same_way(database_url: str, tmp_path: Path
             assert conn.execute(stamped, {"first": ids[0]}).scalar() == (3 if postgres else 0)
     finally:
         db.dispose()
+
+
+def test_upgrading_a_database_with_events_keeps_them_readable_and_continues_their_ids(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration 0008 on last year's database: old events keep NULL horizons (settled), new ids follow them."""
+    from alembic import command
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from wins import migrate
+
+    command.downgrade(migrate.alembic_config(database_url), "0007")
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            for i in range(3):
+                conn.execute(
+                    text("INSERT INTO events (at, type, branch_id, data) VALUES (:at, 'ticket.issued', 1, :d)"),
+                    {"at": "2025-11-29 09:00:00", "d": f'{{"old": {i}}}'},
+                )
+            old = [r[0] for r in conn.execute(text("SELECT id FROM events ORDER BY id"))]
+    finally:
+        engine.dispose()
+    command.upgrade(migrate.alembic_config(database_url), "head")
+    db = Database(Settings(database_url=database_url, data_dir=tmp_path / "d", secret_key="k" * 40))
+    try:
+        with db.session() as session:
+            new = record_event(session, "test.after_upgrade", {}, branch_id=None).id
+        assert new > old[-1]
+        with db.read_engine.connect() as conn:
+            rows, held_back = settled_after(conn, 0, limit=100)
+            assert [r.id for r in rows] == [*old, new] and not held_back
+            assert [r.data for r in rows[:3]] == [{"old": 0}, {"old": 1}, {"old": 2}]
+            nulls = conn.execute(text("SELECT count(*) FROM events WHERE horizon_xid IS NULL")).scalar()
+            assert nulls == (3 if db.url.startswith("postgresql") else 4)
+    finally:
+        db.dispose()
