@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wins import retry
 from wins.config import Settings, get_settings
 from wins.db import Database
 from wins.deps import WebHooks, forget_principals_on_revocation, web_hooks
@@ -107,12 +108,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, exc.detail, "http_error")
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> Response:
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        if retry.is_retryable(exc) and retry.may_retry(request.scope):
+            raise retry.RetryRequest from exc  # lost a race it wins when run again (wins.retry)
         logger.warning("integrity error turned into 409: %s", exc.orig)
         return _error(409, "That change clashes with another one made at the same moment; try again.", "conflict")
 
     @app.exception_handler(OperationalError)
-    async def _operational(_: Request, exc: OperationalError) -> Response:
+    async def _operational(request: Request, exc: OperationalError) -> Response:
+        if retry.is_retryable(exc):
+            if retry.may_retry(request.scope):
+                raise retry.RetryRequest from exc  # wins.retry runs the request again
+            logger.error("transaction conflict after %d attempts: %s", retry.ATTEMPTS, exc.orig)
+            return _error(503, "The database was too busy to finish this; try again in a moment.", "database_busy")
         logger.error("database unavailable: %s (during %s)", exc.orig, (exc.statement or "?")[:80])
         return _error(503, "The database is busy or unreachable; try again in a moment.", "database_unavailable")
 
@@ -201,9 +209,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_docs(app)
 
     from wins.bodylimit import BodyLimitMiddleware
+    from wins.retry import TransactionRetryMiddleware
     from wins.tickets.express import IssueExpressLane
 
     app.add_middleware(IssueExpressLane)  # added first, so it runs inside the access log
+    if not db.is_sqlite:
+        # Around the lane (which answers only on SQLite): a request whose transaction a deadlock or a
+        # serialization failure aborted runs again (wins.retry).
+        app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # every body, the lane's too, is bounded before anyone reads it
     # -- operations (wins.access_log, wins.metrics): access line, request id, proxies, /health, /metrics --
     from wins.access_log import AccessLogMiddleware

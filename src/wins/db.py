@@ -166,17 +166,11 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "NORMAL") ->
 
 class WinsSession(Session):
     """The sessions of WINS's own factories (`Database.open`). ORM listeners of WINS (wins.tickets' queue counts
-    and caches, the event-order lock below) listen on this class only, never on every Session of the process."""
-
-
-@event.listens_for(WinsSession, "after_commit")
-def _transaction_ended(session: Session) -> None:
-    db_flags.forget_event_lock(session)  # PostgreSQL released the advisory lock at commit
+    and caches, the rollback listener below) listen on this class only, never on every Session of the process."""
 
 
 @event.listens_for(WinsSession, "after_rollback")
 def _transaction_rolled_back(session: Session) -> None:
-    db_flags.forget_event_lock(session)
     db_flags.forget_events_written(session)
 
 

@@ -6,7 +6,6 @@ through the helpers below, which say who sets each note and who consumes it.
 
 | note           | set by                                   | read / cleared by                               |
 | read-only      | Database's read sessions                 | the caches' and queue counts' commit listeners  |
-| event lock     | events.take_event_order (PostgreSQL)     | take_event_order; cleared at commit / rollback   |
 | events written | every event write (ORM, Core or raw)     | the event hub's after-commit hook (wakes streams)|
 | load neutral   | issuing (True), any other change (False) | the load cache's commit listener                |
 | queue deltas   | the queue-count flush listener           | the queue-count commit / rollback listeners     |
@@ -30,7 +29,6 @@ class HasInfo(Protocol):
 QueueDeltas = dict[tuple[int, date], list[int]]  # (service id, business day) -> [waiting, waiting priority]
 
 _READ_ONLY = "wins_read_only"
-_EVENT_LOCK = "wins_event_lock"
 _EVENTS_WRITTEN = "wins_events_written"
 _LOAD_NEUTRAL = "wins_load_neutral"
 _QUEUE_DELTAS = "wins_queue_deltas"
@@ -47,19 +45,6 @@ def is_read_only(tx: HasInfo) -> bool:
 
 
 # -- events --------------------------------------------------------------------------------------------
-
-
-def has_event_lock(tx: HasInfo) -> bool:
-    return bool(tx.info.get(_EVENT_LOCK))
-
-
-def note_event_lock(tx: HasInfo) -> None:
-    tx.info[_EVENT_LOCK] = True
-
-
-def forget_event_lock(tx: HasInfo) -> None:
-    """The transaction ended (its advisory lock with it)."""
-    tx.info.pop(_EVENT_LOCK, None)
 
 
 def note_events_written(tx: HasInfo) -> None:

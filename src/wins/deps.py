@@ -126,7 +126,7 @@ async def _session(db: Database, *, write: bool) -> AsyncIterator[Session]:
 
 
 # Write transactions requests may have open at once. The others wait here, on the event loop, not in a worker
-# thread: a thread that blocks on the database's write lock (SQLite) or on the event-order lock (PostgreSQL)
+# thread: a thread that blocks on the database's write lock (SQLite) or on a row lock (PostgreSQL)
 # holds one of the thread pool's 40 tokens, and the transaction holding the lock needs a free token to finish
 # its response. With 40 blocked writers nothing moved until a timeout (seen with 50 counters calling at once).
 # Below 40, several requests still overlap their parsing, queries and responses.

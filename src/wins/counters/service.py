@@ -103,6 +103,12 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
     Returns True when something changed; the caller records the event for `counter`."""
     if counter.staff_id == staff_id:
         return False
+    # One seat change per person at a time (PostgreSQL; SQLite writers are serial): two calls by one person at two
+    # counters would otherwise each hold its counter and wait for the other's (a deadlock), or both miss the seat
+    # the other just took. Locked after the counter, as every writer does; the query below then sees the seat.
+    # NO KEY UPDATE: it does not block the key-share locks of foreign-key checks (a ticket or audit row that
+    # names this person), only another seat change.
+    session.execute(select(StaffUser.id).where(StaffUser.id == staff_id).with_for_update(key_share=True))
     for other in session.scalars(select(Counter).where(Counter.staff_id == staff_id, Counter.id != counter.id)):
         other.staff_id = None
         other.opened_at = None

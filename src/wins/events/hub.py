@@ -23,16 +23,18 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import anyio
-from sqlalchemy import select
 
 from wins.db import Database
 from wins.db_flags import HasInfo, take_events_written
-from wins.events.models import Event
-from wins.events.service import INTERNAL_PREFIX, NOTIFY_CHANNEL, last_event_id
+from wins.events.service import INTERNAL_PREFIX, NOTIFY_CHANNEL, last_event_id, settled_after
 
 logger = logging.getLogger(__name__)
 
 PAGE = 1000  # events per read of the table, and at most per answer
+# PostgreSQL: newer events were held back because a transaction that may still commit a smaller id is running
+# (wins.events.service.settled_after). Its commit usually NOTIFYs too, but one that wrote no event does not:
+# read again after this delay, doubling up to the poll period, until the order is final.
+HELD_BACK_RETRY_SECONDS = 0.002
 
 # Compact and UTF-8 as is: the same bytes FastAPI's own JSON rendering gave long-poll answers.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -180,17 +182,27 @@ class EventHub:
                     await conn.close()
 
     async def _pump(self) -> None:
+        retry: float | None = None  # the delay before reading again while events are held back
         while True:
+            timeout = self.poll_seconds if retry is None else retry
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._poke.wait(), timeout=timeout)
             self._poke.clear()
             try:
-                fresh = await anyio.to_thread.run_sync(self._fetch, self.last_id, PAGE)
+                fresh, held_back = await anyio.to_thread.run_sync(self._read, self.last_id, PAGE)
             except Exception as exc:
                 logger.warning("could not read the event log (%s); retrying", exc)
                 await asyncio.sleep(self.poll_seconds)
                 continue
             self.pumped_at = time.monotonic()
+            # Held back: a running transaction may still commit a smaller id; it never stalls the pump, which
+            # reads again soon (and at once on the next NOTIFY) and delivers everything once it has ended.
+            if not held_back:
+                retry = None
+            elif retry is None or fresh:
+                retry = HELD_BACK_RETRY_SECONDS
+            else:
+                retry = min(retry * 2, self.poll_seconds)
             if not fresh:
                 continue
             self._append(fresh)
@@ -204,13 +216,15 @@ class EventHub:
             for waiter in waiters:
                 waiter.ring()
 
-    def _fetch(self, since: int, limit: int) -> list[LoggedEvent]:
+    def _read(self, since: int, limit: int) -> tuple[list[LoggedEvent], bool]:
+        """Committed events after `since` whose order is final, and whether newer ones were held back."""
         # Core, not ORM: this runs after every commit, and building ORM objects cost more than the query.
-        table = Event.__table__
-        query = select(table).where(table.c.id > since).order_by(table.c.id).limit(limit)
         with self.db.read_engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [_logged(r.id, r.type, r.at.isoformat(), r.branch_id, r.data) for r in rows]
+            rows, held_back = settled_after(conn, since, limit=limit)
+        return [_logged(r.id, r.type, r.at.isoformat(), r.branch_id, r.data) for r in rows], held_back
+
+    def _fetch(self, since: int, limit: int) -> list[LoggedEvent]:
+        return self._read(since, limit)[0]
 
     def _append(self, fresh: list[LoggedEvent]) -> None:
         self._events.extend(fresh)

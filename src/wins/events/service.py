@@ -4,35 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from wins import db_flags
 from wins.events.models import Event
-from wins.schemas import EventPublic, fields_of
 
-# Held from the first event of a transaction until its commit (PostgreSQL only). It makes event ids
-# commit in increasing order, so a reader that has seen id N can never later find a smaller id appear.
-# SQLite needs nothing: its write transactions are already serial.
-EVENT_ORDER_LOCK = 0x57494E53  # "WINS"
+# PostgreSQL: the trigger `events_position` (migration 0008) draws each event's id and sends this NOTIFY, which
+# PostgreSQL delivers to every listening worker only after commit. Writers take no lock for the order: readers
+# only return event ids that are final ("settled", below), see docs/architecture.md, "Event order".
+# SQLite needs nothing: its write transactions are serial, so ids become visible in increasing order.
 NOTIFY_CHANNEL = "wins_events"
 
 
-_ORDER_AND_NOTIFY = text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, '')")
-
-
-def take_event_order(session: Session) -> None:
-    """Before the first event of a transaction (PostgreSQL): the event-order lock, and a NOTIFY for commit."""
-    if db_flags.has_event_lock(session) or session.get_bind().dialect.name != "postgresql":
-        return
-    # One round trip: the lock, then the NOTIFY (transactional: PostgreSQL delivers it to every listening
-    # worker only after commit).
-    session.execute(_ORDER_AND_NOTIFY, {"key": EVENT_ORDER_LOCK, "channel": NOTIFY_CHANNEL})
-    db_flags.note_event_lock(session)
-
-
 def record_event(session: Session, type: str, data: dict[str, Any], *, branch_id: int | None) -> Event:
-    take_event_order(session)
     event = Event(type=type, data=data, branch_id=branch_id)
     session.add(event)
     session.flush()
@@ -64,20 +49,55 @@ def record_sign_in_ended(
 
 
 # `record_event` as one Core INSERT, for hot paths that need no Event object back (wins.tickets.issuing).
-# They pass every column; take_event_order must have run in the transaction first (PostgreSQL), and they call
-# db_flags.note_events_written themselves.
+# They pass every column and call db_flags.note_events_written themselves.
 APPEND_EVENT = insert(Event)
 EVENT_COLUMNS = ["at", "type", "data", "branch_id"]
 
 
-def event_public(event: Event) -> dict[str, Any]:
-    return fields_of(EventPublic, event, at=event.at.isoformat())
+# -- reading: only settled ids ------------------------------------------------------------------------
+# On PostgreSQL ids are drawn at insert and transactions commit in any order, so a reader must not return an id
+# while a smaller one may still be committed. An event is *settled* in a snapshot when every transaction with an
+# id below its `horizon_xid` has ended (horizon <= the snapshot's xmin): then every event with a smaller id is
+# final too (committed and visible, or never to appear). A reader returns the events up to the last settled one
+# it sees and holds back the rest until a later read. The proof: docs/architecture.md, "Event order".
+EVENTS = Event.__table__
+_EVENT_FIELDS = (EVENTS.c.id, EVENTS.c.type, EVENTS.c.at, EVENTS.c.branch_id, EVENTS.c.data)
+# The snapshot's xmin, counting only transactions that may belong to this database: PostgreSQL's xmin counts
+# every database of the cluster, and a long transaction in another one (a big restore, a test run next door)
+# would hold our screens back for nothing. Running transactions are the snapshot's xip list; one that
+# pg_stat_activity shows in another database is left out (a backend never changes database); any other,
+# including one pg_stat_activity has not caught up with, counts (the safe side). Evaluated once per query.
+_OWN_XMIN = text(
+    """(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+        FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+        WHERE x::text::bigint % 4294967296 NOT IN (
+            SELECT backend_xid::text::bigint FROM pg_stat_activity
+            WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()))"""
+)
+_SETTLED = or_(EVENTS.c.horizon_xid.is_(None), EVENTS.c.horizon_xid <= _OWN_XMIN)
 
 
-def events_after(session: Session, since: int, *, limit: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Event).where(Event.id > since).order_by(Event.id).limit(limit))
-    return [event_public(e) for e in rows]
+def settled_after(conn: Connection | Session, since: int, *, limit: int) -> tuple[list[Any], bool]:
+    """Committed events with id > since whose ids are final, oldest first (at most `limit`), as rows of
+    (with id, type, at, branch_id, data); and whether newer committed events were held back (their order is not
+    final yet: a transaction that may still commit a smaller id is running; read again shortly)."""
+    query = select(*_EVENT_FIELDS).where(EVENTS.c.id > since).order_by(EVENTS.c.id).limit(limit)
+    if _dialect(conn) != "postgresql":
+        return list(conn.execute(query).all()), False
+    rows = conn.execute(query.add_columns(_SETTLED.label("settled"))).all()
+    last = max((i for i, row in enumerate(rows) if row.settled), default=-1)
+    return list(rows[: last + 1]), last + 1 < len(rows)
 
 
-def last_event_id(session: Session) -> int:
-    return session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
+def last_event_id(session: Session | Connection) -> int:
+    """The newest event id a reader may start after: every event up to it is final (committed or never), so a
+    snapshot drawn after reading it shows all of them, and the stream from it brings all later ones."""
+    query = select(EVENTS.c.id).order_by(EVENTS.c.id.desc()).limit(1)
+    if _dialect(session) == "postgresql":
+        query = query.where(_SETTLED)
+    return session.execute(query).scalar() or 0
+
+
+def _dialect(conn: Connection | Session) -> str:
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    return bind.dialect.name

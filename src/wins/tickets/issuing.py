@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from wins.config import Settings
 from wins.db import Database, RawStatement, RawTransaction
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, ValidationFailed
-from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, take_event_order
+from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, EVENTS
 from wins.schemas import TicketCreate
 from wins.staff.security import new_tracking_token
 from wins.tickets import estimate as est
@@ -81,6 +81,16 @@ _TICKET_COLUMNS = [
 ]
 _AUDIT = cast(Table, AuditEntry.__table__).insert()
 _AUDIT_COLUMNS = ["at", "staff_id", "device_id", "action", "ticket_id", "details"]
+# PostgreSQL: two statements per tap (each a round trip to the server). The number, the queue length and the new
+# ticket's id (drawn from its sequence) in one; the ticket and its event, both built here, in the other.
+_NUMBER_AND_ID = select(*_NEXT_NUMBER["postgresql"].cte("number").c, func.nextval(text("'tickets_id_seq'::regclass")))
+_TICKET_AND_EVENT = APPEND_EVENT.values(
+    {c: bindparam(f"event_{c}", type_=EVENTS.c[c].type) for c in EVENT_COLUMNS}
+).add_cte(
+    TICKETS.insert()
+    .values({c: bindparam(f"ticket_{c}", type_=TICKETS.c[c].type) for c in ["id", *_TICKET_COLUMNS]})
+    .cte("ticket")
+)
 # The same statements, compiled once for a bare sqlite3 connection (Database.raw_sqlite_write).
 _RAW = {
     "by_key": RawStatement(_BY_KEY),
@@ -100,21 +110,22 @@ class IssueSql(Protocol):
 def session_sql(session: Session) -> IssueSql:
     """Issuing's statements through SQLAlchemy Core, in the session's transaction (any database)."""
     conn = session.connection()
-    dialect = conn.dialect.name
+    postgres = conn.dialect.name == "postgresql"
     statements = {
         "by_key": _BY_KEY,
-        "next_number": _NEXT_NUMBER[dialect],
+        "next_number": _NUMBER_AND_ID if postgres else _NEXT_NUMBER["sqlite"],
         "insert_ticket": _INSERT_TICKET,
         "event": APPEND_EVENT,
+        "ticket_and_event": _TICKET_AND_EVENT,
         "audit": _AUDIT,
     }
 
     def run(name: str, params: dict[str, Any]) -> Any:
-        if name == "next_number":
-            # PostgreSQL: the event-order lock comes before the sequence row, as in every other writer.
-            take_event_order(session)
+        if name == "ticket_and_event":
+            ticket, event = params["ticket"], params["event"]
+            params = {f"ticket_{k}": v for k, v in ticket.items()} | {f"event_{k}": v for k, v in event.items()}
         result = conn.execute(statements[name], params)
-        if name in ("event", "audit"):
+        if name in ("event", "ticket_and_event", "audit"):
             db_flags.note_events_written(session)
             return None
         return result.first()
@@ -190,7 +201,10 @@ def issue_with(
             return Issued(existing_id, False, {})
     now = clock.utcnow()
     day = clock.business_day(now, timezone=service.timezone, rollover_hour=service.rollover_hour)
-    seq, waiting, waiting_priority = sql("next_number", {"service_id": service.id, "day": day, "prio": int(priority)})
+    # On PostgreSQL the new ticket's id comes with its number (`reserved`); on SQLite from the insert.
+    seq, waiting, waiting_priority, *reserved = sql(
+        "next_number", {"service_id": service.id, "day": day, "prio": int(priority)}
+    )
     values: dict[str, Any] = {
         "branch_id": service.branch_id,
         "service_id": service.id,
@@ -211,13 +225,17 @@ def issue_with(
         "issued_by_device_id": actor.device.id if actor.device else None,
         "issued_by_staff_id": actor.staff.id if actor.staff else None,
     }
-    (ticket_id,) = sql("insert_ticket", values)
-    # The new ticket as the row just written (no ORM object: docs/performance.md), for the shared payload builders.
+    (ticket_id,) = reserved or sql("insert_ticket", values)
+    # The new ticket as the row to write (no ORM object: docs/performance.md), for the shared payload builders.
     row = SimpleNamespace(
         **values, id=ticket_id, counter_id=None, called_at=None, serving_at=None, finished_at=None, staff_id=None
     )
     data = ticket_payload(row, service_name=service.name, counter_name=None)
-    sql("event", {"at": now, "type": "ticket.issued", "data": data, "branch_id": service.branch_id})
+    event = {"at": now, "type": "ticket.issued", "data": data, "branch_id": service.branch_id}
+    if reserved:
+        sql("ticket_and_event", {"ticket": {**values, "id": ticket_id}, "event": event})
+    else:
+        sql("event", event)
     if actor.staff is not None:
         sql(
             "audit",
@@ -249,11 +267,9 @@ def issue(
     may_issue(actor)
     service = service_info(session, service_id)
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
-    if key is not None and session.get_bind().dialect.name == "postgresql":
-        # Two requests with one key wait for each other instead of racing on the unique index.
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{idempotency_scope(actor)} {key}"}
-        )
+    # Two requests with one key at once (PostgreSQL): the second waits on the first's ticket in the unique index,
+    # fails when it commits (uq_tickets_idempotency_scope_key), and wins.retry runs it again: it then finds the
+    # first ticket and answers with it.
     db_flags.note_load_neutral(session)
     return issue_with(
         session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language

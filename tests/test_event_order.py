@@ -1,0 +1,269 @@
+"""Event order without a global lock (docs/architecture.md, "Event order"): many writers commit in any order, and
+every reader following the stream from `since` gets every committed event exactly once, in id order, and
+nothing from a rolled-back transaction. On PostgreSQL a reader holds back ids that are not final yet (a
+transaction that may still commit a smaller id is running) and never stalls; on SQLite writers are serial."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import select, text
+
+from tests.support.databases import POSTGRES_URL, TemplateCache
+from tests.support.seed import Seeded
+from wins.auth import Principal
+from wins.config import Settings
+from wins.db import Database
+from wins.events.models import Event
+from wins.events.service import last_event_id, record_event, settled_after
+from wins.staff.models import StaffUser
+from wins.tickets import calling, issuing
+
+WRITERS = 8
+TRANSACTIONS = 40  # per writer
+READERS = 4
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _staff(db: Database, seeded: Seeded) -> Principal:
+    with db.session(write=False) as session:
+        user = session.scalars(select(StaffUser).where(StaffUser.id == seeded.users["staff"])).one()
+        session.expunge(user)
+    return Principal(staff=user)
+
+
+def _writer(db: Database, seeded: Seeded, actor: Principal, number: int, errors: list[BaseException]) -> None:
+    rng = random.Random(number)
+    services = list(seeded.services.values())
+    counters = list(seeded.counters.values())
+    try:
+        for i in range(TRANSACTIONS):
+            kind = rng.random()
+            try:
+                with db.session() as session:
+                    if kind < 0.45:
+                        issuing.issue(session, service_id=rng.choice(services), actor=actor)
+                    elif kind < 0.6:
+                        calling.call_next(session, counter_id=rng.choice(counters), actor=actor)
+                    else:
+                        record_event(session, "test.written", {"writer": number, "i": i}, branch_id=None)
+                    # Hold the transaction open a moment after its event got its id: later ids often commit first.
+                    time.sleep(rng.uniform(0, 0.004))
+                    if kind > 0.9:
+                        record_event(session, "test.rolled_back", {"writer": number, "i": i}, branch_id=None)
+                        raise _RolledBack
+            except _RolledBack:
+                pass
+    except BaseException as exc:  # reported by the test
+        errors.append(exc)
+
+
+def _reader(db: Database, since: int, done: threading.Event, out: list[int], errors: list[BaseException]) -> None:
+    position = since
+    limit = random.Random(since).choice([3, 7, 50])  # pages of several sizes
+    try:
+        while True:
+            finished = done.is_set()  # read before the query: after `done`, one more full pass
+            with db.read_engine.connect() as conn:
+                rows, held_back = settled_after(conn, position, limit=limit)
+            out.extend(r.id for r in rows)
+            if rows:
+                position = rows[-1].id
+            elif finished and not held_back:
+                return
+            else:
+                time.sleep(0.001)
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def _stress(settings: Settings, seeded: Seeded) -> None:
+    db = Database(settings)
+    try:
+        actor = _staff(db, seeded)
+        with db.session(write=False) as session:
+            since = last_event_id(session)
+        errors: list[BaseException] = []
+        done = threading.Event()
+        reads: list[list[int]] = [[] for _ in range(READERS)]
+        readers = [threading.Thread(target=_reader, args=(db, since, done, reads[i], errors)) for i in range(READERS)]
+        writers = [threading.Thread(target=_writer, args=(db, seeded, actor, n, errors)) for n in range(WRITERS)]
+        for t in readers + writers:
+            t.start()
+        for t in writers:
+            t.join()
+        done.set()
+        for t in readers:
+            t.join(timeout=60)
+        assert not errors, errors
+        with db.session(write=False) as session:
+            committed = list(session.scalars(select(Event.id).where(Event.id > since).order_by(Event.id)))
+            rolled_back = session.scalars(select(Event.id).where(Event.type == "test.rolled_back")).all()
+        assert committed and not rolled_back
+        for got in reads:
+            assert got == committed  # every committed event, exactly once, in id order
+    finally:
+        db.dispose()
+
+
+@pytest.mark.slow
+def test_many_writers_and_readers_every_event_once_in_order(settings: Settings, seeded: Seeded) -> None:
+    _stress(settings, seeded)
+
+
+# -- PostgreSQL: what the reader holds back, and for how long ---------------------------------------------------
+
+
+def _pg(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+
+
+def _insert_event(conn: psycopg.Connection[Any], kind: str) -> int:
+    row = conn.execute("INSERT INTO events (at, type, data) VALUES (now(), %s, '{}') RETURNING id", (kind,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.postgres
+def test_an_id_is_held_back_while_a_smaller_one_may_still_commit(templates: TemplateCache, tmp_path: Path) -> None:
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        slow, fast = _pg(url), _pg(url)
+        try:
+            with db.session(write=False) as session:
+                since = last_event_id(session)
+            first = _insert_event(slow, "test.slow")  # id drawn, not committed
+            second = _insert_event(fast, "test.fast")
+            fast.commit()
+            assert second > first
+            with db.read_engine.connect() as conn:
+                rows, held_back = settled_after(conn, since, limit=100)
+                assert rows == [] and held_back  # `second` is committed but `first` may still commit before it
+                assert last_event_id(conn) == since  # /api/v1/queue does not hand out a position past `first`
+            slow.commit()
+            with db.read_engine.connect() as conn:
+                rows, held_back = settled_after(conn, since, limit=100)
+                assert [r.id for r in rows] == [first, second] and not held_back
+                assert last_event_id(conn) == second
+            # A rolled-back event leaves a gap that never holds anything back.
+            _insert_event(slow, "test.rolled_back")
+            slow.rollback()
+            third = _insert_event(fast, "test.after_gap")
+            fast.commit()
+            with db.read_engine.connect() as conn:
+                rows, held_back = settled_after(conn, second, limit=100)
+                assert [r.id for r in rows] == [third] and not held_back
+        finally:
+            slow.close()
+            fast.close()
+            db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_long_transaction_in_another_database_holds_nothing_back(templates: TemplateCache, tmp_path: Path) -> None:
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        elsewhere = psycopg.connect(POSTGRES_URL)  # another database of the same cluster
+        writer = _pg(url)
+        try:
+            elsewhere.execute("SELECT pg_current_xact_id()")  # a write transaction there, left open
+            event = _insert_event(writer, "test.here")
+            writer.commit()
+            with db.read_engine.connect() as conn:
+                rows, held_back = settled_after(conn, event - 1, limit=10)
+            assert [r.id for r in rows] == [event] and not held_back
+        finally:
+            elsewhere.rollback()
+            elsewhere.close()
+            writer.close()
+            db.dispose()
+
+
+@pytest.mark.postgres
+async def test_the_hub_waits_for_an_open_transaction_without_stalling(templates: TemplateCache, tmp_path: Path) -> None:
+    from wins.events.hub import EventHub
+
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        hub = EventHub(db, poll_seconds=0.2)
+        await hub.start()
+        slow, fast = _pg(url), _pg(url)
+        try:
+            since = hub.last_id
+            first = _insert_event(slow, "test.slow")
+            second = _insert_event(fast, "test.fast")
+            fast.commit()
+            assert await hub.wait(since, timeout=0.6) == []  # held back, however long we wait ...
+            assert hub.state == "ok"  # ... but the pump keeps reading: /health stays ok
+            slow.commit()  # the NOTIFY of this commit wakes it
+            events = await hub.wait(since, timeout=5)
+            assert [e.id for e in events] == [first, second]
+        finally:
+            slow.close()
+            fast.close()
+            await hub.stop()
+            db.dispose()
+
+
+def test_sqlite_and_postgres_read_the_same_way(database_url: str, tmp_path: Path) -> None:
+    """settled_after on an idle database: everything committed, nothing held back (both engines)."""
+    db = Database(Settings(database_url=database_url, data_dir=tmp_path / "d", secret_key="k" * 40))
+    try:
+        with db.session() as session:
+            ids = [record_event(session, "test.idle", {"i": i}, branch_id=None).id for i in range(3)]
+        with db.read_engine.connect() as conn:
+            rows, held_back = settled_after(conn, ids[0] - 1, limit=10)
+            assert [r.id for r in rows] == ids and not held_back
+            assert last_event_id(conn) == ids[-1]
+            stamped = text("SELECT count(*) FROM events WHERE horizon_xid IS NOT NULL AND id >= :first")
+            postgres = db.url.startswith("postgresql")
+            assert conn.execute(stamped, {"first": ids[0]}).scalar() == (3 if postgres else 0)
+    finally:
+        db.dispose()
+
+
+def test_upgrading_a_database_with_events_keeps_them_readable_and_continues_their_ids(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration 0008 on last year's database: old events keep NULL horizons (settled), new ids follow them."""
+    from alembic import command
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from wins import migrate
+
+    command.downgrade(migrate.alembic_config(database_url), "0007")
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            for i in range(3):
+                conn.execute(
+                    text("INSERT INTO events (at, type, branch_id, data) VALUES (:at, 'ticket.issued', 1, :d)"),
+                    {"at": "2025-11-29 09:00:00", "d": f'{{"old": {i}}}'},
+                )
+            old = [r[0] for r in conn.execute(text("SELECT id FROM events ORDER BY id"))]
+    finally:
+        engine.dispose()
+    command.upgrade(migrate.alembic_config(database_url), "head")
+    db = Database(Settings(database_url=database_url, data_dir=tmp_path / "d", secret_key="k" * 40))
+    try:
+        with db.session() as session:
+            new = record_event(session, "test.after_upgrade", {}, branch_id=None).id
+        assert new > old[-1]
+        with db.read_engine.connect() as conn:
+            rows, held_back = settled_after(conn, 0, limit=100)
+            assert [r.id for r in rows] == [*old, new] and not held_back
+            assert [r.data for r in rows[:3]] == [{"old": 0}, {"old": 1}, {"old": 2}]
+            nulls = conn.execute(text("SELECT count(*) FROM events WHERE horizon_xid IS NULL")).scalar()
+            assert nulls == (3 if db.url.startswith("postgresql") else 4)
+    finally:
+        db.dispose()
