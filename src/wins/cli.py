@@ -314,11 +314,12 @@ def _echo_pairing(settings: Settings, name: str, link: str) -> None:
     click.echo(base + link)
 
 
-from wins.ops.cli import backup_command, restore_command  # noqa: E402  (commands live with their area)
+from wins.ops.cli import backup_command, restore_command, setup_command  # noqa: E402  (commands live with their area)
 from wins.printing.cli import print_test  # noqa: E402
 
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(setup_command)
 main.add_command(print_test)
 
 if __name__ == "__main__":  # pragma: no cover
