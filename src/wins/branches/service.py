@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,6 +53,14 @@ def has_branch(session: Session) -> bool:
 
 def today(branch: Branch) -> date:
     return clock.business_day(clock.utcnow(), timezone=branch.timezone, rollover_hour=branch.day_rollover_hour)
+
+
+@functools.cache
+def time_zone_names() -> list[str]:
+    """The zones offered in the pick lists: Area/City names and UTC (not the legacy aliases); any IANA name is
+    still accepted by `validate_timezone`."""
+    names = {z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/"))}
+    return sorted(names | {"UTC"})
 
 
 def validate_timezone(name: str) -> str:

@@ -148,8 +148,8 @@ def apply_setup(session: Session, plan: SetupPlan) -> SetupResult:
             session, values={"name": spec.name, "prefix": spec.prefix, "sort_order": order}, actor=system
         )
         ids[created.prefix] = created.id
-    for spec in plan.counters:
-        create_counter(session, name=spec.name, service_ids=[ids[code] for code in spec.prefixes], actor=system)
+    for counter in plan.counters:
+        create_counter(session, name=counter.name, service_ids=[ids[code] for code in counter.prefixes], actor=system)
     record(
         session,
         actor=None,
