@@ -225,7 +225,7 @@ def test_offline_bundle_installs_without_network_or_compiler(
     created = inside(
         debian,
         f"cd /var/lib/wins && echo '{password}' | runuser -u wins -- sh -c 'set -a; . /etc/wins/wins.env; "
-        "exec /opt/wins/venv/bin/wins setup --branch \"Fresh site\" --timezone Europe/Paris --admin admin"
+        'exec /opt/wins/venv/bin/wins setup --branch "Fresh site" --timezone Europe/Paris --admin admin'
         " --password-stdin' && stat -c %U /var/lib/wins/wins.db",
         network=False,
     )
