@@ -147,3 +147,76 @@ def test_setup_then_a_first_ticket_over_http_without_demo(site: dict[str, str], 
         assert called.status_code == 200, called.text
         assert (called.json()["number"], called.json()["status"]) == ("L001", "called")
         assert http.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def _converse(env: dict[str, str], script: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run `wins setup` on a terminal (a pseudo-terminal of its own) and answer each prompt when it appears."""
+    import fcntl
+    import pty
+    import select as wait
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:  # the pty becomes the controlling terminal: the password prompt reads /dev/tty
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wins.cli", "setup"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, **env},
+        start_new_session=True,
+        preexec_fn=own_terminal,  # no threads run in this test process at this point
+    )
+    os.close(slave)
+    seen = ""
+    try:
+        for prompt, answer in script:
+            deadline = time.monotonic() + 60
+            while prompt not in seen:
+                assert time.monotonic() < deadline, f"no prompt {prompt!r} in {seen!r}"
+                if wait.select([master], [], [], 1)[0]:
+                    seen += os.read(master, 4096).decode(errors="replace")
+            seen = seen.split(prompt, 1)[1]
+            os.write(master, answer.encode() + b"\n")
+        code = proc.wait(timeout=120)
+        while wait.select([master], [], [], 0.2)[0]:
+            try:
+                seen += os.read(master, 4096).decode(errors="replace")
+            except OSError:
+                break
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return code, seen
+
+
+def test_interactive_setup_asks_for_everything(site: dict[str, str]) -> None:
+    code, out = _converse(
+        site,
+        [
+            ("Branch name", "Hill clinic"),
+            ("Time zone", "Europe/Lisbon"),
+            ("Business day starts at hour", "5"),
+            ("Languages", "pt, en"),
+            ("Admin username", "chief"),
+            ("Admin password", PASSWORD),
+            ("Repeat for confirmation", PASSWORD),
+            ("Service (Name:PREFIX)", "Vaccines:V"),
+            ("Service (Name:PREFIX)", ""),
+            ("Counter (Name:PREFIX,PREFIX)", "Room 1:V"),
+            ("Counter (Name:PREFIX,PREFIX)", ""),
+        ],
+    )
+    assert code == 0, out
+    assert "Branch 'Hill clinic' is set up (Europe/Lisbon, day starts at 5:00)" in out
+    assert PASSWORD not in out  # typed without echo
+    assert "Services: Vaccines (V)" in out and "Counters: Room 1" in out
+    # Asked again on a set-up site: refused before any question.
+    code, out = _converse(site, [("already set up", "")])
+    assert code == 3
+    assert "Branch name" not in out
