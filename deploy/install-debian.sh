@@ -253,8 +253,8 @@ do_install() {
   fi
   say "Done. Settings: $ENV_FILE   Data: $DATA"
   if [ $upgrading = 0 ]; then
-    say "Next: create an admin account:"
-    say "  runuser -u wins -- sh -c 'set -a; . /etc/wins/wins.env; exec /opt/wins/venv/bin/wins users create admin --role admin'"
+    say "Next: set up the site (its branch, time zone and first admin account; it asks for each):"
+    say "  runuser -u wins -- sh -c 'set -a; . /etc/wins/wins.env; exec /opt/wins/venv/bin/wins setup'"
   fi
 }
 

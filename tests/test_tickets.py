@@ -229,15 +229,16 @@ def test_customer_can_leave_the_queue(api: Api) -> None:
     assert api.client.get("/api/v1/public/tickets/not-a-real-token").status_code == 404
 
 
-def test_inactive_service_refuses_tickets_and_is_not_called(api: Api) -> None:
-    api.issue("B")
+def test_stopped_service_refuses_tickets_but_its_queue_is_still_called(api: Api) -> None:
+    # "Stop issuing" (active false, issue 13): no new tickets; nobody already waiting is stranded.
+    waiting = api.issue("B")
     r = api.client.patch(
         f"/api/v1/services/{api.data.services['B']}", json={"active": False}, headers=api.auth("manager")
     )
     assert r.status_code == 200
     refused = api.client.post("/api/v1/tickets", json={"service_id": api.data.services["B"]}, headers=api.auth("kiosk"))
     assert refused.status_code == 409 and "Payments" in refused.json()["detail"]
-    assert api.call_next("3") is None
+    assert api.call_next("3")["id"] == waiting["id"]
 
 
 def test_queue_snapshot(api: Api) -> None:

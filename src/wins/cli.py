@@ -163,14 +163,21 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
 
 
 def _warn_if_no_staff(settings: Settings, message: str) -> None:
-    """Production never seeds: on a database without any staff account say how to create the first one."""
+    """Production never seeds: on a site not set up (no staff account, or no branch) say how to set it up."""
     from sqlalchemy import select
 
+    from wins.branches.service import has_branch
     from wins.staff.models import StaffUser
 
     with _session(settings) as session:
         if session.scalar(select(StaffUser.id).limit(1)) is None:
             click.echo(f"No staff account exists yet. {message}", err=True)
+        elif not has_branch(session):
+            click.echo(
+                "No branch is set up yet: run `wins setup`, or sign in as an admin and create it on the "
+                "first-run page (/admin/branches).",
+                err=True,
+            )
 
 
 @main.command()
@@ -314,11 +321,12 @@ def _echo_pairing(settings: Settings, name: str, link: str) -> None:
     click.echo(base + link)
 
 
-from wins.ops.cli import backup_command, restore_command  # noqa: E402  (commands live with their area)
+from wins.ops.cli import backup_command, restore_command, setup_command  # noqa: E402  (commands live with their area)
 from wins.printing.cli import print_test  # noqa: E402
 
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(setup_command)
 main.add_command(print_test)
 
 if __name__ == "__main__":  # pragma: no cover

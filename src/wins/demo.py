@@ -26,8 +26,9 @@ class DemoResult:
 
 PRODUCTION_REFUSAL = (
     "WINS_ENV=production: demo data and a generated admin password are never created in production. "
-    "Create the first account with `wins users create NAME --role admin --password-stdin`, then add services, "
-    "counters and devices in the admin pages (or `wins devices create`)."
+    "Set the site up with `wins setup` (it asks for the branch, its time zone and the first admin account; "
+    "`wins setup --help` for the non-interactive form), then add services, counters and devices in the admin "
+    "pages (or `wins devices create`)."
 )
 
 

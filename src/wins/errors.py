@@ -17,6 +17,12 @@ class NotFound(WinsError):
     code = "not_found"
 
 
+class NoBranch(NotFound):
+    """The site has no branch yet (a fresh production install): `wins setup` or the first-run page creates it."""
+
+    code = "no_branch"
+
+
 class Conflict(WinsError):
     status_code = 409
     code = "conflict"

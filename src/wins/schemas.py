@@ -254,6 +254,18 @@ class BranchPublic(BaseModel):
     settings: BranchSettings
 
 
+class BranchCreate(Strict):
+    name: Text = Field(min_length=1, max_length=120)
+    timezone: Text = Field("UTC", max_length=64, description="An IANA time zone name, like 'Europe/Paris'")
+    day_rollover_hour: int = Field(0, ge=0, le=23, description="Local hour at which the business day starts")
+    languages: list[LanguageTag] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        max_length=10,
+        description="Languages offered on the kiosks and spoken on the displays, first is the default",
+    )
+
+
 class BranchUpdate(Strict):
     name: Text | None = Field(None, min_length=1, max_length=120)
     timezone: Text | None = Field(None, max_length=64)
@@ -266,9 +278,10 @@ class ServicePublic(BaseModel):
     name: str
     prefix: str
     colour: str
-    active: bool
+    active: bool = Field(description="Takes new tickets; false = stopped issuing (waiting tickets are still called)")
     priority_weight: int
     sort_order: int
+    archived: bool = Field(description="Retired: hidden everywhere, kept in history and reports")
 
 
 class ServiceCreate(Strict):
@@ -297,6 +310,7 @@ class CounterPublic(BaseModel):
     is_open: bool
     staff_id: int | None
     staff_name: str | None
+    archived: bool = Field(description="Retired: hidden everywhere, kept in history and reports")
 
 
 class CounterCreate(Strict):
@@ -310,6 +324,15 @@ class CounterUpdate(Strict):
     name: Text | None = Field(None, min_length=1, max_length=40)
     active: bool | None = None
     service_ids: list[Id] | None = Field(None, max_length=100)
+
+
+class ArchiveRequest(Strict):
+    """What to do with the tickets still waiting for a service that is being archived."""
+
+    waiting: Literal["transfer", "cancel"] | None = Field(
+        None, description="transfer: move them (keeping their place) to `to_service_id`; cancel: close them"
+    )
+    to_service_id: Id | None = Field(None, description="With waiting=transfer: the service that takes them")
 
 
 class TicketCreate(Strict):

@@ -224,31 +224,18 @@ def test_offline_bundle_installs_without_network_or_compiler(
     shutil.copytree(offline_bundle, debian / "root" / "bundle", symlinks=True)
     out = inside(debian, "/root/bundle/install.sh --no-systemctl", network=False, timeout=400)
     assert "offline" in out and "runuser -u wins" in out and "sudo" not in out
-    # The first admin, as the install's closing message says: the service account, the installed settings.
+    # The site's set-up, as the install's closing message says: `wins setup` as the service account with the
+    # installed settings (production: no demo data) creates the branch and the first admin.
     password = "fresh-debian-admin-7Qx"
     created = inside(
         debian,
         f"cd /var/lib/wins && echo '{password}' | runuser -u wins -- sh -c 'set -a; . /etc/wins/wins.env; "
-        "exec /opt/wins/venv/bin/wins users create admin --role admin --password-stdin'"
-        " && stat -c %U /var/lib/wins/wins.db",
+        'exec /opt/wins/venv/bin/wins setup --branch "Fresh site" --timezone Europe/Paris --admin admin'
+        " --password-stdin' && stat -c %U /var/lib/wins/wins.db",
         network=False,
     )
+    assert "Branch 'Fresh site' is set up" in created, created
     assert created.rstrip().endswith("wins"), created  # the database belongs to the service account
-    # No command or page creates the first branch of a production install yet (`wins demo` refuses in
-    # production; the admin pages only edit a branch): made here through the installed package's service.
-    script = debian / "tmp" / "first_branch.py"
-    script.write_text(
-        "from wins.branches.service import create_branch\nfrom wins.config import Settings\n"
-        "from wins.db import Database\n\nwith Database(Settings()).session() as session:\n"
-        "    create_branch(session, name='Fresh site', timezone='Europe/Paris')\n"
-    )
-    script.chmod(0o644)
-    inside(
-        debian,
-        "cd /var/lib/wins && runuser -u wins -- sh -c 'set -a; . /etc/wins/wins.env; "
-        "exec /opt/wins/venv/bin/python /tmp/first_branch.py'",
-        network=False,
-    )
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

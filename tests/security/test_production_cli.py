@@ -45,7 +45,7 @@ def test_demo_is_refused_in_production(tmp_path: Path) -> None:
     assert _wins(tmp_path, "db", "upgrade").returncode == 0
     r = _wins(tmp_path, "demo")
     assert r.returncode != 0
-    assert "production" in r.stderr and "wins users create" in r.stderr
+    assert "production" in r.stderr and "wins setup" in r.stderr
     assert "password '" not in r.stdout + r.stderr
     assert _count(tmp_path, "branches") == 0 and _count(tmp_path, "staff_users") == 0
 
@@ -73,7 +73,7 @@ def test_serve_first_start_in_production_creates_nothing_and_says_what_to_do(tmp
     assert "Health:" in out, out
     assert "password '" not in out and "Admin sign-in" not in out
     assert "demo data created" not in out
-    assert "No staff account exists yet" in out and "wins users create" in out
+    assert "No staff account exists yet" in out and "wins setup" in out
     assert _count(tmp_path, "branches") == 0 and _count(tmp_path, "staff_users") == 0
 
 

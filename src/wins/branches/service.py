@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,9 +11,17 @@ from sqlalchemy.orm import Session
 from wins import clock
 from wins.audit.service import record_change
 from wins.branches.models import Branch
-from wins.errors import NotFound, ValidationFailed
+from wins.errors import NoBranch, NotFound, ValidationFailed
 from wins.events.service import record_event
-from wins.schemas import BranchPublic, BranchSettings, BranchUpdate, fields_of, read_stored, validated
+from wins.schemas import (
+    BranchCreate,
+    BranchPublic,
+    BranchSettings,
+    BranchUpdate,
+    fields_of,
+    read_stored,
+    validated,
+)
 
 if TYPE_CHECKING:
     from wins.auth import Principal
@@ -27,12 +36,31 @@ def get_branch(session: Session, branch_id: int | None = None) -> Branch:
         return branch
     branch = session.scalar(select(Branch).order_by(Branch.id).limit(1))
     if branch is None:
-        raise NotFound("No branch is set up yet. Run `wins demo` or create one in the admin pages.")
+        raise NoBranch(
+            "No branch is set up yet. An admin runs `wins setup` on the server or signs in and creates it on the "
+            "first-run page (/admin/setup)."
+        )
     return branch
+
+
+def list_branches(session: Session) -> list[Branch]:
+    return list(session.scalars(select(Branch).order_by(Branch.id)))
+
+
+def has_branch(session: Session) -> bool:
+    return session.scalar(select(Branch.id).limit(1)) is not None
 
 
 def today(branch: Branch) -> date:
     return clock.business_day(clock.utcnow(), timezone=branch.timezone, rollover_hour=branch.day_rollover_hour)
+
+
+@functools.cache
+def time_zone_names() -> list[str]:
+    """The zones offered in the pick lists: Area/City names and UTC (not the legacy aliases); any IANA name is
+    still accepted by `validate_timezone`."""
+    names = {z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/"))}
+    return sorted(names | {"UTC"})
 
 
 def validate_timezone(name: str) -> str:
@@ -43,15 +71,37 @@ def validate_timezone(name: str) -> str:
     return name
 
 
-def create_branch(session: Session, *, name: str, timezone: str = "UTC", day_rollover_hour: int = 0) -> Branch:
+def create_branch(
+    session: Session,
+    *,
+    name: str,
+    timezone: str = "UTC",
+    day_rollover_hour: int = 0,
+    languages: list[str] | None = None,
+    actor: Principal | None = None,
+) -> Branch:
+    """Create a branch (`wins setup`, the first-run page, `POST /api/v1/branches`, the demo). `languages` are
+    offered on its kiosks and spoken on its displays (the first is the default)."""
+    values: dict[str, Any] = {"name": name, "timezone": timezone, "day_rollover_hour": day_rollover_hour}
+    if languages is not None:
+        values["languages"] = languages
+    checked = validated(BranchCreate, values)
+    settings = BranchSettings()
+    if languages is not None:
+        codes = [code.lower() for code in checked.languages]
+        settings = validated(BranchSettings, {**settings.model_dump(), "kiosk_languages": codes, "languages": codes})
     branch = Branch(
-        name=name,
-        timezone=validate_timezone(timezone),
-        day_rollover_hour=day_rollover_hour,
-        settings=BranchSettings().model_dump(exclude_none=True),
+        name=checked.name.strip(),
+        timezone=validate_timezone(checked.timezone),
+        day_rollover_hour=checked.day_rollover_hour,
+        settings=settings.model_dump(exclude_none=True),
     )
+    if not branch.name:
+        raise ValidationFailed("The branch needs a name, like 'Main street clinic'.")
     session.add(branch)
     session.flush()
+    record_event(session, "branch.created", branch_public(branch), branch_id=branch.id)
+    record_change(session, actor, "branch.create", {"branch_id": branch.id, "name": branch.name})
     return branch
 
 
@@ -75,7 +125,7 @@ def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any], 
         branch.settings = validated(BranchSettings, merged).model_dump(exclude_none=True)
     session.flush()
     record_event(session, "branch.updated", branch_public(branch), branch_id=branch.id)
-    record_change(session, actor, "branch.update", {"fields": fields})
+    record_change(session, actor, "branch.update", {"branch_id": branch.id, "fields": fields})
     return branch
 
 

@@ -24,17 +24,42 @@ router = APIRouter(tags=["counters"])
 
 
 @router.get("/counters", response_model=list[CounterPublic])
-def list_counters(principal: PrincipalDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+def list_counters(
+    principal: PrincipalDep, session: ReadSessionDep, include_archived: bool = False
+) -> list[dict[str, Any]]:
     """Counters of the branch with the services they call (in order) and who sits there (by name for staff;
-    device tokens get `staff_name` null)."""
+    device tokens get `staff_name` null). Archived counters only with `include_archived=true`."""
     names = service.shows_staff_names(principal)
-    return [service.counter_public(session, c, staff_names=names) for c in service.list_counters(session)]
+    rows = service.list_counters(session, include_archived=include_archived)
+    return [service.counter_public(session, c, staff_names=names) for c in rows]
 
 
 @router.post("/counters", response_model=CounterPublic, status_code=201)
 def create_counter(body: CounterCreate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Create a counter serving the given services, in that order (manager)."""
     counter = service.create_counter(session, name=body.name, service_ids=body.service_ids, actor=principal)
+    return service.counter_public(session, counter)
+
+
+@router.delete("/counters/{counter_id}", status_code=204)
+def delete_counter(counter_id: ObjectId, principal: ManagerDep, session: SessionDep) -> Response:
+    """Delete a counter where no ticket was ever called (manager); a used one answers 409: archive it."""
+    service.delete_counter(session, counter_id, actor=principal)
+    return Response(status_code=204)
+
+
+@router.post("/counters/{counter_id}/archive", response_model=CounterPublic)
+def archive_counter(counter_id: ObjectId, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
+    """Archive a used counter (manager): hidden from the workspace, displays and lists, kept in reports.
+    Refused (409) while it holds a called or serving ticket."""
+    counter = service.archive_counter(session, counter_id, actor=principal)
+    return service.counter_public(session, counter)
+
+
+@router.post("/counters/{counter_id}/restore", response_model=CounterPublic)
+def restore_counter(counter_id: ObjectId, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
+    """Bring an archived counter back, switched off (manager)."""
+    counter = service.restore_counter(session, counter_id, actor=principal)
     return service.counter_public(session, counter)
 
 

@@ -23,6 +23,8 @@ class Counter(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    # Set when a used counter is retired (migration 0008); a never-used one is deleted instead.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
 
     service_links: Mapped[list[CounterService]] = relationship(
         order_by="CounterService.position", cascade="all, delete-orphan", lazy="selectin"

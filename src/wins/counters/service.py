@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from wins import clock
@@ -15,11 +15,16 @@ from wins.events.service import record_event
 from wins.schemas import CounterPublic, fields_of
 from wins.services.models import Service
 from wins.staff.models import StaffUser
+from wins.tickets.models import IS_HELD, Ticket
 
 
-def list_counters(session: Session, *, branch_id: int | None = None) -> list[Counter]:
+def list_counters(session: Session, *, branch_id: int | None = None, include_archived: bool = False) -> list[Counter]:
+    """The branch's counters; archived ones only with `include_archived`."""
     branch = get_branch(session, branch_id)
-    return list(session.scalars(select(Counter).where(Counter.branch_id == branch.id).order_by(Counter.id)))
+    query = select(Counter).where(Counter.branch_id == branch.id).order_by(Counter.id)
+    if not include_archived:
+        query = query.where(Counter.archived_at.is_(None))
+    return list(session.scalars(query))
 
 
 def get_counter(session: Session, counter_id: int, *, lock: bool = False) -> Counter:
@@ -39,6 +44,8 @@ def _set_services(session: Session, counter: Counter, service_ids: list[int]) ->
         service = session.get(Service, service_id)
         if service is None or service.branch_id != counter.branch_id:
             raise ValidationFailed(f"Service {service_id} does not exist in this branch.")
+        if service.archived_at is not None:
+            raise ValidationFailed(f"{service.name} is archived; a counter cannot call it.")
     counter.service_links = [
         CounterService(service_id=service_id, position=position) for position, service_id in enumerate(service_ids)
     ]
@@ -71,6 +78,8 @@ def create_counter(
 def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Counter:
     fields = sorted(changes)  # before any key is taken out
     counter = get_counter(session, counter_id, lock=True)
+    if counter.archived_at is not None:
+        raise Conflict(f"Counter {counter.name} is archived; restore it before changing it.")
     if "name" in changes:
         counter.name = _check_name(session, counter.branch_id, changes["name"], exclude_id=counter.id)
     if "active" in changes:
@@ -88,6 +97,8 @@ def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]
 def open_counter(session: Session, counter_id: int, *, staff: StaffUser, actor: Principal | None) -> Counter:
     """Staff sit down at a counter: it counts as open for wait estimates and displays show who is there."""
     counter = get_counter(session, counter_id, lock=True)
+    if counter.archived_at is not None:
+        raise Conflict(f"Counter {counter.name} is archived; pick another counter.")
     if not counter.active:
         raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
     seat_staff(session, counter, staff_id=staff.id)
@@ -128,11 +139,72 @@ def close_counter(session: Session, counter_id: int, *, actor: Principal | None)
     return counter
 
 
+def counter_is_used(session: Session, counter_id: int) -> bool:
+    """A ticket was ever called there: the counter belongs to history and can only be archived."""
+    return bool(session.scalar(select(exists().where(Ticket.counter_id == counter_id))))
+
+
+def delete_counter(session: Session, counter_id: int, *, actor: Principal | None) -> None:
+    """Delete a counter where no ticket was ever called; a used one answers 409: archive it instead."""
+    counter = get_counter(session, counter_id, lock=True)
+    if counter_is_used(session, counter.id):
+        raise Conflict(
+            f"Counter {counter.name} has served tickets, so it cannot be deleted. Archive it instead: it then "
+            "disappears from the workspace and screens but stays in reports."
+        )
+    branch_id, name = counter.branch_id, counter.name
+    session.execute(update(StaffUser).where(StaffUser.last_counter_id == counter.id).values(last_counter_id=None))
+    session.delete(counter)
+    session.flush()
+    record_event(session, "counter.deleted", {"id": counter_id, "name": name}, branch_id=branch_id)
+    record_change(session, actor, "counter.delete", {"counter_id": counter_id, "name": name})
+
+
+def archive_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
+    """Archive a counter: switched off, nobody seated, hidden everywhere; its history stays. Refused while it
+    holds a called or serving ticket (finish, requeue or transfer that ticket first)."""
+    counter = get_counter(session, counter_id, lock=True)
+    if counter.archived_at is not None:
+        return counter
+    held = session.scalar(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD))
+    if held is not None:
+        raise Conflict(
+            f"Counter {counter.name} still holds ticket {held.number} ({held.status}). Complete, requeue or "
+            "transfer it first, then archive the counter."
+        )
+    counter.active = False
+    counter.staff_id = None
+    counter.opened_at = None
+    counter.archived_at = clock.utcnow()
+    session.execute(update(StaffUser).where(StaffUser.last_counter_id == counter.id).values(last_counter_id=None))
+    session.flush()
+    record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
+    record_change(session, actor, "counter.archive", {"counter_id": counter.id})
+    return counter
+
+
+def restore_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
+    """Bring an archived counter back, switched off: switch it on when it is staffed again."""
+    counter = get_counter(session, counter_id, lock=True)
+    if counter.archived_at is None:
+        return counter
+    counter.archived_at = None
+    session.flush()
+    record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
+    record_change(session, actor, "counter.restore", {"counter_id": counter.id})
+    return counter
+
+
 def counter_public(session: Session, counter: Counter, *, staff_names: bool = True) -> dict[str, Any]:
     """A counter as the API shows it. `staff_names` False (for device tokens: kiosks and display boards, which
     sit in public view) leaves out who sits there by name; staff screens get the name."""
     staff = session.get(StaffUser, counter.staff_id) if staff_names and counter.staff_id else None
-    return fields_of(CounterPublic, counter, staff_name=(staff.full_name or staff.username) if staff else None)
+    return fields_of(
+        CounterPublic,
+        counter,
+        staff_name=(staff.full_name or staff.username) if staff else None,
+        archived=counter.archived_at is not None,
+    )
 
 
 def counter_event_data(session: Session, counter: Counter) -> dict[str, Any]:

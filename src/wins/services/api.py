@@ -1,20 +1,24 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Response
 
 from wins.deps import ManagerDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
-from wins.schemas import ServiceCreate, ServicePublic, ServiceUpdate
-from wins.services import service
+from wins.schemas import ArchiveRequest, ServiceCreate, ServicePublic, ServiceUpdate
+from wins.services import retire, service
 
 router = APIRouter(tags=["services"])
 
 
 @router.get("/services", response_model=list[ServicePublic])
-def list_services(_: PrincipalDep, session: ReadSessionDep, active_only: bool = False) -> list[dict[str, Any]]:
-    """Services of the branch, in display order (kiosks pass `active_only=true`)."""
-    return [service.service_public(s) for s in service.list_services(session, active_only=active_only)]
+def list_services(
+    _: PrincipalDep, session: ReadSessionDep, active_only: bool = False, include_archived: bool = False
+) -> list[dict[str, Any]]:
+    """Services of the branch, in display order. `active_only=true`: only those issuing tickets now; archived
+    services only with `include_archived=true`."""
+    rows = service.list_services(session, active_only=active_only, include_archived=include_archived)
+    return [service.service_public(s) for s in rows]
 
 
 @router.post("/services", response_model=ServicePublic, status_code=201)
@@ -32,3 +36,34 @@ def update_service(
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     updated = service.update_service(session, service_id, changes=changes, actor=principal)
     return service.service_public(updated)
+
+
+@router.delete("/services/{service_id}", status_code=204)
+def delete_service(service_id: ObjectId, principal: ManagerDep, session: SessionDep) -> Response:
+    """Delete a service no ticket ever used (manager); a used one answers 409: archive it instead."""
+    retire.delete_service(session, service_id, actor=principal)
+    return Response(status_code=204)
+
+
+@router.post("/services/{service_id}/archive", response_model=ServicePublic)
+def archive_service(
+    service_id: ObjectId,
+    principal: ManagerDep,
+    session: SessionDep,
+    body: Annotated[ArchiveRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    """Archive a service (manager): no more tickets, hidden on kiosks, displays and lists, kept in reports.
+    Today's waiting tickets must go first, in the same call: `{"waiting": "transfer", "to_service_id": N}`
+    moves them (keeping their place), `{"waiting": "cancel"}` closes them; otherwise 409 says how many wait.
+    To stop new tickets but still call the waiting ones, PATCH `active: false` instead."""
+    choice = body or ArchiveRequest()
+    archived = retire.archive_service(
+        session, service_id, waiting=choice.waiting, to_service_id=choice.to_service_id, actor=principal
+    )
+    return service.service_public(archived)
+
+
+@router.post("/services/{service_id}/restore", response_model=ServicePublic)
+def restore_service(service_id: ObjectId, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
+    """Bring an archived service back, not issuing yet (manager)."""
+    return service.service_public(retire.restore_service(session, service_id, actor=principal))

@@ -20,8 +20,12 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(3))
     colour: Mapped[str] = mapped_column(String(7), default="#1f6feb")
+    # Takes new tickets. False = "stop issuing": the kiosk shows it as not issuing, waiting tickets are still
+    # called. Archived (below) is the other thing: gone from every screen, kept for history and reports.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Higher weight is called first at every counter that serves it (e.g. appointments).
     priority_weight: Mapped[int] = mapped_column(Integer, default=0)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    # Set when a used service is retired (migration 0008); a never-used one is deleted instead.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)

@@ -20,11 +20,17 @@ _PREFIX = re.compile(r"^[A-Z]{1,3}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def list_services(session: Session, *, branch_id: int | None = None, active_only: bool = False) -> list[Service]:
+def list_services(
+    session: Session, *, branch_id: int | None = None, active_only: bool = False, include_archived: bool = False
+) -> list[Service]:
+    """The branch's services in display order: archived ones only with `include_archived`, and with
+    `active_only` only those taking new tickets."""
     branch = get_branch(session, branch_id)
     query = select(Service).where(Service.branch_id == branch.id).order_by(Service.sort_order, Service.id)
     if active_only:
         query = query.where(Service.active.is_(True))
+    if active_only or not include_archived:
+        query = query.where(Service.archived_at.is_(None))
     return list(session.scalars(query))
 
 
@@ -69,6 +75,8 @@ def create_service(
 def update_service(session: Session, service_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Service:
     fields = sorted(changes)  # before any key is taken out
     service = get_service(session, service_id)
+    if service.archived_at is not None:
+        raise Conflict(f"{service.name} is archived; restore it before changing it.")
     _check(session, service.branch_id, changes, exclude_id=service.id)
     for key, value in changes.items():
         setattr(service, key, value)
@@ -79,4 +87,4 @@ def update_service(session: Session, service_id: int, *, changes: dict[str, Any]
 
 
 def service_public(service: Service) -> dict[str, Any]:
-    return fields_of(ServicePublic, service)
+    return fields_of(ServicePublic, service, archived=service.archived_at is not None)

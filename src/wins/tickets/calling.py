@@ -43,7 +43,8 @@ def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
             CounterService, (CounterService.service_id == Ticket.service_id) & (CounterService.counter_id == counter.id)
         )
         .join(Service, Service.id == Ticket.service_id)
-        .where(Ticket.status == TicketStatus.waiting, Ticket.business_day == day, Service.active.is_(True))
+        # No `Service.active` test: a service that stopped issuing still has its waiting tickets called (issue 13).
+        .where(Ticket.status == TicketStatus.waiting, Ticket.business_day == day)
         .order_by(
             Ticket.priority.desc(), Service.priority_weight.desc(), CounterService.position, Ticket.queue_at, Ticket.id
         )

@@ -42,7 +42,9 @@ def queue_snapshot(
         .order_by(Ticket.priority.desc(), Ticket.queue_at, Ticket.id)
     ).all()
     services = session.scalars(
-        select(Service).where(Service.branch_id == branch.id).order_by(Service.sort_order, Service.id)
+        select(Service)
+        .where(Service.branch_id == branch.id, Service.archived_at.is_(None))  # archived: history only
+        .order_by(Service.sort_order, Service.id)
     ).all()
     by_service: dict[int, list[Ticket]] = {s.id: [] for s in services}
     for t in waiting:
@@ -84,7 +86,9 @@ def queue_snapshot(
                 ],
             }
         )
-    counters = session.scalars(select(Counter).where(Counter.branch_id == branch.id).order_by(Counter.id)).all()
+    counters = session.scalars(
+        select(Counter).where(Counter.branch_id == branch.id, Counter.archived_at.is_(None)).order_by(Counter.id)
+    ).all()
     held = {
         t.counter_id: t
         for t in session.scalars(

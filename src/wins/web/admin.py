@@ -141,9 +141,18 @@ def _service_values(form: FormData, model: type[ServiceCreate | ServiceUpdate]) 
     }, partial=True)  # fmt: skip
 
 
+def _archived(session: Session) -> dict[str, Any]:
+    """The archived services and counters, for the collapsed 'Archived' part of both lists (issue 13)."""
+    return {
+        "archived_services": [s for s in services.list_services(session, include_archived=True) if s.archived_at],
+        "archived_counters": [c for c in counters.list_counters(session, include_archived=True) if c.archived_at],
+    }
+
+
 @router.get("/services")
 def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
-    return render(request, "admin/services.html", {"title": "Services", "services": services.list_services(session)})
+    context = {"title": "Services", "services": services.list_services(session), **_archived(session)}
+    return render(request, "admin/services.html", context)
 
 
 @router.post("/services")
@@ -189,7 +198,8 @@ def _service_order(form: FormData, session: Session) -> list[int]:
 def counters_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
     all_services = services.list_services(session)
     rows = [(c, counters.counter_public(session, c)) for c in counters.list_counters(session)]
-    return render(request, "admin/counters.html", {"title": "Counters", "counters": rows, "services": all_services})
+    context = {"title": "Counters", "counters": rows, "services": all_services, **_archived(session)}
+    return render(request, "admin/counters.html", context)
 
 
 @router.post("/counters")
@@ -228,7 +238,8 @@ def update_counter(
 def branch_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
     branch = branches.get_branch(session)
     settings = branches.branch_settings(branch)
-    return render(request, "admin/branch.html", {"title": "Branch", "branch": branch, "settings": settings})
+    context = {"title": "Branch", "branch": branch, "settings": settings, "time_zones": branches.time_zone_names()}
+    return render(request, "admin/branch.html", context)
 
 
 def _logo(form: FormData) -> str | None:

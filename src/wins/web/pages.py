@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from wins import __version__
-from wins.errors import NotAuthenticated, PermissionDenied, WinsError
+from wins.errors import NoBranch, NotAuthenticated, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.staff.models import Role, StaffUser
 from wins.version import full_version
@@ -65,7 +65,7 @@ def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
         items += [("/dashboard", "Dashboard"), ("/reports", "Reports"), ("/admin/services", "Services"),
                   ("/admin/counters", "Counters"), ("/admin/branch", "Branch")]  # fmt: skip
     if rank >= Role.admin.rank:
-        items += [("/admin/users", "Users"), ("/admin/devices", "Devices")]
+        items += [("/admin/users", "Users"), ("/admin/devices", "Devices"), ("/admin/branches", "Branches")]
     return items
 
 
@@ -141,6 +141,16 @@ async def html_error_handler(request: Request, exc: WinsError) -> Response:
     if isinstance(exc, NotAuthenticated) and request.method in SAFE_METHODS:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    user: StaffUser | None = getattr(request.state, "user", None)
+    if isinstance(exc, NoBranch) and request.method in SAFE_METHODS and user is not None:
+        if Role(user.role).rank >= Role.admin.rank:  # a fresh site: the admin lands on the first-run page
+            return RedirectResponse("/admin/branches", status_code=303)
+        return render(
+            request,
+            "error.html",
+            {"title": "Not set up yet", "message": "This site has no branch yet. Ask an admin to set it up."},
+            status=exc.status_code,
+        )
     titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "That did not work", 429: "Slow down"}
     return render(
         request,

@@ -60,6 +60,14 @@ def _login_page(request: Request, *, next_url: str, error: str = "", username: s
     return response
 
 
+@router.get("/")
+def root(request: Request) -> Response:
+    """Where a person typing the server's address lands: their own page when signed in, else the sign-in page."""
+    web = read_session(request)
+    user = load_staff(request, web.staff_id, web.version) if web else None
+    return RedirectResponse(_home(user) if user is not None else "/login", status_code=303)
+
+
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query name
     web = read_session(request)

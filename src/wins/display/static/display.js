@@ -143,7 +143,7 @@
     var foot = $("waiting");
     while (foot.firstChild) foot.removeChild(foot.firstChild);
     snapshot.services.forEach(function (s) {
-      if (!s.active) return;
+      if (!s.active && !s.waiting_count) return; // stopped issuing: shown while its queue is still called
       if (config.services.length && config.services.indexOf(s.id) < 0) return;
       var span = document.createElement("span");
       var b = document.createElement("b"); b.textContent = String(s.waiting_count);

@@ -28,6 +28,7 @@
     services: [],
     serving: [],
     categories: [],
+    stopped: [], // services that stopped issuing (shown, not tappable)
     priority: null, // the chosen category
     ticket: null,
     print: "none", // none, printing, printed, failed
@@ -118,7 +119,7 @@
   async function load() {
     const [branch, services, queue, setup] = await Promise.all([
       api("GET", "/api/v1/branch"),
-      api("GET", "/api/v1/services?active_only=true"),
+      api("GET", "/api/v1/services"), // archived ones are left out; the stopped ones are shown as not issuing
       api("GET", "/api/v1/queue"),
       api("GET", "/api/v1/devices/me/kiosk"),
     ]);
@@ -128,6 +129,7 @@
     }
     state.branch = branch.data;
     state.services = services.data.filter((s) => s.active !== false);
+    state.stopped = services.data.filter((s) => s.active === false && !s.archived);
     applyQueue(queue.data);
     if (setup.ok) state.categories = (setup.data.priority_categories || []).filter((c) => c && c.key);
     return true;
@@ -504,11 +506,18 @@
 
   function drawStart() {
     const services = $("services");
+    const stopped = (state.stopped || []).map((s) => {
+      // Stopped issuing (issue 13): named, so nobody looks for it, but not a button.
+      const note = document.createElement("p");
+      note.className = "tile service off";
+      note.textContent = `${s.name}: ${t("service_not_issuing")}`;
+      return note;
+    });
     services.replaceChildren(...state.services.map((s) => {
       const b = button(state.priority ? `${s.name} (${categoryLabel(state.priority)})` : s.name, "tile service", `service:${s.id}`, () => tapService(s.id));
       paint(b, s.colour);
       return b;
-    }));
+    }), ...stopped);
     services.classList.toggle("two", state.services.length > 3);
     $("no-services").hidden = state.services.length > 0;
     const notice = $("notice");
