@@ -183,12 +183,22 @@ def test_two_live_workers_expire_each_ticket_once(settings: Settings, seeded: Se
         "WINS_DATA_DIR": str(settings.data_dir),
         "WINS_DAY_CHECK_SECONDS": "0.05",
     }
-    with LiveServer(env, workers=2, log_path=tmp_path / "server.log"):
-        # Both workers expire at start-up and then check every 50 ms, racing each other.
-        deadline = time.monotonic() + 20
+    server = LiveServer(env, workers=2, log_path=tmp_path / "server.log")
+    server.start(timeout=90)  # two workers on a busy two-core machine
+    try:
+        # While both workers check every 50 ms, racing each other, more tickets of a past day arrive.
+        with TestClient(create_app(settings)) as client:
+            api = Api(client, seeded)
+            clock.freeze(datetime(2025, 12, 2, 9, 0, tzinfo=UTC))
+            issued += [api.issue(p)["id"] for p in "ABC" * 15]
+        clock.freeze(None)
+        deadline = time.monotonic() + 30
         while len(_events(settings, "ticket.expired")) < len(issued) and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1.0)  # ~20 more checks per worker: none may expire anything again
+    finally:
+        server.stop()
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
     events = _events(settings, "ticket.expired")
     assert sorted(e.data["id"] for e in events) == sorted(issued)
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
@@ -50,6 +51,7 @@ from wins_kiosk.runner import JobResult, Runner
 
 logger = logging.getLogger(__name__)
 
+HOURS_REFRESH_SECONDS = 60.0  # how often the start screen rereads which services are open (opening hours)
 ISSUE_ATTEMPTS = 3  # per tap, with the same Idempotency-Key: a lost answer never makes a second ticket
 ISSUE_BACKOFF_SECONDS = (0.3, 1.0)
 PIN_MAX_FAILURES = 5
@@ -216,6 +218,7 @@ class Kiosk:
         self._result_until = math.inf
         self._result_shown_at = now
         self._next_health = now
+        self._next_hours = now + HOURS_REFRESH_SECONDS
         self._status_generation = 0
         self._status_reported = -1
         self._pin_failures = 0
@@ -246,6 +249,19 @@ class Kiosk:
 
     def text(self, key: str, **values: object) -> str:
         return translate(self.language, key, **values)
+
+    def service_label(self, service: Service) -> str:
+        """The words on a service's button: its name, and "Closed · opens at 13:00" outside its hours."""
+        if service.open_now:
+            return service.name
+        if not service.opens_at:
+            return f"{service.name}\n{self.text('closed')}"
+        opens = datetime.fromisoformat(service.opens_at)  # the branch's local time, as the server wrote it
+        today = datetime.now(opens.tzinfo).date()
+        at = opens.strftime("%H:%M")
+        if opens.date() == today:
+            return f"{service.name}\n{self.text('closed_opens_at', time=at)}"
+        return f"{service.name}\n{self.text('closed_opens_on', date=opens.strftime('%d/%m'), time=at)}"
 
     @property
     def font_scale(self) -> float:
@@ -305,6 +321,10 @@ class Kiosk:
                 self._changed()
         if now >= self._next_health:
             self._check_health()
+        if now >= self._next_hours:  # a service opens or closes by the clock, with no event: reread the list
+            self._next_hours = now + HOURS_REFRESH_SECONDS
+            self._stale.add("services")
+            self._refresh()
         if self.online and self._status_reported != self._status_generation:
             self._report_status()
 
@@ -441,7 +461,7 @@ class Kiosk:
             elif isinstance(error, Refused):
                 logger.warning("ticket refused: %s", error)
                 self._pending = None
-                self.notice = "refused"
+                self.notice = "service_closed" if error.code == "service_closed" else "refused"
                 self.screen = Screen.START
                 self._stale.add("services")
                 self._refresh()
@@ -640,7 +660,7 @@ class Kiosk:
         items: list[FocusItem] = []
         if self.screen == Screen.START:
             for service in self.services:
-                label = service.name
+                label = self.service_label(service)
                 if self.priority_choice is not None:
                     label = f"{service.name} ({self.priority_label(self.priority_choice)})"
                 items.append(FocusItem(f"service:{service.id}", label, partial(self.tap_service, service.id)))

@@ -48,7 +48,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "done": "Merci de votre visite.",
         "no_show": "Vous avez été appelé mais n'êtes pas venu. Adressez-vous à l'accueil.",
         "cancelled": "Vous avez quitté la file. Merci de nous avoir prévenus.",
-        "expired": "Ce ticket a expiré : la journée s'est terminée avant votre passage. Veuillez prendre un nouveau ticket.",
+        "expired": "Ce ticket a expiré : la journée s'est terminée avant votre passage. "
+        "Veuillez prendre un nouveau ticket.",
         "leave": "Je pars",
         "leave_confirm": "Quitter la file ? Votre ticket sera annulé.",
         "leave_failed": "Annulation impossible pour l'instant ; réessayez.",
