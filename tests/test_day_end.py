@@ -138,6 +138,11 @@ def test_moving_the_rollover_expires_what_the_move_ended(api: Api, settings: Set
     assert api.get(f"/api/v1/tickets/{today['id']}", "staff")["status"] == "waiting"
 
 
+def _race(db: Database, barrier: threading.Barrier, counts: list[int]) -> None:
+    barrier.wait()
+    counts.append(expire_ended_days(db))
+
+
 def test_two_concurrent_runners_expire_each_ticket_once(api: Api, settings: Settings) -> None:
     for round_ in range(3):
         clock.freeze(datetime(2026, 1, 10 + round_, 9, 0, tzinfo=UTC))
@@ -148,12 +153,7 @@ def test_two_concurrent_runners_expire_each_ticket_once(api: Api, settings: Sett
         dbs = [Database(settings) for _ in range(2)]
         counts: list[int] = []
         barrier = threading.Barrier(2)
-
-        def run(db: Database) -> None:
-            barrier.wait()
-            counts.append(expire_ended_days(db))
-
-        threads = [threading.Thread(target=run, args=(db,)) for db in dbs]
+        threads = [threading.Thread(target=_race, args=(db, barrier, counts)) for db in dbs]
         for t in threads:
             t.start()
         for t in threads:

@@ -75,15 +75,19 @@ def test_hours_open_close_and_cut_off(api: Api) -> None:
 def test_holidays_close_every_service(api: Api) -> None:
     clock.freeze(paris(12, 9))
     set_hours(api, "A", OFFICE)
-    r = api.client.patch(
-        "/api/v1/branch", json={"settings": {"holidays": ["2026-01-12"]}}, headers=api.auth("manager")
-    )
+    r = api.client.patch("/api/v1/branch", json={"settings": {"holidays": ["2026-01-12"]}}, headers=api.auth("manager"))
     assert r.status_code == 200, r.text
     refused = api.issue("A", expect=409)
     assert refused["code"] == "service_closed" and refused["opens_at"] == "2026-01-13T08:00:00+01:00"
-    # A service without hours is open at any time, holidays included (hours are what a holiday closes).
+    # A service without hours (open at any time) is closed on a holiday too, until the next day starts.
+    refused = api.issue("B", expect=409)
+    assert refused["opens_at"] == "2026-01-13T00:00:00+01:00"
+    assert listed(api, "B")["open_now"] is False
+    clock.freeze(paris(13, 0, 1))
     assert api.issue("B")["status"] == "waiting"
-    bad = api.client.patch("/api/v1/branch", json={"settings": {"holidays": ["2026-02-30"]}}, headers=api.auth("manager"))
+    bad = api.client.patch(
+        "/api/v1/branch", json={"settings": {"holidays": ["2026-02-30"]}}, headers=api.auth("manager")
+    )
     assert bad.status_code == 422 and "2026-02-30" in bad.text
 
 

@@ -2,8 +2,8 @@
 branch's holidays, and the last-ticket cut-off. Pure functions of the stored values and the time, so issuing can
 decide from its per-process cache (wins.tickets.caches) without a query, and the kiosk list says the same thing.
 
-No hours = open at any time (every service before issue 13). Intervals are local wall-clock times in the branch's
-time zone; a day that is not listed, or a holiday, is closed all day."""
+No hours = open at any time (every service before issue 13) except on the branch's holidays. Intervals are local
+wall-clock times in the branch's time zone; a day that is not listed, or a holiday, is closed all day."""
 
 from __future__ import annotations
 
@@ -78,10 +78,15 @@ def _intervals(hours: OpeningHours, holidays: frozenset[date], start: date, zone
 
 def open_state(hours: OpeningHours | None, holidays: frozenset[date], *, now: datetime, timezone: str) -> OpenState:
     """Whether the service takes tickets at `now` and when it opens or closes (times in the branch's zone)."""
-    if hours is None:
-        return ALWAYS_OPEN
     zone = ZoneInfo(timezone)
     local = now.astimezone(zone)
+    if hours is None:  # open at any time, except on the branch's holidays
+        if local.date() not in holidays:
+            return ALWAYS_OPEN
+        day = local.date()
+        while day in holidays:
+            day += timedelta(days=1)
+        return OpenState(False, _at(day, 0, zone), None, None)
     cutoff = timedelta(minutes=hours.last_ticket_minutes)
     in_cutoff = False
     for opens, closes in _intervals(hours, holidays, local.date(), zone):  # in time order
@@ -127,3 +132,57 @@ def too_late_refusal(
         f"{_opens_again(after, now)}",
         opens_at=after.opens_at.isoformat() if after.opens_at else None,
     )
+
+
+# -- the admin page's one-line form of the weekly hours ---------------------------------------------------------
+# "mon-fri 08:00-12:00, 13:00-17:00; sat 09:00-12:00": typed with the keyboard, read back the same way.
+_DAY_INDEX = {day: i for i, day in enumerate(WEEKDAYS)}
+TEXT_EXAMPLE = "mon-fri 08:00-12:00, 13:00-17:00; sat 09:00-12:00"
+
+
+def _days(spec: str) -> list[str]:
+    days: list[str] = []
+    for part in spec.split(","):
+        first, _, last = part.strip().lower().partition("-")
+        if first not in _DAY_INDEX or (last and last not in _DAY_INDEX):
+            raise ValueError(f"{part.strip()!r} is not a day or a range of days (mon … sun, like mon-fri)")
+        start, end = _DAY_INDEX[first], _DAY_INDEX[last or first]
+        if end < start:
+            raise ValueError(f"{part.strip()!r} runs backwards; write the days in week order (mon-fri)")
+        days += WEEKDAYS[start : end + 1]
+    return days
+
+
+def weekly_from_text(text: str) -> dict[str, list[dict[str, str]]]:
+    """The weekly hours of ServiceHours from the one-line form (ValueError says what is wrong, with an example)."""
+    weekly: dict[str, list[dict[str, str]]] = {}
+    for entry in text.replace("\n", ";").split(";"):
+        if not entry.strip():
+            continue
+        days, _, times = entry.strip().partition(" ")
+        intervals = []
+        for span in times.split(","):
+            opens, _, closes = span.strip().partition("-")
+            if not opens or not closes:
+                raise ValueError(f"{entry.strip()!r}: write each interval as HH:MM-HH:MM, like {TEXT_EXAMPLE!r}")
+            intervals.append({"opens": opens.strip(), "closes": closes.strip()})
+        for day in _days(days):
+            weekly.setdefault(day, []).extend(intervals)
+    return weekly
+
+
+def weekly_text(stored: dict[str, Any] | None) -> str:
+    """The stored weekly hours in the one-line form (days with the same intervals grouped: mon-fri …)."""
+    if not stored:
+        return ""
+    weekly = stored.get("weekly", {})
+    spans = [", ".join(f"{i['opens']}-{i['closes']}" for i in weekly.get(day, [])) for day in WEEKDAYS]
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(WEEKDAYS) + 1):
+        if i == len(WEEKDAYS) or spans[i] != spans[start]:
+            if spans[start]:
+                days = WEEKDAYS[start] if i - 1 == start else f"{WEEKDAYS[start]}-{WEEKDAYS[i - 1]}"
+                parts.append(f"{days} {spans[start]}")
+            start = i
+    return "; ".join(parts)
