@@ -163,3 +163,28 @@ def test_closed_and_cut_off_over_http(live_server: LiveServer, seeded: Seeded) -
         refused = rest.issue("A", expect=409)
         assert refused["code"] == "service_closed" and "stopped taking tickets" in refused["detail"]
         assert rest.issue("B")["status"] == "waiting"  # services without hours are not touched
+
+
+def test_the_fast_check_agrees_with_the_full_answer() -> None:
+    """`takes_tickets` (every tap) and `open_state` (service list, refusals) say the same, minute by minute over a
+    week with a holiday, a cut-off and a DST change (Paris, 29 March 2026)."""
+    from wins.services import hours
+
+    shape = {
+        "weekly": {
+            **OFFICE["weekly"],
+            "sat": [{"opens": "09:00", "closes": "12:00"}],
+            "sun": [{"opens": "00:00", "closes": "24:00"}],
+        },
+        "last_ticket_minutes": 15,
+    }
+    parsed = hours.opening_hours(shape)
+    holidays = hours.holiday_dates(["2026-03-25"])
+    start = datetime(2026, 3, 23, 0, 0, tzinfo=UTC)
+    for step in range(0, 8 * 24 * 60, 7):
+        now = start + timedelta(minutes=step)
+        full = hours.open_state(parsed, holidays, now=now, timezone="Europe/Paris")
+        assert hours.takes_tickets(parsed, holidays, now=now, timezone="Europe/Paris") == full.open_now, now
+        assert (full.opens_at is None) == full.open_now or full.opens_at is None
+    for none in (None,):
+        assert hours.takes_tickets(none, frozenset(), now=start, timezone="Europe/Paris")

@@ -7,6 +7,7 @@ wall-clock times in the branch's time zone; a day that is not listed, or a holid
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -74,6 +75,27 @@ def _intervals(hours: OpeningHours, holidays: frozenset[date], start: date, zone
         for opens, closes in hours.weekly[day.weekday()]:
             # Wall-clock times: a DST change inside an interval shifts it by the hour, as staff expect.
             yield _at(day, opens, zone), _at(day, closes, zone)
+
+
+def takes_tickets(hours: OpeningHours | None, holidays: frozenset[date], *, now: datetime, timezone: str) -> bool:
+    """`open_state(...).open_now`, fast (a few µs: it runs on every tap): wall-clock minutes against today's
+    intervals, no datetime built. The same rule; tests/test_service_hours.py checks both agree."""
+    if hours is None and not holidays:
+        return True
+    local = now.astimezone(_zone(timezone))
+    day = local.date()
+    if day in holidays:
+        return False
+    if hours is None:
+        return True
+    minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+    cutoff = hours.last_ticket_minutes
+    return any(opens <= minute < closes - cutoff for opens, closes in hours.weekly[day.weekday()])
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def open_state(hours: OpeningHours | None, holidays: frozenset[date], *, now: datetime, timezone: str) -> OpenState:

@@ -169,8 +169,8 @@ def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idemp
         raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
     if service.hours is not None or service.holidays:  # hours, holidays, cut-off: the one home of that rule
         now = clock.utcnow()
-        state = hours.open_state(service.hours, service.holidays, now=now, timezone=service.timezone)
-        if not state.open_now:
+        if not hours.takes_tickets(service.hours, service.holidays, now=now, timezone=service.timezone):
+            state = hours.open_state(service.hours, service.holidays, now=now, timezone=service.timezone)
             minutes = service.hours.last_ticket_minutes if service.hours else 0
             raise hours.closed_refusal(service.name, state, now=now, minutes=minutes)
     if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
