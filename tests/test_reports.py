@@ -128,6 +128,7 @@ def _reference(session: Session, first: date, last: date) -> dict[str, Any]:
             "done": done,
             "no_show": no_show,
             "cancelled": sum(t.status == TicketStatus.cancelled for t in group),
+            "expired": sum(t.status == TicketStatus.expired for t in group),
             "no_show_rate": no_show / (done + no_show) if done + no_show else None,
             "wait_avg": sum(waits) / len(waits) if waits else None,
             "wait_p90": p90(waits),
@@ -257,7 +258,7 @@ def test_an_empty_range_has_no_figures(db: Database, seeded: Seeded) -> None:
         assert not report.tickets and list(report.tickets) == []
     assert report.hours == [] and report.per_service_hour == {} and report.per_staff == []
     assert report.total == {
-        "issued": 0, "done": 0, "no_show": 0, "cancelled": 0, "no_show_rate": None,
+        "issued": 0, "done": 0, "no_show": 0, "cancelled": 0, "expired": 0, "no_show_rate": None,
         "wait_avg": None, "wait_p90": None, "service_avg": None, "service_p90": None,
     }  # fmt: skip
     assert [d["issued"] for _, d in report.per_service] == [0, 0, 0]

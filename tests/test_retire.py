@@ -153,7 +153,7 @@ def test_branches_api(api: Api, settings: Settings) -> None:
     assert r.status_code == 404
 
 
-def test_0008_keeps_last_years_services_and_counters(database_url: str) -> None:
+def test_0009_keeps_last_years_services_and_counters(database_url: str) -> None:
     from alembic import command
 
     engine = create_engine(database_url, poolclass=NullPool)

@@ -25,6 +25,7 @@ from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
 from wins.ops.presence import announce_server
 from wins.schemas import ErrorBody, HealthPublic
+from wins.tickets.expiry import expire_now_logged, watch_days
 from wins.version import full_version, package_version
 
 logger = logging.getLogger("wins.app")
@@ -67,8 +68,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(status: int, message: Any, code: str) -> JSONResponse:
-    return JSONResponse({"detail": message, "code": code}, status_code=status)
+def _error(status: int, message: Any, code: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": message, "code": code, **extra}, status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -80,7 +81,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if handler is not None and request.url.path.split("/")[1:2] != ["api"]:
             return await handler(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        response = _error(exc.status_code, exc.message, exc.code)
+        response = _error(exc.status_code, exc.message, exc.code, **exc.extra)
         if headers:
             response.headers.update(headers)
         return response
@@ -175,6 +176,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         presence = await asyncio.to_thread(announce_server, settings)
         await hub.start()
         db.start_checkpointer()
+        # End of day without traffic, in every process (each ticket expires once however many run: tickets.expiry):
+        # first before serving (a server that was off overnight expires yesterday's leftovers), then every few s.
+        await asyncio.to_thread(expire_now_logged, db)
+        day_watch = asyncio.create_task(watch_days(db, every=settings.day_check_seconds))
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
         # (p99 of issuing, docs/performance.md).
@@ -184,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            day_watch.cancel()
             await hub.stop()
             presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects

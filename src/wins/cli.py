@@ -192,6 +192,23 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
+@main.command("expire-day")
+def expire_day() -> None:
+    """End of day by hand (cron, ops): tickets of an ended business day still waiting, called or serving become
+    `expired`. Every server does this by itself every 30 s; running it beside them is safe (each ticket expires
+    once)."""
+    from wins.db import Database
+    from wins.tickets.expiry import expire_ended_days
+
+    settings = _settings()
+    db = Database(settings)
+    try:
+        count = expire_ended_days(db)
+    finally:
+        db.dispose()
+    click.echo(f"{count} open ticket{'' if count == 1 else 's'} of ended business days expired.")
+
+
 def _full_version() -> str:
     from wins.version import full_version
 

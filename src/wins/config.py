@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     login_client_lock_seconds: int = Field(
         900, ge=1, description="How long a client address with too many failed sign-ins is refused."
     )
+    day_check_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How often each server process looks for an ended business day to expire its open tickets.",
+    )
     event_poll_seconds: float = Field(
         1.0, description="Safety-net poll of the event log (catches events from other processes on SQLite)."
     )

@@ -28,6 +28,8 @@ class TicketStatus(StrEnum):
     done = "done"
     no_show = "no_show"
     cancelled = "cancelled"
+    # Still open when its business day ended (the branch's rollover or closing time): wins.tickets.expiry.
+    expired = "expired"
 
     @property
     def is_open(self) -> bool:

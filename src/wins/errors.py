@@ -6,6 +6,7 @@ from __future__ import annotations
 class WinsError(Exception):
     status_code = 400
     code = "bad_request"
+    extra: dict[str, str | None] = {}  # noqa: RUF012 (read-only; more fields of the error body, e.g. opens_at)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -30,6 +31,17 @@ class Conflict(WinsError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class ServiceClosed(Conflict):
+    """A service outside its opening hours, on a holiday, or past its last-ticket time: `opens_at` says when it
+    takes tickets again (local ISO time, or None if no opening is scheduled in the next weeks)."""
+
+    code = "service_closed"
+
+    def __init__(self, message: str, *, opens_at: str | None) -> None:
+        super().__init__(message)
+        self.extra = {"opens_at": opens_at}
 
 
 class ValidationFailed(WinsError):

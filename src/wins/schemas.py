@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import functools
 import io
 import logging
@@ -51,6 +52,21 @@ Text = Annotated[str, AfterValidator(_no_control)]
 # Ids in bodies: the columns are 32-bit on PostgreSQL, so a bigger number can name nothing.
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 LanguageTag = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?$")]
+# A local wall-clock time "HH:MM" (24:00 allowed as the end of a day) and a calendar date "YYYY-MM-DD".
+ClockTime = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", description="Local time, HH:MM")]
+
+
+def _real_date(value: str) -> str:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a date; write it like 2026-12-25") from exc
+    return value
+
+
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_real_date)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _printer_url(value: str) -> str:
@@ -128,6 +144,50 @@ class PriorityCategory(StoredJson):
     on_kiosk: bool = Field(True, description="Offered on the kiosk (else staff-only)")
 
 
+def _minutes(clock_time: str) -> int:
+    hours, minutes = clock_time.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class OpeningInterval(StoredJson):
+    """One stretch of opening time on a weekday, in the branch's time zone (no interval crosses midnight)."""
+
+    opens: ClockTime
+    closes: ClockTime
+
+    @model_validator(mode="after")
+    def _in_order(self) -> OpeningInterval:
+        if _minutes(self.opens) >= _minutes(self.closes):
+            raise ValueError(f"an interval must close after it opens ({self.opens}–{self.closes})")
+        return self
+
+
+class ServiceHours(StoredJson):
+    """When a service takes tickets (wins.services.hours). A weekday that is not listed is closed all day; a
+    service with no hours at all (`hours: null`) takes tickets at any time. Branch holidays close every service."""
+
+    weekly: dict[Weekday, list[OpeningInterval]] = Field(
+        default_factory=dict, description='Per weekday ("mon" … "sun"), one or more intervals, e.g. 08:00–12:00'
+    )
+    last_ticket_minutes: int = Field(
+        0, ge=0, le=600, description="Stop issuing this many minutes before each closing (those waiting are served)"
+    )
+    stop_when_wait_exceeds_time_left: bool = Field(
+        False, description="Also stop issuing when the estimated wait of a new ticket passes the closing time"
+    )
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> ServiceHours:
+        for day, intervals in self.weekly.items():
+            if len(intervals) > 12:
+                raise ValueError(f"{day}: at most 12 intervals a day")
+            spans = sorted((_minutes(i.opens), _minutes(i.closes)) for i in intervals)
+            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+                if start < end:
+                    raise ValueError(f"{day}: opening intervals overlap")
+        return self
+
+
 class BranchSettings(StoredJson):
     """A branch's settings. In a PATCH, the keys given replace the stored ones (`null` removes the logo or the
     printer)."""
@@ -146,6 +206,13 @@ class BranchSettings(StoredJson):
     )
     priority_categories: list[PriorityCategory] = Field(
         default_factory=list, max_length=20, description="Named priority categories (see PriorityCategory)"
+    )
+    holidays: list[IsoDate] = Field(
+        default_factory=list, max_length=400, description="Dates the branch is closed: no service issues tickets"
+    )
+    closing_time: ClockTime | None = Field(
+        None,
+        description="End of the business day (local HH:MM): tickets still open then expire; none = at the rollover",
     )
 
 
@@ -236,6 +303,7 @@ def read_stored(model: type[M], raw: Any, *, what: str) -> M:
 class ErrorBody(BaseModel):
     detail: str | list[Any]
     code: str
+    opens_at: str | None = Field(None, description="code service_closed: when the service takes tickets again")
 
 
 class TokenPublic(BaseModel):
@@ -282,6 +350,10 @@ class ServicePublic(BaseModel):
     priority_weight: int
     sort_order: int
     archived: bool = Field(description="Retired: hidden everywhere, kept in history and reports")
+    hours: ServiceHours | None = Field(description="Opening hours; null = takes tickets at any time")
+    open_now: bool = Field(description="Takes tickets now (active, within its hours, before the last-ticket time)")
+    opens_at: str | None = Field(description="When closed: the next time it takes tickets (local ISO time)")
+    closes_at: str | None = Field(description="When open: when it stops taking tickets (local ISO time)")
 
 
 class ServiceCreate(Strict):
@@ -291,6 +363,7 @@ class ServiceCreate(Strict):
     active: bool = True
     priority_weight: int = Field(0, ge=-100, le=100)
     sort_order: int = Field(0, ge=-10000, le=10000)
+    hours: ServiceHours | None = Field(None, description="Opening hours; null = takes tickets at any time")
 
 
 class ServiceUpdate(Strict):
@@ -300,6 +373,7 @@ class ServiceUpdate(Strict):
     active: bool | None = None
     priority_weight: int | None = Field(None, ge=-100, le=100)
     sort_order: int | None = Field(None, ge=-10000, le=10000)
+    hours: ServiceHours | None = Field(None, description="Opening hours; null = takes tickets at any time")
 
 
 class CounterPublic(BaseModel):

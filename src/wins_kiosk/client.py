@@ -46,6 +46,9 @@ class Service:
     prefix: str
     colour: str
     sort_order: int = 0
+    # From its opening hours (server side): whether it takes tickets now, and if not, when (local ISO time).
+    open_now: bool = True
+    opens_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ class KioskClient:
                 prefix=str(r["prefix"]),
                 colour=str(r["colour"]),
                 sort_order=int(r.get("sort_order", 0)),
+                open_now=bool(r.get("open_now", True)),
+                opens_at=str(r["opens_at"]) if r.get("opens_at") else None,
             )
             for r in rows
             if r.get("active", True)

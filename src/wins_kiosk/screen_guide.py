@@ -30,7 +30,7 @@ def focus_items(kiosk: Kiosk) -> list[FocusItem]:
     items: list[FocusItem] = []
     if kiosk.screen == Screen.START:
         for service in kiosk.services:
-            label = service.name
+            label = kiosk.service_label(service)
             if kiosk.priority_choice is not None:
                 label = f"{service.name} ({kiosk.priority_label(kiosk.priority_choice)})"
             items.append(FocusItem(f"service:{service.id}", label, partial(kiosk.tap_service, service.id)))

@@ -20,6 +20,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from wins_kiosk import screen_guide
@@ -69,6 +70,7 @@ from wins_kiosk.screen_guide import sentences
 
 logger = logging.getLogger(__name__)
 
+HOURS_REFRESH_SECONDS = 60.0  # how often the start screen rereads which services are open (opening hours)
 ISSUE_ATTEMPTS = 3  # per tap, with the same Idempotency-Key: a lost answer never makes a second ticket
 ISSUE_BACKOFF_SECONDS = (0.3, 1.0)
 
@@ -130,6 +132,7 @@ class Kiosk:
         self._last_touch = now
         self._result_until = math.inf
         self._result_shown_at = now
+        self._next_hours = now + HOURS_REFRESH_SECONDS
         self._keys_used = False
         self._spoken_context: tuple[Any, ...] = ()
         self._announce_ticket_id: int | None = None
@@ -168,6 +171,19 @@ class Kiosk:
 
     def text(self, key: str, **values: object) -> str:
         return translate(self.language, key, **values)
+
+    def service_label(self, service: Service) -> str:
+        """The words on a service's button: its name, and "Closed · opens at 13:00" outside its hours."""
+        if service.open_now:
+            return service.name
+        if not service.opens_at:
+            return f"{service.name}\n{self.text('closed')}"
+        opens = datetime.fromisoformat(service.opens_at)  # the branch's local time, as the server wrote it
+        today = datetime.now(opens.tzinfo).date()
+        at = opens.strftime("%H:%M")
+        if opens.date() == today:
+            return f"{service.name}\n{self.text('closed_opens_at', time=at)}"
+        return f"{service.name}\n{self.text('closed_opens_on', date=opens.strftime('%d/%m'), time=at)}"
 
     @property
     def font_scale(self) -> float:
@@ -224,6 +240,9 @@ class Kiosk:
             if not self.time_warning:
                 self.time_warning = True
                 self.changed()
+        if now >= self._next_hours:  # a service opens or closes by the clock, with no event: reread the list
+            self._next_hours = now + HOURS_REFRESH_SECONDS
+            self.connection.reload("services")
         self.connection.tick(now)
 
     def _deadline(self) -> float | None:
@@ -358,7 +377,7 @@ class Kiosk:
             elif isinstance(error, Refused):
                 logger.warning("ticket refused: %s", error)
                 self._pending = None
-                self.notice = "refused"
+                self.notice = "service_closed" if error.code == "service_closed" else "refused"
                 self.go(Screen.START)
                 self.connection.reload("services")
             else:

@@ -49,7 +49,7 @@ def check_tickets(tickets: list[Ticket], sequences: Sequences) -> None:
             assert t.counter_id is None and t.finished_at is None and t.serving_at is None, state
         if t.status == TicketStatus.serving:
             assert t.serving_at is not None, state
-        if t.status in (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled):
+        if t.status in (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled, TicketStatus.expired):
             assert t.finished_at is not None, state
         if t.status in (TicketStatus.done, TicketStatus.no_show):
             assert t.called_at is not None and t.call_count >= 1, state

@@ -118,12 +118,18 @@ def update_branch(session: Session, branch: Branch, *, changes: dict[str, Any], 
     given = update.model_dump(exclude_unset=True, exclude_none=True, exclude={"settings"})
     if "timezone" in given:
         given["timezone"] = validate_timezone(given["timezone"])
+    day_before = (branch.timezone, branch.day_rollover_hour, branch_settings(branch).closing_time)
     for key, value in given.items():
         setattr(branch, key, value)
     if update.settings is not None:
         merged = {**branch_settings(branch).model_dump(), **update.settings.model_dump(exclude_unset=True)}
         branch.settings = validated(BranchSettings, merged).model_dump(exclude_none=True)
     session.flush()
+    if (branch.timezone, branch.day_rollover_hour, branch_settings(branch).closing_time) != day_before:
+        # The business day moved: what the move ended expires now, with the change (not at the next check).
+        from wins.tickets.expiry import expire_branch  # here: tickets import branches
+
+        expire_branch(session, branch, reason="the business day was moved")
     record_event(session, "branch.updated", branch_public(branch), branch_id=branch.id)
     record_change(session, actor, "branch.update", {"branch_id": branch.id, "fields": fields})
     return branch

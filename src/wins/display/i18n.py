@@ -20,6 +20,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "done": "Thank you for your visit.",
         "no_show": "You were called but did not come. Please ask at the desk.",
         "cancelled": "You have left the queue. Thank you for letting us know.",
+        "expired": "This ticket has expired: the day ended before it was served. Please take a new ticket.",
         "leave": "I'm leaving",
         "leave_confirm": "Leave the queue? Your ticket will be cancelled.",
         "leave_failed": "Could not cancel right now; please try again.",
@@ -47,6 +48,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "done": "Merci de votre visite.",
         "no_show": "Vous avez été appelé mais n'êtes pas venu. Adressez-vous à l'accueil.",
         "cancelled": "Vous avez quitté la file. Merci de nous avoir prévenus.",
+        "expired": "Ce ticket a expiré : la journée s'est terminée avant votre passage. "
+        "Veuillez prendre un nouveau ticket.",
         "leave": "Je pars",
         "leave_confirm": "Quitter la file ? Votre ticket sera annulé.",
         "leave_failed": "Annulation impossible pour l'instant ; réessayez.",

@@ -8,6 +8,7 @@ Definitions (also in docs/staff-ui.md):
 - service time = finished_at - serving_at (done tickets only);
 - no-show rate = no-shows / (done + no-shows): of the customers who were called and whose visit ended,
   how many never came; tickets still open or cancelled by the customer do not count either way;
+- expired = tickets still waiting, called or serving when their business day ended (wins.tickets.expiry);
 - the 90th percentile uses the nearest-rank method (the smallest value at or above 90 % of the sample).
 
 How (docs/performance.md, "History scale"): one SQL pass over the range's rows (index ix_tickets_day) groups
@@ -68,12 +69,14 @@ class Timing:
     cancelled: int = 0
     waits: list[int] = field(default_factory=list)
     service_times: list[int] = field(default_factory=list)
+    expired: int = 0  # still open when their business day ended (wins.tickets.expiry)
 
     def add(self, part: Timing) -> None:
         self.issued += part.issued
         self.done += part.done
         self.no_show += part.no_show
         self.cancelled += part.cancelled
+        self.expired += part.expired
         self.waits += part.waits
         self.service_times += part.service_times
 
@@ -87,6 +90,7 @@ class Timing:
             "done": self.done,
             "no_show": self.no_show,
             "cancelled": self.cancelled,
+            "expired": self.expired,
             "no_show_rate": self.no_show / ended if ended else None,
             "wait_avg": _mean_seconds(self.waits),
             "wait_p90": _p90_seconds(self.waits),
@@ -289,6 +293,7 @@ def _tally(session: Session, dialect: str, in_range: Sequence[ColumnElement[bool
         func.count().filter(rows.c.status == TicketStatus.done),
         func.count().filter(rows.c.status == TicketStatus.no_show),
         func.count().filter(rows.c.status == TicketStatus.cancelled),
+        func.count().filter(rows.c.status == TicketStatus.expired),
     )
     return list(
         session.connection().execute(
@@ -329,15 +334,15 @@ def build_report(session: Session, *, first_day: date, last_day: date, branch_id
     end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=3)
     groups = _tally(session, dialect, in_range, utc_offsets(zone, start, end))
     if groups:
-        first_issued, last_issued = min(g[7] for g in groups), max(g[8] for g in groups)
+        first_issued, last_issued = min(g[8] for g in groups), max(g[9] for g in groups)
         if first_issued < start or last_issued > end:
             groups = _tally(session, dialect, in_range, utc_offsets(zone, first_issued, last_issued))
 
     by_service: dict[int, Timing] = {s.id: Timing() for s in services}
     by_staff: dict[int | None, Timing] = defaultdict(Timing)  # None: tickets nobody called, dropped below
     per_service_hour: dict[int, dict[int, int]] = defaultdict(dict)
-    for service_id, staff_id, hour, issued, done, no_show, cancelled, _, _, waits, served in groups:
-        group = Timing(issued, done, no_show, cancelled, _micros(waits), _micros(served))
+    for service_id, staff_id, hour, issued, done, no_show, cancelled, expired, _, _, waits, served in groups:
+        group = Timing(issued, done, no_show, cancelled, _micros(waits), _micros(served), expired)
         by_service.setdefault(service_id, Timing()).add(group)
         by_staff[staff_id].add(group)
         per_service_hour[service_id][hour] = per_service_hour[service_id].get(hour, 0) + issued
@@ -389,13 +394,14 @@ def report_csv(report: Report, kind: str) -> str:
     zone = ZoneInfo(report.branch.timezone)
     names = {s.id: s.name for s in report.services}
     summary_header = [
-        "issued", "done", "no_show", "cancelled", "no_show_rate",
+        "issued", "done", "no_show", "cancelled", "expired", "no_show_rate",
         "wait_avg_s", "wait_p90_s", "service_avg_s", "service_p90_s",
     ]  # fmt: skip
 
     def summary_row(data: dict[str, Any]) -> list[Any]:
         return [
-            data["issued"], data["done"], data["no_show"], data["cancelled"], _fmt(data["no_show_rate"], 4),
+            data["issued"], data["done"], data["no_show"], data["cancelled"], data["expired"],
+            _fmt(data["no_show_rate"], 4),
             _fmt(data["wait_avg"]), _fmt(data["wait_p90"]), _fmt(data["service_avg"]), _fmt(data["service_p90"]),
         ]  # fmt: skip
 

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
+from wins.branches.service import get_branch
 from wins.deps import ManagerDep, ObjectId, PrincipalDep, ReadSessionDep, SessionDep
 from wins.schemas import ArchiveRequest, ServiceCreate, ServicePublic, ServiceUpdate
 from wins.services import retire, service
@@ -15,27 +16,32 @@ router = APIRouter(tags=["services"])
 def list_services(
     _: PrincipalDep, session: ReadSessionDep, active_only: bool = False, include_archived: bool = False
 ) -> list[dict[str, Any]]:
-    """Services of the branch, in display order. `active_only=true`: only those issuing tickets now; archived
-    services only with `include_archived=true`."""
+    """Services of the branch, in display order. `active_only=true` (kiosks): only those issuing tickets;
+    archived services only with `include_archived=true`. Each with `open_now` and, from its opening hours,
+    `opens_at` (when closed) or `closes_at` (the last moment it takes tickets)."""
+    branch = get_branch(session)
     rows = service.list_services(session, active_only=active_only, include_archived=include_archived)
-    return [service.service_public(s) for s in rows]
+    return [service.service_public(s, branch) for s in rows]
 
 
 @router.post("/services", response_model=ServicePublic, status_code=201)
 def create_service(body: ServiceCreate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Create a service (manager)."""
     created = service.create_service(session, values=body.model_dump(), actor=principal)
-    return service.service_public(created)
+    return service.service_public(created, get_branch(session, created.branch_id))
 
 
 @router.patch("/services/{service_id}", response_model=ServicePublic)
 def update_service(
     service_id: ObjectId, body: ServiceUpdate, principal: ManagerDep, session: SessionDep
 ) -> dict[str, Any]:
-    """Change a service: name, prefix, colour, active, priority weight, order (manager)."""
+    """Change a service: name, prefix, colour, active, priority weight, order, opening hours (manager; `"hours":
+    null` removes them: the service then takes tickets at any time)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "hours" in body.model_fields_set and body.hours is None:
+        changes["hours"] = None
     updated = service.update_service(session, service_id, changes=changes, actor=principal)
-    return service.service_public(updated)
+    return service.service_public(updated, get_branch(session, updated.branch_id))
 
 
 @router.delete("/services/{service_id}", status_code=204)
@@ -60,10 +66,11 @@ def archive_service(
     archived = retire.archive_service(
         session, service_id, waiting=choice.waiting, to_service_id=choice.to_service_id, actor=principal
     )
-    return service.service_public(archived)
+    return service.service_public(archived, get_branch(session, archived.branch_id))
 
 
 @router.post("/services/{service_id}/restore", response_model=ServicePublic)
 def restore_service(service_id: ObjectId, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Bring an archived service back, not issuing yet (manager)."""
-    return service.service_public(retire.restore_service(session, service_id, actor=principal))
+    restored = retire.restore_service(session, service_id, actor=principal)
+    return service.service_public(restored, get_branch(session, restored.branch_id))

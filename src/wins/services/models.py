@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
@@ -26,6 +27,8 @@ class Service(Base):
     # Higher weight is called first at every counter that serves it (e.g. appointments).
     priority_weight: Mapped[int] = mapped_column(Integer, default=0)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # Opening hours, a schemas.ServiceHours; NULL = takes tickets at any time (migration 0008; wins.services.hours).
+    hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     # Set when a used service is retired (migration 0008); a never-used one is deleted instead.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)

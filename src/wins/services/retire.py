@@ -45,7 +45,7 @@ def delete_service(session: Session, service_id: int, *, actor: Principal | None
             f"{service.name} has tickets in its history, so it cannot be deleted. Archive it instead: it then "
             "disappears from kiosks and screens but stays in reports."
         )
-    public = service_public(service)
+    public = service_public(service, get_branch(session, service.branch_id))
     session.execute(delete(CounterService).where(CounterService.service_id == service.id))
     session.execute(delete(TicketSequence).where(TicketSequence.service_id == service.id))
     session.delete(service)
@@ -106,7 +106,12 @@ def archive_service(
     session.execute(delete(CounterService).where(CounterService.service_id == service.id))
     session.flush()
     session.expire_all()  # counters' loaded service_links
-    record_event(session, "service.updated", service_public(service), branch_id=service.branch_id)
+    record_event(
+        session,
+        "service.updated",
+        service_public(service, get_branch(session, service.branch_id)),
+        branch_id=service.branch_id,
+    )
     record_change(session, actor, "service.archive", details)
     return service
 
@@ -130,6 +135,11 @@ def restore_service(session: Session, service_id: int, *, actor: Principal | Non
     service.archived_at = None
     service.active = False
     session.flush()
-    record_event(session, "service.updated", service_public(service), branch_id=service.branch_id)
+    record_event(
+        session,
+        "service.updated",
+        service_public(service, get_branch(session, service.branch_id)),
+        branch_id=service.branch_id,
+    )
     record_change(session, actor, "service.restore", {"service_id": service.id})
     return service

@@ -6,11 +6,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wins import clock
 from wins.audit.service import record_change
-from wins.branches.service import get_branch
+from wins.branches.models import Branch
+from wins.branches.service import branch_settings, get_branch
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
-from wins.schemas import ServicePublic, fields_of
+from wins.schemas import ServiceHours, ServicePublic, fields_of, validated
+from wins.services import hours
 from wins.services.models import Service
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ def _check(session: Session, branch_id: int, values: dict[str, Any], *, exclude_
             raise ValidationFailed("A service needs a name.")
     if "colour" in values and not _COLOUR.match(values["colour"]):
         raise ValidationFailed("A colour is written like #1f6feb.")
+    if values.get("hours") is not None:  # stored as ServiceHours dumps it: every key, checked again
+        values["hours"] = validated(ServiceHours, values["hours"]).model_dump()
 
 
 def create_service(
@@ -67,7 +72,7 @@ def create_service(
     service = Service(branch_id=branch.id, **values)
     session.add(service)
     session.flush()
-    record_event(session, "service.created", service_public(service), branch_id=branch.id)
+    record_event(session, "service.created", service_public(service, branch), branch_id=branch.id)
     record_change(session, actor, "service.create", {"service_id": service.id})
     return service
 
@@ -81,10 +86,29 @@ def update_service(session: Session, service_id: int, *, changes: dict[str, Any]
     for key, value in changes.items():
         setattr(service, key, value)
     session.flush()
-    record_event(session, "service.updated", service_public(service), branch_id=service.branch_id)
+    branch = get_branch(session, service.branch_id)
+    record_event(session, "service.updated", service_public(service, branch), branch_id=branch.id)
     record_change(session, actor, "service.update", {"service_id": service.id, "fields": fields})
     return service
 
 
-def service_public(service: Service) -> dict[str, Any]:
-    return fields_of(ServicePublic, service, archived=service.archived_at is not None)
+def service_public(service: Service, branch: Branch) -> dict[str, Any]:
+    """The service as ServicePublic, with whether it takes tickets now (its hours and the branch's holidays)."""
+    now = clock.utcnow()
+    if service.active and service.archived_at is None:
+        state = hours.open_state(
+            hours.opening_hours(service.hours),
+            hours.holiday_dates(branch_settings(branch).holidays),
+            now=now,
+            timezone=branch.timezone,
+        )
+    else:
+        state = hours.OpenState(False, None, None, None)
+    return fields_of(
+        ServicePublic,
+        service,
+        archived=service.archived_at is not None,
+        open_now=state.open_now,
+        opens_at=state.opens_at.isoformat() if state.opens_at else None,
+        closes_at=state.last_ticket_at.isoformat() if state.last_ticket_at else None,
+    )

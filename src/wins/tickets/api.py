@@ -65,6 +65,7 @@ async def issue_ticket(
             priority=body.priority,
             idempotency_key=idempotency_key,
             language=body.language,
+            settings=settings,
         )
         return issuing.issued_view(session, issued, settings=settings), issued.created
 

@@ -1,12 +1,13 @@
-"""Per-process caches on the issue path: a service's facts (name, prefix, active, branch time zone) and its load
-(mean service time, open and idle counters) for the wait estimate. Exact within the process: any committed write
-that is not a plain issue empties them (a listener on WINS's sessions); another worker's change shows within a
-second."""
+"""Per-process caches on the issue path: a service's facts (name, prefix, active, branch time zone, opening hours
+and holidays) and its load (mean service time, open and idle counters) for the wait estimate. Exact within the
+process: any committed write that is not a plain issue empties them (a listener on WINS's sessions); another
+worker's change shows within a second."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import event, select
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from wins import clock, db_flags
 from wins.branches.models import Branch
+from wins.branches.service import branch_settings
 from wins.config import Settings
 from wins.db import WinsSession
 from wins.errors import NotFound
+from wins.services.hours import OpeningHours, holiday_dates, opening_hours
 from wins.services.models import Service
 from wins.tickets import estimate as est
 
@@ -92,6 +95,9 @@ class ServiceInfo:
     active: bool
     timezone: str
     rollover_hour: int
+    # When it takes tickets (wins.services.hours): None = at any time; the branch's holidays close it.
+    hours: OpeningHours | None = None
+    holidays: frozenset[date] = frozenset()
 
 
 SERVICE_CACHE_SECONDS = 1.0
@@ -121,7 +127,15 @@ def service_info(session: Session, service_id: int) -> ServiceInfo:
         raise NotFound(f"Service {service_id} does not exist.")
     service, branch = row
     info = ServiceInfo(
-        service.id, branch.id, service.name, service.prefix, service.active, branch.timezone, branch.day_rollover_hour
+        service.id,
+        branch.id,
+        service.name,
+        service.prefix,
+        service.active,
+        branch.timezone,
+        branch.day_rollover_hour,
+        opening_hours(service.hours),
+        holiday_dates(branch_settings(branch).holidays),
     )
     if len(_service_cache) > 1000:
         _service_cache.clear()

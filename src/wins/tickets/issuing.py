@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
@@ -25,6 +26,7 @@ from wins.devices.models import DeviceKind
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, EVENTS
 from wins.schemas import TicketCreate
+from wins.services import hours
 from wins.staff.security import new_tracking_token
 from wins.tickets import estimate as est
 from wins.tickets.caches import ServiceInfo, cached_service_info, cached_service_load, service_info, service_load
@@ -176,6 +178,12 @@ def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idemp
             raise ValidationFailed("The Idempotency-Key header must be 8 to 128 characters (a UUID is fine).")
     if not service.active:
         raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
+    if service.hours is not None or service.holidays:  # hours, holidays, cut-off: the one home of that rule
+        now = clock.utcnow()
+        if not hours.takes_tickets(service.hours, service.holidays, now=now, timezone=service.timezone):
+            state = hours.open_state(service.hours, service.holidays, now=now, timezone=service.timezone)
+            minutes = service.hours.last_ticket_minutes if service.hours else 0
+            raise hours.closed_refusal(service.name, state, now=now, minutes=minutes)
     if priority and actor.staff is None and not _kiosk_may_prioritise(actor):
         raise ValidationFailed("Only staff can issue priority tickets.")
     return idempotency_key
@@ -189,8 +197,10 @@ def issue_with(
     priority: bool,
     idempotency_key: str | None,
     language: str | None,
+    load: est.ServiceLoad | None = None,
 ) -> Issued:
-    """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False)."""
+    """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False).
+    `load` is needed only by a service that stops issuing when the wait passes its closing time."""
     scope = idempotency_scope(actor) if idempotency_key is not None else None
     if idempotency_key is not None:
         existing = sql("by_key", {"scope": scope, "key": idempotency_key})
@@ -205,6 +215,9 @@ def issue_with(
     seq, waiting, waiting_priority, *reserved = sql(
         "next_number", {"service_id": service.id, "day": day, "prio": int(priority)}
     )
+    people_ahead = (waiting_priority if priority else waiting) - 1
+    if service.hours is not None and service.hours.stop_when_wait_exceeds_time_left and load is not None:
+        _check_time_left(service, now, est.estimate_for(people_ahead, load).seconds)
     values: dict[str, Any] = {
         "branch_id": service.branch_id,
         "service_id": service.id,
@@ -251,7 +264,17 @@ def issue_with(
     logger.info("ticket %s issued for %s by %s", values["number"], service.name, actor.label)
     data = {**data, **ticket_details(row)}
     # Everyone waiting is ahead of a new ticket; of a new priority ticket, only the priority ones.
-    return Issued(ticket_id, True, data, people_ahead=(waiting_priority if priority else waiting) - 1)
+    return Issued(ticket_id, True, data, people_ahead=people_ahead)
+
+
+def _check_time_left(service: ServiceInfo, now: datetime, wait_seconds: int) -> None:
+    """Refuse (the caller's transaction rolls back the number just taken) when the wait passes the closing time."""
+    assert service.hours is not None
+    state = hours.open_state(service.hours, service.holidays, now=now, timezone=service.timezone)
+    if state.closes_at is not None and now + timedelta(seconds=wait_seconds) > state.closes_at:
+        raise hours.too_late_refusal(
+            service.name, service.hours, service.holidays, now=now, timezone=service.timezone, closes_at=state.closes_at
+        )
 
 
 def issue(
@@ -262,17 +285,22 @@ def issue(
     priority: bool = False,
     idempotency_key: str | None = None,
     language: str | None = None,
+    settings: Settings | None = None,
 ) -> Issued:
-    """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket."""
+    """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket.
+    `settings` (the wait estimate's) matter only to a service that stops issuing when the wait passes closing."""
     may_issue(actor)
     service = service_info(session, service_id)
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
     # Two requests with one key at once (PostgreSQL): the second waits on the first's ticket in the unique index,
     # fails when it commits (uq_tickets_idempotency_scope_key), and wins.retry runs it again: it then finds the
     # first ticket and answers with it.
+    load = None
+    if service.hours is not None and service.hours.stop_when_wait_exceeds_time_left:
+        load = service_load(session, service.id, settings=settings or Settings())
     db_flags.note_load_neutral(session)
     return issue_with(
-        session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language
+        session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language, load=load
     )
 
 
@@ -339,6 +367,7 @@ def issue_on_loop(
             priority=body.priority,
             idempotency_key=key,
             language=body.language,
+            load=load,
         )
     )
     if not issued.created:

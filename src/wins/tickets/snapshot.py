@@ -62,7 +62,7 @@ def queue_snapshot(
         load = service_load(session, s.id, settings=settings)
         service_rows.append(
             {
-                **service_public(s),
+                **service_public(s, branch),
                 "waiting_count": len(tickets),
                 "served_today": served_today.get(s.id, 0),
                 "longest_wait_seconds": int((now - min(t.issued_at for t in tickets)).total_seconds())

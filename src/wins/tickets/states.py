@@ -65,6 +65,11 @@ FINISH_HELD = TRANSITIONS["complete"]  # call-next first completes the ticket th
 
 FINISHED = (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled)  # these set finished_at
 
+# End of day is not a staff action: at the branch's rollover (or closing time) every ticket of the ended day still
+# in one of these statuses becomes `expired` with this event (wins.tickets.expiry). Final like done: no row of
+# TRANSITIONS starts from it, so every staff action on an expired ticket is refused with the usual wording.
+EXPIRE = Transition((W, C, S), TicketStatus.expired, "ticket.expired", "expired")
+
 
 def check_allowed(ticket: Ticket, action: Action) -> Transition:
     """The table's row for `action`, or InvalidTransition (409) if the ticket's status does not allow it."""

@@ -147,7 +147,7 @@ def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Res
     """The counter workspace. The page is a shell: its script fetches the queue from the REST API and follows
     the event stream, and every button calls the same REST API the other clients use."""
     branch = get_branch(session)
-    services = [service_public(s) for s in list_services(session)]
+    services = [service_public(s, branch) for s in list_services(session)]
     counters = [counter_public(session, c) for c in list_counters(session)]
     config = {
         "user": {"id": user.id, "name": user.full_name or user.username},

@@ -95,7 +95,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
                 colour = theme.hex_colour(service.colour)
                 grid.add_widget(
                     Tile(
-                        service.name,
+                        kiosk.service_label(service),  # "Closed · opens at …" outside its hours
                         on_tap=partial(kiosk.tap_service, service.id),
                         focus_key=f"service:{service.id}",
                         background=colour,

@@ -6,7 +6,7 @@
   var config = JSON.parse(document.getElementById("wins-config").textContent);
   var s = config.strings;
   var base = "/api/v1/public/tickets/" + encodeURIComponent(config.token);
-  var FINAL = ["done", "no_show", "cancelled"];
+  var FINAL = ["done", "no_show", "cancelled", "expired"];
   var ticket = config.ticket;
   var lastId = null;
   var failures = 0;

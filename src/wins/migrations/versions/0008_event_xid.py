@@ -8,7 +8,7 @@ needs no statement of its own for it). Events that existed before this migration
 transactions ended long ago. On SQLite the column exists (the models are one schema) and stays NULL: SQLite's
 writers are serial.
 
-Revision ID: 0008_event_xid
+Revision ID: 0008
 Revises: 0007
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_event_xid"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

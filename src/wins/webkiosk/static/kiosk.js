@@ -235,7 +235,8 @@
     state.issuing = false;
     if (!r.ok) {
       if (!unreachable(r)) state.pending = null;
-      state.notice = unreachable(r) ? null : "refused";
+      state.notice = unreachable(r) ? null : r.data && r.data.code === "service_closed" ? "service_closed" : "refused";
+      if (!unreachable(r)) reloadServices();
       state.screen = unreachable(r) ? "unavailable" : "start";
       if (unreachable(r)) { state.online = false; }
       render();
@@ -504,6 +505,25 @@
     if (state.speech && context !== spokenContext) { spokenContext = context; say(screenSpeech()); }
   }
 
+  // "Closed · opens at 13:00" (or "… opens 13/01 at 08:00") under a service outside its opening hours; the time is
+  // the branch's local time as the server wrote it, so the kiosk's own clock and zone do not matter.
+  function closedText(s) {
+    if (s.open_now !== false) return "";
+    if (!s.opens_at) return t("closed");
+    const time = s.opens_at.slice(11, 16);
+    const day = s.opens_at.slice(0, 10);
+    const local = new Date(); // the kiosk sits in the branch: its date is the branch's
+    const today = [local.getFullYear(), String(local.getMonth() + 1).padStart(2, "0"), String(local.getDate()).padStart(2, "0")].join("-");
+    return day === today ? t("closed_opens_at", { time }) : t("closed_opens_on", { date: `${day.slice(8, 10)}/${day.slice(5, 7)}`, time });
+  }
+
+  async function reloadServices() {
+    const r = await api("GET", "/api/v1/services?active_only=true");
+    if (!r.ok) return;
+    state.services = r.data.filter((s) => s.active !== false);
+    if (state.screen === "start") render();
+  }
+
   function drawStart() {
     const services = $("services");
     const stopped = (state.stopped || []).map((s) => {
@@ -514,7 +534,9 @@
       return note;
     });
     services.replaceChildren(...state.services.map((s) => {
-      const b = button(state.priority ? `${s.name} (${categoryLabel(state.priority)})` : s.name, "tile service", `service:${s.id}`, () => tapService(s.id));
+      const name = state.priority ? `${s.name} (${categoryLabel(state.priority)})` : s.name;
+      const closed = closedText(s);
+      const b = button(closed ? `${name} — ${closed}` : name, `tile service${closed ? " closed" : ""}`, `service:${s.id}`, () => tapService(s.id));
       paint(b, s.colour);
       return b;
     }), ...stopped);
@@ -607,6 +629,7 @@
   render();
   checkHealth();
   setInterval(checkHealth, 5000);
+  setInterval(reloadServices, 60000); // a service opens or closes by the clock, with no event
   setInterval(tick, 250);
   followEvents();
 })();

@@ -4,8 +4,8 @@ A service or counter that was used is never deleted (its tickets and reports kee
 which hides it from kiosks, displays, the workspace and the admin lists. `active` keeps its stored value and
 now means only "takes new tickets" (services) or "switched on" (counters); existing rows are not archived.
 
-Revision ID: 0008_setup
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from alembic import op
 
 from wins.db import UTCDateTime
 
-revision: str = "0008_setup"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
