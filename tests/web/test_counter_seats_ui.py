@@ -95,7 +95,7 @@ def test_the_dashboard_lists_stranded_tickets_and_fixes_them(site: Site, new_con
     sign_in(page, "manager", next_path="/dashboard")
     row = page.locator(f'#stranded-table tr[data-number="{one["number"]}"]')
     expect(row).to_contain_text("Nobody sits at counter 4 any more")
-    row.get_by_label(f"Reassign {one['number']} to").select_option(str(c["2"]))
+    row.get_by_label(f"Reassign {one['number']} to", exact=True).select_option(str(c["2"]))
     row.get_by_role("button", name=f"Reassign {one['number']} to the chosen counter").click()
     expect(page.locator("#stranded-feedback")).to_have_text(f"{one['number']} is called to counter 2.")
     expect(page.locator("#stranded")).to_have_count(0)
