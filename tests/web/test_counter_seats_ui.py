@@ -5,6 +5,7 @@ manager finds a ticket's whole story on the reports' "Find a ticket" page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,18 @@ def test_find_a_ticket_shows_its_whole_story(site: Site, new_context: Any) -> No
     page.get_by_label("Ticket number").fill("Z999")
     page.get_by_role("button", name="Show its story").click()
     expect(page.locator("#history-error")).to_contain_text("No ticket Z999")
+
+
+def test_signing_out_with_a_customer_at_the_counter_asks_first(site: Site, new_context: Any) -> None:
+    page = new_context().new_page()
+    open_workspace(page, "staff2", site.data.counters["2"])
+    ticket = site.issue("A")
+    page.get_by_role("button", name="Call next").click()
+    expect(page.locator("#current-number")).to_have_text(ticket["number"])
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#logout-error")).to_contain_text(f"Signing out would strand ticket {ticket['number']}")
+    page.get_by_label("Requeue: back to the front of the queue").check()
+    page.locator("main").get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    moved = _ticket(site, ticket["id"])
+    assert (moved["status"], moved["position"]) == ("waiting", 1)
