@@ -108,9 +108,8 @@ def login(
     return response
 
 
-def _logout_page(request: Request, session: Any, *, status: int = 200, error: str = "") -> Response:
-    user = getattr(request.state, "user", None)
-    held = seated_ticket(session, user.id) if user is not None else None
+def _logout_page(request: Request, session: Any, staff_id: int, *, status: int = 200, error: str = "") -> Response:
+    held = seated_ticket(session, staff_id)
     context: dict[str, Any] = {"title": "Sign out", "held": held, "error": error}
     if held is not None:
         context["services"] = [s for s in list_services(session) if s.active and s.id != held["service_id"]]
@@ -124,8 +123,7 @@ def logout_page(request: Request, session: ReadSessionDep) -> Response:
     if web is None:
         return RedirectResponse("/login", status_code=303)
     request.state.csrf = web.csrf
-    request.state.user = load_staff(request, web.staff_id, web.version)
-    return _logout_page(request, session)
+    return _logout_page(request, session, web.staff_id)
 
 
 @router.post("/logout")
@@ -145,7 +143,8 @@ def logout(
         leave_all(session, staff_id=user.id, actor=actor, choice=choice)
     except WinsError as refused:
         session.rollback()
-        return _logout_page(request, session, status=refused.status_code, error=refused.message)
+        request.state.user = None  # the page as GET /logout shows it: one "Sign out" button, the form's
+        return _logout_page(request, session, user.id, status=refused.status_code, error=refused.message)
     staff_service.sign_out(session, user.id, actor=actor)
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
