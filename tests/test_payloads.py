@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from tests.conftest import Api
 from wins.db import Database
-from wins.schemas import BranchPublic, CounterPublic, ServicePublic
+from wins.schemas import BranchPublic, CounterPublic, CounterTakenOver, ServicePublic
 from wins.tickets.models import Ticket
 from wins.tickets.views import ticket_event_data
 
@@ -30,10 +30,12 @@ def test_domain_events_carry_their_schemas_fields(api: Api) -> None:
     api.http.patch(f"/api/v1/services/{service_id}", json={"colour": "#123456"}, headers=api.auth("manager"))
     api.http.patch("/api/v1/branch", json={"name": "Renamed"}, headers=api.auth("admin"))
     api.call_next("1")  # the counter gets its staff member: counter.updated
+    api.post(f"/api/v1/counters/{api.data.counters['1']}/open", "staff2", json={"take_over": True})
     by_type = {e["type"]: e["data"] for e in _events(api, since)}
     assert list(by_type["service.updated"]) == _fields(ServicePublic)
     assert list(by_type["branch.updated"]) == _fields(BranchPublic)
     assert list(by_type["counter.updated"]) == _fields(CounterPublic)
+    assert list(by_type["counter.taken_over"]) == _fields(CounterTakenOver)
 
 
 def test_the_issued_event_is_the_stored_tickets_payload(api: Api, backend: str) -> None:

@@ -280,8 +280,11 @@ def test_estimate_uses_recent_service_times_and_open_counters(api: Api) -> None:
 def test_a_person_sits_at_one_counter_at_a_time(api: Api) -> None:
     api.issue("A")
     api.issue("A")
-    api.call_next("1")
-    api.call_next("2")  # the same person moves to counter 2
+    first = api.call_next("1")
+    # Moving on while counter 1 holds A001 would strand it (issue 13): refused until they say what happens to it.
+    api.post(f"/api/v1/counters/{api.data.counters['2']}/call-next", expect=409)
+    api.post(f"/api/v1/counters/{api.data.counters['2']}/call-next", json={"held_ticket": "complete"})
+    assert api.get(f"/api/v1/tickets/{first['id']}", "staff")["status"] == "done"
     snap = api.client.get("/api/v1/queue", headers=api.auth("staff")).json()
     seated = {c["name"]: c["staff_name"] for c in snap["counters"]}
     assert seated["1"] is None

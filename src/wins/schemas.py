@@ -409,6 +409,97 @@ class ArchiveRequest(Strict):
     to_service_id: Id | None = Field(None, description="With waiting=transfer: the service that takes them")
 
 
+HeldAction = Literal["complete", "requeue", "transfer"]
+
+
+class HeldTicketChoice(Strict):
+    """What happens to a ticket still held (called or serving) at a counter a request leaves. Without it such a
+    request answers 409 (`ticket_held`) naming the ticket and these choices."""
+
+    held_ticket: HeldAction | None = Field(
+        None,
+        description="complete it; requeue it (back to the front of its queue); or transfer it: to another "
+        "service's queue (`to_service_id`) or to another open counter (`to_counter_id`)",
+    )
+    to_service_id: int | None = Field(None, ge=1, le=2**31 - 1, description="With held_ticket=transfer")
+    to_counter_id: int | None = Field(None, ge=1, le=2**31 - 1, description="With held_ticket=transfer")
+    to_end: bool = Field(False, description="With to_service_id: join the back of that queue")
+
+
+class CounterSeat(HeldTicketChoice):
+    """Body of sit down / leave / call next / call (all optional)."""
+
+    take_over: bool = Field(
+        False,
+        description="Take the counter over from the colleague who sits there (audited; their workspace is "
+        "told). Without it a counter someone else occupies answers 409 (`counter_occupied`).",
+    )
+
+
+class TicketReassign(Strict):
+    counter_id: int = Field(ge=1, le=2**31 - 1, description="An open counter that holds no ticket")
+
+
+class CounterTakenOver(BaseModel):
+    """Data of the `counter.taken_over` event (ids only: every screen receives events)."""
+
+    counter_id: int
+    counter_name: str
+    previous_staff_id: int
+    staff_id: int
+
+
+class StrandedTicket(BaseModel):
+    """A ticket held at a counter where nobody will finish it, and why (`reason`)."""
+
+    id: int
+    number: str
+    status: str
+    service_id: int
+    service_name: str | None
+    counter_id: int
+    counter_name: str
+    staff_name: str | None = Field(description="Who sits at the counter, if anyone")
+    held_since: str
+    held_seconds: int
+    reason: Literal["nobody_seated", "counter_switched_off", "no_action"]
+    explanation: str
+
+
+class TicketHistoryStep(BaseModel):
+    type: str = Field(description="The event: ticket.issued, ticket.called, ticket.recalled, …")
+    at: str = Field(description="UTC")
+    local_time: str | None = Field(description="The branch's local time")
+    text: str = Field(description="What happened, in words")
+    counter: str | None
+    service: str | None
+    staff: str | None = Field(description="Who did it (staff); null for the kiosk, the customer or the system")
+
+
+class TicketHistory(BaseModel):
+    """A ticket's whole story, for answering a complaint (wins.tickets.history)."""
+
+    id: int
+    number: str
+    business_day: str
+    status: str
+    priority: bool
+    language: str | None
+    issued_service: str | None
+    service: str | None = Field(description="The service it ended in (after transfers)")
+    issued_at: str | None
+    issued_by: str
+    finished_at: str | None
+    calls: int
+    transfers: int
+    handled_by: list[str]
+    steps: list[TicketHistoryStep]
+    waits_seconds: list[int] = Field(description="Each wait in a queue, from joining it to being called")
+    wait_seconds: int
+    service_seconds: int | None = Field(description="Start serving (or the call) to done; null unless done")
+    total_seconds: int = Field(description="Issued to finished (or to now, if still open)")
+
+
 class TicketCreate(Strict):
     service_id: int = Field(ge=1, le=2**31 - 1)
     priority: bool = False

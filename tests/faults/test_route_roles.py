@@ -82,6 +82,9 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/counters/{counter_id}/close"): STAFF,
     ("POST", "/api/v1/counters/{counter_id}/call-next"): STAFF,
     ("POST", "/api/v1/counters/{counter_id}/call/{ticket_id}"): STAFF,
+    ("GET", "/api/v1/counters/stranded"): MANAGER,
+    ("GET", "/api/v1/tickets/history"): MANAGER,
+    ("POST", "/api/v1/tickets/{ticket_id}/reassign"): MANAGER,
     ("POST", "/api/v1/tickets/{ticket_id}/reprint"): STAFF,
     ("POST", "/api/v1/tickets"): STAFF | {"kiosk"},
     ("GET", "/api/v1/tickets/{ticket_id}"): STAFF | {"kiosk"},  # the kiosk only the tickets it issued
@@ -148,6 +151,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/devices/{device_id}/display"): ADMIN,
     ("GET", "/reports"): MANAGER,
     ("GET", "/reports/{kind}.csv"): MANAGER,
+    ("GET", "/reports/ticket"): MANAGER,
 }
 
 STATIC_FILE = {

@@ -4,7 +4,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from wins.counters import service
+from wins.counters import seating, service, stranded
+from wins.counters.seating import HeldChoice
 from wins.deps import (
     ManagerDep,
     ObjectId,
@@ -15,12 +16,17 @@ from wins.deps import (
     SettingsDep,
     StaffDep,
 )
-from wins.schemas import CounterCreate, CounterPublic, CounterUpdate, TicketPublic
-from wins.staff.service import get_user
+from wins.schemas import CounterCreate, CounterPublic, CounterSeat, CounterUpdate, StrandedTicket, TicketPublic
 from wins.tickets import calling
 from wins.tickets.views import ticket_response
 
 router = APIRouter(tags=["counters"])
+SEAT_CONFLICTS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "`ticket_held`: leaving a counter would strand its ticket (send `held_ticket`); "
+        "`counter_occupied`: someone else sits there (send `take_over`)"
+    }
+}
 
 
 @router.get("/counters", response_model=list[CounterPublic])
@@ -73,38 +79,70 @@ def update_counter(
     return service.counter_public(session, counter)
 
 
-@router.post("/counters/{counter_id}/open", response_model=CounterPublic)
-def open_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
-    """Sit down at a counter: it shows as open and counts for wait estimates (staff)."""
-    assert principal.staff is not None
-    counter = service.open_counter(session, counter_id, staff=get_user(session, principal.staff.id), actor=principal)
+def _choice(body: CounterSeat | None) -> HeldChoice | None:
+    if body is None:
+        return None
+    return HeldChoice.of(
+        body.held_ticket, to_service_id=body.to_service_id, to_counter_id=body.to_counter_id, to_end=body.to_end
+    )
+
+
+@router.post("/counters/{counter_id}/open", response_model=CounterPublic, responses=SEAT_CONFLICTS)
+def open_counter(
+    counter_id: ObjectId, principal: StaffDep, session: SessionDep, body: CounterSeat | None = None
+) -> dict[str, Any]:
+    """Sit down at a counter: it shows as open and counts for wait estimates (staff). Leaving another counter
+    that holds a ticket needs `held_ticket`; a counter someone else occupies needs `take_over`."""
+    counter = seating.open_counter(
+        session, counter_id=counter_id, actor=principal, take_over=bool(body and body.take_over), choice=_choice(body)
+    )
     return service.counter_public(session, counter)
 
 
-@router.post("/counters/{counter_id}/close", response_model=CounterPublic)
-def close_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
-    """Leave a counter (staff)."""
-    counter = service.close_counter(session, counter_id, actor=principal)
+@router.post("/counters/{counter_id}/close", response_model=CounterPublic, responses=SEAT_CONFLICTS)
+def close_counter(
+    counter_id: ObjectId, principal: StaffDep, session: SessionDep, body: CounterSeat | None = None
+) -> dict[str, Any]:
+    """Leave a counter (staff). One that holds a ticket needs `held_ticket` (complete, requeue or transfer);
+    a colleague's counter needs `take_over`."""
+    counter = seating.close(
+        session, counter_id=counter_id, actor=principal, take_over=bool(body and body.take_over), choice=_choice(body)
+    )
     return service.counter_public(session, counter)
+
+
+@router.get("/counters/stranded", response_model=list[StrandedTicket])
+def stranded_tickets(principal: ManagerDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Tickets held (called or serving) at a counter where nobody will finish them: nobody sits there, the
+    counter is switched off, or nothing happened to the ticket for a long time (manager)."""
+    del principal
+    return stranded.stranded_tickets(session)
 
 
 @router.post(
     "/counters/{counter_id}/call-next",
     response_model=TicketPublic,
-    responses={204: {"description": "Nobody is waiting for this counter's services"}},
+    responses={204: {"description": "Nobody is waiting for this counter's services"}, **SEAT_CONFLICTS},
 )
 def call_next(
-    counter_id: ObjectId, principal: StaffDep, session: SessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+    counter_id: ObjectId,
+    principal: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+    body: CounterSeat | None = None,
 ) -> Any:
     """Finish the ticket this counter holds, then call the next one: priority first, then the counter's
-    service order, then queue time. 204 when nobody waits."""
-    ticket = calling.call_next(session, counter_id=counter_id, actor=principal)
+    service order, then queue time. 204 when nobody waits. The caller sits down at the counter (see open)."""
+    ticket = calling.call_next(
+        session, counter_id=counter_id, actor=principal, take_over=bool(body and body.take_over), choice=_choice(body)
+    )
     if ticket is None:
         return Response(status_code=204)
     return ticket_response(session, ticket, settings, base_url)
 
 
-@router.post("/counters/{counter_id}/call/{ticket_id}", response_model=TicketPublic)
+@router.post("/counters/{counter_id}/call/{ticket_id}", response_model=TicketPublic, responses=SEAT_CONFLICTS)
 def call_ticket(
     counter_id: ObjectId,
     ticket_id: ObjectId,
@@ -112,7 +150,15 @@ def call_ticket(
     session: SessionDep,
     settings: SettingsDep,
     base_url: PublicBaseUrlDep,
+    body: CounterSeat | None = None,
 ) -> dict[str, Any]:
     """Call a specific waiting ticket out of order (staff)."""
-    ticket = calling.call_ticket(session, counter_id=counter_id, ticket_id=ticket_id, actor=principal)
+    ticket = calling.call_ticket(
+        session,
+        counter_id=counter_id,
+        ticket_id=ticket_id,
+        actor=principal,
+        take_over=bool(body and body.take_over),
+        choice=_choice(body),
+    )
     return ticket_response(session, ticket, settings, base_url)

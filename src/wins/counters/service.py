@@ -84,6 +84,13 @@ def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]
         counter.name = _check_name(session, counter.branch_id, changes["name"], exclude_id=counter.id)
     if "active" in changes:
         counter.active = bool(changes["active"])
+        held = session.scalar(select(Ticket.number).where(Ticket.counter_id == counter.id, IS_HELD))
+        if not counter.active and held is not None:
+            raise Conflict(
+                f"Counter {counter.name} holds ticket {held}: switching it off would strand that customer. "
+                "Complete, requeue or transfer the ticket first (the counter's workspace, or Stranded tickets "
+                "on the dashboard), then switch the counter off."
+            )
         if not counter.active:
             counter.staff_id = None
     if "service_ids" in changes:

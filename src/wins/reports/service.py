@@ -424,7 +424,8 @@ def report_csv(report: Report, kind: str) -> str:
             writer.writerow([s.name, s.prefix, *summary_row(data)])
         writer.writerow(["All services", "", *summary_row(report.total)])
     elif kind == "staff":
-        writer.writerow(["staff", *summary_header])
+        # Per staff member the count is of tickets they called last ("handled"), not of tickets issued.
+        writer.writerow(["staff", "handled", *summary_header[1:]])
         for name, data in report.per_staff:
             writer.writerow([name, *summary_row(data)])
     else:

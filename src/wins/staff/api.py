@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from wins.auth import client_address
+from wins.counters.seating import HeldChoice, leave_all
 from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, SessionDep, SettingsDep, StaffDep
-from wins.schemas import StaffCreate, StaffPublic, StaffUpdate, TokenPublic
+from wins.schemas import HeldTicketChoice, StaffCreate, StaffPublic, StaffUpdate, TokenPublic
 from wins.staff import service
 from wins.staff.models import Role
 from wins.staff.throttle import Limits
@@ -38,11 +39,20 @@ def login_for_token(
     }
 
 
-@router.post("/auth/logout", status_code=204)
-def logout(principal: StaffDep, session: SessionDep) -> Response:
+@router.post("/auth/logout", status_code=204, responses={409: {"description": "`ticket_held`: send held_ticket"}})
+def logout(principal: StaffDep, session: SessionDep, body: HeldTicketChoice | None = None) -> Response:
     """Sign out: this token, and every other token and web session of the account, stop working at once
-    (each carries the account's sign-in generation, which this bumps)."""
+    (each carries the account's sign-in generation, which this bumps). The counter you sit at is left; if it
+    holds a ticket, say what happens to it (`held_ticket`), or the answer is 409 and nothing changes."""
     assert principal.staff is not None
+    choice = (
+        None
+        if body is None
+        else HeldChoice.of(
+            body.held_ticket, to_service_id=body.to_service_id, to_counter_id=body.to_counter_id, to_end=body.to_end
+        )
+    )
+    leave_all(session, staff_id=principal.staff.id, actor=principal, choice=choice)
     service.sign_out(session, principal.staff.id, actor=principal)
     return Response(status_code=204)
 

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from wins.counters import stranded
 from wins.counters.service import shows_staff_names
 from wins.db import WriteLockBusy
 from wins.deps import (
     DatabaseDep,
+    ManagerDep,
     ObjectId,
     PrincipalDep,
     PublicBaseUrlDep,
@@ -20,8 +22,8 @@ from wins.deps import (
     write_transaction,
 )
 from wins.errors import PermissionDenied
-from wins.schemas import TicketCreate, TicketPublic, TicketTracking, TicketTransfer
-from wins.tickets import issuing, snapshot, transitions, views
+from wins.schemas import TicketCreate, TicketHistory, TicketPublic, TicketReassign, TicketTracking, TicketTransfer
+from wins.tickets import history, issuing, snapshot, transitions, views
 from wins.tickets.views import ticket_response, tracking_url, tracking_view
 
 router = APIRouter(tags=["tickets"])
@@ -79,6 +81,20 @@ def _issued_response(view: dict[str, Any], created: bool, base_url: str) -> JSON
     return JSONResponse(view, status_code=201 if created else 200)
 
 
+@router.get("/tickets/history", response_model=list[TicketHistory])
+def ticket_history(
+    principal: ManagerDep,
+    session: ReadSessionDep,
+    number: Annotated[str, Query(max_length=12, description="As printed on the slip, e.g. A012")],
+    day: Annotated[str | None, Query(max_length=10, description="Business day, YYYY-MM-DD; today if left out")] = None,
+) -> list[dict[str, Any]]:
+    """A ticket's whole story, for answering a complaint: issued when and where, every call, recall, transfer,
+    requeue and hand-over, who handled it at which counter, its waits and service time (manager). A list:
+    usually one ticket; more if a prefix was reused that day."""
+    del principal
+    return history.find(session, number=number, day=day)
+
+
 @router.get("/tickets/{ticket_id}", response_model=TicketPublic)
 def get_ticket(
     ticket_id: ObjectId,
@@ -107,6 +123,21 @@ def transfer_ticket(
     ticket = transitions.transfer(
         session, ticket_id=ticket_id, service_id=body.service_id, actor=principal, to_end=body.to_end
     )
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.post("/tickets/{ticket_id}/reassign", response_model=TicketPublic)
+def reassign_ticket(
+    ticket_id: ObjectId,
+    body: TicketReassign,
+    principal: ManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> dict[str, Any]:
+    """Hand a ticket held at a counter (typically a stranded one) to another open counter that holds none:
+    it is called there, and the display announces the new counter (manager)."""
+    ticket = stranded.reassign(session, ticket_id=ticket_id, counter_id=body.counter_id, actor=principal)
     return ticket_response(session, ticket, settings, base_url)
 
 

@@ -18,9 +18,8 @@ from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.branches.service import get_branch, today
 from wins.counters.models import Counter, CounterService
-from wins.counters.service import counter_event_data, get_counter, seat_staff
-from wins.errors import Conflict, InvalidTransition
-from wins.events.service import record_event
+from wins.counters.seating import HeldChoice, sit_down
+from wins.errors import InvalidTransition
 from wins.services.models import Service
 from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
 from wins.tickets.states import CALL, FINISH_HELD
@@ -56,44 +55,54 @@ def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
     return query
 
 
-def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket | None:
-    """Finish what the counter holds, then call the next waiting ticket it serves (None if nobody waits)."""
-    staff = actor.require_staff()
-    counter = get_counter(session, counter_id, lock=True)
-    if not counter.active:
-        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+def call_next(
+    session: Session,
+    *,
+    counter_id: int,
+    actor: Principal,
+    take_over: bool = False,
+    choice: HeldChoice | None = None,
+) -> Ticket | None:
+    """Finish what the counter holds, then call the next waiting ticket it serves (None if nobody waits). The
+    caller sits down at the counter first (wins.counters.seating: occupied counters and held tickets)."""
+    counter = sit_down(session, counter_id=counter_id, actor=actor, take_over=take_over, choice=choice, calling=True)
     branch = get_branch(session, counter.branch_id)
     now = clock.utcnow()
     _finish_held(session, counter, actor, now)
     ticket: Ticket | None = session.scalar(_waiting_query(counter, today(branch), postgres=_is_pg(session)))
     if ticket is None:
-        if counter.staff_id != staff.id:
-            _sit_down(session, counter, staff.id)
         audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
         return None
     _call(session, ticket, counter, actor, now)
     return ticket
 
 
-def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Principal) -> Ticket:
+def call_ticket(
+    session: Session,
+    *,
+    counter_id: int,
+    ticket_id: int,
+    actor: Principal,
+    take_over: bool = False,
+    choice: HeldChoice | None = None,
+) -> Ticket:
     """Call one waiting ticket out of order (the counter's current ticket is finished first)."""
-    actor.require_staff()
-    counter = get_counter(session, counter_id, lock=True)
-    if not counter.active:
-        raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
-    ticket = get_ticket(session, ticket_id, lock=True)
+    counter = sit_down(
+        session,
+        counter_id=counter_id,
+        actor=actor,
+        take_over=take_over,
+        choice=choice,
+        calling=True,
+        lock_ticket_id=ticket_id,
+    )
+    ticket = get_ticket(session, ticket_id)
     if ticket.status != TicketStatus.waiting:
         raise InvalidTransition(_not_waiting_message(session, ticket))
     now = clock.utcnow()
     _finish_held(session, counter, actor, now)
     _call(session, ticket, counter, actor, now, details={"out_of_order": True})
     return ticket
-
-
-def _sit_down(session: Session, counter: Counter, staff_id: int) -> None:
-    if seat_staff(session, counter, staff_id=staff_id):
-        session.flush()
-        record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
 
 
 def _call(
@@ -106,8 +115,6 @@ def _call(
     details: dict[str, Any] | None = None,
 ) -> None:
     assert actor.staff is not None
-    if counter.staff_id != actor.staff.id:
-        _sit_down(session, counter, actor.staff.id)
     ticket.counter_id = counter.id
     ticket.staff_id = actor.staff.id
     ticket.called_at = now

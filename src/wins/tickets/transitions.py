@@ -81,7 +81,15 @@ def cancel_by_customer(session: Session, *, tracking_token: str) -> Ticket:
 def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Principal, to_end: bool = False) -> Ticket:
     """Send an open ticket to another service's queue. It keeps its number and, unless `to_end`, its place."""
     actor.require_staff()
-    ticket = get_ticket(session, ticket_id, lock=True)
+    return transfer_locked(
+        session, get_ticket(session, ticket_id, lock=True), service_id=service_id, actor=actor, to_end=to_end
+    )
+
+
+def transfer_locked(
+    session: Session, ticket: Ticket, *, service_id: int, actor: Principal, to_end: bool = False
+) -> Ticket:
+    """`transfer` of a ticket whose row the caller has locked (wins.counters.seating: counters first)."""
     rule = check_allowed(ticket, "transfer")
     target = get_service(session, service_id)
     if target.branch_id != ticket.branch_id:

@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from wins.branches.service import get_branch
+from wins.branches.service import get_branch, today
 from wins.deps import ReadSessionDep
+from wins.errors import WinsError
 from wins.reports import service as reports
+from wins.tickets import history
 from wins.web.charts import Series, grouped_hbars, stacked_bars
 from wins.web.pages import ManagerPage, duration, render
 
@@ -82,6 +84,24 @@ def reports_page(
         "reports.html",
         {"title": "Reports", "r": report, "charts": _charts(report), "csv_kinds": reports.CSV_KINDS},
     )
+
+
+@router.get("/reports/ticket")
+def ticket_history_page(
+    request: Request, _: ManagerPage, session: ReadSessionDep, number: str = "", day: str = ""
+) -> Response:
+    """A ticket's whole story, for answering a complaint: a search form (number and business day) and what
+    happened to each ticket found."""
+    branch = get_branch(session)
+    context: dict[str, Any] = {"title": "Find a ticket", "number": number, "day": day or today(branch).isoformat()}
+    status = 200
+    if number.strip():
+        try:
+            context["stories"] = history.find(session, number=number[:12], day=day or None)
+        except WinsError as refused:
+            context["error"] = refused.message
+            status = refused.status_code
+    return render(request, "ticket_history.html", context, status=status)
 
 
 @router.get("/reports/{kind}.csv")

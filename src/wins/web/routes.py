@@ -10,11 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from wins.auth import Principal, client_address
 from wins.branches.service import branch_public, get_branch
+from wins.counters.seating import HeldChoice, leave_all, seated_ticket
 from wins.counters.service import counter_public, list_counters
+from wins.counters.stranded import stranded_tickets
 from wins.deps import DatabaseDep, ReadSessionDep, SessionDep, SettingsDep
 from wins.devices.models import DeviceKind
 from wins.devices.service import list_devices
-from wins.errors import WinsError
+from wins.errors import ValidationFailed, WinsError
 from wins.services.service import list_services, service_public
 from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
@@ -114,24 +116,65 @@ def login(
     return response
 
 
+def _logout_page(request: Request, session: Any, staff_id: int, *, status: int = 200, error: str = "") -> Response:
+    held = seated_ticket(session, staff_id)
+    context: dict[str, Any] = {"title": "Sign out", "held": held, "error": error}
+    if held is not None:
+        context["services"] = [s for s in list_services(session) if s.active and s.id != held["service_id"]]
+        context["open_counters"] = [c for c in list_counters(session) if c.is_open and c.id != held["counter_id"]]
+    return render(request, "logout.html", context, status=status)
+
+
 @router.get("/logout")
-def logout_page(request: Request) -> Response:
+def logout_page(request: Request, session: ReadSessionDep) -> Response:
     web = read_session(request)
     if web is None:
         return RedirectResponse("/login", status_code=303)
     request.state.csrf = web.csrf
-    return render(request, "logout.html", {"title": "Sign out"})
+    return _logout_page(request, session, web.staff_id)
 
 
 @router.post("/logout")
-def logout(request: Request, user: StaffPage, session: SessionDep) -> Response:
+def logout(
+    request: Request,
+    user: StaffPage,
+    session: SessionDep,
+    held_ticket: Annotated[str, Form(max_length=20)] = "",
+    transfer_to: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
     """Sign out: the session ends on the server too (a copy of the cookie no longer works), and so do the
-    account's other sessions and API tokens."""
-    staff_service.sign_out(session, user.id, actor=Principal(staff=user))
+    account's other sessions and API tokens. The counter the user sits at is left; a ticket it holds needs a
+    choice (complete, requeue, transfer), asked on the sign-out page."""
+    actor = Principal(staff=user)
+    try:
+        choice = _held_choice(held_ticket, transfer_to)
+        leave_all(session, staff_id=user.id, actor=actor, choice=choice)
+    except WinsError as refused:
+        session.rollback()
+        request.state.user = None  # the page as GET /logout shows it: one "Sign out" button, the form's
+        return _logout_page(request, session, user.id, status=refused.status_code, error=refused.message)
+    staff_service.sign_out(session, user.id, actor=actor)
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     logger.info("%s signed out of the web UI from %s", user.username, client_address(request))
     return response
+
+
+def _held_choice(held_ticket: str, transfer_to: str) -> HeldChoice | None:
+    """The sign-out form's choice: held_ticket complete | requeue | transfer, transfer_to "service:ID" or
+    "counter:ID"."""
+    if held_ticket not in ("", "complete", "requeue", "transfer"):
+        raise ValidationFailed("Choose what happens to the ticket: complete, requeue or transfer.")
+    if not held_ticket:
+        return None
+    if held_ticket != "transfer":
+        return HeldChoice.of(held_ticket)  # type: ignore[arg-type]  # checked just above
+    kind, _, raw = transfer_to.partition(":")
+    if kind not in ("service", "counter") or not raw.isdigit():
+        raise ValidationFailed("Choose where to transfer the ticket: a service or an open counter.")
+    if kind == "service":
+        return HeldChoice.of("transfer", to_service_id=int(raw))
+    return HeldChoice.of("transfer", to_counter_id=int(raw))
 
 
 def _kiosk_status(session: Any) -> list[dict[str, Any]]:
@@ -169,11 +212,19 @@ def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Res
 def dashboard(request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """Live overview for managers: queues, longest waits, open counters and who sits there, served today."""
     snapshot = queue_snapshot(session, settings=settings)
-    return render(request, "dashboard.html", {"title": "Dashboard", "q": snapshot, "kiosks": _kiosk_status(session)})
+    return render(
+        request, "dashboard.html", {"title": "Dashboard", "q": snapshot, **_dashboard_extras(session, snapshot)}
+    )
 
 
 @router.get("/dashboard/live")
 def dashboard_live(request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """The dashboard's body alone; the page swaps it in when the event stream reports a change."""
     snapshot = queue_snapshot(session, settings=settings)
-    return render(request, "_dashboard_body.html", {"q": snapshot, "kiosks": _kiosk_status(session)})
+    return render(request, "_dashboard_body.html", {"q": snapshot, **_dashboard_extras(session, snapshot)})
+
+
+def _dashboard_extras(session: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Kiosk printers, stranded tickets and the open counters free to take one (for "Reassign to")."""
+    free = [c for c in snapshot["counters"] if c["is_open"] and c["ticket"] is None]
+    return {"kiosks": _kiosk_status(session), "stranded": stranded_tickets(session), "free_counters": free}

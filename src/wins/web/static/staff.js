@@ -80,6 +80,7 @@
     $("no-counter").hidden = !!counter || sitting !== null;
     $("desk").hidden = !counter;
     $("counter").value = sitting !== null ? String(sitting) : counter ? String(counter.id) : "";
+    $("leave-counter").hidden = !counter;
     const names = counter ? counter.service_ids.map((id) => services.get(id)).filter(Boolean).map((s) => s.name) : [];
     $("counter-services").textContent = counter ? (names.length ? `Calls ${names.join(", ")}` : "This counter calls no service yet") : "";
 
@@ -261,7 +262,7 @@
         running = { job, ticketId: ticket ? ticket.id : null, shown: false };
         clearTimeout(showTimer);
         showTimer = setTimeout(() => { if (running) { running.shown = true; mark(running.job, "working"); showWorking(); } }, SHOW_AFTER_MS);
-        const r = await Wins.api("POST", job.path(ticket), job.body);
+        const r = await seatApi(job.path(ticket), job.body);
         await refresh(); // first redraw, then tell: the message never describes a screen not yet shown
         mark(job, null);
         const text = r.ok ? job.success(r, ticket) : r.message;
@@ -361,14 +362,34 @@
 
   async function sitDown(id) {
     if (id !== sitting) return; // a later choice replaced this one before it was sent
-    if (!id) { sitting = null; seated = null; render(); return; }
-    const r = await Wins.api("POST", `/api/v1/counters/${id}/open`);
+    if (!id) { await leave(); return; }
+    const r = await seatApi(`/api/v1/counters/${id}/open`);
     if (id !== sitting) return; // replaced while it was under way: the later one is sent next
     sitting = null;
     if (!r.ok) { counterId = seated; render(); say(r.message, "err"); return; }
     counterId = seated = id;
     say(`You are at counter ${r.data.name}.`, "ok");
     await refresh();
+  }
+
+  // Leaving: the server may ask (in counter-seat.js's dialog) what happens to a ticket still at the counter.
+  async function leave() {
+    const from = seated;
+    if (!from) { sitting = null; render(); return; }
+    const r = await seatApi(`/api/v1/counters/${from}/close`);
+    sitting = null;
+    if (!r.ok) { counterId = seated; render(); say(r.message, "err"); return; }
+    counterId = seated = null;
+    say(`You left counter ${r.data.name}.`, "ok");
+    await refresh();
+  }
+
+  // Counter requests answered 409 ticket_held / counter_occupied are settled in a dialog (counter-seat.js).
+  const seatContext = () => ({ services: [...services.values()], counters: [...counters.values()], userId: config.user.id });
+  async function seatApi(path, body) {
+    const send = (extra) => Wins.api("POST", path, extra ? { ...(body || {}), ...extra } : body);
+    const r = await send(null);
+    return window.WinsSeat ? WinsSeat.settle(r, send, seatContext) : r;
   }
 
   // -- transfer dialog ------------------------------------------------------------------------------------
@@ -414,6 +435,7 @@
     callTicket(id, button.closest("li").dataset.ticket, () => $(`call-${id}`)); // the list is redrawn: find it anew
   });
   $("counter").addEventListener("change", (e) => chooseCounter(Number(e.target.value) || null));
+  $("leave-counter").addEventListener("click", () => chooseCounter(null));
   $("call-specific").addEventListener("submit", (e) => { e.preventDefault(); callByNumber($("call-number").value); });
 
   const KEYS = { n: callNext, r: () => ticketAction("recall"), s: () => ticketAction("start"), d: () => ticketAction("complete"),
@@ -421,7 +443,7 @@
                  f: () => { $("call-number").focus(); } };
   if (config.reprint) KEYS.p = () => ticketAction("reprint");
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || dialog.open) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]")) return;
     const tag = (e.target.tagName || "").toLowerCase();
     if (["input", "select", "textarea"].includes(tag) || e.target.isContentEditable) return;
     const handler = KEYS[e.key.toLowerCase()];
@@ -431,6 +453,8 @@
   // -- start ---------------------------------------------------------------------------------------------
   function onEvents(events) {
     if (window.WinsHelp) WinsHelp.onEvents(events);
+    const lost = window.WinsSeat && WinsSeat.takenFrom(events, config.user.id);
+    if (lost && lost.counter_id === seated) { counterId = seated = null; render(); }
     for (const e of events) {
       if (e.type === "device.status" && kiosks.has(e.data.device_id)) {
         kiosks.get(e.data.device_id).status = e.data.status;
