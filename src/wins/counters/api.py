@@ -28,7 +28,8 @@ def list_counters(principal: PrincipalDep, session: ReadSessionDep) -> list[dict
     """Counters of the branch with the services they call (in order) and who sits there (by name for staff;
     device tokens get `staff_name` null)."""
     names = service.shows_staff_names(principal)
-    return [service.counter_public(session, c, staff_names=names) for c in service.list_counters(session)]
+    found = service.list_counters(session, branch_id=principal.branch_id)
+    return [service.counter_public(session, c, staff_names=names) for c in found]
 
 
 @router.post("/counters", response_model=CounterPublic, status_code=201)

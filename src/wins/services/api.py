@@ -12,9 +12,10 @@ router = APIRouter(tags=["services"])
 
 
 @router.get("/services", response_model=list[ServicePublic])
-def list_services(_: PrincipalDep, session: ReadSessionDep, active_only: bool = False) -> list[dict[str, Any]]:
+def list_services(principal: PrincipalDep, session: ReadSessionDep, active_only: bool = False) -> list[dict[str, Any]]:
     """Services of the branch, in display order (kiosks pass `active_only=true`)."""
-    return [service.service_public(s) for s in service.list_services(session, active_only=active_only)]
+    found = service.list_services(session, branch_id=principal.branch_id, active_only=active_only)
+    return [service.service_public(s) for s in found]
 
 
 @router.post("/services", response_model=ServicePublic, status_code=201)

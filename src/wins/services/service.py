@@ -7,11 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins.audit.service import record_change
+from wins.auth import check_branch
 from wins.branches.service import get_branch
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import ServicePublic, fields_of
 from wins.services.models import Service
+from wins.staff.models import Role
 
 if TYPE_CHECKING:
     from wins.auth import Principal
@@ -56,7 +58,7 @@ def _check(session: Session, branch_id: int, values: dict[str, Any], *, exclude_
 def create_service(
     session: Session, *, values: dict[str, Any], branch_id: int | None = None, actor: Principal | None
 ) -> Service:
-    branch = get_branch(session, branch_id)
+    branch = get_branch(session, _in_branch(branch_id, actor))
     _check(session, branch.id, values)
     service = Service(branch_id=branch.id, **values)
     session.add(service)
@@ -69,6 +71,7 @@ def create_service(
 def update_service(session: Session, service_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Service:
     fields = sorted(changes)  # before any key is taken out
     service = get_service(session, service_id)
+    check_branch(actor, service.branch_id, Role.manager)
     _check(session, service.branch_id, changes, exclude_id=service.id)
     for key, value in changes.items():
         setattr(service, key, value)
@@ -80,3 +83,8 @@ def update_service(session: Session, service_id: int, *, changes: dict[str, Any]
 
 def service_public(service: Service) -> dict[str, Any]:
     return fields_of(ServicePublic, service)
+
+
+def _in_branch(branch_id: int | None, actor: Principal | None) -> int | None:
+    """Where something new goes: the branch given, else the branch the actor acts in (None: the only one)."""
+    return branch_id if branch_id is not None else (actor.branch_id if actor is not None else None)

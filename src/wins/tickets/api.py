@@ -90,6 +90,7 @@ def get_ticket(
     ticket = views.get_ticket(session, ticket_id)
     if principal.staff is None and (principal.device is None or ticket.issued_by_device_id != principal.device.id):
         raise PermissionDenied("Only staff, or the kiosk that issued it, can read this ticket.")
+    principal.require_same_branch(ticket.branch_id, f"Ticket {ticket_id}")
     return ticket_response(session, ticket, settings, base_url)
 
 
@@ -128,7 +129,9 @@ def ticket_action(
 def queue(principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Snapshot of the queue: per service the waiting tickets, per counter what it holds, recent calls, and
     `last_event_id` to follow the event stream from. Device tokens get counter names but no staff names."""
-    return snapshot.queue_snapshot(session, settings=settings, staff_names=shows_staff_names(principal))
+    return snapshot.queue_snapshot(
+        session, settings=settings, branch_id=principal.branch_id, staff_names=shows_staff_names(principal)
+    )
 
 
 @public_router.get("/tickets/{tracking_token}", response_model=TicketTracking)

@@ -19,7 +19,7 @@ from wins.auth import Principal
 from wins.branches.service import get_branch, today
 from wins.counters.models import Counter, CounterService
 from wins.counters.service import counter_event_data, get_counter, seat_staff
-from wins.errors import Conflict, InvalidTransition
+from wins.errors import Conflict, InvalidTransition, NotFound
 from wins.events.service import record_event
 from wins.services.models import Service
 from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
@@ -57,8 +57,8 @@ def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
 
 def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket | None:
     """Finish what the counter holds, then call the next waiting ticket it serves (None if nobody waits)."""
-    staff = actor.require_staff()
     counter = get_counter(session, counter_id, lock=True)
+    staff = actor.require_branch(counter.branch_id)
     if not counter.active:
         raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
     branch = get_branch(session, counter.branch_id)
@@ -76,11 +76,13 @@ def call_next(session: Session, *, counter_id: int, actor: Principal) -> Ticket 
 
 def call_ticket(session: Session, *, counter_id: int, ticket_id: int, actor: Principal) -> Ticket:
     """Call one waiting ticket out of order (the counter's current ticket is finished first)."""
-    actor.require_staff()
     counter = get_counter(session, counter_id, lock=True)
+    actor.require_branch(counter.branch_id)
     if not counter.active:
         raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
     ticket = get_ticket(session, ticket_id, lock=True)
+    if ticket.branch_id != counter.branch_id:
+        raise NotFound(f"Ticket {ticket_id} is not in counter {counter.name}'s branch.")
     if ticket.status != TicketStatus.waiting:
         raise InvalidTransition(_not_waiting_message(session, ticket))
     now = clock.utcnow()

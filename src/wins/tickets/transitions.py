@@ -63,6 +63,7 @@ def transition(session: Session, *, ticket_id: int, action: Action, actor: Princ
     if action == "transfer":
         raise ValidationFailed("A transfer needs a target service (POST …/transfer).")
     ticket = get_ticket(session, ticket_id, lock=True)
+    actor.require_branch(ticket.branch_id)
     rule = check_allowed(ticket, action)
     apply_transition(session, ticket, rule, actor, now=clock.utcnow())
     return ticket
@@ -82,6 +83,7 @@ def transfer(session: Session, *, ticket_id: int, service_id: int, actor: Princi
     """Send an open ticket to another service's queue. It keeps its number and, unless `to_end`, its place."""
     actor.require_staff()
     ticket = get_ticket(session, ticket_id, lock=True)
+    actor.require_branch(ticket.branch_id)
     rule = check_allowed(ticket, "transfer")
     target = get_service(session, service_id)
     if target.branch_id != ticket.branch_id:

@@ -11,7 +11,7 @@ from wins.branches.service import get_branch
 from wins.deps import ReadSessionDep
 from wins.reports import service as reports
 from wins.web.charts import Series, grouped_hbars, stacked_bars
-from wins.web.pages import ManagerPage, duration, render
+from wins.web.pages import ManagerPage, duration, page_branch, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,8 +75,9 @@ def reports_page(
     request: Request, _: ManagerPage, session: ReadSessionDep, first: str | None = None, last: str | None = None
 ) -> Response:
     """Volumes, waiting and service times, no-show rate for a range of business days."""
-    first_day, last_day = reports.parse_range(get_branch(session), first, last)
-    report = reports.build_report(session, first_day=first_day, last_day=last_day)
+    branch = get_branch(session, page_branch(request))
+    first_day, last_day = reports.parse_range(branch, first, last)
+    report = reports.build_report(session, first_day=first_day, last_day=last_day, branch_id=branch.id)
     return render(
         request,
         "reports.html",
@@ -86,11 +87,17 @@ def reports_page(
 
 @router.get("/reports/{kind}.csv")
 def report_csv(
-    kind: str, _: ManagerPage, session: ReadSessionDep, first: str | None = None, last: str | None = None
+    request: Request,
+    kind: str,
+    _: ManagerPage,
+    session: ReadSessionDep,
+    first: str | None = None,
+    last: str | None = None,
 ) -> Response:
     """The report as CSV: `tickets` (one row per ticket), `services`, `staff` or `hourly`."""
-    first_day, last_day = reports.parse_range(get_branch(session), first, last)
-    report = reports.build_report(session, first_day=first_day, last_day=last_day)
+    branch = get_branch(session, page_branch(request))
+    first_day, last_day = reports.parse_range(branch, first, last)
+    report = reports.build_report(session, first_day=first_day, last_day=last_day, branch_id=branch.id)
     body = reports.report_csv(report, kind)
     filename = f"wins-{kind}-{first_day.isoformat()}-{last_day.isoformat()}.csv"
     return Response(
