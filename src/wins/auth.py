@@ -87,7 +87,9 @@ class Principal:
         acted on): every staff action is checked against the branch of what it touches."""
         if self.staff is None:
             raise PermissionDenied("This action needs a staff account.")
-        role = self.role_in(branch_id)
+        # A principal made in code (CLI commands, scripts: `Principal(staff=user)`) rather than from a token or
+        # a session has no branches: it acts with the account's own role wherever it is used.
+        role = self.role_in(branch_id) if self.branch_roles else Role(self.staff.role)
         if role is None:
             raise PermissionDenied(
                 f"That belongs to branch {branch_id}, where your account has no role. Pick one of your branches "
