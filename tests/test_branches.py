@@ -208,7 +208,8 @@ def test_kiosks_and_displays_get_only_their_branch_events(
     assert r.status_code == 403, r.text
     # Queue snapshots likewise.
     queue_b = http.get("/api/v1/queue", headers=_auth(branches, "display_b")).json()
-    assert [t["number"] for s in queue_b["services"] for t in s.get("waiting", [])] == [last_b["number"]]
+    assert queue_b["branch"]["id"] == branches.b
+    assert [t["number"] for s in queue_b["services"] for t in s["tickets"]] == [last_b["number"]]
 
     # Staff: the branch they act in; head office may ask for every branch.
     assert {e["branch_id"] for e in _events_of(http, branches, "bob", since)} == {branches.b}
