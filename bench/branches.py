@@ -198,21 +198,88 @@ def _measure(url: str, kind: str, data: Any, *, taps: int) -> dict[str, Any]:
     }
 
 
+def _measure_in_process(url: str, data: Any, *, taps: int) -> dict[str, Any]:
+    """The same figures without HTTP (the service calls the routes make, one transaction each): for a box too
+    busy to start servers in time, and to see the database's share alone."""
+    from sqlalchemy import select
+
+    from wins.auth import Principal, staff_principal
+    from wins.db import Database
+    from wins.devices.models import Device
+    from wins.reports.branches import branches_report
+    from wins.staff.models import StaffUser
+    from wins.tickets.calling import call_next
+    from wins.tickets.issuing import issue
+
+    db = Database(settings_for(url))
+    with db.session() as session:
+        kiosk = session.scalars(select(Device).where(Device.kind == "kiosk").order_by(Device.id)).first()
+        staff = session.scalars(select(StaffUser).where(StaffUser.username == "staff0")).one()
+        actor = staff_principal(session, staff)
+    device = Principal(device=kiosk)
+    ids = list(data.services.values())
+    lat: list[float] = []
+    t0 = time.perf_counter()
+    for i in range(taps):
+        t1 = time.perf_counter()
+        with db.session() as session:
+            issue(session, service_id=ids[i % len(ids)], actor=device, idempotency_key=uuid.uuid4().hex)
+        lat.append((time.perf_counter() - t1) * 1000)
+    rate = taps / (time.perf_counter() - t0)
+    call_lat: list[float] = []
+    calls = 0
+    t0 = time.perf_counter()
+    while True:
+        t1 = time.perf_counter()
+        with db.session() as session:
+            got = call_next(session, counter_id=data.counters[calls % len(data.counters)], actor=actor)
+        call_lat.append((time.perf_counter() - t1) * 1000)
+        if got is None:
+            break
+        calls += 1
+    call_rate = calls / (time.perf_counter() - t0)
+    last = datetime.now(UTC).date() - timedelta(days=1)
+    first = last - timedelta(days=DAYS - 1)
+    report_ms = []
+    for _ in range(3):
+        t1 = time.perf_counter()
+        with db.session(write=False) as session:
+            report = branches_report(session, first_day=first, last_day=last)
+        report_ms.append((time.perf_counter() - t1) * 1000)
+    db.dispose()
+    return {
+        "issue/s": f"{rate:.0f}",
+        "issue p50 ms": f"{statistics.median(lat):.1f}",
+        "call-next/s": f"{call_rate:.0f}",
+        "call p50 ms": f"{statistics.median(call_lat):.1f}",
+        "calls": calls,
+        "report ms (median of 3)": f"{statistics.median(report_ms):.0f}",
+        "report rows": len(report["branches"]),
+        "history tickets": report["total"]["issued"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--taps", type=int, default=2000, help="tickets issued (then called) per measurement")
     parser.add_argument("--per-day", type=int, default=100, help="history tickets per branch per day")
+    parser.add_argument("--in-process", action="store_true", help="call the services directly, no HTTP server")
     args = parser.parse_args()
+    measure = _measure_in_process if args.in_process else _measure
     print(machine())
     out = []
     for kind in [args.only] if args.only else ["sqlite", "postgres"]:
         with database(kind) as url:
             data = seed(url, counters=COUNTERS, services="ABCD")
-            one = _measure(url, kind, data, taps=args.taps)
+            one = (
+                measure(url, kind, data, taps=args.taps) if not args.in_process else measure(url, data, taps=args.taps)
+            )
             written, seconds = _grow(url, per_day=args.per_day)
             print(f"{kind}: seeded {BRANCHES - 1} more branches and {written} history tickets in {seconds:.1f} s")
-            many = _measure(url, kind, data, taps=args.taps)
+            many = (
+                measure(url, kind, data, taps=args.taps) if not args.in_process else measure(url, data, taps=args.taps)
+            )
         for label, figures in (("1 branch", one), (f"{BRANCHES} branches", many)):
             out.append([kind, label, *figures.values()])
         headers = ["database", "branches", *one.keys()]
