@@ -265,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.devices.api import router as device_router
     from wins.events.api import router as event_router
     from wins.printing.api import router as printing_router
+    from wins.reports.api import router as report_router
     from wins.services.api import router as service_router
     from wins.staff.api import router as staff_router
     from wins.tickets.api import issue_router, public_router
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_router,
         device_router,
         event_router,
+        report_router,
     ):
         api.include_router(router)
     app.include_router(api)

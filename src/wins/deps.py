@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from wins import db_flags
-from wins.auth import Principal, resolve_token
+from wins.auth import Principal, acting_in, resolve_token
 from wins.config import Settings
 from wins.db import Database, HasInfo
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
@@ -206,12 +206,26 @@ def principal_from_token(request: HTTPConnection, token: str) -> Principal:
     return principal
 
 
+BRANCH_HEADER = "X-WINS-Branch"
+BRANCH_COOKIE = "wins_branch"  # the workspace's branch picker remembers the choice here (wins.web.branch_picker)
+
+
+def requested_branch(conn: HTTPConnection) -> str | None:
+    """The branch a request asks to act in: the X-WINS-Branch header, else `?branch=` (an id, or `all`)."""
+    return conn.headers.get(BRANCH_HEADER) or conn.query_params.get("branch")
+
+
+def with_branch(conn: HTTPConnection, principal: Principal) -> Principal:
+    """`principal` acting in the branch this request chose (wins.auth.acting_in): pure, no I/O."""
+    return acting_in(principal, requested_branch(conn), remembered=conn.cookies.get(BRANCH_COOKIE))
+
+
 async def get_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token or (principal := cached_principal(request, token)) is None:
         principal = await run_in_threadpool(_resolve_principal, request, token)
     # else the common case: no thread hop, no query
     note_user(principal.label)  # for the access line
-    return principal
+    return with_branch(request, principal)
 
 
 def _resolve_principal(request: Request, token: str | None) -> Principal:
@@ -249,3 +263,13 @@ def _require(minimum: Role):  # type: ignore[no-untyped-def]
 StaffDep = Annotated[Principal, Depends(_require(Role.staff))]
 ManagerDep = Annotated[Principal, Depends(_require(Role.manager))]
 AdminDep = Annotated[Principal, Depends(_require(Role.admin))]
+
+
+async def _head_office(principal: PrincipalDep) -> Principal:
+    if not principal.head_office:
+        raise PermissionDenied("This is for head-office admins (an account whose own role is admin).")
+    return principal
+
+
+# Head office: staff accounts and their branches, reports across all branches.
+HeadOfficeDep = Annotated[Principal, Depends(_head_office)]

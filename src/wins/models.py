@@ -8,7 +8,7 @@ from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
 from wins.onetime import OneTimeCode
 from wins.services.models import Service
-from wins.staff.models import LoginThrottle, Role, StaffUser
+from wins.staff.models import LoginThrottle, Role, StaffBranchRole, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "OneTimeCode",
     "Role",
     "Service",
+    "StaffBranchRole",
     "StaffUser",
     "Ticket",
     "TicketSequence",

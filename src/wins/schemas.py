@@ -632,3 +632,71 @@ class HealthPublic(BaseModel):
     event_stream: Literal["ok", "stalled", "stopped"]
     version: str
     last_event_id: int | None
+
+
+# -- branches: staff membership and head-office reports (wins.staff.membership, wins.reports.branches) ----
+
+
+class StaffBranchRolePublic(BaseModel):
+    branch_id: int
+    branch_name: str
+    role: Role
+
+
+class StaffBranchRoleSet(Strict):
+    branch_id: int = Field(ge=1, le=2**62)
+    role: Role
+
+
+class StaffBranchRolesUpdate(Strict):
+    branches: list[StaffBranchRoleSet] = Field(
+        max_length=10000, description="Every branch the account works in, with its role there (replaces the list)"
+    )
+
+
+class BranchReportRow(BaseModel):
+    branch_id: int
+    branch_name: str
+    issued: int
+    done: int
+    no_show: int
+    cancelled: int
+    no_show_rate: float | None = Field(description="no-shows / (done + no-shows)")
+    wait_avg: float | None = Field(description="Seconds from issue to first call, average")
+    service_avg: float | None = Field(description="Seconds from start of service to done, average")
+
+
+class BranchesReport(BaseModel):
+    first_day: str
+    last_day: str
+    branches: list[BranchReportRow]
+    total: BranchReportRow
+
+
+class ReportFigures(BaseModel):
+    """A group's figures (definitions: docs/staff-ui.md, Reports); durations in seconds."""
+
+    issued: int
+    done: int
+    no_show: int
+    cancelled: int
+    no_show_rate: float | None
+    wait_avg: float | None
+    wait_p90: float | None
+    service_avg: float | None
+    service_p90: float | None
+
+
+class ServiceReportRow(ReportFigures):
+    service_id: int
+    name: str
+    prefix: str
+
+
+class BranchReport(BaseModel):
+    branch_id: int
+    branch_name: str
+    first_day: str
+    last_day: str
+    total: ReportFigures
+    services: list[ServiceReportRow]

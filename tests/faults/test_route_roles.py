@@ -152,6 +152,14 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/reports"): MANAGER,
     ("GET", "/reports/{kind}.csv"): MANAGER,
     ("GET", "/reports/ticket"): MANAGER,
+    # Branches (issue 15): the picker, reports per branch and across branches, staff accounts' branches.
+    ("POST", "/branch"): STAFF,
+    ("GET", "/api/v1/reports/summary"): MANAGER,
+    ("GET", "/api/v1/reports/{kind}.csv"): MANAGER,
+    ("GET", "/api/v1/reports/branches"): ADMIN,  # head office
+    ("GET", "/api/v1/reports/branches.csv"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}/branches"): ADMIN,
+    ("PUT", "/api/v1/users/{user_id}/branches"): ADMIN,
 }
 
 STATIC_FILE = {

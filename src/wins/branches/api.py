@@ -12,16 +12,19 @@ router = APIRouter(tags=["branch"])
 
 
 @router.get("/branch", response_model=BranchPublic)
-def get_branch(_: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
-    """The branch this server runs: name, time zone, business-day rollover and settings."""
-    return service.branch_public(service.get_branch(session))
+def get_branch(principal: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
+    """The branch the caller acts in (a device's own; staff: see X-WINS-Branch): name, time zone, business-day
+    rollover and settings."""
+    return service.branch_public(service.get_branch(session, principal.branch_id))
 
 
 @router.patch("/branch", response_model=BranchPublic)
 def update_branch(body: BranchUpdate, principal: ManagerDep, session: SessionDep) -> dict[str, Any]:
     """Change the branch's name, time zone, rollover hour or settings (manager)."""
     changes = body.model_dump(exclude_unset=True)
-    branch = service.update_branch(session, service.get_branch(session), changes=changes, actor=principal)
+    branch = service.update_branch(
+        session, service.get_branch(session, principal.branch_id), changes=changes, actor=principal
+    )
     return service.branch_public(branch)
 
 

@@ -36,8 +36,8 @@ def list_counters(
     """Counters of the branch with the services they call (in order) and who sits there (by name for staff;
     device tokens get `staff_name` null). Archived counters only with `include_archived=true`."""
     names = service.shows_staff_names(principal)
-    rows = service.list_counters(session, include_archived=include_archived)
-    return [service.counter_public(session, c, staff_names=names) for c in rows]
+    found = service.list_counters(session, branch_id=principal.branch_id, include_archived=include_archived)
+    return [service.counter_public(session, c, staff_names=names) for c in found]
 
 
 @router.post("/counters", response_model=CounterPublic, status_code=201)
@@ -115,8 +115,7 @@ def close_counter(
 def stranded_tickets(principal: ManagerDep, session: ReadSessionDep) -> list[dict[str, Any]]:
     """Tickets held (called or serving) at a counter where nobody will finish them: nobody sits there, the
     counter is switched off, or nothing happened to the ticket for a long time (manager)."""
-    del principal
-    return stranded.stranded_tickets(session)
+    return stranded.stranded_tickets(session, branch_id=principal.branch_id)
 
 
 @router.post(

@@ -212,6 +212,7 @@ def sit_down(
     staff = actor.require_staff()
     locked = _counters_for(session, staff.id, counter_id, choice.to_counter_id if choice else None)
     counter = locked[counter_id]
+    actor.require_branch(counter.branch_id)
     if not counter.active:
         raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
     previous = counter.staff_id

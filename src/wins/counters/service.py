@@ -7,14 +7,14 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.audit.service import record_change
-from wins.auth import Principal
+from wins.auth import Principal, check_branch
 from wins.branches.service import get_branch
 from wins.counters.models import Counter, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import CounterPublic, fields_of
 from wins.services.models import Service
-from wins.staff.models import StaffUser
+from wins.staff.models import Role, StaffUser
 from wins.tickets.models import IS_HELD, Ticket
 
 
@@ -64,7 +64,7 @@ def _check_name(session: Session, branch_id: int, name: str, *, exclude_id: int 
 def create_counter(
     session: Session, *, name: str, service_ids: list[int], branch_id: int | None = None, actor: Principal | None
 ) -> Counter:
-    branch = get_branch(session, branch_id)
+    branch = get_branch(session, _in_branch(branch_id, actor))
     counter = Counter(branch_id=branch.id, name=_check_name(session, branch.id, name))
     session.add(counter)
     session.flush()
@@ -78,6 +78,7 @@ def create_counter(
 def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Counter:
     fields = sorted(changes)  # before any key is taken out
     counter = get_counter(session, counter_id, lock=True)
+    check_branch(actor, counter.branch_id, Role.manager)
     if counter.archived_at is not None:
         raise Conflict(f"Counter {counter.name} is archived; restore it before changing it.")
     if "name" in changes:
@@ -104,6 +105,7 @@ def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]
 def open_counter(session: Session, counter_id: int, *, staff: StaffUser, actor: Principal | None) -> Counter:
     """Staff sit down at a counter: it counts as open for wait estimates and displays show who is there."""
     counter = get_counter(session, counter_id, lock=True)
+    check_branch(actor, counter.branch_id)
     if counter.archived_at is not None:
         raise Conflict(f"Counter {counter.name} is archived; pick another counter.")
     if not counter.active:
@@ -138,6 +140,7 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
 
 def close_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
     counter = get_counter(session, counter_id, lock=True)
+    check_branch(actor, counter.branch_id)
     counter.staff_id = None
     counter.opened_at = None
     session.flush()
@@ -223,3 +226,8 @@ def counter_event_data(session: Session, counter: Counter) -> dict[str, Any]:
 def shows_staff_names(principal: Principal) -> bool:
     """Staff see who sits at a counter; device tokens (kiosks, displays) see counter names only."""
     return principal.staff is not None
+
+
+def _in_branch(branch_id: int | None, actor: Principal | None) -> int | None:
+    """Where something new goes: the branch given, else the branch the actor acts in (None: the only one)."""
+    return branch_id if branch_id is not None else (actor.branch_id if actor is not None else None)

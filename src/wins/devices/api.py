@@ -25,9 +25,9 @@ router = APIRouter(tags=["devices"])
 
 
 @router.get("/devices", response_model=list[DevicePublic])
-def list_devices(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
-    """Kiosks and displays with their last reported status (admin)."""
-    return [service.device_public(d) for d in service.list_devices(session)]
+def list_devices(principal: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Kiosks and displays of the branch with their last reported status (admin)."""
+    return [service.device_public(d) for d in service.list_devices(session, branch_id=principal.branch_id)]
 
 
 @router.post("/devices", response_model=DeviceWithToken, status_code=201)
@@ -109,9 +109,9 @@ def request_help(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]
 
 
 @router.get("/devices/help")
-def open_help_requests(_: StaffDep, session: ReadSessionDep) -> list[dict[str, Any]]:
-    """Kiosks where a customer is waiting for help, oldest first (staff)."""
-    return kiosk.pending_help(service.list_devices(session))
+def open_help_requests(principal: StaffDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Kiosks of the branch where a customer is waiting for help, oldest first (staff)."""
+    return kiosk.pending_help(service.list_devices(session, branch_id=principal.branch_id))
 
 
 @router.post("/devices/{device_id}/help/acknowledge")

@@ -87,6 +87,7 @@ def request_help(session: Session, device: Device) -> dict[str, Any]:
 
 def acknowledge_help(session: Session, device: Device, *, actor: Principal) -> dict[str, Any]:
     """A member of staff is on the way: every staff screen clears the alert, the kiosk tells the customer."""
+    actor.require_branch(device.branch_id)
     session.refresh(device, with_for_update=True)
     pending = device.status.get(HELP_KEY)
     if not pending:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from wins import clock, db_flags
 from wins.audit.service import record_change
-from wins.auth import Principal
+from wins.auth import Principal, check_branch
 from wins.branches.service import get_branch
 from wins.devices.kiosk import HELP_KEY
 from wins.devices.models import Device, DeviceKind
@@ -25,6 +25,7 @@ from wins.schemas import (
     read_stored,
     validated,
 )
+from wins.staff.models import Role
 from wins.staff.security import hash_device_token, new_device_token
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def create_device(
     if not name:
         raise ValidationFailed("A device needs a name, like 'Entrance kiosk'.")
     body = validated(DeviceCreate, {"name": name, "kind": kind, "config": config or {}})
-    branch = get_branch(session, branch_id)
+    branch = get_branch(session, _in_branch(branch_id, actor))
     token = new_device_token()
     device = Device(
         branch_id=branch.id,
@@ -69,12 +70,17 @@ def get_device(session: Session, device_id: int) -> Device:
     return device
 
 
-def list_devices(session: Session) -> list[Device]:
-    return list(session.scalars(select(Device).order_by(Device.id)))
+def list_devices(session: Session, *, branch_id: int | None = None) -> list[Device]:
+    """The devices of a branch (None: of every branch)."""
+    query = select(Device).order_by(Device.id)
+    if branch_id is not None:
+        query = query.where(Device.branch_id == branch_id)
+    return list(session.scalars(query))
 
 
 def revoke_device(session: Session, device_id: int, *, actor: Principal | None) -> Device:
     device = get_device(session, device_id)
+    check_branch(actor, device.branch_id, Role.admin)
     if device.revoked_at is None:
         device.revoked_at = clock.utcnow()
         record_sign_in_ended(session, device_id=device.id)  # its open event streams close at once
@@ -86,6 +92,7 @@ def revoke_device(session: Session, device_id: int, *, actor: Principal | None) 
 
 def rotate_token(session: Session, device_id: int, *, actor: Principal | None) -> tuple[Device, str]:
     device = get_device(session, device_id)
+    check_branch(actor, device.branch_id, Role.admin)
     token = new_device_token()
     device.token_hash = hash_device_token(token)
     device.token_hint = token[:8]
@@ -123,6 +130,7 @@ def create_pairing_code(
     """A pairing code for a display or a web-kiosk tablet: opening `pairing_path(device, code)` on the screen
     within `seconds` pairs it, once. The device's long-lived token never travels in a URL (docs/security.md)."""
     device = get_device(session, device_id)
+    check_branch(actor, device.branch_id, Role.admin)
     if device.kind not in PAIRING_PAGES:
         raise ValidationFailed(f"A {device.kind} is not paired with a link.")
     if device.revoked_at is not None:
@@ -154,6 +162,7 @@ def update_device(session: Session, device_id: int, *, changes: dict[str, Any], 
     """Rename a device or change some keys of its configuration (a DeviceUpdate: the keys given replace theirs)."""
     update = validated(DeviceUpdate, changes)
     device = get_device(session, device_id)
+    check_branch(actor, device.branch_id, Role.admin)
     if update.config is not None:
         _set_config(device, update.config.model_dump(exclude_unset=True))
     if update.name is not None:
@@ -189,6 +198,7 @@ def configure_display(
     from wins.services.models import Service
 
     device = get_device(session, device_id)
+    check_branch(actor, device.branch_id, Role.admin)
     if device.kind != DeviceKind.display:
         raise ValidationFailed(f"{device.name} is a {device.kind}; only displays have display settings.")
     changes = {
@@ -244,3 +254,8 @@ def device_public(device: Device) -> dict[str, Any]:
         config=device_config(device).model_dump(),
         last_seen_at=device.last_seen_at.isoformat() if device.last_seen_at else None,
     )
+
+
+def _in_branch(branch_id: int | None, actor: Principal | None) -> int | None:
+    """Where something new goes: the branch given, else the branch the actor acts in (None: the only one)."""
+    return branch_id if branch_id is not None else (actor.branch_id if actor is not None else None)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from wins.auth import Principal, principal_still_valid
+from wins.auth import ALL_BRANCHES, Principal, principal_still_valid, staff_principal
 from wins.config import Settings
 from wins.db import Database
 from wins.devices.models import Device
@@ -86,7 +86,7 @@ class StreamAccess:
     @staticmethod
     def _identity(principal: Principal) -> tuple[Any, ...]:
         if principal.staff is not None:
-            return ("staff", principal.staff.id, principal.staff.token_version)
+            return ("staff", principal.staff.id, principal.staff.token_version, principal.branch_id)
         if principal.device is not None:
             return ("device", principal.device.id, principal.device.token_hash)
         return ("anonymous",)
@@ -112,6 +112,28 @@ class StreamAccess:
     def _check(self, principal: Principal) -> bool:
         with self.db.session(write=False) as session:
             return principal_still_valid(session, principal)
+
+
+@dataclass(frozen=True)
+class StreamScope:
+    """Which events a subscriber gets: its branch's (`branch_id`), or every branch's (None: head office with
+    `?branch=all`). Events of no branch go to everyone; internal events to nobody."""
+
+    branch_id: int | None
+
+    def shows(self, event: Any) -> bool:
+        if event.internal:
+            return False
+        return self.branch_id is None or event.branch_id is None or event.branch_id == self.branch_id
+
+
+def stream_scope(principal: Principal, requested: str | None) -> StreamScope:
+    """A device follows its own branch; staff the branch they act in (`?branch=`, X-WINS-Branch, the workspace's
+    choice, else their first); a head-office admin asking `?branch=all` follows every branch (wins.auth.acting_in
+    has refused `all` to anyone else already)."""
+    if requested == ALL_BRANCHES and principal.head_office:
+        return StreamScope(None)
+    return StreamScope(principal.branch_id)
 
 
 def names(principal: Principal, data: dict[str, Any]) -> bool:
@@ -154,7 +176,7 @@ def redeem_stream_ticket(session: Session, ticket: str) -> Principal:
         user = session.get(StaffUser, grant.staff_id)
         if user is None or not user.active or user.token_version != grant.staff_version:
             raise NotAuthenticated("Your sign-in has ended. Sign in again.")
-        return Principal(staff=user, session_key=grant.session_key)
+        return staff_principal(session, user, session_key=grant.session_key)
     device = session.get(Device, grant.device_id) if grant.device_id is not None else None
     if device is None or device.revoked_at is not None:
         raise NotAuthenticated("This device was revoked. Ask an admin to pair it again.")

@@ -14,17 +14,20 @@ from starlette.concurrency import run_in_threadpool
 
 from wins.auth import Principal
 from wins.db import Database
-from wins.deps import PrincipalDep, principal_from_token, write_transaction
+from wins.deps import PrincipalDep, principal_from_token, with_branch, write_transaction
 from wins.errors import NotAuthenticated, TooManyAttempts, WinsError
 from wins.events.access import (
+    CLOSE_FORBIDDEN,
     CLOSE_SIGNED_OUT,
     CLOSE_TOKEN_IN_URL,
     StreamAccess,
     StreamRefused,
+    StreamScope,
     ends,
     issue_stream_ticket,
     names,
     redeem_stream_ticket,
+    stream_scope,
 )
 from wins.events.hub import EventHub, LoggedEvent, Waiter
 from wins.logging_setup import note_user
@@ -80,24 +83,33 @@ async def poll_events(
     soon as the caller's sign-in ends while it waits, and 429 when the caller already has too many waiting."""
     hub = _hub(request.app)
     access = _access(request.app)
+    scope = stream_scope(principal, request.query_params.get("branch"))
     try:
         access.polls.acquire(principal.key)
     except StreamRefused as exc:
         raise TooManyAttempts(exc.reason) from None
     try:
         start = hub.last_id if since is None else since
-        events = await _poll(hub, access, principal, start, timeout=timeout, limit=limit)
+        events = await _poll(hub, access, principal, scope, start, timeout=timeout, limit=limit)
     finally:
         access.polls.release(principal.key)
     last_id = events[-1].id if events else start
     # The events are JSON already (the hub encodes each once for every subscriber): joining them gives the
     # EventBatch body without validating and re-encoding it for each of hundreds of waiting polls.
-    body = '{"events":[' + ",".join(e.text for e in events if not e.internal) + '],"last_id":' + str(last_id) + "}"
+    sent = ",".join(e.text for e in events if scope.shows(e))
+    body = '{"events":[' + sent + '],"last_id":' + str(last_id) + "}"
     return Response(body, media_type="application/json")
 
 
 async def _poll(
-    hub: EventHub, access: StreamAccess, principal: Principal, start: int, *, timeout: float, limit: int
+    hub: EventHub,
+    access: StreamAccess,
+    principal: Principal,
+    scope: StreamScope,
+    start: int,
+    *,
+    timeout: float,
+    limit: int,
 ) -> list[LoggedEvent]:
     """Wait for events in slices of the re-check period, re-checking the sign-in between slices and at once on
     an `auth.ended` event that names it. Events only the server reads do not end the wait."""
@@ -115,7 +127,7 @@ async def _poll(
         seen += events
         if events:
             position = events[-1].id
-        if any(not e.internal for e in seen) or len(seen) >= limit or deadline - loop.time() <= 0:
+        if any(scope.shows(e) for e in seen) or len(seen) >= limit or deadline - loop.time() <= 0:
             return seen
         if not events and not await access.still_valid(principal):
             raise NotAuthenticated("Your sign-in has ended (signed out or revoked).")
@@ -136,6 +148,11 @@ async def event_socket(
     try:
         principal = await _socket_principal(websocket, ticket=ticket, token=token)
         note_user(principal.label)  # for the access line
+        try:
+            principal = with_branch(websocket, principal)
+            scope = stream_scope(principal, websocket.query_params.get("branch"))
+        except WinsError as exc:
+            raise StreamRefused(CLOSE_FORBIDDEN, exc.message[:120]) from None
         # Checked again: the token may come from the principal cache, up to a few seconds behind a revoke, and
         # the `auth.ended` event of that revoke is already behind this new socket's starting point. (The answer
         # is shared by a thousand sockets of one display, and forgotten on any such event, see `forget`.)
@@ -147,7 +164,7 @@ async def event_socket(
             await websocket.close(code=exc.code, reason=exc.reason)
         return
     try:
-        await _stream(websocket, access, principal, since)
+        await _stream(websocket, access, principal, scope, since)
     finally:
         access.sockets.release(principal.key)
 
@@ -175,7 +192,9 @@ async def _socket_principal(websocket: WebSocket, *, ticket: str | None, token: 
         raise StreamRefused(CLOSE_SIGNED_OUT, exc.message[:120]) from None
 
 
-async def _stream(websocket: WebSocket, access: StreamAccess, principal: Principal, since: int | None) -> None:
+async def _stream(
+    websocket: WebSocket, access: StreamAccess, principal: Principal, scope: StreamScope, since: int | None
+) -> None:
     hub = _hub(websocket.app)
     hub.subscribers += 1
     position = hub.last_id if since is None or since < 0 else since
@@ -209,7 +228,8 @@ async def _stream(websocket: WebSocket, access: StreamAccess, principal: Princip
                             ended = True
                             break
                         continue
-                    await send({"type": "websocket.send", "text": event.text})
+                    if scope.shows(event):
+                        await send({"type": "websocket.send", "text": event.text})
                 if ended:
                     break
                 position = events[-1].id

@@ -50,11 +50,12 @@ class LoggedEvent(NamedTuple):
     data: dict[str, Any]
     text: str
     internal: bool = False
+    branch_id: int | None = None  # subscribers follow one branch (wins.events.api); None: for every branch
 
 
 def _logged(id: int, type: str, at: str, branch_id: int | None, data: dict[str, Any]) -> LoggedEvent:
     text = _encode({"id": id, "type": type, "at": at, "branch_id": branch_id, "data": data})
-    return LoggedEvent(id, type, data, text, type.startswith(INTERNAL_PREFIX))
+    return LoggedEvent(id, type, data, text, type.startswith(INTERNAL_PREFIX), branch_id)
 
 
 class Waiter:

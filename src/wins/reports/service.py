@@ -208,7 +208,7 @@ def _sqlite_micros(start: Stamp, end: Stamp) -> ColumnElement[int]:
     return whole_ms * 1000 + (sub_millis(end) - sub_millis(start))
 
 
-def _duration(dialect: str, start: Stamp, end: Stamp) -> ColumnElement[int]:
+def duration_micros(dialect: str, start: Stamp, end: Stamp) -> ColumnElement[int]:
     """max(0, end - start) in microseconds; NULL when either end is NULL."""
     if dialect == "sqlite":
         # SQLite's two-argument max() is NULL when an argument is NULL, and evaluates the difference once.
@@ -267,8 +267,8 @@ def _tally(session: Session, dialect: str, in_range: Sequence[ColumnElement[bool
     """One pass over the range. Per (service, staff member, local hour): tickets by status, the first and
     last issue time, and every wait and service time as a comma-separated list of microseconds — a few
     hundred rows whatever the range, and each ticket's dates are read once."""
-    wait = _duration(dialect, Ticket.issued_at, Ticket.first_called_at)
-    served = case((Ticket.status == TicketStatus.done, _duration(dialect, Ticket.serving_at, Ticket.finished_at)))
+    wait = duration_micros(dialect, Ticket.issued_at, Ticket.first_called_at)
+    served = case((Ticket.status == TicketStatus.done, duration_micros(dialect, Ticket.serving_at, Ticket.finished_at)))
     rows = (
         select(
             Ticket.service_id,

@@ -14,14 +14,16 @@ router = APIRouter(tags=["services"])
 
 @router.get("/services", response_model=list[ServicePublic])
 def list_services(
-    _: PrincipalDep, session: ReadSessionDep, active_only: bool = False, include_archived: bool = False
+    principal: PrincipalDep, session: ReadSessionDep, active_only: bool = False, include_archived: bool = False
 ) -> list[dict[str, Any]]:
     """Services of the branch, in display order. `active_only=true` (kiosks): only those issuing tickets;
     archived services only with `include_archived=true`. Each with `open_now` and, from its opening hours,
     `opens_at` (when closed) or `closes_at` (the last moment it takes tickets)."""
-    branch = get_branch(session)
-    rows = service.list_services(session, active_only=active_only, include_archived=include_archived)
-    return [service.service_public(s, branch) for s in rows]
+    branch = get_branch(session, principal.branch_id)
+    found = service.list_services(
+        session, branch_id=branch.id, active_only=active_only, include_archived=include_archived
+    )
+    return [service.service_public(s, branch) for s in found]
 
 
 @router.post("/services", response_model=ServicePublic, status_code=201)

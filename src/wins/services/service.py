@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.audit.service import record_change
+from wins.auth import check_branch
 from wins.branches.models import Branch
 from wins.branches.service import branch_settings, get_branch
 from wins.errors import Conflict, NotFound, ValidationFailed
@@ -15,6 +16,7 @@ from wins.events.service import record_event
 from wins.schemas import ServiceHours, ServicePublic, fields_of, validated
 from wins.services import hours
 from wins.services.models import Service
+from wins.staff.models import Role
 
 if TYPE_CHECKING:
     from wins.auth import Principal
@@ -67,7 +69,7 @@ def _check(session: Session, branch_id: int, values: dict[str, Any], *, exclude_
 def create_service(
     session: Session, *, values: dict[str, Any], branch_id: int | None = None, actor: Principal | None
 ) -> Service:
-    branch = get_branch(session, branch_id)
+    branch = get_branch(session, _in_branch(branch_id, actor))
     _check(session, branch.id, values)
     service = Service(branch_id=branch.id, **values)
     session.add(service)
@@ -80,6 +82,7 @@ def create_service(
 def update_service(session: Session, service_id: int, *, changes: dict[str, Any], actor: Principal | None) -> Service:
     fields = sorted(changes)  # before any key is taken out
     service = get_service(session, service_id)
+    check_branch(actor, service.branch_id, Role.manager)
     if service.archived_at is not None:
         raise Conflict(f"{service.name} is archived; restore it before changing it.")
     _check(session, service.branch_id, changes, exclude_id=service.id)
@@ -112,3 +115,8 @@ def service_public(service: Service, branch: Branch) -> dict[str, Any]:
         opens_at=state.opens_at.isoformat() if state.opens_at else None,
         closes_at=state.last_ticket_at.isoformat() if state.last_ticket_at else None,
     )
+
+
+def _in_branch(branch_id: int | None, actor: Principal | None) -> int | None:
+    """Where something new goes: the branch given, else the branch the actor acts in (None: the only one)."""
+    return branch_id if branch_id is not None else (actor.branch_id if actor is not None else None)

@@ -7,9 +7,26 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from wins.auth import client_address
 from wins.counters.seating import HeldChoice, leave_all
-from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, SessionDep, SettingsDep, StaffDep
-from wins.schemas import HeldTicketChoice, StaffCreate, StaffPublic, StaffUpdate, TokenPublic
-from wins.staff import service
+from wins.deps import (
+    DatabaseDep,
+    HeadOfficeDep,
+    ObjectId,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    StaffDep,
+)
+from wins.errors import ValidationFailed
+from wins.schemas import (
+    HeldTicketChoice,
+    StaffBranchRolePublic,
+    StaffBranchRolesUpdate,
+    StaffCreate,
+    StaffPublic,
+    StaffUpdate,
+    TokenPublic,
+)
+from wins.staff import membership, service
 from wins.staff.models import Role
 from wins.staff.throttle import Limits
 
@@ -65,13 +82,13 @@ def who_am_i(principal: StaffDep) -> dict[str, Any]:
 
 
 @router.get("/users", response_model=list[StaffPublic])
-def list_users(_: AdminDep, session: ReadSessionDep) -> list[dict[str, Any]]:
-    """All staff accounts (admin)."""
+def list_users(_: HeadOfficeDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """All staff accounts (head office: an admin account)."""
     return [service.user_public(u) for u in service.list_users(session)]
 
 
 @router.post("/users", response_model=StaffPublic, status_code=201)
-def create_user(body: StaffCreate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+def create_user(body: StaffCreate, principal: HeadOfficeDep, session: SessionDep) -> dict[str, Any]:
     """Create a staff account (admin)."""
     user = service.create_user(
         session,
@@ -85,8 +102,27 @@ def create_user(body: StaffCreate, principal: AdminDep, session: SessionDep) -> 
 
 
 @router.patch("/users/{user_id}", response_model=StaffPublic)
-def update_user(user_id: ObjectId, body: StaffUpdate, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+def update_user(user_id: ObjectId, body: StaffUpdate, principal: HeadOfficeDep, session: SessionDep) -> dict[str, Any]:
     """Change a staff account: password, role, name, active (admin)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     user = service.update_user(session, user_id, changes=changes, actor=principal)
     return service.user_public(user)
+
+
+@router.get("/users/{user_id}/branches", response_model=list[StaffBranchRolePublic])
+def user_branches(user_id: ObjectId, _: HeadOfficeDep, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """The branches a staff account works in and its role in each (head office)."""
+    service.get_user(session, user_id)
+    return membership.branch_roles(session, user_id)
+
+
+@router.put("/users/{user_id}/branches", response_model=list[StaffBranchRolePublic])
+def set_user_branches(
+    user_id: ObjectId, body: StaffBranchRolesUpdate, principal: HeadOfficeDep, session: SessionDep
+) -> list[dict[str, Any]]:
+    """Set the branches a staff account works in, with a role in each (head office). Its open event streams
+    and signed-in pages follow the change at once."""
+    roles = {item.branch_id: Role(item.role) for item in body.branches}
+    if len(roles) != len(body.branches):
+        raise ValidationFailed("A branch is listed twice; give each branch once, with one role.")
+    return membership.set_branch_roles(session, user_id, roles=roles, actor=principal)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
@@ -43,3 +43,15 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # When the row stops mattering (end of its window or its lock); older rows are deleted as sign-ins come.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class StaffBranchRole(Base):
+    """A staff member's role in one branch (docs/architecture.md, "Branches"). A user acts only in the branches
+    listed here, each with its own role; an account whose own `role` is admin is head office: admin in every
+    branch, listed or not. An account without rows acts with its own `role` in the first branch."""
+
+    __tablename__ = "staff_branch_roles"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[Role] = mapped_column(String(16))

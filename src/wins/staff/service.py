@@ -15,7 +15,7 @@ from wins.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, V
 from wins.events.service import record_sign_in_ended
 from wins.logging_setup import sign_in_failed
 from wins.schemas import StaffPublic, fields_of
-from wins.staff import throttle
+from wins.staff import membership, throttle
 from wins.staff.models import Role, StaffUser
 from wins.staff.security import STAFF_TOKEN_PURPOSE, hash_password, sign, verify_password
 from wins.staff.throttle import Limits
@@ -47,6 +47,9 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    # Its branches: the one the creating admin acts in, or every branch (the CLI; and a single-branch site).
+    acting = actor.branch_id if actor is not None else None
+    membership.grant(session, user, branch_ids=None if acting is None else [acting], role=Role(role))
     logger.info("staff user %s created with role %s", username, role)
     record_change(session, actor, "user.create", {"username": user.username})
     return user
@@ -97,6 +100,9 @@ def update_user(session: Session, user_id: int, *, changes: dict[str, Any], acto
                 f"{user.username} is the only active admin; make someone else an admin first, "
                 "or nobody could manage accounts any more."
             )
+    if "role" in changes and changes["role"] != user.role:
+        membership.follow_role_change(session, user, changes["role"])
+        db_flags.note_credentials_changed(session)  # cached sign-ins pick up the new role at once
     for key, value in changes.items():
         setattr(user, key, value)
     session.flush()

@@ -91,8 +91,7 @@ def ticket_history(
     """A ticket's whole story, for answering a complaint: issued when and where, every call, recall, transfer,
     requeue and hand-over, who handled it at which counter, its waits and service time (manager). A list:
     usually one ticket; more if a prefix was reused that day."""
-    del principal
-    return history.find(session, number=number, day=day)
+    return history.find(session, number=number, day=day, branch_id=principal.branch_id)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketPublic)
@@ -107,6 +106,7 @@ def get_ticket(
     ticket = views.get_ticket(session, ticket_id)
     if principal.staff is None and (principal.device is None or ticket.issued_by_device_id != principal.device.id):
         raise PermissionDenied("Only staff, or the kiosk that issued it, can read this ticket.")
+    principal.require_same_branch(ticket.branch_id, f"Ticket {ticket_id}")
     return ticket_response(session, ticket, settings, base_url)
 
 
@@ -160,7 +160,9 @@ def ticket_action(
 def queue(principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Snapshot of the queue: per service the waiting tickets, per counter what it holds, recent calls, and
     `last_event_id` to follow the event stream from. Device tokens get counter names but no staff names."""
-    return snapshot.queue_snapshot(session, settings=settings, staff_names=shows_staff_names(principal))
+    return snapshot.queue_snapshot(
+        session, settings=settings, branch_id=principal.branch_id, staff_names=shows_staff_names(principal)
+    )
 
 
 @public_router.get("/tickets/{tracking_token}", response_model=TicketTracking)

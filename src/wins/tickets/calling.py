@@ -19,7 +19,7 @@ from wins.auth import Principal
 from wins.branches.service import get_branch, today
 from wins.counters.models import Counter, CounterService
 from wins.counters.seating import HeldChoice, sit_down
-from wins.errors import InvalidTransition
+from wins.errors import InvalidTransition, NotFound
 from wins.services.models import Service
 from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
 from wins.tickets.states import CALL, FINISH_HELD
@@ -97,6 +97,8 @@ def call_ticket(
         lock_ticket_id=ticket_id,
     )
     ticket = get_ticket(session, ticket_id)
+    if ticket.branch_id != counter.branch_id:
+        raise NotFound(f"Ticket {ticket_id} is not in counter {counter.name}'s branch.")
     if ticket.status != TicketStatus.waiting:
         raise InvalidTransition(_not_waiting_message(session, ticket))
     now = clock.utcnow()

@@ -104,6 +104,8 @@ class IssueExpressLane:
             return None
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             return None
+        if "x-wins-branch" in headers or "branch" in request.query_params:
+            return None  # the route checks the branch asked for (wins.deps.with_branch)
         key = headers.get("idempotency-key")
         if key is not None and len(key) > 128:
             return None

@@ -63,6 +63,7 @@ def transition(session: Session, *, ticket_id: int, action: Action, actor: Princ
     if action == "transfer":
         raise ValidationFailed("A transfer needs a target service (POST …/transfer).")
     ticket = get_ticket(session, ticket_id, lock=True)
+    actor.require_branch(ticket.branch_id)
     rule = check_allowed(ticket, action)
     apply_transition(session, ticket, rule, actor, now=clock.utcnow())
     return ticket
@@ -90,6 +91,7 @@ def transfer_locked(
     session: Session, ticket: Ticket, *, service_id: int, actor: Principal, to_end: bool = False
 ) -> Ticket:
     """`transfer` of a ticket whose row the caller has locked (wins.counters.seating: counters first)."""
+    actor.require_branch(ticket.branch_id)
     rule = check_allowed(ticket, "transfer")
     target = get_service(session, service_id)
     if target.branch_id != ticket.branch_id:

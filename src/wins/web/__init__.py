@@ -18,13 +18,14 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the staff pages to the app, the HTML error pages, and the session hooks `wins.deps` consults."""
-    from wins.web import admin, admin_setup, hours, pages, reports, routes, session
+    from wins.web import admin, admin_setup, branch_picker, hours, pages, reports, routes, session
 
     app.include_router(routes.router)
     app.include_router(admin.router)
     app.include_router(admin_setup.router)
     app.include_router(hours.router)
     app.include_router(reports.router)
+    app.include_router(branch_picker.router)
     app.mount("/static/staff", StaticFiles(directory=STATIC_DIR), name="staff-static")
     hooks: WebHooks = app.state.web_hooks
     hooks.html_error_handler = pages.html_error_handler

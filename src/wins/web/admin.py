@@ -21,7 +21,6 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from wins.auth import Principal
 from wins.branches import service as branches
 from wins.config import Settings
 from wins.counters import service as counters
@@ -43,7 +42,16 @@ from wins.schemas import (
 from wins.services import service as services
 from wins.staff import service as staff
 from wins.staff.models import Role, StaffUser
-from wins.web.pages import AdminPage, ManagerPage, form_error, redirect_with_flash, render
+from wins.web.pages import (
+    AdminPage,
+    HeadOfficePage,
+    ManagerPage,
+    form_error,
+    page_actor,
+    page_branch,
+    redirect_with_flash,
+    render,
+)
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -141,17 +149,21 @@ def _service_values(form: FormData, model: type[ServiceCreate | ServiceUpdate]) 
     }, partial=True)  # fmt: skip
 
 
-def _archived(session: Session) -> dict[str, Any]:
+def _archived(session: Session, branch_id: int | None) -> dict[str, Any]:
     """The archived services and counters, for the collapsed 'Archived' part of both lists (issue 13)."""
+    all_services = services.list_services(session, branch_id=branch_id, include_archived=True)
+    all_counters = counters.list_counters(session, branch_id=branch_id, include_archived=True)
     return {
-        "archived_services": [s for s in services.list_services(session, include_archived=True) if s.archived_at],
-        "archived_counters": [c for c in counters.list_counters(session, include_archived=True) if c.archived_at],
+        "archived_services": [s for s in all_services if s.archived_at],
+        "archived_counters": [c for c in all_counters if c.archived_at],
     }
 
 
 @router.get("/services")
 def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
-    context = {"title": "Services", "services": services.list_services(session), **_archived(session)}
+    branch_id = page_branch(request)
+    found = services.list_services(session, branch_id=branch_id)
+    context = {"title": "Services", "services": found, **_archived(session, branch_id)}
     return render(request, "admin/services.html", context)
 
 
@@ -161,7 +173,7 @@ def create_service(request: Request, user: ManagerPage, session: SessionDep, for
         created = services.create_service(
             session,
             values=_service_values(form, ServiceCreate),
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         return Saved(f"Service {created.name} created: its tickets start with {created.prefix}.")  # fmt: skip
 
@@ -174,7 +186,7 @@ def update_service(
 ) -> Response:
     def change() -> Saved:
         changes = _service_values(form, ServiceUpdate)
-        updated = services.update_service(session, service_id, changes=changes, actor=Principal(staff=user))
+        updated = services.update_service(session, service_id, changes=changes, actor=page_actor(request))
         return Saved(f"Service {updated.name} saved.")  # fmt: skip
 
     return _submit(request, session, user, change, page=services_page, back="/admin/services")
@@ -183,10 +195,10 @@ def update_service(
 # -- counters (manager) ---------------------------------------------------------------------------------
 
 
-def _service_order(form: FormData, session: Session) -> list[int]:
+def _service_order(form: FormData, session: Session, branch_id: int | None) -> list[int]:
     """Counter form: an order number per service ("1" first, empty = this counter does not call it)."""
     chosen: list[tuple[int, int, int]] = []
-    for s in services.list_services(session):
+    for s in services.list_services(session, branch_id=branch_id):
         rank = _text(form, f"order_{s.id}")
         if not rank:
             continue
@@ -196,18 +208,22 @@ def _service_order(form: FormData, session: Session) -> list[int]:
 
 @router.get("/counters")
 def counters_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
-    all_services = services.list_services(session)
-    rows = [(c, counters.counter_public(session, c)) for c in counters.list_counters(session)]
-    context = {"title": "Counters", "counters": rows, "services": all_services, **_archived(session)}
+    branch_id = page_branch(request)
+    all_services = services.list_services(session, branch_id=branch_id)
+    rows = [(c, counters.counter_public(session, c)) for c in counters.list_counters(session, branch_id=branch_id)]
+    context = {"title": "Counters", "counters": rows, "services": all_services, **_archived(session, branch_id)}
     return render(request, "admin/counters.html", context)
 
 
 @router.post("/counters")
 def create_counter(request: Request, user: ManagerPage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
-        checked = validated(CounterCreate, {"name": _text(form, "name"), "service_ids": _service_order(form, session)})
+        checked = validated(
+            CounterCreate,
+            {"name": _text(form, "name"), "service_ids": _service_order(form, session, page_branch(request))},
+        )
         counter = counters.create_counter(
-            session, name=checked.name, service_ids=checked.service_ids, actor=Principal(staff=user)
+            session, name=checked.name, service_ids=checked.service_ids, actor=page_actor(request)
         )
         return Saved(f"Counter {counter.name} created.")
 
@@ -222,10 +238,10 @@ def update_counter(
         changes = {
             "name": _text(form, "name"),
             "active": _checked(form, "active"),
-            "service_ids": _service_order(form, session),
+            "service_ids": _service_order(form, session, page_branch(request)),
         }
         changes = _checked_values(CounterUpdate, changes, partial=True)
-        counter = counters.update_counter(session, counter_id, changes=changes, actor=Principal(staff=user))
+        counter = counters.update_counter(session, counter_id, changes=changes, actor=page_actor(request))
         return Saved(f"Counter {counter.name} saved.")  # fmt: skip
 
     return _submit(request, session, user, change, page=counters_page, back="/admin/counters")
@@ -236,7 +252,7 @@ def update_counter(
 
 @router.get("/branch")
 def branch_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
-    branch = branches.get_branch(session)
+    branch = branches.get_branch(session, page_branch(request))
     settings = branches.branch_settings(branch)
     context = {"title": "Branch", "branch": branch, "settings": settings, "time_zones": branches.time_zone_names()}
     return render(request, "admin/branch.html", context)
@@ -280,9 +296,9 @@ def update_branch(request: Request, user: ManagerPage, session: SessionDep, form
         validated(BranchUpdate, changes)  # the service checks again; here first, so a bad field is named
         branch = branches.update_branch(
             session,
-            branches.get_branch(session),
+            branches.get_branch(session, page_branch(request)),
             changes=changes,
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         return Saved(f"Settings of {branch.name} saved.")
 
@@ -293,14 +309,14 @@ def update_branch(request: Request, user: ManagerPage, session: SessionDep, form
 
 
 @router.get("/users")
-def users_page(request: Request, _: AdminPage, session: SessionDep) -> Response:
+def users_page(request: Request, _: HeadOfficePage, session: SessionDep) -> Response:
     return render(
         request, "admin/users.html", {"title": "Users", "users": staff.list_users(session), "roles": list(Role)}
     )
 
 
 @router.post("/users")
-def create_user(request: Request, user: AdminPage, session: SessionDep, form: Form) -> Response:
+def create_user(request: Request, user: HeadOfficePage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
         role = _role(form)
         password = form.get("password")
@@ -317,7 +333,7 @@ def create_user(request: Request, user: AdminPage, session: SessionDep, form: Fo
             password=checked.password,
             role=checked.role,
             full_name=checked.full_name,
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         return Saved(f"Account {created.username} created.")
 
@@ -325,7 +341,7 @@ def create_user(request: Request, user: AdminPage, session: SessionDep, form: Fo
 
 
 @router.post("/users/{user_id}")
-def update_user(request: Request, user_id: ObjectId, user: AdminPage, session: SessionDep, form: Form) -> Response:
+def update_user(request: Request, user_id: ObjectId, user: HeadOfficePage, session: SessionDep, form: Form) -> Response:
     def change() -> Saved:
         changes: dict[str, Any] = {
             "full_name": _text(form, "full_name"),
@@ -336,7 +352,7 @@ def update_user(request: Request, user_id: ObjectId, user: AdminPage, session: S
         if isinstance(password, str) and password:
             changes["password"] = password
         changes = _checked_values(StaffUpdate, changes, partial=True)
-        updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes), actor=Principal(staff=user))
+        updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes), actor=page_actor(request))
         return Saved(f"Account {updated.username} saved.")  # fmt: skip
 
     return _submit(request, session, user, change, page=users_page, back="/admin/users")
@@ -357,11 +373,11 @@ def _devices_page(
         "admin/devices.html",
         {
             "title": "Devices",
-            "devices": devices.list_devices(session),
+            "devices": devices.list_devices(session, branch_id=page_branch(request)),
             "new_token": new_token,
             "pairing": pairing,
-            "services": services.list_services(session),
-            "counters": counters.list_counters(session),
+            "services": services.list_services(session, branch_id=page_branch(request)),
+            "counters": counters.list_counters(session, branch_id=page_branch(request)),
         },
     )
 
@@ -386,7 +402,7 @@ def create_device(
         if kind not in DeviceKind.__members__:
             raise ValidationFailed("A device is a kiosk or a display.")
         device, token = devices.create_device(
-            session, name=_text(form, "name"), kind=DeviceKind(kind), actor=Principal(staff=user)
+            session, name=_text(form, "name"), kind=DeviceKind(kind), actor=page_actor(request)
         )
         if device.kind == DeviceKind.display:  # a screen is paired with a one-time link, not its token
             return Saved(show=_pairing_shown(request, session, device.id, settings, base_url, user))
@@ -396,10 +412,10 @@ def create_device(
 
 
 def _pairing_shown(
-    request: Request, session: Session, device_id: int, settings: Settings, base_url: str, user: StaffUser
+    request: Request, session: Session, device_id: int, settings: Settings, base_url: str, _user: StaffUser
 ) -> Callable[[], Response]:
     device, code = devices.create_pairing_code(
-        session, device_id, seconds=settings.pairing_code_seconds, actor=Principal(staff=user)
+        session, device_id, seconds=settings.pairing_code_seconds, actor=page_actor(request)
     )
     link = (device.name, base_url + devices.pairing_path(device, code), max(1, settings.pairing_code_seconds // 60))
     return lambda: _devices_page(request, session, pairing=link)
@@ -419,7 +435,7 @@ def pair_device(
 @router.post("/devices/{device_id}/rotate")
 def rotate_device(request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
     def change() -> Saved:
-        device, token = devices.rotate_token(session, device_id, actor=Principal(staff=user))
+        device, token = devices.rotate_token(session, device_id, actor=page_actor(request))
         return Saved(show=_token_shown(request, session, device.name, token))
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")
@@ -439,7 +455,7 @@ def configure_display(
             history=_int(form, "history", "Recent calls shown", default=6),
             speech=_checked(form, "speech"),
             title=_text(form, "title"),
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         return Saved(f"Display settings of {device.name} saved; the screen updates by itself.")  # fmt: skip
 
@@ -449,7 +465,7 @@ def configure_display(
 @router.post("/devices/{device_id}/revoke")
 def revoke_device(request: Request, device_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
     def change() -> Saved:
-        device = devices.revoke_device(session, device_id, actor=Principal(staff=user))
+        device = devices.revoke_device(session, device_id, actor=page_actor(request))
         return Saved(f"The token of {device.name} is revoked; it stops working within seconds.")  # fmt: skip
 
     return _submit(request, session, user, change, page=devices_page, back="/admin/devices")

@@ -12,15 +12,20 @@ from urllib.parse import quote, unquote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from wins import __version__
+from wins.auth import Principal
+from wins.branches.models import Branch
+from wins.db import Database
+from wins.deps import with_branch
 from wins.errors import NoBranch, NotAuthenticated, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.staff.models import Role, StaffUser
 from wins.version import full_version
-from wins.web.session import SAFE_METHODS, load_staff, read_session, tokens_match
+from wins.web.session import SAFE_METHODS, load_principal, read_session, tokens_match
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -56,10 +61,11 @@ templates.env.globals["version"] = __version__
 templates.env.globals["build"] = full_version()  # the admin pages' footer: what runs (version and commit)
 
 
-def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
+def nav_items(user: StaffUser | None, role: Role | None = None) -> list[tuple[str, str]]:
+    """The menu for the account's role (`role`: its role in the branch the page acts in)."""
     if user is None:
         return []
-    rank = Role(user.role).rank
+    rank = (role or Role(user.role)).rank
     items = [("/staff", "Counter")]
     if rank >= Role.manager.rank:
         items += [("/dashboard", "Dashboard"), ("/reports", "Reports"), ("/admin/services", "Services"),
@@ -71,11 +77,15 @@ def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200) -> HTMLResponse:
     user: StaffUser | None = getattr(request.state, "user", None)
+    principal: Principal | None = getattr(request.state, "principal", None)
     flash = unquote(request.cookies.get(FLASH_COOKIE) or "")
     ctx = {
         "user": user,
         "csrf": getattr(request.state, "csrf", ""),
-        "nav": nav_items(user),
+        "nav": nav_items(user, principal.role if principal is not None else None),
+        # The branch picker (wins.web.branch_picker): shown only to accounts in more than one branch.
+        "branch_choices": getattr(request.state, "branch_choices", []),
+        "branch_id": principal.branch_id if principal is not None else None,
         "path": request.url.path,
         "flash": flash,
         "form_error": getattr(request.state, "form_error", None),
@@ -103,11 +113,16 @@ def require(minimum: Role) -> Callable[[Request], Awaitable[StaffUser]]:
         web = read_session(request)
         if web is None:
             raise NotAuthenticated("Sign in to continue.")
-        user = await run_in_threadpool(load_staff, request, web.staff_id, web.version)
-        if user is None:
+        signed_in = await run_in_threadpool(load_principal, request, web)
+        if signed_in is None or signed_in.staff is None:
             raise NotAuthenticated("Your sign-in has ended. Sign in again.")
+        user = signed_in.staff
         request.state.user = user
         request.state.csrf = web.csrf
+        # The branch the pages act in: the workspace's picker (cookie), or the account's first branch.
+        principal = request.state.principal = with_branch(request, signed_in)
+        if len(principal.branch_roles) > 1:
+            request.state.branch_choices = await run_in_threadpool(branch_names, request, principal.branch_ids)
         if request.method not in SAFE_METHODS:
             form = await request.form()
             given = form.get("csrf_token")
@@ -115,16 +130,46 @@ def require(minimum: Role) -> Callable[[Request], Awaitable[StaffUser]]:
                 raise PermissionDenied(
                     "This form did not come from your WINS session (CSRF check failed). Reload the page and try again."
                 )
-        if Role(user.role).rank < minimum.rank:
+        role = principal.role
+        if role is None or role.rank < minimum.rank:
             raise PermissionDenied(f"This page is for the {minimum.value} role or higher. Ask an admin if you need it.")
         return user
 
     return dependency
 
 
+def branch_names(request: Request, branch_ids: list[int]) -> list[tuple[int, str]]:
+    """(id, name) of these branches, by name: what the branch picker offers."""
+    db: Database = request.app.state.db
+    with db.session(write=False) as session:
+        rows = session.execute(select(Branch.id, Branch.name).where(Branch.id.in_(branch_ids)).order_by(Branch.name))
+        return [(row.id, row.name) for row in rows]
+
+
+def page_actor(request: Request) -> Principal:
+    """Who acts on a page (after `require`): the signed-in account, acting in the page's branch."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def page_branch(request: Request) -> int | None:
+    """The branch a page shows and changes (after `require`)."""
+    return page_actor(request).branch_id
+
+
 StaffPage = Annotated[StaffUser, Depends(require(Role.staff))]
 ManagerPage = Annotated[StaffUser, Depends(require(Role.manager))]
 AdminPage = Annotated[StaffUser, Depends(require(Role.admin))]
+
+
+async def _head_office_page(request: Request, user: AdminPage) -> StaffUser:
+    if not page_actor(request).head_office:
+        raise PermissionDenied("Staff accounts are managed by head office (an account whose own role is admin).")
+    return user
+
+
+# Staff accounts: an admin of one branch must not make accounts (or themselves) admins of every branch.
+HeadOfficePage = Annotated[StaffUser, Depends(_head_office_page)]
 
 
 def form_error(request: Request, session: Session, exc: WinsError, page: Callable[[], Response]) -> Response:

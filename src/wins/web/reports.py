@@ -13,7 +13,7 @@ from wins.errors import WinsError
 from wins.reports import service as reports
 from wins.tickets import history
 from wins.web.charts import Series, grouped_hbars, stacked_bars
-from wins.web.pages import ManagerPage, duration, render
+from wins.web.pages import ManagerPage, duration, page_branch, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,8 +77,9 @@ def reports_page(
     request: Request, _: ManagerPage, session: ReadSessionDep, first: str | None = None, last: str | None = None
 ) -> Response:
     """Volumes, waiting and service times, no-show rate for a range of business days."""
-    first_day, last_day = reports.parse_range(get_branch(session), first, last)
-    report = reports.build_report(session, first_day=first_day, last_day=last_day)
+    branch = get_branch(session, page_branch(request))
+    first_day, last_day = reports.parse_range(branch, first, last)
+    report = reports.build_report(session, first_day=first_day, last_day=last_day, branch_id=branch.id)
     return render(
         request,
         "reports.html",
@@ -92,12 +93,12 @@ def ticket_history_page(
 ) -> Response:
     """A ticket's whole story, for answering a complaint: a search form (number and business day) and what
     happened to each ticket found."""
-    branch = get_branch(session)
+    branch = get_branch(session, page_branch(request))
     context: dict[str, Any] = {"title": "Find a ticket", "number": number, "day": day or today(branch).isoformat()}
     status = 200
     if number.strip():
         try:
-            context["stories"] = history.find(session, number=number[:12], day=day or None)
+            context["stories"] = history.find(session, number=number[:12], day=day or None, branch_id=branch.id)
         except WinsError as refused:
             context["error"] = refused.message
             status = refused.status_code
@@ -106,11 +107,17 @@ def ticket_history_page(
 
 @router.get("/reports/{kind}.csv")
 def report_csv(
-    kind: str, _: ManagerPage, session: ReadSessionDep, first: str | None = None, last: str | None = None
+    request: Request,
+    kind: str,
+    _: ManagerPage,
+    session: ReadSessionDep,
+    first: str | None = None,
+    last: str | None = None,
 ) -> Response:
     """The report as CSV: `tickets` (one row per ticket), `services`, `staff` or `hourly`."""
-    first_day, last_day = reports.parse_range(get_branch(session), first, last)
-    report = reports.build_report(session, first_day=first_day, last_day=last_day)
+    branch = get_branch(session, page_branch(request))
+    first_day, last_day = reports.parse_range(branch, first, last)
+    report = reports.build_report(session, first_day=first_day, last_day=last_day, branch_id=branch.id)
     body = reports.report_csv(report, kind)
     filename = f"wins-{kind}-{first_day.isoformat()}-{last_day.isoformat()}.csv"
     return Response(

@@ -22,7 +22,7 @@ from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
 from wins.staff.throttle import Limits
 from wins.tickets.snapshot import queue_snapshot
-from wins.web.pages import ManagerPage, StaffPage, render
+from wins.web.pages import ManagerPage, StaffPage, page_branch, render
 from wins.web.session import (
     LOGIN_CSRF_COOKIE,
     end_session,
@@ -177,10 +177,10 @@ def _held_choice(held_ticket: str, transfer_to: str) -> HeldChoice | None:
     return HeldChoice.of("transfer", to_counter_id=int(raw))
 
 
-def _kiosk_status(session: Any) -> list[dict[str, Any]]:
+def _kiosk_status(session: Any, branch_id: int | None) -> list[dict[str, Any]]:
     return [
         {"id": d.id, "name": d.name, "status": d.status, "revoked": d.revoked_at is not None}
-        for d in list_devices(session)
+        for d in list_devices(session, branch_id=branch_id)
         if d.kind == DeviceKind.kiosk and d.revoked_at is None
     ]
 
@@ -189,15 +189,15 @@ def _kiosk_status(session: Any) -> list[dict[str, Any]]:
 def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Response:
     """The counter workspace. The page is a shell: its script fetches the queue from the REST API and follows
     the event stream, and every button calls the same REST API the other clients use."""
-    branch = get_branch(session)
-    services = [service_public(s, branch) for s in list_services(session)]
-    counters = [counter_public(session, c) for c in list_counters(session)]
+    branch = get_branch(session, page_branch(request))
+    services = [service_public(s, branch) for s in list_services(session, branch_id=branch.id)]
+    counters = [counter_public(session, c) for c in list_counters(session, branch_id=branch.id)]
     config = {
         "user": {"id": user.id, "name": user.full_name or user.username},
         "last_counter_id": user.last_counter_id,
         "counters": counters,
         "services": services,
-        "kiosks": _kiosk_status(session),
+        "kiosks": _kiosk_status(session, branch.id),
         # The Reprint button appears when the printing part of the API is installed.
         "reprint": any(getattr(r, "path", "") == REPRINT_PATH for r in request.app.routes),
     }
@@ -211,20 +211,25 @@ def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Res
 @router.get("/dashboard")
 def dashboard(request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """Live overview for managers: queues, longest waits, open counters and who sits there, served today."""
-    snapshot = queue_snapshot(session, settings=settings)
-    return render(
-        request, "dashboard.html", {"title": "Dashboard", "q": snapshot, **_dashboard_extras(session, snapshot)}
-    )
+    branch_id = page_branch(request)
+    snapshot = queue_snapshot(session, settings=settings, branch_id=branch_id)
+    extras = _dashboard_extras(session, snapshot, branch_id)
+    return render(request, "dashboard.html", {"title": "Dashboard", "q": snapshot, **extras})
 
 
 @router.get("/dashboard/live")
 def dashboard_live(request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """The dashboard's body alone; the page swaps it in when the event stream reports a change."""
-    snapshot = queue_snapshot(session, settings=settings)
-    return render(request, "_dashboard_body.html", {"q": snapshot, **_dashboard_extras(session, snapshot)})
+    branch_id = page_branch(request)
+    snapshot = queue_snapshot(session, settings=settings, branch_id=branch_id)
+    return render(request, "_dashboard_body.html", {"q": snapshot, **_dashboard_extras(session, snapshot, branch_id)})
 
 
-def _dashboard_extras(session: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
+def _dashboard_extras(session: Any, snapshot: dict[str, Any], branch_id: int | None) -> dict[str, Any]:
     """Kiosk printers, stranded tickets and the open counters free to take one (for "Reassign to")."""
     free = [c for c in snapshot["counters"] if c["is_open"] and c["ticket"] is None]
-    return {"kiosks": _kiosk_status(session), "stranded": stranded_tickets(session), "free_counters": free}
+    return {
+        "kiosks": _kiosk_status(session, branch_id),
+        "stranded": stranded_tickets(session, branch_id=branch_id),
+        "free_counters": free,
+    }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from wins.auth import Principal
+from wins.auth import Principal, staff_principal
 from wins.config import Environment, Settings
 from wins.db import Database
 from wins.errors import NotAuthenticated, PermissionDenied
@@ -108,13 +108,24 @@ def session_principal(conn: HTTPConnection) -> Principal | None:
     web = read_session(conn)
     if web is None:
         return None
-    user = load_staff(conn, web.staff_id, web.version)
-    if user is None:
-        raise NotAuthenticated("Your sign-in has ended. Reload the page and sign in again.")
     method = conn.scope.get("method", "GET")
     if method not in SAFE_METHODS and not tokens_match(conn.headers.get(CSRF_HEADER), web.csrf):
         raise PermissionDenied(f"This request needs the {CSRF_HEADER} header of your session (CSRF protection).")
-    return Principal(staff=user, session_key=session_key(web))
+    principal = load_principal(conn, web)
+    if principal is None:
+        raise NotAuthenticated("Your sign-in has ended. Reload the page and sign in again.")
+    return principal
+
+
+def load_principal(conn: HTTPConnection, web: WebSession) -> Principal | None:
+    """The session's account with its branches and roles (wins.auth.staff_principal), or None when the
+    session's sign-in ended."""
+    db: Database = conn.app.state.db
+    with db.session(write=False) as session:
+        user = session.get(StaffUser, web.staff_id)
+        if user is None or not user.active or user.token_version != web.version:
+            return None
+        return staff_principal(session, user, session_key=session_key(web))
 
 
 def session_csrf(conn: HTTPConnection) -> str | None:
