@@ -157,6 +157,7 @@ def counter_is_used(session: Session, counter_id: int) -> bool:
 def delete_counter(session: Session, counter_id: int, *, actor: Principal | None) -> None:
     """Delete a counter where no ticket was ever called; a used one answers 409: archive it instead."""
     counter = get_counter(session, counter_id, lock=True)
+    check_branch(actor, counter.branch_id, Role.manager)
     if counter_is_used(session, counter.id):
         raise Conflict(
             f"Counter {counter.name} has served tickets, so it cannot be deleted. Archive it instead: it then "
@@ -174,6 +175,7 @@ def archive_counter(session: Session, counter_id: int, *, actor: Principal | Non
     """Archive a counter: switched off, nobody seated, hidden everywhere; its history stays. Refused while it
     holds a called or serving ticket (finish, requeue or transfer that ticket first)."""
     counter = get_counter(session, counter_id, lock=True)
+    check_branch(actor, counter.branch_id, Role.manager)
     if counter.archived_at is not None:
         return counter
     held = session.scalar(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD))
@@ -196,6 +198,7 @@ def archive_counter(session: Session, counter_id: int, *, actor: Principal | Non
 def restore_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
     """Bring an archived counter back, switched off: switch it on when it is staffed again."""
     counter = get_counter(session, counter_id, lock=True)
+    check_branch(actor, counter.branch_id, Role.manager)
     if counter.archived_at is None:
         return counter
     counter.archived_at = None

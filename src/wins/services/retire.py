@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.audit.service import record_change
-from wins.auth import Principal
+from wins.auth import Principal, check_branch
 from wins.branches.service import get_branch, today
 from wins.counters.models import CounterService
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import record_event
 from wins.services.models import Service
 from wins.services.service import get_service, service_public
+from wins.staff.models import Role
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
 from wins.tickets.transitions import transfer, transition
 
@@ -40,6 +41,7 @@ def service_is_used(session: Session, service_id: int) -> bool:
 def delete_service(session: Session, service_id: int, *, actor: Principal | None) -> None:
     """Delete a service no ticket ever used (a typo at set-up); a used one answers 409: archive it instead."""
     service = get_service(session, service_id)
+    check_branch(actor, service.branch_id, Role.manager)
     if service_is_used(session, service.id):
         raise Conflict(
             f"{service.name} has tickets in its history, so it cannot be deleted. Archive it instead: it then "
@@ -79,6 +81,7 @@ def archive_service(
     service = session.scalar(select(Service).where(Service.id == service_id).with_for_update())
     if service is None:
         service = get_service(session, service_id)  # raises NotFound
+        check_branch(actor, service.branch_id, Role.manager)
     if service.archived_at is not None:
         return service
     tickets = waiting_tickets(session, service)
@@ -130,6 +133,7 @@ def _transfer_target(session: Session, service: Service, to_service_id: int | No
 def restore_service(session: Session, service_id: int, *, actor: Principal | None) -> Service:
     """Bring an archived service back. It comes back not issuing: switch issuing on when it is ready."""
     service = get_service(session, service_id)
+    check_branch(actor, service.branch_id, Role.manager)
     if service.archived_at is None:
         return service
     service.archived_at = None
