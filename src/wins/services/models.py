@@ -24,4 +24,6 @@ class Service(Base):
     # Higher weight is called first at every counter that serves it (e.g. appointments).
     priority_weight: Mapped[int] = mapped_column(Integer, default=0)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # The longest wait the site aims for; the dashboard and the workspace warn past it (NULL: no target).
+    target_wait_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
