@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wins.enums import DeviceKind, Role
+from wins.enums import DeviceKind, PauseReason, Role
 from wins.errors import ValidationFailed
 from wins.printing.printers import NETWORK_URL_MAX, PrinterUrlError, network_printer_url
 
@@ -269,6 +269,7 @@ class ServicePublic(BaseModel):
     active: bool
     priority_weight: int
     sort_order: int
+    target_wait_minutes: int | None = Field(None, description="Longest wait aimed for; screens warn past it")
 
 
 class ServiceCreate(Strict):
@@ -278,6 +279,9 @@ class ServiceCreate(Strict):
     active: bool = True
     priority_weight: int = Field(0, ge=-100, le=100)
     sort_order: int = Field(0, ge=-10000, le=10000)
+    target_wait_minutes: int | None = Field(
+        None, ge=1, le=1440, description="Longest wait aimed for, in minutes; the dashboard warns past it"
+    )
 
 
 class ServiceUpdate(Strict):
@@ -287,6 +291,7 @@ class ServiceUpdate(Strict):
     active: bool | None = None
     priority_weight: int | None = Field(None, ge=-100, le=100)
     sort_order: int | None = Field(None, ge=-10000, le=10000)
+    target_wait_minutes: int | None = Field(None, ge=1, le=1440, description="null: no target")
 
 
 class CounterPublic(BaseModel):
@@ -297,6 +302,13 @@ class CounterPublic(BaseModel):
     is_open: bool
     staff_id: int | None
     staff_name: str | None
+    is_paused: bool = False
+    pause_reason: str | None = Field(None, description="break, paperwork or other, while paused")
+    paused_at: str | None = Field(None, description="When the pause began (ISO time)")
+
+
+class CounterPauseCreate(Strict):
+    reason: PauseReason = Field(description="break, paperwork or other")
 
 
 class CounterCreate(Strict):
@@ -315,6 +327,12 @@ class CounterUpdate(Strict):
 class TicketCreate(Strict):
     service_id: int = Field(ge=1, le=2**31 - 1)
     priority: bool = False
+    priority_category: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^[a-z0-9_-]+$",
+        description="A key of the branch's `priority_categories` (implies `priority`; its weight orders calling)",
+    )
     language: str | None = Field(
         None,
         min_length=2,
@@ -336,6 +354,7 @@ class TicketPublic(BaseModel):
     service_id: int
     service_name: str | None
     priority: bool
+    priority_category: str | None = Field(None, description="The named priority category's key, if any")
     counter_id: int | None
     counter_name: str | None
     call_count: int

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from wins.counters import service
+from wins.counters import pauses, service
 from wins.deps import (
     ManagerDep,
     ObjectId,
@@ -15,7 +15,7 @@ from wins.deps import (
     SettingsDep,
     StaffDep,
 )
-from wins.schemas import CounterCreate, CounterPublic, CounterUpdate, TicketPublic
+from wins.schemas import CounterCreate, CounterPauseCreate, CounterPublic, CounterUpdate, TicketPublic
 from wins.staff.service import get_user
 from wins.tickets import calling
 from wins.tickets.views import ticket_response
@@ -60,6 +60,21 @@ def open_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep)
 def close_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Leave a counter (staff)."""
     counter = service.close_counter(session, counter_id, actor=principal)
+    return service.counter_public(session, counter)
+
+
+@router.post("/counters/{counter_id}/pause", response_model=CounterPublic)
+def pause_counter(counter_id: ObjectId, body: CounterPauseCreate, principal: StaffDep, session: SessionDep) -> Any:
+    """Pause your counter with a reason (break, paperwork, other): it takes no customers until resumed, and the
+    wait estimates leave it out (the person at the counter, or a manager)."""
+    counter = pauses.pause_counter(session, counter_id, reason=body.reason, actor=principal)
+    return service.counter_public(session, counter)
+
+
+@router.post("/counters/{counter_id}/resume", response_model=CounterPublic)
+def resume_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> Any:
+    """End the counter's pause: it takes customers again (the person at the counter, or a manager)."""
+    counter = pauses.resume_counter(session, counter_id, actor=principal)
     return service.counter_public(session, counter)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from wins import clock
 from wins.audit.service import record_change
 from wins.auth import Principal
 from wins.branches.service import get_branch
-from wins.counters.models import Counter, CounterService
+from wins.counters.models import Counter, CounterPause, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import CounterPublic, fields_of
@@ -104,6 +105,7 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
     if counter.staff_id == staff_id:
         return False
     for other in session.scalars(select(Counter).where(Counter.staff_id == staff_id, Counter.id != counter.id)):
+        end_pause(session, other, clock.utcnow())
         other.staff_id = None
         other.opened_at = None
         record_event(session, "counter.updated", counter_event_data(session, other), branch_id=other.branch_id)
@@ -114,6 +116,7 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
 
 def close_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
     counter = get_counter(session, counter_id, lock=True)
+    end_pause(session, counter, clock.utcnow())
     counter.staff_id = None
     counter.opened_at = None
     session.flush()
@@ -122,11 +125,29 @@ def close_counter(session: Session, counter_id: int, *, actor: Principal | None)
     return counter
 
 
+def end_pause(session: Session, counter: Counter, now: datetime) -> None:
+    """Close the counter's open pause, if any (resume, or its person leaves it; wins.counters.pauses). No event:
+    the caller writes the counter's."""
+    if counter.paused_at is None:
+        return
+    counter.paused_at = None
+    counter.pause_reason = None
+    for pause in session.scalars(
+        select(CounterPause).where(CounterPause.counter_id == counter.id, CounterPause.ended_at.is_(None))
+    ):
+        pause.ended_at = now
+
+
 def counter_public(session: Session, counter: Counter, *, staff_names: bool = True) -> dict[str, Any]:
     """A counter as the API shows it. `staff_names` False (for device tokens: kiosks and display boards, which
     sit in public view) leaves out who sits there by name; staff screens get the name."""
     staff = session.get(StaffUser, counter.staff_id) if staff_names and counter.staff_id else None
-    return fields_of(CounterPublic, counter, staff_name=(staff.full_name or staff.username) if staff else None)
+    return fields_of(
+        CounterPublic,
+        counter,
+        staff_name=(staff.full_name or staff.username) if staff else None,
+        paused_at=counter.paused_at.isoformat() if counter.paused_at else None,
+    )
 
 
 def counter_event_data(session: Session, counter: Counter) -> dict[str, Any]:

@@ -28,7 +28,9 @@ def create_service(body: ServiceCreate, principal: ManagerDep, session: SessionD
 def update_service(
     service_id: ObjectId, body: ServiceUpdate, principal: ManagerDep, session: SessionDep
 ) -> dict[str, Any]:
-    """Change a service: name, prefix, colour, active, priority weight, order (manager)."""
+    """Change a service: name, prefix, colour, active, priority weight, order, target wait (manager)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "target_wait_minutes" in body.model_fields_set:  # null removes the target
+        changes["target_wait_minutes"] = body.target_wait_minutes
     updated = service.update_service(session, service_id, changes=changes, actor=principal)
     return service.service_public(updated)

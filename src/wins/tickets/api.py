@@ -49,7 +49,7 @@ async def issue_ticket(
     """Issue a ticket for a service (kiosk device or staff). Send a fresh `Idempotency-Key` per customer
     tap: repeating it returns the same ticket (200) instead of issuing a second one."""
 
-    if db.is_sqlite:
+    if db.is_sqlite and body.priority_category is None:  # a category is checked against the branch: below
         try:
             view, created = issuing.issue_on_loop(db, settings, principal, body, idempotency_key)
         except WriteLockBusy:
@@ -65,6 +65,7 @@ async def issue_ticket(
             priority=body.priority,
             idempotency_key=idempotency_key,
             language=body.language,
+            priority_category=body.priority_category,
         )
         return issuing.issued_view(session, issued, settings=settings), issued.created
 
@@ -106,6 +107,24 @@ def transfer_ticket(
     ticket = transitions.transfer(
         session, ticket_id=ticket_id, service_id=body.service_id, actor=principal, to_end=body.to_end
     )
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.post(
+    "/tickets/{ticket_id}/undo",
+    response_model=TicketPublic,
+    responses={409: {"description": "Too late, someone else's change, or the ticket changed since"}},
+)
+def undo_ticket_action(
+    ticket_id: ObjectId,
+    principal: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> dict[str, Any]:
+    """Undo your own last Done, No-show, Requeue or Transfer of this ticket within `WINS_UNDO_SECONDS` (10 s by
+    default): the ticket goes back to its status, counter and queue place before it (staff)."""
+    ticket = transitions.undo(session, ticket_id=ticket_id, actor=principal, window_seconds=settings.undo_seconds)
     return ticket_response(session, ticket, settings, base_url)
 
 

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from wins import clock, db_flags
 from wins.audit.models import AuditEntry
 from wins.auth import Principal
+from wins.branches.models import Branch
 from wins.config import Settings
 from wins.db import Database, RawStatement, RawTransaction
+from wins.devices.kiosk import priority_categories
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, take_event_order
@@ -67,6 +69,7 @@ _TICKET_COLUMNS = [
     "seq",
     "number",
     "priority",
+    "priority_category",
     "status",
     "tracking_token",
     "idempotency_key",
@@ -178,6 +181,7 @@ def issue_with(
     priority: bool,
     idempotency_key: str | None,
     language: str | None,
+    priority_category: str | None = None,
 ) -> Issued:
     """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False)."""
     scope = idempotency_scope(actor) if idempotency_key is not None else None
@@ -199,6 +203,7 @@ def issue_with(
         "seq": seq,
         "number": f"{service.prefix}{seq:03d}",
         "priority": priority,
+        "priority_category": priority_category,
         "status": TicketStatus.waiting.value,
         "tracking_token": new_tracking_token(),
         "idempotency_key": idempotency_key,
@@ -244,10 +249,15 @@ def issue(
     priority: bool = False,
     idempotency_key: str | None = None,
     language: str | None = None,
+    priority_category: str | None = None,
 ) -> Issued:
-    """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket."""
+    """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket. A
+    `priority_category` (a key of the branch's `priority_categories`) makes it a priority ticket."""
     may_issue(actor)
     service = service_info(session, service_id)
+    if priority_category is not None:
+        check_category(session, service, priority_category, actor=actor)
+        priority = True
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
     if key is not None and session.get_bind().dialect.name == "postgresql":
         # Two requests with one key wait for each other instead of racing on the unique index.
@@ -256,8 +266,26 @@ def issue(
         )
     db_flags.note_load_neutral(session)
     return issue_with(
-        session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language
+        session_sql(session),
+        service,
+        actor=actor,
+        priority=priority,
+        idempotency_key=key,
+        language=language,
+        priority_category=priority_category,
     )
+
+
+def check_category(session: Session, service: ServiceInfo, key: str, *, actor: Principal) -> None:
+    """A named priority category must be one of the branch's; a kiosk may only use those offered on kiosks."""
+    branch = session.get(Branch, service.branch_id)
+    categories = {c.key: c for c in priority_categories(branch.settings if branch else {})}
+    category = categories.get(key)
+    if category is None:
+        known = ", ".join(categories) or "none are set up (a manager adds them in the branch settings)"
+        raise ValidationFailed(f"Unknown priority category {key!r}. The branch's categories: {known}.")
+    if actor.staff is None and not (category.on_kiosk and _kiosk_may_prioritise(actor)):
+        raise ValidationFailed(f"The priority category {key!r} is for staff to give (not offered on kiosks).")
 
 
 def new_ticket_view(issued: Issued, load: est.ServiceLoad) -> dict[str, Any]:

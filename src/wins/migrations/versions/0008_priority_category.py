@@ -32,9 +32,7 @@ def upgrade() -> None:
     with op.batch_alter_table("services") as batch:
         batch.add_column(sa.Column("target_wait_minutes", sa.Integer(), nullable=True))
     with op.batch_alter_table("staff_users") as batch:
-        batch.add_column(
-            sa.Column("shortcuts_enabled", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+        batch.add_column(sa.Column("shortcuts_enabled", sa.Boolean(), nullable=False, server_default=sa.true()))
     op.create_table(
         "counter_pauses",
         sa.Column("id", sa.Integer(), nullable=False),
