@@ -397,6 +397,13 @@ class StaffPublic(BaseModel):
     role: Role
     active: bool
     last_counter_id: int | None
+    shortcuts_enabled: bool = True
+
+
+class StaffPreferences(Strict):
+    """A staff member's own settings for the workspace (each person sets theirs)."""
+
+    shortcuts_enabled: bool = Field(description="Single-letter keyboard shortcuts in the counter workspace")
 
 
 class StaffCreate(Strict):

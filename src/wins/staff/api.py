@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from wins.auth import client_address
-from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, SessionDep, SettingsDep, StaffDep
-from wins.schemas import StaffCreate, StaffPublic, StaffUpdate, TokenPublic
+from wins.deps import AdminDep, DatabaseDep, ObjectId, ReadSessionDep, ReceptionDep, SessionDep, SettingsDep
+from wins.schemas import StaffCreate, StaffPreferences, StaffPublic, StaffUpdate, TokenPublic
 from wins.staff import service
 from wins.staff.models import Role
 from wins.staff.throttle import Limits
@@ -39,7 +39,7 @@ def login_for_token(
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(principal: StaffDep, session: SessionDep) -> Response:
+def logout(principal: ReceptionDep, session: SessionDep) -> Response:
     """Sign out: this token, and every other token and web session of the account, stop working at once
     (each carries the account's sign-in generation, which this bumps)."""
     assert principal.staff is not None
@@ -48,10 +48,22 @@ def logout(principal: StaffDep, session: SessionDep) -> Response:
 
 
 @router.get("/auth/me", response_model=StaffPublic)
-def who_am_i(principal: StaffDep) -> dict[str, Any]:
+def who_am_i(principal: ReceptionDep, session: ReadSessionDep) -> dict[str, Any]:
     """The signed-in staff user."""
     assert principal.staff is not None
-    return service.user_public(principal.staff)
+    # Read afresh: the principal is cached for a few seconds, and its preferences may just have changed.
+    return service.user_public(service.get_user(session, principal.staff.id))
+
+
+@router.put("/auth/me/preferences", response_model=StaffPublic)
+def set_my_preferences(body: StaffPreferences, principal: ReceptionDep, session: SessionDep) -> dict[str, Any]:
+    """Your own workspace settings: `shortcuts_enabled` turns the single-letter shortcuts on or off (any staff
+    role, reception included)."""
+    assert principal.staff is not None
+    user = service.set_preferences(
+        session, principal.staff.id, shortcuts_enabled=body.shortcuts_enabled, actor=principal
+    )
+    return service.user_public(user)
 
 
 @router.get("/users", response_model=list[StaffPublic])

@@ -146,11 +146,11 @@ def undo(session: Session, *, ticket_id: int, actor: Principal, window_seconds: 
     last = session.scalar(
         select(AuditEntry).where(AuditEntry.ticket_id == ticket.id).order_by(AuditEntry.id.desc()).limit(1)
     )
+    if last is not None and last.staff_id != staff.id:
+        raise Conflict(f"The last change to ticket {ticket.number} was made by someone else; only they can undo it.")
     record = (last.details or {}).get("undo") if last is not None and last.action in UNDOABLE else None
     if last is None or not isinstance(record, dict):
         raise Conflict(f"There is nothing to undo on ticket {ticket.number}: its last change cannot be undone.")
-    if last.staff_id != staff.id:
-        raise Conflict(f"The last change to ticket {ticket.number} was made by someone else; only they can undo it.")
     age = (clock.utcnow() - last.at).total_seconds()
     if age > window_seconds:
         raise Conflict(

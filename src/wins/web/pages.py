@@ -50,7 +50,15 @@ def local_time(value: datetime | None, zone: str) -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
+def since(iso: str | None) -> str:
+    """How long ago an ISO time was, for people ("4 min 05 s")."""
+    from wins import clock
+
+    return duration((clock.utcnow() - datetime.fromisoformat(iso)).total_seconds()) if iso else "—"
+
+
 templates.env.filters["duration"] = duration
+templates.env.filters["since"] = since
 templates.env.filters["local_time"] = local_time
 templates.env.globals["version"] = __version__
 templates.env.globals["build"] = full_version()  # the admin pages' footer: what runs (version and commit)
@@ -60,7 +68,7 @@ def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
     if user is None:
         return []
     rank = Role(user.role).rank
-    items = [("/staff", "Counter")]
+    items = [("/staff", "Counter" if rank >= Role.staff.rank else "Reception")]
     if rank >= Role.manager.rank:
         items += [("/dashboard", "Dashboard"), ("/reports", "Reports"), ("/admin/services", "Services"),
                   ("/admin/counters", "Counters"), ("/admin/branch", "Branch")]  # fmt: skip
@@ -122,6 +130,7 @@ def require(minimum: Role) -> Callable[[Request], Awaitable[StaffUser]]:
     return dependency
 
 
+ReceptionPage = Annotated[StaffUser, Depends(require(Role.reception))]  # every staff account
 StaffPage = Annotated[StaffUser, Depends(require(Role.staff))]
 ManagerPage = Annotated[StaffUser, Depends(require(Role.manager))]
 AdminPage = Annotated[StaffUser, Depends(require(Role.admin))]

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from wins.branches.service import get_branch
 from wins.deps import ReadSessionDep
+from wins.reports import desk
 from wins.reports import service as reports
 from wins.web.charts import Series, grouped_hbars, stacked_bars
 from wins.web.pages import ManagerPage, duration, render
@@ -80,7 +81,14 @@ def reports_page(
     return render(
         request,
         "reports.html",
-        {"title": "Reports", "r": report, "charts": _charts(report), "csv_kinds": reports.CSV_KINDS},
+        {
+            "title": "Reports",
+            "r": report,
+            "charts": _charts(report),
+            "csv_kinds": reports.CSV_KINDS,
+            "categories": desk.category_counts(session, report.branch, first_day, last_day),
+            "pauses": desk.paused_time(session, report.branch, first_day, last_day),
+        },
     )
 
 
