@@ -48,6 +48,8 @@ def category_counts(session: Session, branch: Branch, first_day: date, last_day:
     ).all()
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for key, status, count in rows:
+        if key is None:  # excluded by the query; for the type checker
+            continue
         counts[key]["issued"] += count
         counts[key][str(status)] += count
     labels = category_labels(branch.settings)
