@@ -102,6 +102,8 @@ window.WinsDesk = (function () {
         if (options.print) {
           const printed = await Wins.api("POST", `/api/v1/tickets/${r.data.id}/reprint`);
           text += printed.ok ? " Slip printed." : ` Slip not printed: ${printed.message} Tell the customer their number.`;
+        } else {
+          text += " This server prints no slips: tell the customer their number.";
         }
         result.className = "issue-result feedback-ok";
         result.textContent = text;

@@ -481,7 +481,7 @@
     dialog.showModal();
     select.focus();
   }
-  $("transfer-open").addEventListener("click", openTransfer);
+  if (canCall) $("transfer-open").addEventListener("click", openTransfer);
   $("transfer-cancel").addEventListener("click", () => dialog.close());
   $("transfer-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -526,8 +526,9 @@
       const id = Number(button.dataset.call);
       callTicket(id, button.closest("li").dataset.ticket, () => $(`call-${id}`)); // the list is redrawn: find it anew
     });
-    $("counter-choice").addEventListener("submit", (e) => {
-      e.preventDefault();
+    // A button, not a form submit: pressed before this script runs, it must not reload the page.
+    $("counter-choice").addEventListener("submit", (e) => e.preventDefault());
+    $("sit-down").addEventListener("click", () => {
       const id = Number($("counter").value) || null;
       if (!id) { say("Choose a counter in the list first, then press “Sit here”.", "err"); $("counter").focus(); return; }
       if (id === seated && sitting === null) { say(`You are already at counter ${counters.get(id).name}.`, "ok"); return; }
@@ -552,7 +553,8 @@
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || dialog.open || !shortcuts.enabled()) return;
     const tag = (e.target.tagName || "").toLowerCase();
-    if (["input", "select", "textarea"].includes(tag) || e.target.isContentEditable) return;
+    const typing = tag === "input" ? !["checkbox", "radio", "button", "submit"].includes(e.target.type) : ["select", "textarea"].includes(tag);
+    if (typing || e.target.isContentEditable) return; // letters typed into a field are text, not commands
     const handler = KEYS[e.key.toLowerCase()];
     if (handler && !e.repeat) { e.preventDefault(); handler(); }
   });
