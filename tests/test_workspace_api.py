@@ -4,13 +4,15 @@ role, wait targets and the shortcuts preference."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import Api
-from wins import clock
+from wins import clock, migrate
 from wins.branches.service import get_branch
 from wins.db import Database
 from wins.events.models import Event
@@ -246,3 +248,60 @@ def test_shortcuts_preference_is_kept_per_account(api: Api) -> None:
     assert r.status_code == 200 and r.json()["shortcuts_enabled"] is False
     assert api.get("/api/v1/auth/me", "staff")["shortcuts_enabled"] is False
     assert api.get("/api/v1/auth/me", "staff2")["shortcuts_enabled"] is True
+
+
+# -- migration 0008 on last year's data ---------------------------------------------------------------------
+
+
+def test_0008_upgrades_a_database_with_data(database_url: str) -> None:
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        command.downgrade(migrate.alembic_config(database_url), "0007")  # the test database starts at head
+        with engine.begin() as conn:
+            branch = conn.execute(
+                text(
+                    "INSERT INTO branches (name, timezone, day_rollover_hour, settings, created_at)"
+                    " VALUES ('B', 'UTC', 0, '{}', CURRENT_TIMESTAMP) RETURNING id"
+                )
+            ).scalar_one()
+            service = conn.execute(
+                text(
+                    "INSERT INTO services (branch_id, name, prefix, colour, active, priority_weight, sort_order,"
+                    " created_at) VALUES (:b, 'A', 'A', '#000000', true, 0, 0, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"b": branch},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO counters (branch_id, name, active, created_at)"
+                    " VALUES (:b, '1', true, CURRENT_TIMESTAMP)"
+                ),
+                {"b": branch},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO staff_users (username, full_name, password_hash, role, active, token_version,"
+                    " failed_logins, created_at) VALUES ('old', '', 'x', 'staff', true, 0, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tickets (branch_id, service_id, issued_service_id, business_day, seq, number,"
+                    " priority, status, tracking_token, issued_at, queue_at, call_count, transfer_count)"
+                    " VALUES (:br, :s, :s, :d, 1, 'A001', true, 'waiting', 'tok-1', CURRENT_TIMESTAMP,"
+                    " CURRENT_TIMESTAMP, 0, 0)"
+                ),
+                {"br": branch, "s": service, "d": date(2025, 11, 28)},
+            )
+        migrate.upgrade(database_url, "head")
+        with engine.connect() as conn:
+            ticket = conn.execute(text("SELECT priority, priority_category FROM tickets")).one()
+            counter = conn.execute(text("SELECT paused_at, pause_reason FROM counters")).one()
+            target = conn.execute(text("SELECT target_wait_minutes FROM services")).scalar_one()
+            shortcuts = conn.execute(text("SELECT shortcuts_enabled FROM staff_users")).scalar_one()
+            pauses = conn.execute(text("SELECT COUNT(*) FROM counter_pauses")).scalar_one()
+    finally:
+        engine.dispose()
+    assert bool(ticket[0]) is True and ticket[1] is None  # a boolean-priority ticket keeps its priority
+    assert tuple(counter) == (None, None) and target is None and pauses == 0
+    assert bool(shortcuts) is True
