@@ -53,7 +53,8 @@ def site(templates: TemplateCache, tmp_path_factory: pytest.TempPathFactory) -> 
             "WINS_LOG_LEVEL": "WARNING",
             "WINS_UNDO_SECONDS": str(UNDO_SECONDS),
         }
-        server = LiveServer(env, log_path=tmp / "server.log").start()
+        # A generous start: on a loaded 2-core box the first start can take most of a minute.
+        server = LiveServer(env, log_path=tmp / "server.log").start(timeout=120)
         try:
             with httpx.Client(base_url=server.url) as http:
                 site = Site(server, data, http)
