@@ -255,9 +255,12 @@ def test_wait_target_warns_on_the_workspace_and_the_dashboard(site: Site, new_co
         open_workspace(page, "staff2", site.data.counters["2"])  # General, Documents
         warning = page.locator('section.queue[data-service="Documents"] .over-target')
         expect(warning).to_have_text(re.compile(r"Longest wait 25 min: over the 10 min target\."))
+        site.post(f"/api/v1/counters/{site.data.counters['2']}/pause", who="staff2", json={"reason": "paperwork"})
         manager = new_context().new_page()
         sign_in(manager, "manager", next_path="/dashboard")
         expect(manager.locator("#late-alert")).to_contain_text("Documents — longest wait 25 min")
+        expect(manager.locator("#late-alert")).to_contain_text("1 counter paused.")
+        expect(manager.locator("#counter-table")).to_contain_text("paused: paperwork")
         expect(manager.locator("#late-alert")).to_contain_text("(target 10 min)")
         if TAKE_SCREENSHOTS:
             manager.screenshot(path=str(SCREENSHOTS / "staff-dashboard.png"), full_page=True)

@@ -12,6 +12,7 @@
   const kiosks = new Map(config.kiosks.map((k) => [k.id, k]));
   let counters = new Map(config.counters.map((c) => [c.id, c]));
   const canCall = config.can_call;
+  const categoryLabels = new Map(config.priority_categories.map((c) => [c.key, c.label]));
   let clockOffset = 0; // this computer's clock minus the server's, so "called 2 min ago" is right on a wrong clock
   let counterId = config.last_counter_id && counters.has(config.last_counter_id) && counters.get(config.last_counter_id).active
     ? config.last_counter_id : null;
@@ -95,8 +96,10 @@
     actions.forEach((b) => { b.disabled = !ticket; });
     if (ticket) {
       $("current-number").textContent = ticket.number;
-      const state = ticket.status === "serving" ? "Serving" : `Called${ticket.call_count > 1 ? ` (${ticket.call_count}×)` : ""}`;
-      $("current-detail").textContent = `${state} · ${ticket.service_name || ""}${ticket.priority ? " · priority" : ""}`;
+      // The call count and the time since the call are on the line below (renderTiming).
+      const state = ticket.status === "serving" ? "Serving" : "Called";
+      const category = ticket.priority_category ? categoryLabels.get(ticket.priority_category) || ticket.priority_category : "";
+      $("current-detail").textContent = `${state} · ${ticket.service_name || ""}${ticket.priority ? ` · priority${category ? `: ${category}` : ""}` : ""}`;
       $("current-number").className = `ticket-number status-${ticket.status}`;
     } else {
       $("current-number").textContent = "—";
