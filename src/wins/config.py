@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="If set, `/metrics` answers only clients in these comma-separated addresses or networks "
         "(e.g. `127.0.0.1,10.0.0.0/8`).",
     )
+    undo_seconds: int = Field(
+        10,
+        ge=0,
+        le=300,
+        description="How long staff can undo Done, No-show, Requeue or Transfer (the workspace's Undo button).",
+    )
     token_ttl_seconds: int = Field(12 * 3600, description="How long a staff API token stays valid.")
     default_service_seconds: int = Field(
         300, description="Service time assumed for a service before any ticket of it has been served."

@@ -260,6 +260,7 @@ def _require(minimum: Role):  # type: ignore[no-untyped-def]
     return dependency
 
 
+ReceptionDep = Annotated[Principal, Depends(_require(Role.reception))]  # issue and see the queue, not call
 StaffDep = Annotated[Principal, Depends(_require(Role.staff))]
 ManagerDep = Annotated[Principal, Depends(_require(Role.manager))]
 AdminDep = Annotated[Principal, Depends(_require(Role.admin))]

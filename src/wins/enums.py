@@ -7,13 +7,14 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
+    reception = "reception"  # issues tickets and sees the queue; does not call (issue 16)
     staff = "staff"
     manager = "manager"
     admin = "admin"
 
     @property
     def rank(self) -> int:
-        return {"staff": 1, "manager": 2, "admin": 3}[self.value]
+        return {"reception": 0, "staff": 1, "manager": 2, "admin": 3}[self.value]
 
 
 class DeviceKind(StrEnum):
@@ -34,3 +35,11 @@ class TicketStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         return self in (TicketStatus.waiting, TicketStatus.called, TicketStatus.serving)
+
+
+class PauseReason(StrEnum):
+    """Why a counter is paused (it takes no customers meanwhile)."""
+
+    break_ = "break"
+    paperwork = "paperwork"
+    other = "other"

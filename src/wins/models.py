@@ -2,7 +2,7 @@
 
 from wins.audit.models import AuditEntry
 from wins.branches.models import Branch
-from wins.counters.models import Counter, CounterService
+from wins.counters.models import Counter, CounterPause, CounterService
 from wins.db import Base
 from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
@@ -16,6 +16,7 @@ __all__ = [
     "Base",
     "Branch",
     "Counter",
+    "CounterPause",
     "CounterService",
     "Device",
     "DeviceKind",

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wins.enums import DeviceKind, Role
+from wins.enums import DeviceKind, PauseReason, Role
 from wins.errors import ValidationFailed
 from wins.printing.printers import NETWORK_URL_MAX, PrinterUrlError, network_printer_url
 
@@ -354,6 +354,7 @@ class ServicePublic(BaseModel):
     open_now: bool = Field(description="Takes tickets now (active, within its hours, before the last-ticket time)")
     opens_at: str | None = Field(description="When closed: the next time it takes tickets (local ISO time)")
     closes_at: str | None = Field(description="When open: when it stops taking tickets (local ISO time)")
+    target_wait_minutes: int | None = Field(None, description="Longest wait aimed for; screens warn past it")
 
 
 class ServiceCreate(Strict):
@@ -364,6 +365,9 @@ class ServiceCreate(Strict):
     priority_weight: int = Field(0, ge=-100, le=100)
     sort_order: int = Field(0, ge=-10000, le=10000)
     hours: ServiceHours | None = Field(None, description="Opening hours; null = takes tickets at any time")
+    target_wait_minutes: int | None = Field(
+        None, ge=1, le=1440, description="Longest wait aimed for, in minutes; the dashboard warns past it"
+    )
 
 
 class ServiceUpdate(Strict):
@@ -374,6 +378,7 @@ class ServiceUpdate(Strict):
     priority_weight: int | None = Field(None, ge=-100, le=100)
     sort_order: int | None = Field(None, ge=-10000, le=10000)
     hours: ServiceHours | None = Field(None, description="Opening hours; null = takes tickets at any time")
+    target_wait_minutes: int | None = Field(None, ge=1, le=1440, description="null: no target")
 
 
 class CounterPublic(BaseModel):
@@ -385,6 +390,13 @@ class CounterPublic(BaseModel):
     staff_id: int | None
     staff_name: str | None
     archived: bool = Field(description="Retired: hidden everywhere, kept in history and reports")
+    is_paused: bool = False
+    pause_reason: str | None = Field(None, description="break, paperwork or other, while paused")
+    paused_at: str | None = Field(None, description="When the pause began (ISO time)")
+
+
+class CounterPauseCreate(Strict):
+    reason: PauseReason = Field(description="break, paperwork or other")
 
 
 class CounterCreate(Strict):
@@ -503,6 +515,12 @@ class TicketHistory(BaseModel):
 class TicketCreate(Strict):
     service_id: int = Field(ge=1, le=2**31 - 1)
     priority: bool = False
+    priority_category: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^[a-z0-9_-]+$",
+        description="A key of the branch's `priority_categories` (implies `priority`; its weight orders calling)",
+    )
     language: str | None = Field(
         None,
         min_length=2,
@@ -524,6 +542,7 @@ class TicketPublic(BaseModel):
     service_id: int
     service_name: str | None
     priority: bool
+    priority_category: str | None = Field(None, description="The named priority category's key, if any")
     counter_id: int | None
     counter_name: str | None
     call_count: int
@@ -566,6 +585,13 @@ class StaffPublic(BaseModel):
     role: Role
     active: bool
     last_counter_id: int | None
+    shortcuts_enabled: bool = True
+
+
+class StaffPreferences(Strict):
+    """A staff member's own settings for the workspace (each person sets theirs)."""
+
+    shortcuts_enabled: bool = Field(description="Single-letter keyboard shortcuts in the counter workspace")
 
 
 class StaffCreate(Strict):

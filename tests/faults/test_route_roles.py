@@ -28,11 +28,12 @@ from wins.staff.models import Role, StaffUser
 from wins.staff.security import sign
 from wins.staff.service import issue_token
 
-ROLES = ("anonymous", "kiosk", "display", "staff", "manager", "admin")
+ROLES = ("anonymous", "kiosk", "display", "reception", "staff", "manager", "admin")
 EVERYONE = frozenset(ROLES)
 TOKEN = EVERYONE - {"anonymous"}
 DEVICES = frozenset({"kiosk", "display"})
 STAFF = frozenset({"staff", "manager", "admin"})
+DESK = STAFF | {"reception"}  # every staff account: reception issues tickets and sees the queue, but calls nobody
 MANAGER = frozenset({"manager", "admin"})
 ADMIN = frozenset({"admin"})
 
@@ -56,8 +57,9 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/devices/help"): STAFF,
     ("POST", "/api/v1/devices/{device_id}/help/acknowledge"): STAFF,
     ("POST", "/api/v1/auth/token"): EVERYONE,
-    ("POST", "/api/v1/auth/logout"): STAFF,
-    ("GET", "/api/v1/auth/me"): STAFF,
+    ("POST", "/api/v1/auth/logout"): DESK,
+    ("GET", "/api/v1/auth/me"): DESK,
+    ("PUT", "/api/v1/auth/me/preferences"): DESK,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
@@ -80,15 +82,18 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/v1/counters/{counter_id}"): MANAGER,
     ("POST", "/api/v1/counters/{counter_id}/open"): STAFF,
     ("POST", "/api/v1/counters/{counter_id}/close"): STAFF,
+    ("POST", "/api/v1/counters/{counter_id}/pause"): STAFF,
+    ("POST", "/api/v1/counters/{counter_id}/resume"): STAFF,
     ("POST", "/api/v1/counters/{counter_id}/call-next"): STAFF,
     ("POST", "/api/v1/counters/{counter_id}/call/{ticket_id}"): STAFF,
     ("GET", "/api/v1/counters/stranded"): MANAGER,
     ("GET", "/api/v1/tickets/history"): MANAGER,
     ("POST", "/api/v1/tickets/{ticket_id}/reassign"): MANAGER,
-    ("POST", "/api/v1/tickets/{ticket_id}/reprint"): STAFF,
-    ("POST", "/api/v1/tickets"): STAFF | {"kiosk"},
-    ("GET", "/api/v1/tickets/{ticket_id}"): STAFF | {"kiosk"},  # the kiosk only the tickets it issued
+    ("POST", "/api/v1/tickets/{ticket_id}/reprint"): DESK,
+    ("POST", "/api/v1/tickets"): DESK | {"kiosk"},
+    ("GET", "/api/v1/tickets/{ticket_id}"): DESK | {"kiosk"},  # the kiosk only the tickets it issued
     ("POST", "/api/v1/tickets/{ticket_id}/transfer"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket_id}/undo"): STAFF,
     ("POST", "/api/v1/tickets/{ticket_id}/{action}"): STAFF,
     ("GET", "/api/v1/queue"): TOKEN,
     ("GET", "/api/v1/public/tickets/{tracking_token}"): EVERYONE,
@@ -107,7 +112,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/display"): MANAGER | {"display"},
     ("GET", "/display/config"): MANAGER | {"display"},
     ("POST", "/display/stream-ticket"): MANAGER | {"display"},
-    ("GET", "/display/speech/{lang}/{number}/{counter}.wav"): STAFF | {"display"},
+    ("GET", "/display/speech/{lang}/{number}/{counter}.wav"): DESK | {"display"},
     ("GET", "/t/{tracking_token}"): EVERYONE,
     # `/` is open to all, but without a staff session its answer is the way to /login (counted as refused here).
     ("GET", "/"): STAFF,
@@ -125,8 +130,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/login"): EVERYONE,
     ("POST", "/login"): EVERYONE,
     ("GET", "/logout"): EVERYONE,
-    ("POST", "/logout"): STAFF,
-    ("GET", "/staff"): STAFF,
+    ("POST", "/logout"): DESK,
+    ("GET", "/staff"): DESK,
     ("GET", "/dashboard"): MANAGER,
     ("GET", "/dashboard/live"): MANAGER,
     ("GET", "/admin/services"): MANAGER,
@@ -218,7 +223,7 @@ class Caller:
             return {"X-Requested-With": "wins-display"}
         headers = {"Authorization": f"Bearer {self.api.data.tokens[self.role]}", "X-Requested-With": "wins-display"}
         cookies = []
-        if self.role in STAFF:
+        if self.role in DESK:
             with self.db.session(write=False) as session:
                 user = session.get(StaffUser, self.api.data.users[self.role])
                 assert user is not None
@@ -276,7 +281,7 @@ class Caller:
         elif (method, path) == ("POST", "/login"):
             headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), f"wins_login_csrf={CSRF}"]))
             kwargs["data"] = {"username": "staff2", "password": PASSWORD, "csrf_token": CSRF}
-        elif method in ("POST", "PATCH") and path.startswith("/api/"):
+        elif method in ("POST", "PATCH", "PUT") and path.startswith("/api/"):
             kwargs["json"] = API_BODIES.get(path, {})
         elif method == "POST":
             kwargs["data"] = {"csrf_token": CSRF}
@@ -298,6 +303,8 @@ API_BODIES: dict[str, Any] = {
     "/api/v1/counters/{counter_id}": {"name": "Two"},
     "/api/v1/tickets": {"service_id": 1},
     "/api/v1/tickets/{ticket_id}/transfer": {"service_id": 2},
+    "/api/v1/counters/{counter_id}/pause": {"reason": "break"},
+    "/api/v1/auth/me/preferences": {"shortcuts_enabled": True},
     "/api/v1/devices": {"name": "tv", "kind": "display"},
     "/api/v1/devices/{device_id}": {"name": "tv"},
     "/api/v1/devices/me/status": {"status": {"printer": "ok"}},

@@ -36,7 +36,7 @@ class Seeded:
 
 def seed(settings: Settings, *, timezone: str = "Europe/Paris", counters: int = 4) -> Seeded:
     """A branch with services A, B, C; counters 1..n (1: A,B  2: A,C  3: B,A  4: C,A,B …); users
-    admin/manager/staff/staff2 (password PASSWORD); a kiosk and a display device."""
+    admin/manager/staff/staff2/reception (password PASSWORD); a kiosk and a display device."""
     db = Database(settings)
     out = Seeded()
     with db.session() as session:
@@ -54,6 +54,7 @@ def seed(settings: Settings, *, timezone: str = "Europe/Paris", counters: int = 
             ("manager", Role.manager),
             ("staff", Role.staff),
             ("staff2", Role.staff),
+            ("reception", Role.reception),
         ):
             user = StaffUser(username=username, password_hash=_password_hash(), role=role)
             session.add(user)

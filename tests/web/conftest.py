@@ -105,8 +105,11 @@ def sign_in(page: Page, username: str, *, password: str = PASSWORD, next_path: s
 
 
 def open_workspace(page: Page, username: str, counter_id: int) -> None:
-    """Sign in, open the workspace and sit at a counter (through the page's own counter picker)."""
+    """Sign in, open the workspace and sit at a counter (through the page's own counter picker: choose, then
+    "Sit here")."""
     sign_in(page, username, next_path="/staff")
+    expect(page.locator("#conn")).to_have_text("Live")  # the page's script runs (and sat at a remembered counter)
     page.get_by_label("Your counter", exact=True).select_option(str(counter_id))
+    page.get_by_role("button", name="Sit here").click()
     expect(page.locator("#desk")).to_be_visible()
     expect(page.locator("#conn")).to_have_text("Live")

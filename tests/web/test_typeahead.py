@@ -182,6 +182,7 @@ def test_a_key_pressed_while_sitting_down_never_acts_on_the_old_counter(site: Si
 
     with holding(page, "/open") as held:
         page.get_by_label("Your counter", exact=True).select_option(str(site.data.counters["1"]))
+        page.get_by_role("button", name="Sit here").click()
         expect(page.locator("#desk")).to_be_hidden()  # no counter to act on until the server has seated us
         press(page, "n")
         expect(page.locator("#feedback")).to_have_text("Still sitting down at counter 1: press it again in a moment.")

@@ -41,7 +41,7 @@ def test_counter_actions_show_their_result(site: Site, new_context: Any) -> None
 
     page.get_by_role("button", name="Recall").click()
     expect(feedback(page)).to_have_text(f"Called {numbers[0]} again.")
-    expect(page.locator("#current-detail")).to_contain_text("Called (2×)")
+    expect(page.locator("#recall-count")).to_have_text("called 2 times")
 
     page.get_by_role("button", name="Start serving").click()
     expect(feedback(page)).to_have_text(f"Serving {numbers[0]}.")

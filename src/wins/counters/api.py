@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from wins.counters import seating, service, stranded
+from wins.counters import pauses, seating, service, stranded
 from wins.counters.seating import HeldChoice
 from wins.deps import (
     ManagerDep,
@@ -16,7 +16,15 @@ from wins.deps import (
     SettingsDep,
     StaffDep,
 )
-from wins.schemas import CounterCreate, CounterPublic, CounterSeat, CounterUpdate, StrandedTicket, TicketPublic
+from wins.schemas import (
+    CounterCreate,
+    CounterPauseCreate,
+    CounterPublic,
+    CounterSeat,
+    CounterUpdate,
+    StrandedTicket,
+    TicketPublic,
+)
 from wins.tickets import calling
 from wins.tickets.views import ticket_response
 
@@ -116,6 +124,21 @@ def stranded_tickets(principal: ManagerDep, session: ReadSessionDep) -> list[dic
     """Tickets held (called or serving) at a counter where nobody will finish them: nobody sits there, the
     counter is switched off, or nothing happened to the ticket for a long time (manager)."""
     return stranded.stranded_tickets(session, branch_id=principal.branch_id)
+
+
+@router.post("/counters/{counter_id}/pause", response_model=CounterPublic)
+def pause_counter(counter_id: ObjectId, body: CounterPauseCreate, principal: StaffDep, session: SessionDep) -> Any:
+    """Pause your counter with a reason (break, paperwork, other): it takes no customers until resumed, and the
+    wait estimates leave it out (the person at the counter, or a manager)."""
+    counter = pauses.pause_counter(session, counter_id, reason=body.reason, actor=principal)
+    return service.counter_public(session, counter)
+
+
+@router.post("/counters/{counter_id}/resume", response_model=CounterPublic)
+def resume_counter(counter_id: ObjectId, principal: StaffDep, session: SessionDep) -> Any:
+    """End the counter's pause: it takes customers again (the person at the counter, or a manager)."""
+    counter = pauses.resume_counter(session, counter_id, actor=principal)
+    return service.counter_public(session, counter)
 
 
 @router.post(

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wins import clock
@@ -22,6 +22,9 @@ class Counter(Base):
     # Who sits at the counter now (set when staff pick it); open counters feed the wait estimate.
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # On a pause (break, paperwork, other): call-next refuses and the wait estimate leaves the counter out.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pause_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     # Set when a used counter is retired (migration 0008); a never-used one is deleted instead.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
@@ -38,6 +41,10 @@ class Counter(Base):
     def is_open(self) -> bool:
         return self.active and self.staff_id is not None
 
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
 
 class CounterService(Base):
     """A service a counter serves, and in which order it takes it (position 0 first)."""
@@ -47,3 +54,19 @@ class CounterService(Base):
     counter_id: Mapped[int] = mapped_column(ForeignKey("counters.id", ondelete="CASCADE"), primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CounterPause(Base):
+    """One pause of a counter, from its start to its end (NULL while it lasts): the reports add them up."""
+
+    __tablename__ = "counter_pauses"
+    __table_args__ = (Index("ix_counter_pauses_day", "branch_id", "business_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    counter_id: Mapped[int] = mapped_column(ForeignKey("counters.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    business_day: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from wins import clock
 from wins.audit.service import record_change
 from wins.counters.models import Counter
-from wins.counters.service import counter_event_data
+from wins.counters.service import counter_event_data, end_pause
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import CounterTakenOver, fields_of
@@ -184,8 +184,10 @@ def _counters_for(session: Session, staff_id: int, *also: int | None) -> dict[in
             return locked
 
 
-def _leave(counters: list[Counter]) -> None:
+def _leave(session: Session, counters: list[Counter]) -> None:
+    now = clock.utcnow()
     for c in counters:
+        end_pause(session, c, now)  # a pause belongs to the person who leaves
         c.staff_id = None
         c.opened_at = None
 
@@ -215,6 +217,10 @@ def sit_down(
     actor.require_branch(counter.branch_id)
     if not counter.active:
         raise Conflict(f"Counter {counter.name} is switched off; an admin can switch it on.")
+    if calling and counter.paused_at is not None:
+        raise Conflict(
+            f"Counter {counter.name} is paused ({counter.pause_reason or 'pause'}). Resume it to call customers."
+        )
     previous = counter.staff_id
     if previous is not None and previous != staff.id and not take_over:
         raise CounterOccupied(_occupied_message(session, counter, "sit down here"))
@@ -231,7 +237,7 @@ def sit_down(
         raise TicketHeld(_held_message(session, tickets, locked, doing))
     for ticket in tickets:
         settle(session, ticket, choice, locked, actor)  # type: ignore[arg-type]  # choice is set when tickets are
-    _leave(leaving)
+    _leave(session, leaving)
     changed = list(leaving)
     if previous != staff.id:
         counter.staff_id = staff.id
@@ -281,7 +287,7 @@ def close(
         raise TicketHeld(_held_message(session, tickets, locked, f"closing counter {counter.name}"))
     for ticket in tickets:
         settle(session, ticket, choice, locked, actor)  # type: ignore[arg-type]
-    _leave([counter])
+    _leave(session, [counter])
     _counter_events(session, [counter])
     if previous is not None and previous != staff.id:
         _taken_over(session, counter, previous, staff.id, actor)
@@ -300,7 +306,7 @@ def leave_all(session: Session, *, staff_id: int, actor: Principal, choice: Held
         raise TicketHeld(_held_message(session, tickets, locked, "signing out"))
     for ticket in tickets:
         settle(session, ticket, choice, locked, actor)  # type: ignore[arg-type]
-    _leave(leaving)
+    _leave(session, leaving)
     _counter_events(session, leaving)
     for c in leaving:
         record_change(session, actor, "counter.close", {"counter_id": c.id, "sign_out": True})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select, update
@@ -9,7 +10,7 @@ from wins import clock
 from wins.audit.service import record_change
 from wins.auth import Principal, check_branch
 from wins.branches.service import get_branch
-from wins.counters.models import Counter, CounterService
+from wins.counters.models import Counter, CounterPause, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import CounterPublic, fields_of
@@ -130,6 +131,7 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
     # names this person), only another seat change.
     session.execute(select(StaffUser.id).where(StaffUser.id == staff_id).with_for_update(key_share=True))
     for other in session.scalars(select(Counter).where(Counter.staff_id == staff_id, Counter.id != counter.id)):
+        end_pause(session, other, clock.utcnow())
         other.staff_id = None
         other.opened_at = None
         record_event(session, "counter.updated", counter_event_data(session, other), branch_id=other.branch_id)
@@ -141,6 +143,7 @@ def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
 def close_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
     counter = get_counter(session, counter_id, lock=True)
     check_branch(actor, counter.branch_id)
+    end_pause(session, counter, clock.utcnow())
     counter.staff_id = None
     counter.opened_at = None
     session.flush()
@@ -208,6 +211,19 @@ def restore_counter(session: Session, counter_id: int, *, actor: Principal | Non
     return counter
 
 
+def end_pause(session: Session, counter: Counter, now: datetime) -> None:
+    """Close the counter's open pause, if any (resume, or its person leaves it; wins.counters.pauses). No event:
+    the caller writes the counter's."""
+    if counter.paused_at is None:
+        return
+    counter.paused_at = None
+    counter.pause_reason = None
+    for pause in session.scalars(
+        select(CounterPause).where(CounterPause.counter_id == counter.id, CounterPause.ended_at.is_(None))
+    ):
+        pause.ended_at = now
+
+
 def counter_public(session: Session, counter: Counter, *, staff_names: bool = True) -> dict[str, Any]:
     """A counter as the API shows it. `staff_names` False (for device tokens: kiosks and display boards, which
     sit in public view) leaves out who sits there by name; staff screens get the name."""
@@ -217,6 +233,7 @@ def counter_public(session: Session, counter: Counter, *, staff_names: bool = Tr
         counter,
         staff_name=(staff.full_name or staff.username) if staff else None,
         archived=counter.archived_at is not None,
+        paused_at=counter.paused_at.isoformat() if counter.paused_at else None,
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from wins.deps import DatabaseDep, ObjectId, PublicBaseUrlDep, SettingsDep, StaffDep
+from wins.deps import DatabaseDep, ObjectId, PublicBaseUrlDep, ReceptionDep, SettingsDep
 from wins.printing import service
 
 router = APIRouter(tags=["printing"])
@@ -34,11 +34,12 @@ class PrinterFault(PrintResultPublic):
     responses={503: {"model": PrinterFault, "description": "The printer is unreachable or cannot print"}},
 )
 def reprint_ticket(
-    ticket_id: ObjectId, principal: StaffDep, db: DatabaseDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+    ticket_id: ObjectId, principal: ReceptionDep, db: DatabaseDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Any:
     """Print the ticket's slip again on the branch's printer (`printer_url` branch setting or
-    WINS_PRINTER_URL), with the current people ahead and wait. The ticket itself is not changed. A printer
-    fault answers 503 with the printer's state and a message to show (staff)."""
+        WINS_PRINTER_URL), with the current people ahead and wait. The ticket itself is not changed. A printer
+        fault answers 503 with the printer's state and a message to show (staff, reception included: they print
+    the slip of a ticket they issue at the desk)."""
     result = service.reprint_ticket(db, ticket_id=ticket_id, settings=settings, base_url=base_url, actor=principal)
     if not result.ok:
         body = {**result.to_dict(), "detail": result.message, "code": "printer_fault"}

@@ -407,14 +407,15 @@ def report_csv(report: Report, kind: str) -> str:
 
     if kind == "tickets":
         writer.writerow([
-            "business_day", "number", "service", "status", "priority", "issued_at", "first_called_at",
-            "serving_at", "finished_at", "wait_s", "service_s", "counter", "staff", "transfers",
+            "business_day", "number", "service", "status", "priority", "priority_category", "issued_at",
+            "first_called_at", "serving_at", "finished_at", "wait_s", "service_s", "counter", "staff", "transfers",
         ])  # fmt: skip
         for t in report.tickets:
             writer.writerow([
                 t.business_day.isoformat(), t.number, names.get(t.service_id, ""), t.status, int(t.priority),
-                _local(t.issued_at, zone), _local(t.first_called_at, zone), _local(t.serving_at, zone),
-                _local(t.finished_at, zone), _fmt(wait_seconds(t), 0), _fmt(service_seconds(t), 0),
+                t.priority_category or "", _local(t.issued_at, zone), _local(t.first_called_at, zone),
+                _local(t.serving_at, zone), _local(t.finished_at, zone), _fmt(wait_seconds(t), 0),
+                _fmt(service_seconds(t), 0),
                 report.counter_names.get(t.counter_id, "") if t.counter_id else "",
                 report.staff_names.get(t.staff_id, "") if t.staff_id else "", t.transfer_count,
             ])  # fmt: skip

@@ -37,11 +37,14 @@ def create_service(body: ServiceCreate, principal: ManagerDep, session: SessionD
 def update_service(
     service_id: ObjectId, body: ServiceUpdate, principal: ManagerDep, session: SessionDep
 ) -> dict[str, Any]:
-    """Change a service: name, prefix, colour, active, priority weight, order, opening hours (manager; `"hours":
-    null` removes them: the service then takes tickets at any time)."""
+    """Change a service: name, prefix, colour, active, priority weight, order, opening hours, target wait
+    (manager; `"hours": null` removes the hours, the service then takes tickets at any time; `"target_wait_minutes":
+    null` removes the target)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "hours" in body.model_fields_set and body.hours is None:
         changes["hours"] = None
+    if "target_wait_minutes" in body.model_fields_set:
+        changes["target_wait_minutes"] = body.target_wait_minutes
     updated = service.update_service(session, service_id, changes=changes, actor=principal)
     return service.service_public(updated, get_branch(session, updated.branch_id))
 

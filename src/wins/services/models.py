@@ -29,6 +29,8 @@ class Service(Base):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     # Opening hours, a schemas.ServiceHours; NULL = takes tickets at any time (migration 0008; wins.services.hours).
     hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
+    # The longest wait the site aims for; the dashboard and the workspace warn past it (NULL: no target).
+    target_wait_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     # Set when a used service is retired (migration 0008); a never-used one is deleted instead.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)

@@ -12,9 +12,9 @@ from wins.deps import (
     HeadOfficeDep,
     ObjectId,
     ReadSessionDep,
+    ReceptionDep,
     SessionDep,
     SettingsDep,
-    StaffDep,
 )
 from wins.errors import ValidationFailed
 from wins.schemas import (
@@ -22,6 +22,7 @@ from wins.schemas import (
     StaffBranchRolePublic,
     StaffBranchRolesUpdate,
     StaffCreate,
+    StaffPreferences,
     StaffPublic,
     StaffUpdate,
     TokenPublic,
@@ -57,7 +58,7 @@ def login_for_token(
 
 
 @router.post("/auth/logout", status_code=204, responses={409: {"description": "`ticket_held`: send held_ticket"}})
-def logout(principal: StaffDep, session: SessionDep, body: HeldTicketChoice | None = None) -> Response:
+def logout(principal: ReceptionDep, session: SessionDep, body: HeldTicketChoice | None = None) -> Response:
     """Sign out: this token, and every other token and web session of the account, stop working at once
     (each carries the account's sign-in generation, which this bumps). The counter you sit at is left; if it
     holds a ticket, say what happens to it (`held_ticket`), or the answer is 409 and nothing changes."""
@@ -75,10 +76,22 @@ def logout(principal: StaffDep, session: SessionDep, body: HeldTicketChoice | No
 
 
 @router.get("/auth/me", response_model=StaffPublic)
-def who_am_i(principal: StaffDep) -> dict[str, Any]:
+def who_am_i(principal: ReceptionDep, session: ReadSessionDep) -> dict[str, Any]:
     """The signed-in staff user."""
     assert principal.staff is not None
-    return service.user_public(principal.staff)
+    # Read afresh: the principal is cached for a few seconds, and its preferences may just have changed.
+    return service.user_public(service.get_user(session, principal.staff.id))
+
+
+@router.put("/auth/me/preferences", response_model=StaffPublic)
+def set_my_preferences(body: StaffPreferences, principal: ReceptionDep, session: SessionDep) -> dict[str, Any]:
+    """Your own workspace settings: `shortcuts_enabled` turns the single-letter shortcuts on or off (any staff
+    role, reception included)."""
+    assert principal.staff is not None
+    user = service.set_preferences(
+        session, principal.staff.id, shortcuts_enabled=body.shortcuts_enabled, actor=principal
+    )
+    return service.user_public(user)
 
 
 @router.get("/users", response_model=list[StaffPublic])

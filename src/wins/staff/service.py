@@ -151,6 +151,15 @@ def sign_in(db: Database, *, username: str, password: str, client: str, limits: 
     return user
 
 
+def set_preferences(session: Session, user_id: int, *, shortcuts_enabled: bool, actor: Principal) -> StaffUser:
+    """A staff member's own workspace settings (single-letter shortcuts on or off), kept for every device."""
+    user = get_user(session, user_id)
+    user.shortcuts_enabled = shortcuts_enabled
+    session.flush()
+    record_change(session, actor, "staff.preferences", {"staff_id": user.id, "shortcuts_enabled": shortcuts_enabled})
+    return user
+
+
 def sign_out(session: Session, user_id: int, *, actor: Principal | None) -> StaffUser:
     """End every sign-in of this account: its web sessions and API tokens all carry `token_version`."""
     user = get_user(session, user_id)

@@ -51,7 +51,7 @@ async def issue_ticket(
     """Issue a ticket for a service (kiosk device or staff). Send a fresh `Idempotency-Key` per customer
     tap: repeating it returns the same ticket (200) instead of issuing a second one."""
 
-    if db.is_sqlite:
+    if db.is_sqlite and body.priority_category is None:  # a category is checked against the branch: below
         try:
             view, created = issuing.issue_on_loop(db, settings, principal, body, idempotency_key)
         except WriteLockBusy:
@@ -68,6 +68,7 @@ async def issue_ticket(
             idempotency_key=idempotency_key,
             language=body.language,
             settings=settings,
+            priority_category=body.priority_category,
         )
         return issuing.issued_view(session, issued, settings=settings), issued.created
 
@@ -138,6 +139,24 @@ def reassign_ticket(
     """Hand a ticket held at a counter (typically a stranded one) to another open counter that holds none:
     it is called there, and the display announces the new counter (manager)."""
     ticket = stranded.reassign(session, ticket_id=ticket_id, counter_id=body.counter_id, actor=principal)
+    return ticket_response(session, ticket, settings, base_url)
+
+
+@router.post(
+    "/tickets/{ticket_id}/undo",
+    response_model=TicketPublic,
+    responses={409: {"description": "Too late, someone else's change, or the ticket changed since"}},
+)
+def undo_ticket_action(
+    ticket_id: ObjectId,
+    principal: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> dict[str, Any]:
+    """Undo your own last Done, No-show, Requeue or Transfer of this ticket within `WINS_UNDO_SECONDS` (10 s by
+    default): the ticket goes back to its status, counter and queue place before it (staff)."""
+    ticket = transitions.undo(session, ticket_id=ticket_id, actor=principal, window_seconds=settings.undo_seconds)
     return ticket_response(session, ticket, settings, base_url)
 
 

@@ -1,5 +1,6 @@
 """Call-next and calling a ticket out of order: finish what the counter holds, then claim the next waiting ticket
-it serves, in the documented order (priority, service weight, the counter's service order, time in the queue).
+it serves, in the documented order (priority, the priority category's weight, service weight, the counter's service
+order, time in the queue: `calling_order`).
 
 Concurrency: the counter row is locked; on PostgreSQL the ticket is claimed with `FOR UPDATE SKIP LOCKED`, so
 two counters never get one ticket; on SQLite every write transaction is `BEGIN IMMEDIATE`, so claims are serial.
@@ -10,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, select
 from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.audit.service import record as audit
 from wins.auth import Principal
+from wins.branches.models import Branch
 from wins.branches.service import get_branch, today
 from wins.counters.models import Counter, CounterService
 from wins.counters.seating import HeldChoice, sit_down
@@ -35,8 +37,41 @@ def _finish_held(session: Session, counter: Counter, actor: Principal, now: date
         apply_transition(session, ticket, FINISH_HELD, actor, now=now)
 
 
-def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
-    query = (
+def category_weights(settings: dict[str, Any]) -> dict[str, int]:
+    """Each named priority category's weight (the branch setting `priority_categories`). A malformed entry is
+    skipped, so a bad setting never stops calling (the setting is checked when it is saved)."""
+    weights: dict[str, int] = {}
+    for entry in settings.get("priority_categories") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            weight = entry.get("weight", 0)
+            weights[entry["key"]] = weight if isinstance(weight, int) else 0
+    return weights
+
+
+def category_labels(settings: dict[str, Any], language: str = "en") -> dict[str, str]:
+    """Each named priority category's label for staff screens (in `language`, else its first one)."""
+    labels: dict[str, str] = {}
+    for entry in settings.get("priority_categories") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            label = entry.get("label")
+            if isinstance(label, dict):
+                label = label.get(language) or next(iter(label.values()), None)
+            labels[entry["key"]] = label if isinstance(label, str) and label else entry["key"]
+    return labels
+
+
+def category_weight(weights: dict[str, int]) -> Any:
+    """The SQL expression of a ticket's category weight (0 without a category)."""
+    if not weights:
+        return literal(0)
+    return case(weights, value=Ticket.priority_category, else_=0)
+
+
+def calling_order(counter: Counter, day: Any, weights: dict[str, int]) -> Any:
+    """The waiting tickets `counter` takes, in the order call-next takes them: priority first, then the priority
+    category's weight, the service's weight, the counter's service order, time in the queue. The one home of
+    this rule: call-next uses it, and so does the workspace's "next" marker (`next_for_counter`)."""
+    return (
         select(Ticket)
         .join(
             CounterService, (CounterService.service_id == Ticket.service_id) & (CounterService.counter_id == counter.id)
@@ -45,14 +80,32 @@ def _waiting_query(counter: Counter, day: Any, *, postgres: bool) -> Any:
         # No `Service.active` test: a service that stopped issuing still has its waiting tickets called (issue 13).
         .where(Ticket.status == TicketStatus.waiting, Ticket.business_day == day)
         .order_by(
-            Ticket.priority.desc(), Service.priority_weight.desc(), CounterService.position, Ticket.queue_at, Ticket.id
+            Ticket.priority.desc(),
+            category_weight(weights).desc(),
+            Service.priority_weight.desc(),
+            CounterService.position,
+            Ticket.queue_at,
+            Ticket.id,
         )
-        .limit(1)
     )
+
+
+def _waiting_query(counter: Counter, branch: Branch, *, postgres: bool) -> Any:
+    query = calling_order(counter, today(branch), category_weights(branch.settings)).limit(1)
     if postgres:
         # Another counter's claim in flight is skipped, not waited for: no two counters get one ticket.
         query = query.with_for_update(skip_locked=True, of=Ticket)
     return query
+
+
+def next_for_counter(session: Session, counter: Counter, branch: Branch) -> int | None:
+    """The id of the ticket call-next would take at `counter` now (read only; nothing is claimed)."""
+    if not counter.active or counter.paused_at is not None:
+        return None
+    ticket_id: int | None = session.scalar(
+        calling_order(counter, today(branch), category_weights(branch.settings)).with_only_columns(Ticket.id).limit(1)
+    )
+    return ticket_id
 
 
 def call_next(
@@ -69,7 +122,7 @@ def call_next(
     branch = get_branch(session, counter.branch_id)
     now = clock.utcnow()
     _finish_held(session, counter, actor, now)
-    ticket: Ticket | None = session.scalar(_waiting_query(counter, today(branch), postgres=_is_pg(session)))
+    ticket: Ticket | None = session.scalar(_waiting_query(counter, branch, postgres=_is_pg(session)))
     if ticket is None:
         audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
         return None

@@ -85,7 +85,12 @@ def service_load(session: Session, service_id: int, *, sample_size: int, default
     open_rows = session.execute(
         select(Counter.id, CounterService.position)
         .join(CounterService, CounterService.counter_id == Counter.id)
-        .where(CounterService.service_id == service_id, Counter.active.is_(True), Counter.staff_id.is_not(None))
+        .where(
+            CounterService.service_id == service_id,
+            Counter.active.is_(True),
+            Counter.staff_id.is_not(None),
+            Counter.paused_at.is_(None),  # a paused counter takes nobody (issue 16)
+        )
     ).all()
     open_ids = [row[0] for row in open_rows]
     busy = (

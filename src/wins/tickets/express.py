@@ -113,6 +113,8 @@ class IssueExpressLane:
             data = TicketCreate.model_validate(json.loads(body))
         except (ValueError, ValidationError, RecursionError):  # JSON errors, nesting too deep: the route words them
             return None
+        if data.priority_category is not None:  # checked against the branch's categories: the route does it
+            return None
         state = request.app.state
         try:
             view, created = issue_on_loop(state.db, state.settings, principal, data, key)

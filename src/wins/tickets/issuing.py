@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from wins import clock, db_flags
 from wins.audit.models import AuditEntry
 from wins.auth import Principal
+from wins.branches.models import Branch
 from wins.config import Settings
 from wins.db import Database, RawStatement, RawTransaction
+from wins.devices.kiosk import priority_categories
 from wins.devices.models import DeviceKind
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, EVENTS
@@ -69,6 +71,7 @@ _TICKET_COLUMNS = [
     "seq",
     "number",
     "priority",
+    "priority_category",
     "status",
     "tracking_token",
     "idempotency_key",
@@ -200,6 +203,7 @@ def issue_with(
     idempotency_key: str | None,
     language: str | None,
     load: est.ServiceLoad | None = None,
+    priority_category: str | None = None,
 ) -> Issued:
     """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False).
     `load` is needed only by a service that stops issuing when the wait passes its closing time."""
@@ -228,6 +232,7 @@ def issue_with(
         "seq": seq,
         "number": f"{service.prefix}{seq:03d}",
         "priority": priority,
+        "priority_category": priority_category,
         "status": TicketStatus.waiting.value,
         "tracking_token": new_tracking_token(),
         "idempotency_key": idempotency_key,
@@ -288,11 +293,16 @@ def issue(
     idempotency_key: str | None = None,
     language: str | None = None,
     settings: Settings | None = None,
+    priority_category: str | None = None,
 ) -> Issued:
     """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket.
-    `settings` (the wait estimate's) matter only to a service that stops issuing when the wait passes closing."""
+    `settings` (the wait estimate's) matter only to a service that stops issuing when the wait passes closing. A
+    `priority_category` (a key of the branch's `priority_categories`) makes it a priority ticket."""
     may_issue(actor)
     service = service_info(session, service_id)
+    if priority_category is not None:
+        check_category(session, service, priority_category, actor=actor)
+        priority = True
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
     # Two requests with one key at once (PostgreSQL): the second waits on the first's ticket in the unique index,
     # fails when it commits (uq_tickets_idempotency_scope_key), and wins.retry runs it again: it then finds the
@@ -302,8 +312,27 @@ def issue(
         load = service_load(session, service.id, settings=settings or Settings())
     db_flags.note_load_neutral(session)
     return issue_with(
-        session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language, load=load
+        session_sql(session),
+        service,
+        actor=actor,
+        priority=priority,
+        idempotency_key=key,
+        language=language,
+        load=load,
+        priority_category=priority_category,
     )
+
+
+def check_category(session: Session, service: ServiceInfo, key: str, *, actor: Principal) -> None:
+    """A named priority category must be one of the branch's; a kiosk may only use those offered on kiosks."""
+    branch = session.get(Branch, service.branch_id)
+    categories = {c.key: c for c in priority_categories(branch.settings if branch else {})}
+    category = categories.get(key)
+    if category is None:
+        known = ", ".join(categories) or "none are set up (a manager adds them in the branch settings)"
+        raise ValidationFailed(f"Unknown priority category {key!r}. The branch's categories: {known}.")
+    if actor.staff is None and not (category.on_kiosk and _kiosk_may_prioritise(actor)):
+        raise ValidationFailed(f"The priority category {key!r} is for staff to give (not offered on kiosks).")
 
 
 def new_ticket_view(issued: Issued, load: est.ServiceLoad) -> dict[str, Any]:

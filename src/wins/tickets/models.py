@@ -55,6 +55,9 @@ class Ticket(Base):
     seq: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(12))
     priority: Mapped[bool] = mapped_column(Boolean, default=False, active_history=True)
+    # The named priority category (a key of the branch setting `priority_categories`); NULL for none. Its weight
+    # orders calling (tickets.calling.calling_order). Migration 0008.
+    priority_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.waiting, active_history=True)
     tracking_token: Mapped[str] = mapped_column(String(43), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -17,6 +17,7 @@ from wins.counters.service import counter_public
 from wins.services.models import Service
 from wins.tickets import estimate as est
 from wins.tickets.caches import service_load
+from wins.tickets.calling import category_labels, category_weight, category_weights, next_for_counter
 from wins.tickets.models import IS_HELD, Ticket, TicketStatus
 from wins.tickets.views import ticket_event_data
 
@@ -36,10 +37,12 @@ def queue_snapshot(
     branch: Branch = get_branch(session, branch_id)
     day = today(branch)
     now = clock.utcnow()
+    weights = category_weights(branch.settings)
+    labels = category_labels(branch.settings)
     waiting = session.scalars(
         select(Ticket)
         .where(Ticket.branch_id == branch.id, Ticket.business_day == day, Ticket.status == TicketStatus.waiting)
-        .order_by(Ticket.priority.desc(), Ticket.queue_at, Ticket.id)
+        .order_by(Ticket.priority.desc(), category_weight(weights).desc(), Ticket.queue_at, Ticket.id)
     ).all()
     services = session.scalars(
         select(Service)
@@ -60,14 +63,15 @@ def queue_snapshot(
     for s in services:
         tickets = by_service.get(s.id, [])
         load = service_load(session, s.id, settings=settings)
+        longest = int((now - min(t.issued_at for t in tickets)).total_seconds()) if tickets else 0
         service_rows.append(
             {
                 **service_public(s, branch),
                 "waiting_count": len(tickets),
                 "served_today": served_today.get(s.id, 0),
-                "longest_wait_seconds": int((now - min(t.issued_at for t in tickets)).total_seconds())
-                if tickets
-                else 0,
+                "longest_wait_seconds": longest,
+                # The oldest wait has passed the service's target (the dashboard and the workspace warn).
+                "over_target": bool(s.target_wait_minutes and longest > s.target_wait_minutes * 60),
                 "mean_service_seconds": round(load.mean_service_seconds),
                 "open_counters": load.open_counters,
                 "tickets": [
@@ -75,6 +79,8 @@ def queue_snapshot(
                         "id": t.id,
                         "number": t.number,
                         "priority": t.priority,
+                        "priority_category": t.priority_category,
+                        "priority_label": labels.get(t.priority_category or ""),
                         "issued_at": t.issued_at.isoformat(),
                         "queue_at": t.queue_at.isoformat(),
                         "position": i + 1,
@@ -102,6 +108,8 @@ def queue_snapshot(
             {
                 **counter_public(session, c, staff_names=staff_names),
                 "ticket": ticket_event_data(session, held_ticket) if held_ticket else None,
+                # Whom "Call next" takes at this counter now, by call-next's own rule (tickets.calling).
+                "next_ticket_id": next_for_counter(session, c, branch),
             }
         )
     recent = session.scalars(
@@ -112,6 +120,7 @@ def queue_snapshot(
     ).all()
     return {
         "branch": {"id": branch.id, "name": branch.name, "timezone": branch.timezone, "business_day": day.isoformat()},
+        "priority_categories": [{"key": key, "label": label} for key, label in labels.items()],
         "services": service_rows,
         "counters": counter_rows,
         "recent_calls": [ticket_event_data(session, t) for t in recent],

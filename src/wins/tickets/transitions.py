@@ -1,6 +1,6 @@
 """Moving a ticket along the state machine (wins.tickets.states): staff actions (recall, start, complete, no-show,
-requeue, cancel), the customer's own cancel, and transfers to another service. Each change writes its event and,
-for staff, its audit entry."""
+requeue, cancel), the customer's own cancel, transfers to another service, and undoing the last of these for a few
+seconds. Each change writes its event and, for staff, its audit entry."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wins import clock, db_flags
+from wins.audit.models import AuditEntry
 from wins.audit.service import record as audit
 from wins.auth import Principal
+from wins.counters.models import Counter
 from wins.errors import Conflict, InvalidTransition, ValidationFailed
 from wins.events.service import record_event
 from wins.services.service import get_service
-from wins.tickets.models import Ticket, TicketStatus
+from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
 from wins.tickets.states import FINISHED, Action, Transition, check_allowed
 from wins.tickets.views import get_by_tracking_token, get_ticket, ticket_event_data
 
@@ -34,8 +37,11 @@ def apply_transition(
     *,
     now: datetime,
     details: dict[str, Any] | None = None,
+    undo_from: dict[str, Any] | None = None,
 ) -> None:
-    """Move the ticket along `rule` (already checked), then write its event and the staff's audit entry."""
+    """Move the ticket along `rule` (already checked), then write its event and the staff's audit entry.
+    `undo_from`: the ticket's state before the action (`undo_state`), kept in the audit entry with the state after
+    it, so the same person can undo it for a few seconds (`undo`)."""
     event = rule.event
     if rule.apply is not None:
         details = {**(rule.apply(ticket, now) or {}), **(details or {})} or None
@@ -44,6 +50,8 @@ def apply_transition(
     if rule.target in FINISHED:
         ticket.finished_at = now
     session.flush()
+    if undo_from is not None:
+        details = {**(details or {}), "undo": {"before": undo_from, "after": undo_state(ticket)}}
     data = ticket_event_data(session, ticket)
     record_event(session, event, data, branch_id=ticket.branch_id)
     if actor.staff is not None:
@@ -65,7 +73,8 @@ def transition(session: Session, *, ticket_id: int, action: Action, actor: Princ
     ticket = get_ticket(session, ticket_id, lock=True)
     actor.require_branch(ticket.branch_id)
     rule = check_allowed(ticket, action)
-    apply_transition(session, ticket, rule, actor, now=clock.utcnow())
+    before = undo_state(ticket) if rule.event in UNDOABLE else None
+    apply_transition(session, ticket, rule, actor, now=clock.utcnow(), undo_from=before)
     return ticket
 
 
@@ -101,6 +110,7 @@ def transfer_locked(
     if not target.active:
         raise Conflict(f"{target.name} is not taking tickets right now.")
     now = clock.utcnow()
+    before = undo_state(ticket)
     from_service, from_counter = ticket.service_id, ticket.counter_id
     ticket.service_id = target.id
     ticket.counter_id = None
@@ -115,5 +125,80 @@ def transfer_locked(
         actor,
         now=now,
         details={"from_service_id": from_service, "from_counter_id": from_counter, "to_end": to_end},
+        undo_from=before,
     )
     return ticket
+
+
+# -- undo ---------------------------------------------------------------------------------------------
+# Done, No-show, Requeue and Transfer sit on neighbouring keys, and a no-show is final: the person who did one
+# can take it back for `WINS_UNDO_SECONDS`, as long as nothing else touched the ticket since. The audit entry of
+# the action holds the state before and after it; the undo restores "before" and writes its own entry and event.
+
+UNDOABLE = frozenset({"ticket.done", "ticket.no_show", "ticket.requeued", "ticket.transferred"})
+_UNDO_FIELDS = ("status", "service_id", "counter_id", "serving_at", "finished_at", "queue_at", "transfer_count")
+
+
+def undo_state(ticket: Ticket) -> dict[str, Any]:
+    """What an undo puts back (times as ISO text: the audit details are JSON)."""
+    state: dict[str, Any] = {}
+    for name in _UNDO_FIELDS:
+        value = getattr(ticket, name)
+        state[name] = value.isoformat() if isinstance(value, datetime) else value
+    return state
+
+
+def undo(session: Session, *, ticket_id: int, actor: Principal, window_seconds: int) -> Ticket:
+    """Take back the caller's last Done, No-show, Requeue or Transfer of this ticket, within the window.
+    409 when it is too late, the last change was someone else's (or not undoable), or the ticket moved since."""
+    staff = actor.require_staff()
+    ticket = get_ticket(session, ticket_id, lock=True)
+    last = session.scalar(
+        select(AuditEntry).where(AuditEntry.ticket_id == ticket.id).order_by(AuditEntry.id.desc()).limit(1)
+    )
+    if last is not None and last.staff_id != staff.id:
+        raise Conflict(f"The last change to ticket {ticket.number} was made by someone else; only they can undo it.")
+    record = (last.details or {}).get("undo") if last is not None and last.action in UNDOABLE else None
+    if last is None or not isinstance(record, dict):
+        raise Conflict(f"There is nothing to undo on ticket {ticket.number}: its last change cannot be undone.")
+    age = (clock.utcnow() - last.at).total_seconds()
+    if age > window_seconds:
+        raise Conflict(
+            f"Too late to undo ticket {ticket.number} (undo lasts {window_seconds} s). Call it again by its number "
+            "if it should come back."
+        )
+    if undo_state(ticket) != record["after"]:
+        raise Conflict(
+            f"Ticket {ticket.number} has changed since (it is {ticket.status.replace('_', '-')}); not undone."
+        )
+    before = record["before"]
+    counter_id = before["counter_id"]
+    if before["status"] in HELD and counter_id is not None:
+        holder = session.scalar(select(Ticket).where(Ticket.counter_id == counter_id, IS_HELD, Ticket.id != ticket.id))
+        if holder is not None:
+            raise Conflict(
+                f"Counter {_counter_name(session, counter_id)} holds ticket {holder.number} now; finish it before "
+                f"undoing {ticket.number}."
+            )
+    for name in _UNDO_FIELDS:
+        value = before[name]
+        if name.endswith("_at") and value is not None:
+            value = datetime.fromisoformat(value)
+        setattr(ticket, name, value)
+    db_flags.note_load_changed(session)
+    session.flush()
+    record_event(session, "ticket.restored", ticket_event_data(session, ticket), branch_id=ticket.branch_id)
+    audit(
+        session,
+        actor=actor,
+        action="ticket.undo",
+        ticket_id=ticket.id,
+        details={"undid": last.action, "audit_id": last.id, "counter_id": ticket.counter_id},
+    )
+    logger.info("undo of %s on %s by %s", last.action, ticket.number, actor.label)
+    return ticket
+
+
+def _counter_name(session: Session, counter_id: int) -> str:
+    counter = session.get(Counter, counter_id)
+    return counter.name if counter else str(counter_id)

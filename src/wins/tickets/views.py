@@ -70,6 +70,8 @@ class TicketRow(Protocol):
     @property
     def priority(self) -> bool: ...
     @property
+    def priority_category(self) -> str | None: ...
+    @property
     def counter_id(self) -> int | None: ...
     @property
     def call_count(self) -> int: ...
@@ -105,6 +107,7 @@ def ticket_payload(t: TicketRow, *, service_name: str | None, counter_name: str 
         "service_id": t.service_id,
         "service_name": service_name,
         "priority": t.priority,
+        "priority_category": t.priority_category,
         "counter_id": t.counter_id,
         "counter_name": counter_name,
         "call_count": t.call_count,

@@ -84,6 +84,11 @@ def _int(form: FormData, name: str, label: str, default: int = 0) -> int:
     return _whole(raw, label) if raw else default
 
 
+def _optional_int(form: FormData, name: str, label: str) -> int | None:
+    raw = _text(form, name)
+    return _whole(raw, label) if raw else None
+
+
 def _ids(form: FormData, name: str, label: str) -> list[int]:
     return [_whole(value.strip(), label) for value in form.getlist(name) if isinstance(value, str) and value.strip()]
 
@@ -103,7 +108,7 @@ def _checked(form: FormData, name: str) -> bool:
 def _role(form: FormData) -> Role:
     role = _text(form, "role", "staff")
     if role not in Role.__members__:
-        raise ValidationFailed("Choose a role: staff, manager or admin.")
+        raise ValidationFailed("Choose a role: reception, staff, manager or admin.")
     return Role(role)
 
 
@@ -146,6 +151,7 @@ def _service_values(form: FormData, model: type[ServiceCreate | ServiceUpdate]) 
         "active": _checked(form, "active"),
         "priority_weight": _int(form, "priority_weight", "Priority weight"),
         "sort_order": _int(form, "sort_order", "Order"),
+        "target_wait_minutes": _optional_int(form, "target_wait_minutes", "Target wait"),
     }, partial=True)  # fmt: skip
 
 

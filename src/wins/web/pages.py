@@ -55,7 +55,15 @@ def local_time(value: datetime | None, zone: str) -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
+def since(iso: str | None) -> str:
+    """How long ago an ISO time was, for people ("4 min 05 s")."""
+    from wins import clock
+
+    return duration((clock.utcnow() - datetime.fromisoformat(iso)).total_seconds()) if iso else "—"
+
+
 templates.env.filters["duration"] = duration
+templates.env.filters["since"] = since
 templates.env.filters["local_time"] = local_time
 templates.env.globals["version"] = __version__
 templates.env.globals["build"] = full_version()  # the admin pages' footer: what runs (version and commit)
@@ -66,7 +74,7 @@ def nav_items(user: StaffUser | None, role: Role | None = None) -> list[tuple[st
     if user is None:
         return []
     rank = (role or Role(user.role)).rank
-    items = [("/staff", "Counter")]
+    items = [("/staff", "Counter" if rank >= Role.staff.rank else "Reception")]
     if rank >= Role.manager.rank:
         items += [("/dashboard", "Dashboard"), ("/reports", "Reports"), ("/admin/services", "Services"),
                   ("/admin/counters", "Counters"), ("/admin/branch", "Branch")]  # fmt: skip
@@ -155,6 +163,9 @@ def page_actor(request: Request) -> Principal:
 def page_branch(request: Request) -> int | None:
     """The branch a page shows and changes (after `require`)."""
     return page_actor(request).branch_id
+
+
+ReceptionPage = Annotated[StaffUser, Depends(require(Role.reception))]  # every staff account
 
 
 StaffPage = Annotated[StaffUser, Depends(require(Role.staff))]

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from wins.branches.service import get_branch, today
 from wins.deps import ReadSessionDep
 from wins.errors import WinsError
+from wins.reports import desk
 from wins.reports import service as reports
 from wins.tickets import history
 from wins.web.charts import Series, grouped_hbars, stacked_bars
@@ -83,7 +84,14 @@ def reports_page(
     return render(
         request,
         "reports.html",
-        {"title": "Reports", "r": report, "charts": _charts(report), "csv_kinds": reports.CSV_KINDS},
+        {
+            "title": "Reports",
+            "r": report,
+            "charts": _charts(report),
+            "csv_kinds": reports.CSV_KINDS,
+            "categories": desk.category_counts(session, report.branch, first_day, last_day),
+            "pauses": desk.paused_time(session, report.branch, first_day, last_day),
+        },
     )
 
 

@@ -16,13 +16,15 @@ from wins.counters.stranded import stranded_tickets
 from wins.deps import DatabaseDep, ReadSessionDep, SessionDep, SettingsDep
 from wins.devices.models import DeviceKind
 from wins.devices.service import list_devices
+from wins.enums import PauseReason
 from wins.errors import ValidationFailed, WinsError
 from wins.services.service import list_services, service_public
 from wins.staff import service as staff_service
 from wins.staff.models import Role, StaffUser
 from wins.staff.throttle import Limits
+from wins.tickets.calling import category_labels
 from wins.tickets.snapshot import queue_snapshot
-from wins.web.pages import ManagerPage, StaffPage, page_branch, render
+from wins.web.pages import ManagerPage, ReceptionPage, page_branch, render
 from wins.web.session import (
     LOGIN_CSRF_COOKIE,
     end_session,
@@ -35,6 +37,7 @@ from wins.web.session import (
 )
 
 logger = logging.getLogger(__name__)
+PAUSE_LABELS = {PauseReason.break_: "Break", PauseReason.paperwork: "Paperwork", PauseReason.other: "Other"}
 router = APIRouter(include_in_schema=False)
 REPRINT_PATH = "/api/v1/tickets/{ticket_id}/reprint"
 
@@ -47,7 +50,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _home(user: StaffUser) -> str:
-    return "/dashboard" if Role(user.role).rank >= Role.manager.rank else "/staff"
+    return "/dashboard" if Role(user.role).rank >= Role.manager.rank else "/staff"  # reception: /staff too
 
 
 def _login_page(request: Request, *, next_url: str, error: str = "", username: str = "", status: int = 200) -> Response:
@@ -137,7 +140,7 @@ def logout_page(request: Request, session: ReadSessionDep) -> Response:
 @router.post("/logout")
 def logout(
     request: Request,
-    user: StaffPage,
+    user: ReceptionPage,
     session: SessionDep,
     held_ticket: Annotated[str, Form(max_length=20)] = "",
     transfer_to: Annotated[str, Form(max_length=40)] = "",
@@ -186,15 +189,24 @@ def _kiosk_status(session: Any, branch_id: int | None) -> list[dict[str, Any]]:
 
 
 @router.get("/staff")
-def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Response:
+def workspace(request: Request, user: ReceptionPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """The counter workspace. The page is a shell: its script fetches the queue from the REST API and follows
     the event stream, and every button calls the same REST API the other clients use."""
     branch = get_branch(session, page_branch(request))
     services = [service_public(s, branch) for s in list_services(session, branch_id=branch.id)]
     counters = [counter_public(session, c) for c in list_counters(session, branch_id=branch.id)]
+    can_call = Role(user.role).rank >= Role.staff.rank
     config = {
-        "user": {"id": user.id, "name": user.full_name or user.username},
-        "last_counter_id": user.last_counter_id,
+        "user": {"id": user.id, "name": user.full_name or user.username, "role": user.role},
+        # Reception issues tickets and sees the queue; calling needs the staff role.
+        "can_call": can_call,
+        "shortcuts": user.shortcuts_enabled,
+        "undo_seconds": settings.undo_seconds,
+        # Staff may give any of the branch's named priority categories (the kiosk only those marked on_kiosk).
+        "priority_categories": [
+            {"key": key, "label": label} for key, label in category_labels(branch.settings).items()
+        ],
+        "last_counter_id": user.last_counter_id if can_call else None,
         "counters": counters,
         "services": services,
         "kiosks": _kiosk_status(session, branch.id),
@@ -204,7 +216,13 @@ def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Res
     return render(
         request,
         "staff.html",
-        {"title": "Counter", "branch": branch_public(branch), "config": config, "counters": counters},
+        {
+            "title": "Counter" if can_call else "Reception",
+            "branch": branch_public(branch),
+            "config": config,
+            "counters": counters,
+            "pause_reasons": [(r.value, PAUSE_LABELS[r]) for r in PauseReason],
+        },
     )
 
 

@@ -1,5 +1,8 @@
 /* The counter workspace. It shows what /api/v1/queue says, acts through the REST API, and re-reads the queue
- * whenever the event stream reports a change. It decides nothing itself: the server says what is allowed. */
+ * whenever the event stream reports a change. It decides nothing itself: the server says what is allowed, and
+ * whom "Call next" takes (each counter's `next_ticket_id`, computed by call-next's own rule).
+ * The Undo toast, desk issuing, the shortcuts preference and "called … ago" live in desk-parts.js (WinsDesk).
+ * Reception accounts (config.can_call false) get the queue and issuing only. */
 "use strict";
 
 (function () {
@@ -8,6 +11,9 @@
   const services = new Map(config.services.map((s) => [s.id, s]));
   const kiosks = new Map(config.kiosks.map((k) => [k.id, k]));
   let counters = new Map(config.counters.map((c) => [c.id, c]));
+  const canCall = config.can_call;
+  const categoryLabels = new Map(config.priority_categories.map((c) => [c.key, c.label]));
+  let clockOffset = 0; // this computer's clock minus the server's, so "called 2 min ago" is right on a wrong clock
   let counterId = config.last_counter_id && counters.has(config.last_counter_id) && counters.get(config.last_counter_id).active
     ? config.last_counter_id : null;
   let sitting = null; // a counter chosen, not yet confirmed by the server
@@ -54,6 +60,7 @@
       if (r.ok) {
         snapshot = r.data;
         fetchedAt = Date.now();
+        clockOffset = fetchedAt - Date.parse(snapshot.generated_at);
         counters = new Map(snapshot.counters.map((c) => [c.id, c]));
         for (const s of snapshot.services) services.set(s.id, s);
         render();
@@ -76,10 +83,11 @@
 
   // -- drawing -------------------------------------------------------------------------------------------
   function render() {
+    if (!canCall) { renderQueues(null); renderKiosks(); return; }
     const counter = counterId ? counters.get(counterId) : null;
     $("no-counter").hidden = !!counter || sitting !== null;
     $("desk").hidden = !counter;
-    $("counter").value = sitting !== null ? String(sitting) : counter ? String(counter.id) : "";
+    markCounterChoices();
     $("leave-counter").hidden = !counter;
     const names = counter ? counter.service_ids.map((id) => services.get(id)).filter(Boolean).map((s) => s.name) : [];
     $("counter-services").textContent = counter ? (names.length ? `Calls ${names.join(", ")}` : "This counter calls no service yet") : "";
@@ -89,16 +97,78 @@
     actions.forEach((b) => { b.disabled = !ticket; });
     if (ticket) {
       $("current-number").textContent = ticket.number;
-      const state = ticket.status === "serving" ? "Serving" : `Called${ticket.call_count > 1 ? ` (${ticket.call_count}×)` : ""}`;
-      $("current-detail").textContent = `${state} · ${ticket.service_name || ""}${ticket.priority ? " · priority" : ""}`;
+      // The call count and the time since the call are on the line below (renderTiming).
+      const state = ticket.status === "serving" ? "Serving" : "Called";
+      const category = ticket.priority_category ? categoryLabels.get(ticket.priority_category) || ticket.priority_category : "";
+      $("current-detail").textContent = `${state} · ${ticket.service_name || ""}${ticket.priority ? ` · priority${category ? `: ${category}` : ""}` : ""}`;
       $("current-number").className = `ticket-number status-${ticket.status}`;
     } else {
       $("current-number").textContent = "—";
       $("current-number").className = "ticket-number";
       $("current-detail").textContent = counter ? "Nobody at your counter. Press N or “Call next” for the next customer." : "";
     }
+    renderTiming();
+    renderPause(counter);
+    renderNextUp(counter);
     renderQueues(counter);
     renderKiosks();
+  }
+
+  // The counter list says which counters are taken (and by whom), paused or switched off. Choosing one is a
+  // separate, deliberate step ("Sit here"): arrowing through the list seats you nowhere.
+  function markCounterChoices() {
+    for (const option of $("counter").options) {
+      const c = option.value && counters.get(Number(option.value));
+      if (!c) continue;
+      let note = "";
+      if (!c.active) note = " (switched off)";
+      else if (c.staff_id === config.user.id) note = " — you";
+      else if (c.staff_id) note = ` — taken by ${c.staff_name || "someone"}`;
+      if (c.active && c.is_paused) note += " (paused)";
+      option.textContent = `Counter ${c.name}${note}`;
+      option.disabled = !c.active;
+    }
+  }
+
+  function renderTiming() {
+    const ticket = current();
+    const line = $("current-timing");
+    line.hidden = !ticket || !ticket.called_at;
+    if (line.hidden) return;
+    $("called-ago").textContent = `Called ${WinsDesk.ago(ticket.called_at, clockOffset)}`;
+    const recall = $("recall-count");
+    recall.hidden = ticket.call_count < 2;
+    recall.textContent = `called ${ticket.call_count} times`;
+  }
+
+  function renderPause(counter) {
+    const paused = !!(counter && counter.is_paused);
+    $("paused-banner").hidden = !paused;
+    $("pause-form").hidden = paused;
+    $("call-next").classList.toggle("is-paused", paused);
+    if (paused) {
+      const reason = $("pause-reason").querySelector(`option[value="${counter.pause_reason}"]`);
+      $("paused-text").textContent = `(${reason ? reason.textContent.toLowerCase() : counter.pause_reason}, since ${WinsDesk.ago(counter.paused_at, clockOffset)}). Nobody is called to this counter until you resume.`;
+    }
+  }
+
+  function findWaiting(ticketId) {
+    for (const s of (snapshot ? snapshot.services : [])) {
+      const t = s.tickets.find((x) => x.id === ticketId);
+      if (t) return { ticket: t, service: s };
+    }
+    return null;
+  }
+
+  function renderNextUp(counter) {
+    const line = $("next-up");
+    if (!counter || !snapshot) { line.textContent = ""; return; }
+    if (counter.is_paused) { line.textContent = "Paused: resume to call the next customer."; return; }
+    const found = counter.next_ticket_id ? findWaiting(counter.next_ticket_id) : null;
+    if (!found) { line.textContent = "Nobody is waiting for this counter."; return; }
+    const t = found.ticket;
+    const why = t.priority ? ` · priority${t.priority_label ? `: ${t.priority_label}` : ""}` : "";
+    line.textContent = `Next: ${t.number} · ${found.service.name}${why}`;
   }
 
   function renderQueues(counter) {
@@ -106,7 +176,9 @@
     const other = $("other-queues");
     if (!snapshot) return;
     const focused = document.activeElement && document.activeElement.id;
-    const mine = counter ? counter.service_ids : [];
+    // Reception sees every queue; a counter sees the queues it calls, in its order.
+    const mine = !canCall ? snapshot.services.filter((s) => s.active).map((s) => s.id) : counter ? counter.service_ids : [];
+    const nextId = counter && !counter.is_paused ? counter.next_ticket_id : null;
     const lists = [];
     let total = 0;
     for (const id of mine) {
@@ -115,27 +187,32 @@
       total += s.tickets.length;
       const heading = element("h3", {}, element("span", { class: "swatch", colour: s.colour, "aria-hidden": "true" }),
         `${s.name} `, element("span", { class: "count", text: `${s.tickets.length} waiting` }));
+      const alert = s.over_target ? element("p", { class: "over-target", role: "note",
+        text: `Longest wait ${waited(s.longest_wait_seconds)}: over the ${s.target_wait_minutes} min target.` }) : null;
       let body;
       if (!s.tickets.length) {
         body = element("p", { class: "empty-line", text: `No one is waiting for ${s.name}.` });
       } else {
         body = element("ol", { class: "waiting", "aria-label": `Waiting for ${s.name}` });
         for (const t of s.tickets) {
-          body.append(element("li", { "data-ticket": t.number },
+          const isNext = t.id === nextId;
+          body.append(element("li", { "data-ticket": t.number, class: isNext ? "is-next" : "" },
+            isNext ? element("span", { class: "next-marker", text: "Next" }) : null,
             element("span", { class: "num", text: t.number }),
-            t.priority ? element("span", { class: "badge", text: "priority" }) : null,
+            t.priority ? element("span", { class: "badge", text: t.priority_label || "priority" }) : null,
             t.transfer_count ? element("span", { class: "badge badge-quiet", text: "transferred" }) : null,
             element("span", { class: "waited", "data-waited": t.waited_seconds, text: `waiting ${waited(t.waited_seconds)}` }),
-            element("button", { type: "button", class: "btn btn-small", id: `call-${t.id}`, "data-call": t.id,
-                                "aria-label": `Call ${t.number}`, text: "Call" })));
+            canCall ? element("button", { type: "button", class: "btn btn-small", id: `call-${t.id}`, "data-call": t.id,
+                                          "aria-label": `Call ${t.number}${isNext ? " (next in line)" : ""}`, text: "Call" }) : null));
         }
       }
-      lists.push(element("section", { class: "queue", "data-service": s.name }, heading, body));
+      lists.push(element("section", { class: `queue${s.over_target ? " queue-late" : ""}`, "data-service": s.name }, heading, alert, body));
     }
-    if (!counter) lists.push(element("p", { class: "muted", text: "Choose your counter to see its queue." }));
+    if (!canCall) { /* reception: every queue above */ }
+    else if (!counter) lists.push(element("p", { class: "muted", text: "Choose your counter to see its queue." }));
     else if (!mine.length) lists.push(element("p", { class: "empty-line", text: "This counter calls no service. A manager can add some under Counters." }));
     box.replaceChildren(...lists);
-    $("waiting-total").textContent = counter ? `(${total})` : "";
+    $("waiting-total").textContent = counter || !canCall ? `(${total})` : "";
     const rest = snapshot.services.filter((s) => !mine.includes(s.id) && s.active);
     other.replaceChildren(...(rest.length ? [element("h3", { text: "Other queues" }),
       element("ul", {}, ...rest.map((s) => element("li", { text: `${s.name}: ${s.waiting_count ? `${s.waiting_count} waiting` : "no one waiting"}` })))] : []));
@@ -159,6 +236,7 @@
       el.textContent = `waiting ${waited(Number(el.dataset.waited))}`;
     });
   }, 15000);
+  setInterval(() => { if (canCall) { renderTiming(); renderPause(counterId ? counters.get(counterId) : null); } }, 5000);
 
   // -- acting --------------------------------------------------------------------------------------------
   // Staff type ahead, so no key is ever lost. An action asked for while another is in flight waits its turn
@@ -286,6 +364,17 @@
       queued = null;
       document.body.classList.remove("busy");
       showWorking();
+      keepFocus();
+    }
+  }
+
+  // A button pressed with Enter or Space may be disabled or redrawn by what it did (Done leaves no ticket, so the
+  // ticket buttons switch off): focus then goes to "Call next", the usual next step, never to the page body.
+  function keepFocus() {
+    const active = document.activeElement;
+    if (!active || active === document.body || active.disabled || active.closest("[hidden]")) {
+      const target = $("call-next");
+      if (target && !target.closest("[hidden]")) target.focus();
     }
   }
 
@@ -315,11 +404,17 @@
     });
   }
 
+  const UNDOABLE = new Set(["complete", "no-show", "requeue", "transfer"]);
   function ticketAction(action) {
     request({
       name: action, label: LABEL[action], aim: null, button: () => document.querySelector(`[data-action="${action}"]`),
       path: (ticket) => `/api/v1/tickets/${ticket.id}/${action}`,
-      success: (r, ticket) => action === "reprint" ? `${ticket.number}: ${r.data.message}` : DONE_TEXT[action](r.data),
+      success: (r, ticket) => {
+        if (action === "reprint") return `${ticket.number}: ${r.data.message}`;
+        const text = DONE_TEXT[action](r.data);
+        if (UNDOABLE.has(action)) undo.show(r.data.id, r.data.number, text);
+        return text;
+      },
     });
   }
 
@@ -366,8 +461,9 @@
     const r = await seatApi(`/api/v1/counters/${id}/open`);
     if (id !== sitting) return; // replaced while it was under way: the later one is sent next
     sitting = null;
-    if (!r.ok) { counterId = seated; render(); say(r.message, "err"); return; }
+    if (!r.ok) { counterId = seated; $("counter").value = seated ? String(seated) : ""; render(); say(r.message, "err"); return; }
     counterId = seated = id;
+    $("counter").value = String(id);
     say(`You are at counter ${r.data.name}.`, "ok");
     await refresh();
   }
@@ -409,7 +505,7 @@
     dialog.showModal();
     select.focus();
   }
-  $("transfer-open").addEventListener("click", openTransfer);
+  if (canCall) $("transfer-open").addEventListener("click", openTransfer);
   $("transfer-cancel").addEventListener("click", () => dialog.close());
   $("transfer-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -420,32 +516,70 @@
     request({
       name: "transfer", label: "Transfer", aim: transferAim, button: () => $("transfer-open"),
       path: (ticket) => `/api/v1/tickets/${ticket.id}/transfer`, body: { service_id: target, to_end: $("transfer-end").checked },
-      success: (r) => `${r.data.number} sent to ${name}.`,
+      success: (r) => {
+        const text = `${r.data.number} sent to ${name}.`;
+        undo.show(r.data.id, r.data.number, text);
+        return text;
+      },
     });
     transferAim = null;
   });
 
   // -- wiring --------------------------------------------------------------------------------------------
-  $("call-next").addEventListener("click", callNext);
-  document.querySelectorAll("[data-action]").forEach((b) => b.addEventListener("click", () => ticketAction(b.dataset.action)));
-  $("queues").addEventListener("click", (e) => {
-    const button = e.target.closest("[data-call]");
-    if (!button) return;
-    const id = Number(button.dataset.call);
-    callTicket(id, button.closest("li").dataset.ticket, () => $(`call-${id}`)); // the list is redrawn: find it anew
-  });
-  $("counter").addEventListener("change", (e) => chooseCounter(Number(e.target.value) || null));
-  $("leave-counter").addEventListener("click", () => chooseCounter(null));
-  $("call-specific").addEventListener("submit", (e) => { e.preventDefault(); callByNumber($("call-number").value); });
+  // -- pause ----------------------------------------------------------------------------------------------
+  async function pauseOrResume(path, body, done) {
+    if (!needCounter()) return;
+    const r = await Wins.api("POST", `/api/v1/counters/${counterId}/${path}`, body);
+    await refresh();
+    say(r.ok ? done : r.message, r.ok ? "ok" : "err");
+    const target = r.ok ? (path === "pause" ? $("resume") : $("call-next")) : null;
+    if (target) target.focus(); else keepFocus();
+  }
 
-  const KEYS = { n: callNext, r: () => ticketAction("recall"), s: () => ticketAction("start"), d: () => ticketAction("complete"),
-                 x: () => ticketAction("no-show"), q: () => ticketAction("requeue"), t: openTransfer,
-                 f: () => { $("call-number").focus(); } };
-  if (config.reprint) KEYS.p = () => ticketAction("reprint");
+  // -- wiring --------------------------------------------------------------------------------------------
+  const undo = WinsDesk.makeUndo({ seconds: config.undo_seconds, say, refresh, focusAfter: () => keepFocus() });
+  const issuing = WinsDesk.makeIssuing({ print: config.reprint });
+  const shortcuts = WinsDesk.makeShortcuts({ enabled: config.shortcuts, say });
+
+  if (canCall) {
+    $("call-next").addEventListener("click", callNext);
+    document.querySelectorAll("[data-action]").forEach((b) => b.addEventListener("click", () => ticketAction(b.dataset.action)));
+    $("queues").addEventListener("click", (e) => {
+      const button = e.target.closest("[data-call]");
+      if (!button) return;
+      const id = Number(button.dataset.call);
+      callTicket(id, button.closest("li").dataset.ticket, () => $(`call-${id}`)); // the list is redrawn: find it anew
+    });
+    // A button, not a form submit: pressed before this script runs, it must not reload the page.
+    $("counter-choice").addEventListener("submit", (e) => e.preventDefault());
+    $("sit-down").addEventListener("click", () => {
+      const id = Number($("counter").value) || null;
+      if (!id) { say("Choose a counter in the list first, then press “Sit here”.", "err"); $("counter").focus(); return; }
+      if (id === seated && sitting === null) { say(`You are already at counter ${counters.get(id).name}.`, "ok"); return; }
+      chooseCounter(id);
+    });
+    $("leave-counter").addEventListener("click", () => chooseCounter(null));
+    $("call-specific").addEventListener("submit", (e) => { e.preventDefault(); callByNumber($("call-number").value); });
+    $("pause-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const reason = $("pause-reason").value;
+      pauseOrResume("pause", { reason }, `Counter paused (${$("pause-reason").selectedOptions[0].textContent.toLowerCase()}). Nobody is called here until you resume.`);
+    });
+    $("resume").addEventListener("click", () => pauseOrResume("resume", undefined, "Counter resumed: call the next customer when ready."));
+  }
+
+  const KEYS = { i: () => issuing.focus() };
+  if (canCall) {
+    Object.assign(KEYS, { n: callNext, r: () => ticketAction("recall"), s: () => ticketAction("start"), d: () => ticketAction("complete"),
+                          x: () => ticketAction("no-show"), q: () => ticketAction("requeue"), t: openTransfer, u: () => undo.undo(),
+                          f: () => { $("call-number").focus(); } });
+    if (config.reprint) KEYS.p = () => ticketAction("reprint");
+  }
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]")) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]") || !shortcuts.enabled()) return;
     const tag = (e.target.tagName || "").toLowerCase();
-    if (["input", "select", "textarea"].includes(tag) || e.target.isContentEditable) return;
+    const typing = tag === "input" ? !["checkbox", "radio", "button", "submit"].includes(e.target.type) : ["select", "textarea"].includes(tag);
+    if (typing || e.target.isContentEditable) return; // letters typed into a field are text, not commands
     const handler = KEYS[e.key.toLowerCase()];
     if (handler && !e.repeat) { e.preventDefault(); handler(); }
   });
@@ -468,6 +602,7 @@
   (async () => {
     render();
     await refresh();
+    if (!canCall) { startStream(); return; }
     const remembered = counterId && counters.get(counterId);
     if (remembered && remembered.staff_id === null) {
       await chooseCounter(counterId); // sit back down at the remembered counter
@@ -476,11 +611,16 @@
       counterId = seated = null;
       render();
     }
+    if (seated) $("counter").value = String(seated);
+    startStream();
+  })();
+
+  function startStream() {
     Wins.follow({
       since: snapshot ? snapshot.last_event_id : null,
       onEvents,
       onReconnect: () => { scheduleRefresh(); if (window.WinsHelp) WinsHelp.reload(); },
       onState: Wins.indicator($("conn")),
     });
-  })();
+  }
 })();
