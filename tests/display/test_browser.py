@@ -25,7 +25,7 @@ def open_display(context_factory: Any, site: Site, device_id: int | None = None)
     page: Page = context_factory(site.url).new_page()
     page.goto(site.pairing_link(device_id))
     assert page.url.endswith("/display")  # the pairing code left the address bar
-    page.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.socket !== null")
+    page.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.live")
     expect(page.locator("#conn")).to_be_hidden()
     return page
 

@@ -63,3 +63,106 @@ _STRINGS: dict[str, dict[str, str]] = {
 
 def tracking_strings(lang: str) -> dict[str, str]:
     return _STRINGS.get(lang, _STRINGS["en"])
+
+
+# The display board's words, in each language the announcements speak (display/speech.py LANGUAGES). A board
+# shows them in its languages (the device's, else the branch's): the first large, the others beside it.
+_BOARD: dict[str, dict[str, str]] = {
+    "en": {
+        "now_calling": "Now calling",
+        "recent_calls": "Recent calls",
+        "ticket": "Ticket",
+        "counter": "Counter",
+        "counter_name": "Counter {name}",
+        "waiting": "{n} waiting",
+        "open": "Open",
+        "closed": "Closed",
+        "latest": "Just called",
+        "reconnecting": "Reconnecting…",
+        "sound_on": "Click to turn on sound",
+    },
+    "fr": {
+        "now_calling": "Appel en cours",
+        "recent_calls": "Derniers appels",
+        "ticket": "Ticket",
+        "counter": "Guichet",
+        "counter_name": "Guichet {name}",
+        "waiting": "{n} en attente",
+        "open": "Ouvert",
+        "closed": "Fermé",
+        "latest": "Vient d'être appelé",
+        "reconnecting": "Reconnexion…",
+        "sound_on": "Cliquez pour activer le son",
+    },
+    "de": {
+        "now_calling": "Aufruf",
+        "recent_calls": "Letzte Aufrufe",
+        "ticket": "Nummer",
+        "counter": "Schalter",
+        "counter_name": "Schalter {name}",
+        "waiting": "{n} wartend",
+        "open": "Geöffnet",
+        "closed": "Geschlossen",
+        "latest": "Gerade aufgerufen",
+        "reconnecting": "Verbindung wird wiederhergestellt…",
+        "sound_on": "Klicken, um den Ton einzuschalten",
+    },
+    "es": {
+        "now_calling": "Llamando",
+        "recent_calls": "Últimas llamadas",
+        "ticket": "Turno",
+        "counter": "Ventanilla",
+        "counter_name": "Ventanilla {name}",
+        "waiting": "{n} en espera",
+        "open": "Abierta",
+        "closed": "Cerrada",
+        "latest": "Recién llamado",
+        "reconnecting": "Reconectando…",
+        "sound_on": "Haga clic para activar el sonido",
+    },
+    "it": {
+        "now_calling": "Chiamata in corso",
+        "recent_calls": "Ultime chiamate",
+        "ticket": "Numero",
+        "counter": "Sportello",
+        "counter_name": "Sportello {name}",
+        "waiting": "{n} in attesa",
+        "open": "Aperto",
+        "closed": "Chiuso",
+        "latest": "Appena chiamato",
+        "reconnecting": "Riconnessione…",
+        "sound_on": "Fare clic per attivare l'audio",
+    },
+    "nl": {
+        "now_calling": "Nu aan de beurt",
+        "recent_calls": "Laatste oproepen",
+        "ticket": "Nummer",
+        "counter": "Balie",
+        "counter_name": "Balie {name}",
+        "waiting": "{n} wachtend",
+        "open": "Open",
+        "closed": "Gesloten",
+        "latest": "Net opgeroepen",
+        "reconnecting": "Opnieuw verbinden…",
+        "sound_on": "Klik om het geluid aan te zetten",
+    },
+    "pt": {
+        "now_calling": "A chamar",
+        "recent_calls": "Últimas chamadas",
+        "ticket": "Senha",
+        "counter": "Balcão",
+        "counter_name": "Balcão {name}",
+        "waiting": "{n} em espera",
+        "open": "Aberto",
+        "closed": "Fechado",
+        "latest": "Acabou de ser chamado",
+        "reconnecting": "A reconectar…",
+        "sound_on": "Clique para ativar o som",
+    },
+}
+
+
+def board_strings(languages: list[str]) -> dict[str, dict[str, str]]:
+    """The board's words for each of `languages` it knows (English if none), in that order."""
+    known = [lang for lang in languages if lang in _BOARD] or ["en"]
+    return {lang: _BOARD[lang] for lang in known}
