@@ -21,6 +21,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
+from wins.tickets.wait_text import wait_range_text
 from wins_kiosk.client import (
     BranchInfo,
     Event,
@@ -147,11 +148,6 @@ class Loaded:
     setup: dict[str, Any] | None = None
 
 
-def wait_minutes(wait_range: tuple[int, int]) -> tuple[int, int]:
-    low, high = wait_range
-    return low // 60, math.ceil(high / 60)
-
-
 class Kiosk:
     def __init__(
         self,
@@ -263,12 +259,11 @@ class Kiosk:
         return self.text("people_ahead_0" if n == 0 else "people_ahead_1" if n == 1 else "people_ahead_n", n=n)
 
     def wait_text(self, ticket: IssuedTicket) -> str:
-        low, high = wait_minutes(ticket.estimated_wait_range)
+        low, high = ticket.estimated_wait_range
         if high <= 0:
             return self.text("wait_none")
-        if low <= 0:
-            return self.text("wait_short", high=high)
-        return self.text("wait_range", low=low, high=high)
+        # The server's words (one wording for kiosk, slip and phone); the same function here for an older server.
+        return self.text("wait", wait=ticket.estimated_wait_text or wait_range_text(low, high, self.language))
 
     def printer_state_text(self) -> str:
         key = f"printer_{self.printer_state}"
