@@ -141,7 +141,16 @@ async def html_error_handler(request: Request, exc: WinsError) -> Response:
     if isinstance(exc, NotAuthenticated) and request.method in SAFE_METHODS:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "That did not work", 429: "Slow down"}
+    titles = {
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Page not found",
+        405: "Not possible here",
+        409: "That did not work",
+        429: "Slow down",
+        500: "Something went wrong",
+        503: "Try again in a moment",
+    }
     return render(
         request,
         "error.html",
