@@ -32,7 +32,7 @@ def wait_minutes(low_seconds: float, high_seconds: float) -> tuple[int, int]:
 
 
 def wait_range_text(low_seconds: float, high_seconds: float, language: str | None) -> str:
-    """"5 to 12 min", "up to 6 min" or "any moment now", in `language` ("fr", "fr-CA", "fr_FR"; English
+    """ "5 to 12 min", "up to 6 min" or "any moment now", in `language` ("fr", "fr-CA", "fr_FR"; English
     if unknown)."""
     base = (language or "en").replace("_", "-").split("-")[0].lower()
     now, up_to, between = _WORDS.get(base, _WORDS["en"])

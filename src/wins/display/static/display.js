@@ -223,9 +223,9 @@
   // The branch's time, in the board's first language (the TV's own zone and locale may be anything).
   var clockFormat = (function () {
     try {
-      return new Intl.DateTimeFormat(config.locale, { hour: "2-digit", minute: "2-digit", timeZone: config.time_zone });
+      return new Intl.DateTimeFormat(config.locale, { hour: "numeric", minute: "2-digit", timeZone: config.time_zone });
     } catch (e) {
-      return new Intl.DateTimeFormat(config.locale, { hour: "2-digit", minute: "2-digit" });
+      return new Intl.DateTimeFormat(config.locale, { hour: "numeric", minute: "2-digit" });
     }
   })();
 
