@@ -54,8 +54,12 @@ def build(settings: Settings) -> None:
     with db.session() as s:
         create_branch(s, name="Riverside Community Clinic", timezone="Europe/Paris")
         svc = {
-            "A": create_service(s, values={"name": "General enquiries", "prefix": "A", "colour": "#1f6feb"}, actor=None),
-            "B": create_service(s, values={"name": "Payments", "prefix": "B", "colour": "#1a7f37", "sort_order": 1}, actor=None),
+            "A": create_service(
+                s, values={"name": "General enquiries", "prefix": "A", "colour": "#1f6feb"}, actor=None
+            ),
+            "B": create_service(
+                s, values={"name": "Payments", "prefix": "B", "colour": "#1a7f37", "sort_order": 1}, actor=None
+            ),
             "C": create_service(
                 s, values={"name": "Prescriptions", "prefix": "C", "colour": "#bf3989", "sort_order": 2}, actor=None
             ),  # fmt: skip
@@ -69,7 +73,9 @@ def build(settings: Settings) -> None:
                                      ("carol", "Carol Diaz", Role.staff), ("dave", "Dave Moreau", Role.manager),
                                      ("admin", "Administrator", Role.admin)):  # fmt: skip
             create_user(s, username=username, password=PASSWORD, role=role, full_name=name, actor=None)
-        kiosk, _ = create_device(s, name="Entrance kiosk", kind=DeviceKind.kiosk, config={"allow_priority": True}, actor=None)
+        kiosk, _ = create_device(
+            s, name="Entrance kiosk", kind=DeviceKind.kiosk, config={"allow_priority": True}, actor=None
+        )
         create_device(s, name="Waiting room screen", kind=DeviceKind.display, actor=None)
         update_branch(s, get_branch(s), changes={"settings": {"slip_text": "Thank you for your patience."}}, actor=None)
         kiosk_id = kiosk.id
