@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write docs/screenshots/display.png (1920x1080 TV), tracking.png and tracking-called.png (phone).
+"""Write docs/screenshots/display.png and display-counters.png (1920x1080 TV), tracking.png, tracking-leave.png
+and tracking-called.png (phone), and error-page.png (a browser's 404).
 
 Builds a throw-away SQLite database with a busy morning, starts a server on it and drives Debian's Chromium.
 
@@ -41,21 +42,23 @@ def build(settings: Settings) -> dict[str, object]:
     out: dict[str, object] = {"services": {}, "counters": {}}
     with db.session() as s:
         branch = create_branch(s, name="Riverside Community Clinic", timezone="Europe/Paris")
-        update_branch(s, branch, changes={"settings": {**branch.settings, "languages": ["en", "fr"]}})
+        update_branch(s, branch, changes={"settings": {**branch.settings, "languages": ["en", "fr"]}}, actor=None)
         services = {
-            "A": create_service(s, values={"name": "General enquiries", "prefix": "A"}),
-            "B": create_service(s, values={"name": "Payments", "prefix": "B", "sort_order": 1}),
-            "C": create_service(s, values={"name": "Prescriptions", "prefix": "C", "sort_order": 2}),
+            "A": create_service(s, values={"name": "General enquiries", "prefix": "A"}, actor=None),
+            "B": create_service(s, values={"name": "Payments", "prefix": "B", "sort_order": 1}, actor=None),
+            "C": create_service(s, values={"name": "Prescriptions", "prefix": "C", "sort_order": 2}, actor=None),
         }
         layout = {"1": "AB", "2": "A", "3": "BA", "4": "CA", "5": "C"}
         counters = {
-            name: create_counter(s, name=name, service_ids=[services[p].id for p in prefixes])
+            name: create_counter(s, name=name, service_ids=[services[p].id for p in prefixes], actor=None)
             for name, prefixes in layout.items()
         }
-        user = create_user(s, username="clerk", password="screenshots-only", role=Role.staff)
+        user = create_user(s, username="clerk", password="screenshots-only", role=Role.staff, actor=None)
         out["staff"] = issue_token(user, secret_key=settings.effective_secret_key)
-        _, out["kiosk"] = create_device(s, name="Entrance kiosk", kind=DeviceKind.kiosk)
-        _, out["display"] = create_device(s, name="Waiting room TV", kind=DeviceKind.display)
+        admin = create_user(s, username="boss", password="screenshots-only", role=Role.admin, actor=None)
+        out["admin"] = issue_token(admin, secret_key=settings.effective_secret_key)
+        _, out["kiosk"] = create_device(s, name="Entrance kiosk", kind=DeviceKind.kiosk, actor=None)
+        _, out["display"] = create_device(s, name="Waiting room TV", kind=DeviceKind.display, actor=None)
         out["services"] = {p: svc.id for p, svc in services.items()}
         out["counters"] = {n: c.id for n, c in counters.items()}
     db.dispose()
@@ -92,13 +95,26 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         http = httpx.Client(base_url=base, timeout=30)
-        for _ in range(100):
+        for _ in range(600):
             try:
                 if http.get("/health").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
         kiosk = {"Authorization": f"Bearer {data['kiosk']}"}
+        admin = {"Authorization": f"Bearer {data['admin']}"}
+
+        def pairing_path(name: str, config: dict[str, object] | None = None) -> str:
+            devices = http.get("/api/v1/devices", headers=admin).json()
+            found = [d["id"] for d in devices if d["name"] == name]
+            if found:
+                device_id = found[0]
+            else:
+                body = {"name": name, "kind": "display", "config": config or {}}
+                device_id = http.post("/api/v1/devices", json=body, headers=admin).json()["id"]
+            url = httpx.URL(http.post(f"/api/v1/devices/{device_id}/pairing-code", headers=admin).json()["url"])
+            return url.raw_path.decode()
+
         staff = {"Authorization": f"Bearer {data['staff']}"}
         services: dict[str, int] = data["services"]  # type: ignore[assignment]
         counters: dict[str, int] = data["counters"]  # type: ignore[assignment]
@@ -110,15 +126,23 @@ def main() -> None:
             http.post(f"/api/v1/counters/{counters[name]}/call-next", headers=staff)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            tv = browser.new_context(viewport={"width": 1920, "height": 1080}, base_url=base).new_page()
-            tv.goto(f"/display?token={data['display']}")
-            tv.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.socket !== null")
+            tv_context = browser.new_context(viewport={"width": 1920, "height": 1080}, base_url=base)
+            tv = tv_context.new_page()
+            tv.goto(pairing_path("Waiting room TV"))
+            tv.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.live")
+            board = browser.new_context(viewport={"width": 1920, "height": 1080}, base_url=base).new_page()
+            board.goto(pairing_path("Counters board", {"layout": "counters"}))
+            board.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.live")
             for name in ("2", "4"):
                 http.post(f"/api/v1/counters/{counters[name]}/call-next", headers=staff)
             tv.wait_for_function("() => window.winsAnnouncements.filter(a => a.end).length >= 2", timeout=30000)
-            tv.wait_for_timeout(2500)  # the next snapshot refresh has redrawn the footer
+            tv.wait_for_timeout(8500)  # the flash is over; the latest call keeps its marker
             tv.screenshot(path=str(out_dir / "display.png"))
             log.info("wrote %s", out_dir / "display.png")
+            board.wait_for_function("() => window.winsAnnouncements.filter(a => a.end).length >= 2", timeout=30000)
+            board.wait_for_timeout(1000)
+            board.screenshot(path=str(out_dir / "display-counters.png"))
+            log.info("wrote %s", out_dir / "display-counters.png")
 
             phone = browser.new_context(
                 viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
@@ -129,6 +153,11 @@ def main() -> None:
             phone.wait_for_timeout(500)
             phone.screenshot(path=str(out_dir / "tracking.png"))
             log.info("wrote %s", out_dir / "tracking.png")
+            phone.get_by_role("button", name="I'm leaving").click()
+            phone.get_by_role("dialog").wait_for(state="visible")
+            phone.screenshot(path=str(out_dir / "tracking-leave.png"))
+            log.info("wrote %s", out_dir / "tracking-leave.png")
+            phone.keyboard.press("Escape")
             soon = http.post("/api/v1/tickets", json={"service_id": services["C"]}, headers=kiosk).json()
             phone.goto(f"/t/{soon['tracking_token']}")
             for _ in range(5):
@@ -140,6 +169,10 @@ def main() -> None:
             phone.wait_for_timeout(6500)  # let the pulse animation settle
             phone.screenshot(path=str(out_dir / "tracking-called.png"))
             log.info("wrote %s", out_dir / "tracking-called.png")
+            lost = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=base).new_page()
+            lost.goto("/staff/old-bookmark")
+            lost.screenshot(path=str(out_dir / "error-page.png"))
+            log.info("wrote %s", out_dir / "error-page.png")
             browser.close()
     finally:
         server.terminate()

@@ -54,24 +54,30 @@ def build(settings: Settings) -> None:
     with db.session() as s:
         create_branch(s, name="Riverside Community Clinic", timezone="Europe/Paris")
         svc = {
-            "A": create_service(s, values={"name": "General enquiries", "prefix": "A", "colour": "#1f6feb"}),
-            "B": create_service(s, values={"name": "Payments", "prefix": "B", "colour": "#1a7f37", "sort_order": 1}),
+            "A": create_service(
+                s, values={"name": "General enquiries", "prefix": "A", "colour": "#1f6feb"}, actor=None
+            ),
+            "B": create_service(
+                s, values={"name": "Payments", "prefix": "B", "colour": "#1a7f37", "sort_order": 1}, actor=None
+            ),
             "C": create_service(
-                s, values={"name": "Prescriptions", "prefix": "C", "colour": "#bf3989", "sort_order": 2}
+                s, values={"name": "Prescriptions", "prefix": "C", "colour": "#bf3989", "sort_order": 2}, actor=None
             ),  # fmt: skip
         }
         ids = {k: v.id for k, v in svc.items()}
-        create_counter(s, name="1", service_ids=[ids["A"], ids["B"]])
-        create_counter(s, name="2", service_ids=[ids["A"], ids["C"]])
-        create_counter(s, name="3", service_ids=[ids["B"], ids["A"]])
-        create_counter(s, name="4", service_ids=[ids["C"], ids["A"], ids["B"]])
+        create_counter(s, name="1", service_ids=[ids["A"], ids["B"]], actor=None)
+        create_counter(s, name="2", service_ids=[ids["A"], ids["C"]], actor=None)
+        create_counter(s, name="3", service_ids=[ids["B"], ids["A"]], actor=None)
+        create_counter(s, name="4", service_ids=[ids["C"], ids["A"], ids["B"]], actor=None)
         for username, name, role in (("alice", "Alice Martin", Role.staff), ("bob", "Bob Nguyen", Role.staff),
                                      ("carol", "Carol Diaz", Role.staff), ("dave", "Dave Moreau", Role.manager),
                                      ("admin", "Administrator", Role.admin)):  # fmt: skip
-            create_user(s, username=username, password=PASSWORD, role=role, full_name=name)
-        kiosk, _ = create_device(s, name="Entrance kiosk", kind=DeviceKind.kiosk, config={"allow_priority": True})
-        create_device(s, name="Waiting room screen", kind=DeviceKind.display)
-        update_branch(s, get_branch(s), changes={"settings": {"slip_text": "Thank you for your patience."}})
+            create_user(s, username=username, password=PASSWORD, role=role, full_name=name, actor=None)
+        kiosk, _ = create_device(
+            s, name="Entrance kiosk", kind=DeviceKind.kiosk, config={"allow_priority": True}, actor=None
+        )
+        create_device(s, name="Waiting room screen", kind=DeviceKind.display, actor=None)
+        update_branch(s, get_branch(s), changes={"settings": {"slip_text": "Thank you for your patience."}}, actor=None)
         kiosk_id = kiosk.id
     staff_at = {1: "alice", 2: "bob", 3: "carol", 4: "dave"}
     simulate(db, rng, start=yesterday, minutes=9 * 60, ids=ids, kiosk_id=kiosk_id, staff_at=staff_at, finish=True)
@@ -109,7 +115,7 @@ def simulate(db: Database, rng: random.Random, *, start: datetime, minutes: int,
                 staff = s.query(StaffUser).filter_by(username=username).one()
                 actor = Principal(staff=staff)
                 if counter_id not in busy_until:
-                    open_counter(s, counter_id, staff=staff)
+                    open_counter(s, counter_id, staff=staff, actor=actor)
                 ticket = tickets.call_next(s, counter_id=counter_id, actor=actor)
                 if ticket is None:
                     busy_until[counter_id] = at
@@ -132,7 +138,7 @@ def simulate(db: Database, rng: random.Random, *, start: datetime, minutes: int,
             for row in held:
                 if row["id"] == counter_id and row["ticket"]:
                     tickets.transition(s, ticket_id=row["ticket"]["id"], action="complete", actor=actor)
-            close_counter(s, counter_id)
+            close_counter(s, counter_id, actor=actor)
 
 
 def free_port() -> int:

@@ -62,3 +62,33 @@ def test_health_reports_database(api: Api) -> None:
     assert docs.status_code == 200 and "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
     assert api.client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_people_get_an_error_page_and_programs_keep_json(api: Api) -> None:
+    """Every address outside /api/ answers an HTTP error with a page for people (title, words, a way on), the API
+    keeps `{"detail", "code"}`: for no such address (404), a wrong method (405) and a crash (500)."""
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app: Any = api.client.app
+    app.add_api_route("/boom", boom)
+    app.add_api_route("/api/v1/boom", boom)
+    client = type(api.client)(app, raise_server_exceptions=False)
+    cases = [("GET", "/no-such-page", 404, "Page not found"), ("DELETE", "/login", 405, "Not possible here"),
+             ("GET", "/boom", 500, "Something went wrong")]  # fmt: skip
+    for method, path, status, title in cases:
+        page = client.request(method, path, headers={"Accept": "text/html"})
+        assert page.status_code == status, (path, page.text)
+        assert page.headers["content-type"].startswith("text/html")
+        assert f"<title>{title} · WINS</title>" in page.text and f"<h1>{title}</h1>" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert '"detail"' not in page.text
+        api_path = "/api/v1" + ("/boom" if path == "/boom" else "/no-such-thing")
+        method_for_api = "DELETE" if status == 405 else "GET"
+        if status == 405:
+            api_path = "/api/v1/queue"
+        answer = client.request(method_for_api, api_path, headers=api.auth("admin"))
+        assert answer.status_code == status and answer.headers["content-type"] == "application/json"
+        assert set(answer.json()) == {"detail", "code"}
+    assert "GET" in client.request("DELETE", "/login").headers["allow"]  # the 405 keeps its Allow header

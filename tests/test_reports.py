@@ -176,7 +176,8 @@ def test_report_matches_a_plain_python_computation(db: Database, seeded: Seeded,
         assert report.per_staff == per_staff
         assert report.per_service_hour == expected["per_service_hour"]
         busy = sorted({h for hours in expected["per_service_hour"].values() for h in hours})
-        assert report.hours == list(range(busy[0], busy[-1] + 1))
+        # The axis spans the working day (08:00-18:00) widened to every busy hour (rollover at midnight here).
+        assert report.hours == list(range(min(busy[0], 8), max(busy[-1], 17) + 1))
 
         # The per-ticket CSV lists the same tickets, oldest first, with their own durations.
         rows = report_csv(report, "tickets").splitlines()[1:]
@@ -208,8 +209,17 @@ def test_hours_follow_the_branch_clock_across_a_daylight_saving_change(db: Datab
     with db.session(write=False) as session:
         report = build_report(session, first_day=date(2025, 10, 25), last_day=date(2025, 10, 27))
     assert report.per_service_hour == {service: {9: 2, 2: 2}}
-    assert report.hours == list(range(2, 10))
+    assert report.hours == list(range(2, 18))  # 02:00 (busy) to the end of the working day, 17:00-18:00
     assert report_csv(report, "hourly").splitlines()[1:3] == ["02:00,2,0,0,2", "03:00,0,0,0,0"]
+
+
+def test_the_hourly_axis_spans_the_business_day_in_its_order() -> None:
+    from wins.reports.service import day_hours
+
+    assert day_hours([10, 11], rollover=0) == list(range(8, 18))  # a quiet day still shows 08:00-18:00
+    assert day_hours([6, 19], rollover=0) == list(range(6, 20))
+    # A day that rolls over at 04:00: a ticket at 01:00 belongs to the end of the evening, not the morning.
+    assert day_hours([9, 1], rollover=4) == [*range(8, 24), 0, 1]
 
 
 def test_hours_stay_local_for_tickets_issued_far_from_their_business_day(db: Database, seeded: Seeded) -> None:

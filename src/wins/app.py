@@ -78,7 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WinsError)
     async def _wins_error(request: Request, exc: WinsError) -> Response:
         handler = web_hooks(request).html_error_handler
-        if handler is not None and request.url.path.split("/")[1:2] != ["api"]:
+        if handler is not None and not _is_api(request):
             return await handler(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         response = _error(exc.status_code, exc.message, exc.code, **exc.extra)
@@ -91,7 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
-        if request.url.path.split("/")[1:2] != ["api"]:  # a page (an id out of range …): a page answers
+        if not _is_api(request):  # a page (an id out of range …): a page answers
             text = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'input'}: {e['msg']}" for e in errors)
             return await _wins_error(request, ValidationFailed(text))
         return _error(422, errors, "invalid_input")
@@ -105,15 +105,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _wins_error(request, ValidationFailed(message))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        return _error(exc.status_code, exc.detail, "http_error")
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail)) if not _is_api(request) else exc.detail
+        response = await _answer(request, exc.status_code, message, "http_error")
+        if exc.headers:  # 405's Allow, 401's WWW-Authenticate …
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         if retry.is_retryable(exc) and retry.may_retry(request.scope):
             raise retry.RetryRequest from exc  # lost a race it wins when run again (wins.retry)
         logger.warning("integrity error turned into 409: %s", exc.orig)
-        return _error(409, "That change clashes with another one made at the same moment; try again.", "conflict")
+        message = "That change clashes with another one made at the same moment; try again."
+        return await _answer(request, 409, message, "conflict")
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> Response:
@@ -121,14 +126,51 @@ def install_error_handlers(app: FastAPI) -> None:
             if retry.may_retry(request.scope):
                 raise retry.RetryRequest from exc  # wins.retry runs the request again
             logger.error("transaction conflict after %d attempts: %s", retry.ATTEMPTS, exc.orig)
-            return _error(503, "The database was too busy to finish this; try again in a moment.", "database_busy")
+            message = "The database was too busy to finish this; try again in a moment."
+            return await _answer(request, 503, message, "database_busy")
         logger.error("database unavailable: %s (during %s)", exc.orig, (exc.statement or "?")[:80])
-        return _error(503, "The database is busy or unreachable; try again in a moment.", "database_unavailable")
+        message = "The database is busy or unreachable; try again in a moment."
+        return await _answer(request, 503, message, "database_unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _error(500, "Something went wrong on the server; it has been logged.", "internal_error")
+        message = "Something went wrong on the server; it has been logged. Try again, or tell an administrator."
+        response = await _answer(request, 500, message, "internal_error")
+        # A 500 is answered outside the middleware that adds the page headers: add them here.
+        response.headers.update(SECURITY_HEADERS)
+        if response.media_type == "text/html":
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+
+
+# What a person reads on a page for an HTTP error the routes did not raise themselves (no such address, …).
+HTTP_MESSAGES = {
+    404: "There is no page at this address. Check the address for a typo, or start again from the link below.",
+    405: "This address cannot be used that way (perhaps an old bookmark of a form). Go back and use the page's "
+    "buttons.",
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.split("/")[1:2] == ["api"]
+
+
+async def _answer(request: Request, status: int, message: Any, code: str) -> Response:
+    """JSON (`{"detail", "code"}`) under /api/; for every other address a page written for people (the web UI's
+    error page, `app.state.web_hooks.html_error_handler`), so a browser never shows a raw JSON error."""
+    from wins.errors import WinsError
+
+    handler = web_hooks(request).html_error_handler
+    if handler is None or _is_api(request) or not isinstance(message, str):
+        return _error(status, message, code)
+    error = WinsError(message)
+    error.status_code, error.code = status, code
+    try:
+        return await handler(request, error)
+    except Exception:  # the error page itself failed (templates missing …): the plain answer still goes out
+        logger.exception("the error page for %s %s failed", request.method, request.url.path)
+        return _error(status, message, code)
 
 
 STATIC_DIR = Path(__file__).parent / "static"

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         description="How often an open event stream re-reads its user or device (a revoke, deactivation, "
         "password change or sign-out also closes it at once).",
     )
+    stream_heartbeat_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=300,
+        description="Seconds between the pings an open event WebSocket sends when nothing happens (default 20). The "
+        "pages take a link that stays silent for 2.25 times this as dead and reconnect (their watchdog).",
+    )
     ws_max_per_principal: int = Field(
         50, ge=1, description="Open event WebSockets one user or device may hold per server process."
     )

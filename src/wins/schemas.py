@@ -557,6 +557,10 @@ class TicketPublic(BaseModel):
     people_ahead: int
     estimated_wait_seconds: int
     estimated_wait_range: list[int]
+    estimated_wait_text: str = Field(
+        description='The wait in words, in the ticket\'s language ("5 to 12 min"); "" when not waiting. Kiosks, '
+        "slips and phones all show this wording."
+    )
     tracking_token: str
     tracking_url: str
     staff_id: int | None
@@ -574,6 +578,10 @@ class TicketTracking(BaseModel):
     people_ahead: int
     estimated_wait_seconds: int
     estimated_wait_range: list[int]
+    estimated_wait_text: str = Field(
+        description='The wait in words, in the ticket\'s language ("5 to 12 min"); "" when not waiting. Kiosks, '
+        "slips and phones all show this wording."
+    )
     issued_at: str
     called_at: str | None
 

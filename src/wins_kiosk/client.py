@@ -72,6 +72,7 @@ class IssuedTicket:
     tracking_url: str
     issued_at: datetime
     language: str | None
+    estimated_wait_text: str = ""  # the server's words for the range ("5 to 12 min"), in the ticket's language
     # True when the server answered 200: this Idempotency-Key had already issued this ticket.
     replayed: bool = False
 
@@ -204,6 +205,7 @@ class KioskClient:
             people_ahead=int(data["people_ahead"]),
             estimated_wait_seconds=int(data["estimated_wait_seconds"]),
             estimated_wait_range=(int(low), int(high)),
+            estimated_wait_text=str(data.get("estimated_wait_text") or ""),
             tracking_url=str(data["tracking_url"]),
             issued_at=datetime.fromisoformat(data["issued_at"]),
             language=data.get("language"),

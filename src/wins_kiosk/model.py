@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -101,8 +100,3 @@ class Loaded:
     services: list[Service] | None = None
     queue: QueueSnapshot | None = None
     setup: dict[str, Any] | None = None
-
-
-def wait_minutes(wait_range: tuple[int, int]) -> tuple[int, int]:
-    low, high = wait_range
-    return low // 60, math.ceil(high / 60)

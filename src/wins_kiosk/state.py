@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from wins.tickets.wait_text import wait_range_text
 from wins_kiosk import screen_guide
 from wins_kiosk.client import (
     BranchInfo,
@@ -62,7 +63,6 @@ from wins_kiosk.model import (
     PrintStatus,
     Screen,
     TicketPrinter,
-    wait_minutes,
 )
 from wins_kiosk.operator import OperatorMenu
 from wins_kiosk.runner import JobResult, Runner
@@ -201,12 +201,11 @@ class Kiosk:
         return self.text("people_ahead_0" if n == 0 else "people_ahead_1" if n == 1 else "people_ahead_n", n=n)
 
     def wait_text(self, ticket: IssuedTicket) -> str:
-        low, high = wait_minutes(ticket.estimated_wait_range)
+        low, high = ticket.estimated_wait_range
         if high <= 0:
             return self.text("wait_none")
-        if low <= 0:
-            return self.text("wait_short", high=high)
-        return self.text("wait_range", low=low, high=high)
+        # The server's words (one wording for kiosk, slip and phone); the same function here for an older server.
+        return self.text("wait", wait=ticket.estimated_wait_text or wait_range_text(low, high, self.language))
 
     def printer_state_text(self) -> str:
         key = f"printer_{self.printer_state}"

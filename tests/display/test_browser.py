@@ -25,7 +25,7 @@ def open_display(context_factory: Any, site: Site, device_id: int | None = None)
     page: Page = context_factory(site.url).new_page()
     page.goto(site.pairing_link(device_id))
     assert page.url.endswith("/display")  # the pairing code left the address bar
-    page.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.socket !== null")
+    page.wait_for_function("() => window.winsDisplay && window.winsDisplay.state.live")
     expect(page.locator("#conn")).to_be_hidden()
     return page
 
@@ -147,7 +147,8 @@ def test_tracking_page_shows_position_then_the_call(new_context: Any, make_site:
     expect(phone.locator("#ahead")).to_have_text("You are next")
     site.call_next("4")  # mine
     expect(phone.locator("#alert")).to_be_visible(timeout=3000)
-    expect(phone.locator("#alert-text")).to_have_text("Please go to counter 4")
+    expect(phone.locator("#alert-text")).to_have_text("Please go to")
+    expect(phone.locator("#alert-counter")).to_have_text("Counter 4")
     expect(phone.locator("#waiting-box")).to_be_hidden()
     expect(phone.locator("#leave")).to_be_hidden()
     alerts = phone.evaluate("() => window.winsTracking.alerts")

@@ -163,12 +163,12 @@ def test_idle_timeout_resets_language_font_pin_and_fullscreen(offline: tuple[Har
 def test_wait_and_people_texts() -> None:
     from datetime import UTC, datetime
 
+    from wins.tickets.wait_text import wait_minutes
     from wins_kiosk.config import KioskConfig
-    from wins_kiosk.model import wait_minutes
     from wins_kiosk.state import Kiosk
 
-    assert wait_minutes((0, 0)) == (0, 0)
-    assert wait_minutes((150, 610)) == (2, 11)
+    assert wait_minutes(0, 0) == (0, 0)
+    assert wait_minutes(150, 610) == (2, 11)
 
     def ticket(ahead: int, low: int, high: int) -> IssuedTicket:
         return IssuedTicket(1, "A001", 1, "General", ahead, high, (low, high), "http://x/t/1", datetime.now(UTC), "en")
@@ -196,8 +196,12 @@ def test_wait_and_people_texts() -> None:
     assert k.people_ahead_text(ticket(1, 0, 0)) == "1 person ahead of you"
     assert k.people_ahead_text(ticket(7, 0, 0)) == "7 people ahead of you"
     assert k.wait_text(ticket(0, 0, 0)) == "You will be called shortly"
-    assert k.wait_text(ticket(1, 0, 240)) == "Estimated wait: less than 4 min"
-    assert k.wait_text(ticket(5, 300, 900)) == "Estimated wait: 5–15 min"
+    assert k.wait_text(ticket(1, 0, 240)) == "Estimated wait: up to 4 min"
+    assert k.wait_text(ticket(5, 300, 900)) == "Estimated wait: 5 to 15 min"
+    server_words = IssuedTicket(
+        1, "A001", 1, "General", 5, 900, (300, 900), "http://x/t/1", datetime.now(UTC), "en", "5 to 15 min"
+    )
+    assert k.wait_text(server_words) == "Estimated wait: 5 to 15 min"
     k.set_language("fr")
     assert k.wait_text(ticket(5, 300, 900)) == "Attente estimée : 5 à 15 min"
     k.close()

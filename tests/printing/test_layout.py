@@ -71,7 +71,7 @@ def test_latin_slip_byte_for_byte(slip: Slip) -> None:
         + b"\n"
         + line("Issued 2024-05-03 16:05")
         + line("People ahead of you: 3")
-        + line("Estimated wait: 5-15 min")
+        + line("Estimated wait: 5 to 15 min")
         + b"\n"
         + qr("http://queue.lan:8000/t/abcDEF123")
         + line("Scan to follow your turn on your phone")

@@ -26,7 +26,7 @@ from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
 from wins.display import speech
-from wins.display.i18n import tracking_strings
+from wins.display.i18n import board_strings, tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
@@ -247,9 +247,11 @@ def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
         # Both read through their schemas: a bad stored value falls back to its default instead of breaking the page.
         languages = [lang for lang in branch_settings(branch).languages if lang in speech.LANGUAGES]
         branch_name = branch.name
+        time_zone = branch.timezone
         config = device_config(device) if device else DeviceConfig()
+    board_languages = [lang for lang in config.languages or languages if lang in speech.LANGUAGES] or ["en"]
     page_config: dict[str, Any] = {
-        "languages": [lang for lang in config.languages or languages if lang in speech.LANGUAGES] or ["en"],
+        "languages": board_languages,
         "supported_languages": sorted(speech.LANGUAGES),
         "services": config.services,
         "counters": config.counters,
@@ -258,6 +260,11 @@ def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
         "speech": config.speech,
         "chime_url": request.url_for("display_static", path="chime.wav").path,
         "title": config.title or branch_name,
+        # The clock shows the branch's time in its first language, whatever the TV's own zone and locale.
+        "time_zone": time_zone,
+        "locale": board_languages[0],
+        "strings": board_strings(board_languages),
+        "phrases": speech.phrase_table(sorted(speech.LANGUAGES)),
         # Part of the version: a board still running the script that put its token in the socket URL reloads.
         "stream_auth": "ticket",
     }

@@ -18,6 +18,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from wins.errors import ValidationFailed, WinsError
@@ -71,9 +72,25 @@ def _check(lang: str, counter: str) -> Language:
     return language
 
 
+# "counter 3", "counter 3B" — but "Reception", not "counter Reception". The board's script uses the same pattern.
+NUMBERED_COUNTER = r"^\d+[A-Za-z]?$"
+
+
 def _template(language: Language, counter: str) -> str:
-    # "counter 3", "counter 3B" — but "Reception", not "counter Reception".
-    return language.template if re.match(r"^\d+[A-Za-z]?$", counter) else language.template_named
+    return language.template if re.match(NUMBERED_COUNTER, counter) else language.template_named
+
+
+def phrase_table(languages: list[str]) -> dict[str, Any]:
+    """The announcement sentences the display's browser speaks when the server's WAV cannot be had: the same
+    templates espeak-ng says here, so the words are written once (the page gets them in its config)."""
+    return {
+        "numbered_counter": NUMBERED_COUNTER,
+        "languages": {
+            lang: {"numbered": LANGUAGES[lang].template, "named": LANGUAGES[lang].template_named}
+            for lang in languages
+            if lang in LANGUAGES
+        },
+    }
 
 
 def phrase_text(lang: str, number: str, counter: str) -> str:

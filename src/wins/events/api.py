@@ -46,6 +46,12 @@ def _hub(app: Any) -> EventHub:
     return hub
 
 
+def heartbeat_seconds(app: Any) -> float:
+    """Seconds between pings on a quiet socket (WINS_STREAM_HEARTBEAT_SECONDS, else HEARTBEAT_SECONDS)."""
+    configured: float | None = app.state.settings.stream_heartbeat_seconds
+    return configured or HEARTBEAT_SECONDS
+
+
 def _access(app: Any) -> StreamAccess:
     access: StreamAccess | None = getattr(app.state, "stream_access", None)
     if access is None:  # one per app, so one per process: the limits are per process
@@ -199,7 +205,8 @@ async def _stream(
     hub.subscribers += 1
     position = hub.last_id if since is None or since < 0 else since
     waiter = hub.waiter()
-    heartbeat = _Heartbeat(waiter, HEARTBEAT_SECONDS)
+    beat = heartbeat_seconds(websocket.app)
+    heartbeat = _Heartbeat(waiter, beat)
     recheck = _Heartbeat(waiter, access.recheck_seconds)
     # Read the socket too: without it a client's close (or the server's own shutdown) goes unnoticed until
     # the next heartbeat, and a graceful stop or reload waits up to HEARTBEAT_SECONDS per open screen.
@@ -209,7 +216,9 @@ async def _stream(
     send = websocket.send
     ended = False
     try:
-        await send({"type": "websocket.send", "text": json.dumps({"type": "hello", "last_id": hub.last_id})})
+        # `heartbeat`: the pages' watchdog takes a link silent for 2.25 times this as dead (web/static/stream.js).
+        hello = {"type": "hello", "last_id": hub.last_id, "heartbeat": beat}
+        await send({"type": "websocket.send", "text": json.dumps(hello)})
         while not closed.done():
             if recheck.due:
                 recheck.due = False

@@ -22,6 +22,7 @@ from PIL import Image
 
 from wins.printing.fonts import text_image
 from wins.printing.i18n import translate
+from wins.tickets.wait_text import wait_range_text
 
 # One text line of python-escpos' font A is 12 × 24 dots.
 CHAR_HEIGHT = 24
@@ -87,9 +88,9 @@ def can_print_as_text(printer: Escpos, text: str, codepage: str) -> bool:
 def wait_text(slip: Slip) -> str:
     lang = slip.language
     if slip.estimated_wait_range and slip.estimated_wait_range[1] > 0:
-        low, high = (max(0, round(s / 60)) for s in slip.estimated_wait_range)
-        if high > low:
-            return translate(lang, "wait_range", low=low, high=high)
+        # The kiosks' and the phone's words too (one wording, wins.tickets.wait_text).
+        low, high = slip.estimated_wait_range[0], slip.estimated_wait_range[1]
+        return translate(lang, "wait_label", wait=wait_range_text(low, high, lang))
     minutes = math.ceil(slip.estimated_wait_seconds / 60)
     if minutes <= 0:
         return translate(lang, "wait_none")

@@ -316,6 +316,22 @@ def _micros(listed: str | None) -> list[int]:
     return sorted(map(int, listed.split(","))) if listed else []
 
 
+# The hours every hourly chart shows, busy or not (a quiet morning shows as empty bars, not as a missing one, and
+# two reports line up); hours with tickets outside them widen the span.
+WORKING_DAY = (8, 18)
+
+
+def day_hours(busy_hours: list[int], *, rollover: int) -> list[int]:
+    """The local hours of the hourly axis in business-day order (the day starts at the rollover hour, so a
+    ticket at 01:00 after a late evening comes last, not first): the working day, widened to every busy hour."""
+
+    def place(hour: int) -> int:
+        return (hour - rollover) % 24
+
+    places = [place(h) for h in busy_hours] + [place(WORKING_DAY[0]), place(WORKING_DAY[1] - 1)]
+    return [(rollover + p) % 24 for p in range(min(places), max(places) + 1)]
+
+
 def build_report(session: Session, *, first_day: date, last_day: date, branch_id: int | None = None) -> Report:
     """Everything the report page and the CSV show for the business days first_day..last_day (inclusive)."""
     branch = get_branch(session, branch_id)
@@ -359,7 +375,7 @@ def build_report(session: Session, *, first_day: date, last_day: date, branch_id
         last_day=last_day,
         services=services,
         tickets=TicketRows(session, tickets, total.issued),
-        hours=list(range(busy_hours[0], busy_hours[-1] + 1)) if busy_hours else [],
+        hours=day_hours(busy_hours, rollover=branch.day_rollover_hour) if busy_hours else [],
         per_service_hour=dict(per_service_hour),
         per_service=[(s, by_service[s.id].summary()) for s in services],
         per_staff=sorted(

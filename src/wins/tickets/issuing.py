@@ -337,7 +337,7 @@ def check_category(session: Session, service: ServiceInfo, key: str, *, actor: P
 
 def new_ticket_view(issued: Issued, load: est.ServiceLoad) -> dict[str, Any]:
     """`ticket_view` of a ticket just created, from what the transaction wrote (no reading back)."""
-    return {**issued.data, **wait_fields(est.estimate_for(issued.people_ahead, load))}
+    return {**issued.data, **wait_fields(est.estimate_for(issued.people_ahead, load), issued.data["language"])}
 
 
 def issued_view(session: Session, issued: Issued, *, settings: Settings) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from wins.services.models import Service
 from wins.tickets import estimate as est
 from wins.tickets.caches import service_load
 from wins.tickets.models import Ticket, TicketStatus
+from wins.tickets.wait_text import wait_range_text
 
 
 def tracking_url(base_url: str, token: str) -> str:
@@ -144,18 +145,22 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
     data = ticket_event_data(session, ticket)
     if ticket.status == TicketStatus.waiting:
         load = service_load(session, ticket.service_id, settings=settings)
-        data.update(wait_fields(est.estimate_for(est.people_ahead(session, ticket), load)))
+        data.update(wait_fields(est.estimate_for(est.people_ahead(session, ticket), load), ticket.language))
     else:
-        data.update(position=0, people_ahead=0, estimated_wait_seconds=0, estimated_wait_range=[0, 0])
+        data.update(
+            position=0, people_ahead=0, estimated_wait_seconds=0, estimated_wait_range=[0, 0], estimated_wait_text=""
+        )
     data.update(ticket_details(ticket))
     return data
 
 
-def wait_fields(e: est.Estimate) -> dict[str, Any]:
-    """A waiting ticket's place and wait, as `ticket_view` and `new_ticket_view` show them."""
+def wait_fields(e: est.Estimate, language: str | None) -> dict[str, Any]:
+    """A waiting ticket's place and wait, as `ticket_view` and `new_ticket_view` show them (the wait in words in
+    the ticket's language: the one wording of kiosk, slip and phone, `wait_text.wait_range_text`)."""
     return {
         "position": e.people_ahead + 1,
         "people_ahead": e.people_ahead,
         "estimated_wait_seconds": e.seconds,
         "estimated_wait_range": [e.low, e.high],
+        "estimated_wait_text": wait_range_text(e.low, e.high, language),
     }

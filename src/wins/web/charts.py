@@ -1,7 +1,9 @@
 """A small server-side SVG chart renderer: stacked vertical bars and grouped horizontal bars.
 
 No library and no script: the SVG is inline in the page, so it prints, scales and works offline. Every chart
-has a <title>/<desc> for screen readers, and the pages show the same figures in a table next to it.
+has a <title>/<desc> for screen readers, and the pages show the same figures in a table next to it. Its text
+grows with the browser's zoom and text size: the stylesheet gives each chart a width in rem (app.css,
+`.chart-bars`, `.chart-hbar`), so the drawing and the words in it scale with the reader's font size.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _nice_max(value: float) -> float:
     return float(10 ** (exponent + 1))  # pragma: no cover - the loop always returns
 
 
-def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 12, extra: str = "") -> str:
+def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 14, extra: str = "") -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" {extra}>{escape(text)}</text>'
 
 
@@ -41,7 +43,7 @@ def _legend(series: Sequence[Series], x: float, y: float) -> list[str]:
     for s in series:
         parts.append(f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" fill="{escape(s.colour)}"/>')
         parts.append(_text(x + 16, y, s.name))
-        x += 28 + 7.5 * len(s.name)
+        x += 30 + 8.5 * len(s.name)
     return parts
 
 
@@ -49,7 +51,7 @@ def _frame(
     width: int, height: int, title: str, desc: str, body: list[str], chart_id: str, kind: str = "bars"
 ) -> Markup:
     return Markup(
-        f'<svg class="chart chart-{kind}" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'<svg class="chart chart-{kind}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg" '
         f'font-family="system-ui, sans-serif" fill="#1b1f24">'
         f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>'
@@ -63,7 +65,7 @@ def stacked_bars(
 ) -> Markup:
     """Vertical bars, one per category, stacked by series (e.g. tickets per hour, by service)."""
     width, height = 760, 300
-    left, right, top, bottom = 48, 12, 34, 44
+    left, right, top, bottom = 52, 12, 38, 46
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum((s.values[i] or 0) for s in series) for i in range(len(categories))]
     y_max = _nice_max(max(totals, default=0))
@@ -73,9 +75,9 @@ def stacked_bars(
         value = y_max * k / steps
         y = top + plot_h - plot_h * k / steps
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>')
-        body.append(_text(left - 6, y + 4, f"{value:g}", anchor="end", size=11))
+        body.append(_text(left - 6, y + 4, f"{value:g}", anchor="end", size=13))
     if y_label:
-        body.append(_text(12, top + plot_h / 2, y_label, anchor="middle", size=11,
+        body.append(_text(12, top + plot_h / 2, y_label, anchor="middle", size=13,
                           extra=f'transform="rotate(-90 12 {top + plot_h / 2:.1f})"'))  # fmt: skip
     slot = plot_w / max(len(categories), 1)
     bar_w = max(4.0, slot * 0.7)
@@ -92,8 +94,8 @@ def stacked_bars(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{escape(s.colour)}">'
                 f"<title>{escape(label)} · {escape(s.name)}: {value:g}</title></rect>"
             )
-        if len(categories) <= 16 or i % 2 == 0:
-            body.append(_text(left + slot * i + slot / 2, top + plot_h + 16, label, anchor="middle", size=11))
+        if len(categories) <= 12 or i % 2 == 0:  # every label while they fit ("08:00" needs ~40 units)
+            body.append(_text(left + slot * i + slot / 2, top + plot_h + 18, label, anchor="middle", size=13))
     desc = "; ".join(f"{label}: {total:g}" for label, total in zip(categories, totals, strict=True)) or "No data."
     return _frame(width, height, title, desc, body, chart_id)
 
@@ -107,10 +109,10 @@ def grouped_hbars(
     fmt: Callable[[float], str] = lambda v: f"{v:g}",
 ) -> Markup:
     """Horizontal bars, one group per row (e.g. average and 90th-percentile wait per service)."""
-    bar_h, gap = 16, 12
+    bar_h, gap = 20, 14
     group_h = bar_h * len(series) + gap
-    left, right, top = 140, 80, 34
-    width = 540
+    left, right, top = 170, 90, 38
+    width = 620
     height = top + group_h * max(len(rows), 1) + 10
     plot_w = width - left - right
     values = [v for s in series for v in s.values if v is not None]
@@ -124,14 +126,14 @@ def grouped_hbars(
             value = s.values[i]
             y = y0 + bar_h * j
             if value is None:
-                body.append(_text(left + 4, y + bar_h - 4, "no data", size=11, extra='fill="#57606a"'))
+                body.append(_text(left + 4, y + bar_h - 4, "no data", size=13, extra='fill="#57606a"'))
                 continue
             w = plot_w * value / x_max
             body.append(
                 f'<rect x="{left}" y="{y:.1f}" width="{w:.1f}" height="{bar_h - 2}" fill="{escape(s.colour)}">'
                 f"<title>{escape(row)} · {escape(s.name)}: {escape(fmt(value))}</title></rect>"
             )
-            body.append(_text(left + w + 4, y + bar_h - 4, fmt(value), size=11))
+            body.append(_text(left + w + 4, y + bar_h - 4, fmt(value), size=13))
     desc = "; ".join(
         f"{row}: " + ", ".join(f"{s.name} {fmt(v) if (v := s.values[i]) is not None else 'no data'}" for s in series)
         for i, row in enumerate(rows)

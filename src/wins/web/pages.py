@@ -207,7 +207,16 @@ async def html_error_handler(request: Request, exc: WinsError) -> Response:
             {"title": "Not set up yet", "message": "This site has no branch yet. Ask an admin to set it up."},
             status=exc.status_code,
         )
-    titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "That did not work", 429: "Slow down"}
+    titles = {
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Page not found",
+        405: "Not possible here",
+        409: "That did not work",
+        429: "Slow down",
+        500: "Something went wrong",
+        503: "Try again in a moment",
+    }
     return render(
         request,
         "error.html",

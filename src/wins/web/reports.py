@@ -27,7 +27,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _charts(report: reports.Report) -> dict[str, Any]:
-    hours = [f"{h:02d}" for h in report.hours]
+    hours = [f"{h:02d}:00" for h in report.hours]
     per_hour = stacked_bars(
         "chart-hourly",
         "Tickets issued per hour, by service",

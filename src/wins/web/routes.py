@@ -58,7 +58,14 @@ def _login_page(request: Request, *, next_url: str, error: str = "", username: s
     response = render(
         request,
         "login.html",
-        {"login_csrf": token, "next": next_url, "error": error, "username": username},
+        # The title says when the sign-in failed: it is the first thing a screen reader reads on the new page.
+        {
+            "title": "Error: sign in" if error else "Sign in",
+            "login_csrf": token,
+            "next": next_url,
+            "error": error,
+            "username": username,
+        },  # fmt: skip
         status=status,
     )
     set_cookie(response, request, LOGIN_CSRF_COOKIE, token, max_age=3600)

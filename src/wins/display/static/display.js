@@ -1,8 +1,9 @@
 /* WINS waiting-room display.
  *
- * Follows the event stream and announces every call and recall: a flash, a chime, then the spoken sentence
- * in each language (server WAV by espeak-ng, the browser's speech synthesis as fallback, chime only as last
- * resort). Announcements queue: each one starts when the previous one's audio has ended.
+ * Follows the event stream (the shared client, /static/staff/stream.js: WebSocket or long-poll, dead-link
+ * watchdog) and announces every call and recall: a flash, a chime, then the spoken sentence in each language
+ * (server WAV by espeak-ng, the browser's speech synthesis as fallback with the server's own phrase table, chime
+ * only as last resort). Announcements queue: each one starts when the previous one's audio has ended.
  *
  * Runs for weeks: it reconnects by itself, resumes from the last event id it handled (snapshot re-read for
  * the board, events since that id replayed for the announcements, so none is missed and none repeated),
@@ -19,32 +20,23 @@
   var MAX_SEEN = 300; // event ids remembered against doubles
   var ANNOUNCE_MAX_AGE_MS = 10 * 60 * 1000; // a call replayed after a long outage is shown, not spoken
   var PART_TIMEOUT_MS = 20000; // a stuck audio never blocks the queue longer than this
-  var WS_SILENCE_MS = 50000; // the server pings every 20 s; silence this long means a dead link
   var SNAPSHOT_DEBOUNCE_MS = 1500;
 
-  var PHRASES = {
-    en: ["Ticket {number}, counter {counter}", "Ticket {number}, {counter}"],
-    fr: ["Ticket {number}, guichet {counter}", "Ticket {number}, {counter}"],
-    de: ["Nummer {number}, Schalter {counter}", "Nummer {number}, {counter}"],
-    es: ["Turno {number}, ventanilla {counter}", "Turno {number}, {counter}"],
-    it: ["Numero {number}, sportello {counter}", "Numero {number}, {counter}"],
-    nl: ["Nummer {number}, balie {counter}", "Nummer {number}, {counter}"],
-    pt: ["Senha {number}, balcão {counter}", "Senha {number}, {counter}"]
-  };
+  var LATEST_MS = 45000; // the latest call keeps its marker this long after the flash
+  var FLASH_MS = 8000; // the flash (or, with reduced motion, a steady inverted highlight) lasts this long
+  var PHRASES = config.phrases; // the server's table (display/speech.py): one set of words for WAV and browser
+  var NUMBERED = new RegExp(PHRASES.numbered_counter);
+  var WORDS = config.strings[config.languages[0]] || config.strings[Object.keys(config.strings)[0]];
 
   var state = {
     lastId: null,
     snapshot: null,
     recent: [], // calls shown in the list, newest first, capped at config.history
     serverOffset: 0, // server clock minus browser clock, from the snapshot
-    socket: null,
-    failures: 0,
-    wsFailures: 0,
-    useLongPoll: false,
-    reconnectTimer: null,
-    snapshotTimer: null,
-    watchdog: null,
-    generation: 0 // bumps on every (re)connection so stale callbacks of an old one do nothing
+    stream: null, // the shared client's handle (WinsStream.follow)
+    live: false,
+    latest: null, // {ticket_id, counter_id, until}: the newest call, marked for LATEST_MS
+    snapshotTimer: null
   };
   var seen = [];
   var seenSet = new Set();
@@ -71,9 +63,19 @@
   }
 
   function phrase(lang, number, counter) {
-    var forms = PHRASES[lang] || PHRASES.en;
-    var form = /^\d+[A-Za-z]?$/.test(counter) ? forms[0] : forms[1];
+    var forms = PHRASES.languages[lang] || PHRASES.languages.en;
+    var form = NUMBERED.test(counter) ? forms.numbered : forms.named;
     return form.replace("{number}", spokenNumber(number)).replace("{counter}", counter);
+  }
+
+  // "Counter 3" (in the board's first language), but "Reception" as it is.
+  function counterLabel(name) {
+    if (!name) return "";
+    return NUMBERED.test(name) ? WORDS.counter_name.replace("{name}", name) : name;
+  }
+
+  function reducedMotion() {
+    return window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   }
 
   function languagesFor(data) {
@@ -87,19 +89,44 @@
 
   // -- drawing --------------------------------------------------------------------------------------
 
-  function showHero(call, flash) {
+  // The flash: light/dark inversion for FLASH_MS, blinking once a second; with reduced motion the same
+  // inversion is held steady instead of blinking (the CSS picks which, see display.css).
+  function flash(element) {
+    if (!element) return;
+    element.classList.remove("flash");
+    void element.offsetWidth; // restart the animation
+    element.classList.add("flash");
+    clearTimeout(element.winsFlashTimer);
+    element.winsFlashTimer = setTimeout(function () { element.classList.remove("flash"); }, FLASH_MS);
+  }
+
+  function showHero(call, doFlash) {
     $("hero-number").textContent = call ? call.number : "—";
-    $("hero-counter").textContent = call ? call.counter_name || "" : "—";
+    $("hero-counter").textContent = call ? counterLabel(call.counter_name) : "—";
     $("hero-service").textContent = call ? call.service_name || "" : "";
-    if (flash) {
-      var hero = $("hero");
-      hero.classList.remove("flash");
-      void hero.offsetWidth; // restart the animation
-      hero.classList.add("flash");
-      hero.addEventListener("animationend", function () { hero.classList.remove("flash"); }, { once: true });
-      var tile = document.querySelector('.tile[data-counter="' + call.counter_id + '"]');
-      if (tile) { tile.classList.remove("flash"); void tile.offsetWidth; tile.classList.add("flash"); }
+    if (doFlash && call) {
+      flash($("hero"));
+      flash(document.querySelector('.tile[data-counter="' + call.counter_id + '"]'));
+      markLatest(call);
     }
+  }
+
+  function markLatest(call) {
+    state.latest = { ticket_id: call.ticket_id, counter_id: call.counter_id, until: Date.now() + LATEST_MS };
+    drawLatest();
+    setTimeout(drawLatest, LATEST_MS + 50);
+  }
+
+  // The latest call keeps a marker (tile outline and tag, first row of the list) for LATEST_MS after its flash.
+  function drawLatest() {
+    var latest = state.latest && state.latest.until > Date.now() ? state.latest : null;
+    Array.prototype.forEach.call(document.querySelectorAll(".tile"), function (tile) {
+      var on = latest !== null && String(latest.counter_id) === tile.getAttribute("data-counter") &&
+        !tile.classList.contains("idle");
+      tile.classList.toggle("latest", on);
+    });
+    var first = $("recent").firstChild;
+    if (first) first.classList.toggle("latest", latest !== null && state.recent[0] && state.recent[0].id === latest.ticket_id);
   }
 
   function rememberCall(data) {
@@ -112,31 +139,50 @@
   function drawRecent() {
     var body = $("recent");
     while (body.firstChild) body.removeChild(body.firstChild);
-    state.recent.forEach(function (c, i) {
+    state.recent.forEach(function (c) {
       var tr = document.createElement("tr");
-      if (i === 0) tr.className = "fresh";
-      else if (c.status !== "called" && c.status !== "serving") tr.className = "gone";
+      if (c.status !== "called" && c.status !== "serving") tr.className = "gone";
       var a = document.createElement("td"); a.textContent = c.number;
-      var b = document.createElement("td"); b.textContent = c.counter_name || "";
+      var b = document.createElement("td"); b.textContent = counterLabel(c.counter_name);
       tr.appendChild(a); tr.appendChild(b); body.appendChild(tr);
     });
-    if (!busy) showHero(state.recent[0] || null, false);
+    if (!busy) showHero(state.recent[0] ? heroOf(state.recent[0]) : null, false);
+    drawLatest();
+  }
+
+  function heroOf(c) {
+    return { ticket_id: c.id, number: c.number, counter_name: c.counter_name, service_name: c.service_name,
+      counter_id: c.counter_id };
+  }
+
+  // Tiles sized to the number of counters: as few rows as fill a 16:9 board, the text scaled to the tile.
+  function gridFor(n) {
+    var cols = n <= 1 ? 1 : n <= 4 ? 2 : n <= 9 ? 3 : n <= 16 ? 4 : Math.ceil(Math.sqrt(n * 1.8));
+    if (n === 3) cols = 3;
+    return { cols: cols, rows: Math.max(1, Math.ceil(n / cols)) };
   }
 
   function drawCounters(snapshot) {
     var box = $("counters");
     while (box.firstChild) box.removeChild(box.firstChild);
-    snapshot.counters.forEach(function (c) {
-      if (config.counters.length && config.counters.indexOf(c.id) < 0) return;
-      if (!c.active) return;
+    var shown = snapshot.counters.filter(function (c) {
+      return c.active && !(config.counters.length && config.counters.indexOf(c.id) < 0);
+    });
+    var grid = gridFor(shown.length);
+    box.style.setProperty("--cols", String(grid.cols));
+    box.style.setProperty("--rows", String(grid.rows));
+    shown.forEach(function (c) {
       var tile = document.createElement("div");
       var t = c.ticket && wanted(c.ticket) ? c.ticket : null;
-      tile.className = "tile" + (t ? "" : " idle");
+      tile.className = "tile" + (t ? "" : c.is_open ? " idle" : " idle closed");
       tile.setAttribute("data-counter", c.id);
-      var name = document.createElement("div"); name.className = "name"; name.textContent = c.name;
-      var num = document.createElement("div"); num.className = "number"; num.textContent = t ? t.number : "—";
-      tile.appendChild(name); tile.appendChild(num); box.appendChild(tile);
+      var num = document.createElement("div"); num.className = "number";
+      num.textContent = t ? t.number : c.is_open ? WORDS.open : WORDS.closed;
+      var name = document.createElement("div"); name.className = "name"; name.textContent = counterLabel(c.name);
+      var tag = document.createElement("div"); tag.className = "tag"; tag.textContent = WORDS.latest;
+      tile.appendChild(num); tile.appendChild(name); tile.appendChild(tag); box.appendChild(tile);
     });
+    drawLatest();
   }
 
   function drawWaiting(snapshot) {
@@ -146,10 +192,15 @@
       if (!s.active && !s.waiting_count) return; // stopped issuing: shown while its queue is still called
       if (config.services.length && config.services.indexOf(s.id) < 0) return;
       var span = document.createElement("span");
+      span.className = "queue";
+      var name = document.createElement("span"); name.className = "queue-name"; name.textContent = s.name;
+      var count = document.createElement("span"); count.className = "queue-count";
+      var parts = WORDS.waiting.split("{n}");
+      count.appendChild(document.createTextNode(parts[0]));
       var b = document.createElement("b"); b.textContent = String(s.waiting_count);
-      span.appendChild(document.createTextNode(s.name + ": "));
-      span.appendChild(b);
-      span.appendChild(document.createTextNode(" waiting"));
+      count.appendChild(b);
+      count.appendChild(document.createTextNode(parts[1] || ""));
+      span.appendChild(name); span.appendChild(count);
       foot.appendChild(span);
     });
   }
@@ -169,9 +220,19 @@
     drawWaiting(snapshot);
   }
 
+  // The branch's time, in the board's first language (the TV's own zone and locale may be anything).
+  var clockFormat = (function () {
+    try {
+      return new Intl.DateTimeFormat(config.locale, { hour: "numeric", minute: "2-digit", timeZone: config.time_zone });
+    } catch (e) {
+      return new Intl.DateTimeFormat(config.locale, { hour: "numeric", minute: "2-digit" });
+    }
+  })();
+
   function tick() {
     var now = new Date(Date.now() + state.serverOffset);
-    $("clock").textContent = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    $("clock").textContent = clockFormat.format(now);
+    $("clock").setAttribute("datetime", now.toISOString());
   }
 
   // -- announcements --------------------------------------------------------------------------------
@@ -258,7 +319,8 @@
     var a = queue.shift();
     a.start = Date.now();
     pushLog(a);
-    showHero({ number: a.number, counter_name: a.counter, service_name: a.service_name, counter_id: a.counter_id },
+    showHero({ ticket_id: a.ticket_id, number: a.number, counter_name: a.counter, service_name: a.service_name,
+      counter_id: a.counter_id },
       true);
     var steps = Promise.resolve();
     steps = steps.then(function () {
@@ -324,119 +386,60 @@
     }, SNAPSHOT_DEBOUNCE_MS);
   }
 
-  function fetchJson(url, timeoutMs) {
-    var ctrl = typeof AbortController !== "undefined" ? new AbortController() : null;
-    var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, timeoutMs || 15000) : null;
-    return fetch(url, { headers: AUTH, cache: "no-store", credentials: "same-origin",
-      signal: ctrl ? ctrl.signal : undefined })
-      .then(function (r) {
-        if (timer) clearTimeout(timer);
-        if (r.status === 401 || r.status === 403) { location.reload(); throw new Error("signed out"); }
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.json();
-      }, function (err) { if (timer) clearTimeout(timer); throw err; });
+  function fetchJson(url) {
+    return WinsStream.request(url, { headers: { "Accept": "application/json" } }, 15000).then(function (r) {
+      if (r.status === 401 || r.status === 403) { location.reload(); throw new Error("signed out"); }
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    });
   }
 
   function setConnected(ok) {
+    state.live = ok;
     $("conn").hidden = ok;
     document.body.classList.toggle("offline", !ok);
   }
 
-  function connect() {
-    var gen = ++state.generation;
-    state.reconnectTimer = null;
-    fetchJson("/api/v1/queue").then(function (snapshot) {
-      if (gen !== state.generation) return;
-      // First start, or a stored id from another database (restored backup, new install): start from now.
-      if (state.lastId === null || state.lastId > snapshot.last_event_id) state.lastId = snapshot.last_event_id;
-      applySnapshot(snapshot);
-      if (state.useLongPoll) { longPoll(gen); return null; }
-      return streamTicket().then(function (ticket) { if (gen === state.generation) openSocket(gen, ticket); });
-    }).catch(function () { retry(gen); });
-  }
-
-  function retry(gen) {
-    if (gen !== state.generation || state.reconnectTimer) return;
-    setConnected(false);
-    state.failures += 1;
-    // Back off to one try every ~8 s: quick to come back after a restart, light on a server that struggles.
-    var delay = Math.min(8000, 500 * Math.pow(2, Math.min(state.failures, 4))) * (0.75 + Math.random() / 2);
-    state.reconnectTimer = setTimeout(connect, delay);
-  }
-
   // A one-time ticket for the socket, bought with the HttpOnly pairing cookie (or a manager's session): no
-  // token ever goes in the socket's URL. 401/403: the display was revoked (or the session ended), so the
-  // page reloads and the server shows "Display not paired".
+  // token ever goes in the socket's URL. 401/403: the display was revoked (or the session ended).
   function streamTicket() {
     var headers = { "X-Requested-With": "wins-display", "Accept": "application/json" };
     if (config.csrf) headers["X-CSRF-Token"] = config.csrf;
-    return fetch("/display/stream-ticket", { method: "POST", headers: headers, credentials: "same-origin",
-      cache: "no-store" }).then(function (r) {
-      if (r.status === 401 || r.status === 403) { location.reload(); throw new Error("not paired"); }
-      if (!r.ok) throw new Error("HTTP " + r.status);
-      return r.json();
-    }).then(function (body) { return body.ticket; });
+    return WinsStream.request("/display/stream-ticket", { method: "POST", headers: headers }, 15000)
+      .then(function (r) {
+        if (!r.ok) throw { status: r.status };
+        return r.json();
+      }).then(function (body) { return body.ticket; });
   }
 
-  function openSocket(gen, ticket) {
-    var proto = location.protocol === "https:" ? "wss://" : "ws://";
-    var url = proto + location.host + "/api/v1/events/ws?since=" + state.lastId + "&ticket=" +
-      encodeURIComponent(ticket);
-    var ws, opened = false;
-    try { ws = new WebSocket(url); } catch (e) { state.useLongPoll = true; retry(gen); return; }
-    state.socket = ws;
-    var resetWatchdog = function () {
-      clearTimeout(state.watchdog);
-      state.watchdog = setTimeout(function () { ws.close(); }, WS_SILENCE_MS);
-    };
-    ws.onopen = function () {
-      opened = true;
-      state.failures = 0;
-      state.wsFailures = 0;
-      setConnected(true);
-      resetWatchdog();
-    };
-    ws.onmessage = function (msg) {
-      if (gen !== state.generation) return;
-      resetWatchdog();
-      var event;
-      try { event = JSON.parse(msg.data); } catch (e) { return; }
-      if (event.type === "hello" || event.type === "ping") return;
-      handle(event);
-    };
-    ws.onclose = function (closing) {
-      clearTimeout(state.watchdog);
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      if (state.socket === ws) state.socket = null;
-      if (gen !== state.generation) return;
-      // 4401: revoked, or the ticket did not work. Ask for a new ticket at once: a 401 there reloads the page
-      // into "Display not paired"; otherwise the board simply reconnects.
-      if (closing.code === 4401 || closing.code === 4403) {
-        setConnected(false);
-        streamTicket().then(function () { retry(gen); }, function () { retry(gen); });
-        return;
-      }
-      if (!opened && ++state.wsFailures >= 3) state.useLongPoll = true; // a proxy that blocks WebSockets
-      retry(gen);
-    };
-    ws.onerror = function () { /* onclose follows */ };
+  function follow() {
+    state.stream = WinsStream.follow({
+      since: state.lastId,
+      ticket: streamTicket,
+      onEvents: function (events) { events.forEach(handle); },
+      onState: function (s) { setConnected(s === "live"); },
+      onReconnect: scheduleSnapshot, // the board is redrawn from a fresh snapshot; the calls replay by id
+      // Revoked (or the manager's session ended): reload, and the server says "Display not paired".
+      onEnded: function () { setConnected(false); location.reload(); }
+    });
   }
 
-  function longPoll(gen) {
-    if (gen !== state.generation) return;
-    fetchJson("/api/v1/events?since=" + state.lastId + "&timeout=25", 40000).then(function (batch) {
-      if (gen !== state.generation) return;
-      state.failures = 0;
-      setConnected(true);
-      batch.events.forEach(handle);
-      longPoll(gen);
-    }).catch(function () { retry(gen); });
+  function start() {
+    fetchJson("/api/v1/queue").then(function (snapshot) {
+      // First start, or a stored id from another database (restored backup, new install): start from now.
+      if (state.lastId === null || state.lastId > snapshot.last_event_id) state.lastId = snapshot.last_event_id;
+      applySnapshot(snapshot);
+      follow();
+    }).catch(function () {
+      setConnected(false);
+      setTimeout(start, 3000 * (0.75 + Math.random() / 2));
+    });
   }
 
   // -- configuration changes and start ----------------------------------------------------------------
 
   function watchConfig() {
-    fetch("/display/config", { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+    WinsStream.request("/display/config", {}, 15000).then(function (r) {
       if (r.status === 401) { location.reload(); return null; }
       return r.ok ? r.json() : null;
     }).then(function (fresh) {
@@ -448,8 +451,9 @@
     var stored = parseInt(sessionStorage.getItem("winsLastId") || "", 10);
     if (stored > 0) state.lastId = stored; // a reload resumes where the page left off
   } catch (e) { /* private mode */ }
+  setConnected(false);
   tick();
   setInterval(tick, 10000);
   setInterval(watchConfig, 60000);
-  connect();
+  start();
 })();

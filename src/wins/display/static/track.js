@@ -1,5 +1,7 @@
-/* Customer's ticket page: follows the ticket through a public long-poll that only ever returns this
- * ticket, raises a loud alert when it is called, and lets the customer leave the queue. */
+/* Customer's ticket page: follows the ticket through a public long-poll that only ever returns this ticket (the
+ * shared stream client, /static/staff/stream.js, in long-poll mode: request timeouts, reconnection), raises a loud
+ * alert when it is called, tells screen readers when the place or the wait changes, and lets the customer leave
+ * the queue after a real confirmation dialog. */
 (function () {
   "use strict";
 
@@ -7,23 +9,43 @@
   var s = config.strings;
   var base = "/api/v1/public/tickets/" + encodeURIComponent(config.token);
   var FINAL = ["done", "no_show", "cancelled", "expired"];
+  var NUMBERED = /^\d+[A-Za-z]?$/; // "Counter 4", but "Reception" as it is (display/speech.py NUMBERED_COUNTER)
+  var ANNOUNCE_AFTER_MS = 1500; // changes in a burst are said once, the last one
   var ticket = config.ticket;
-  var lastId = null;
-  var failures = 0;
   var alerted = ticket.status === "called" ? ticket.called_at : null; // the call already shown on load
+  var announced = null; // what the live region last said (or the page showed on load)
+  var announceTimer = null;
+  var stream = null;
   var audio = new Audio(config.chime_url);
   audio.preload = "auto";
   var $ = function (id) { return document.getElementById(id); };
-  window.winsTracking = { get ticket() { return ticket; }, alerts: [] };
+  window.winsTracking = { get ticket() { return ticket; }, alerts: [], announcements: [] };
 
   function fmt(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });
   }
 
-  function waitText(t) {
-    var low = Math.floor(t.estimated_wait_range[0] / 60), high = Math.ceil(t.estimated_wait_range[1] / 60);
-    if (high <= 1) return s.wait_now;
-    return fmt(s.minutes, { low: low, high: Math.max(high, low + 1) });
+  function counterLabel(name) {
+    if (!name) return "";
+    return NUMBERED.test(name) ? fmt(s.counter_name, { name: name }) : name;
+  }
+
+  function aheadText(t) {
+    return t.people_ahead === 0 ? s.ahead_none : t.people_ahead === 1 ? s.ahead_one : fmt(s.ahead_many, { n: t.people_ahead });
+  }
+
+  // The polite live region: "1 person before you. Estimated wait: up to 6 min." — only when that sentence
+  // changes, and only after a quiet moment, so a screen reader is not interrupted on every update.
+  function announce(t) {
+    var text = t.status === "waiting" ? fmt(s.announce, { ahead: aheadText(t), wait: t.estimated_wait_text }) : null;
+    if (announced === null) { announced = text; return; } // the page itself says it on load
+    if (text === null || text === announced) return;
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(function () {
+      announced = text;
+      $("announce").textContent = text;
+      window.winsTracking.announcements.push(text);
+    }, ANNOUNCE_AFTER_MS);
   }
 
   function render(t) {
@@ -34,17 +56,17 @@
     var waiting = t.status === "waiting";
     $("waiting-box").hidden = !waiting;
     $("actions").hidden = !waiting;
-    if (!waiting) $("confirm").hidden = true;
+    if (!waiting && $("confirm").open) closeConfirm(false);
     if (waiting) {
       $("position").textContent = String(t.position);
-      $("ahead").textContent = t.people_ahead === 0 ? s.ahead_none
-        : t.people_ahead === 1 ? s.ahead_one : fmt(s.ahead_many, { n: t.people_ahead });
-      $("wait").textContent = waitText(t);
+      $("ahead").textContent = aheadText(t);
+      $("wait").textContent = t.estimated_wait_text;
     }
+    announce(t);
     var called = t.status === "called";
     $("alert").hidden = !called;
-    if (called) $("alert-text").textContent = fmt(s.called_text, { counter: t.counter_name });
-    var stateText = t.status === "serving" ? fmt(s.serving, { counter: t.counter_name }) : s[t.status] || "";
+    if (called) $("alert-counter").textContent = counterLabel(t.counter_name);
+    var stateText = t.status === "serving" ? fmt(s.serving, { counter: counterLabel(t.counter_name) }) : s[t.status] || "";
     $("state-box").hidden = waiting || called || !stateText;
     $("state-text").textContent = stateText;
     // A call, or a recall (a new called_at), raises the alert once each.
@@ -53,6 +75,7 @@
       raiseAlert(t);
     }
     document.title = (called ? "🔔 " : "") + t.number + " — " + s.title;
+    if (FINAL.indexOf(t.status) >= 0 && stream) stream.stop();
   }
 
   function raiseAlert(t) {
@@ -65,31 +88,21 @@
     audio.currentTime = 0;
     var p = audio.play();
     if (p && p.then) p.then(function () { entry.sound = "played"; }, function () { entry.sound = "blocked"; });
-    $("alert").scrollIntoView({ behavior: "smooth", block: "start" });
+    var reduce = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    $("alert").scrollIntoView({ behavior: reduce ? "auto" : "smooth", block: "start" });
   }
 
-  function poll() {
-    if (FINAL.indexOf(ticket.status) >= 0) return;
-    var url = base + "/updates?timeout=25" + (lastId === null ? "" : "&since=" + lastId);
-    var ctrl = typeof AbortController !== "undefined" ? new AbortController() : null;
-    var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, 40000) : null;
-    fetch(url, { cache: "no-store", signal: ctrl ? ctrl.signal : undefined }).then(function (r) {
-      if (timer) clearTimeout(timer);
-      if (r.status === 404) { location.reload(); throw new Error("gone"); }
-      if (!r.ok) throw new Error("HTTP " + r.status);
-      return r.json();
-    }).then(function (body) {
-      failures = 0;
-      $("offline").hidden = true;
-      lastId = body.last_id;
-      render(body.ticket);
-      setTimeout(poll, 50);
-    }).catch(function () {
-      if (timer) clearTimeout(timer);
-      failures += 1;
-      if (failures > 1) $("offline").hidden = false;
-      setTimeout(poll, Math.min(15000, 1000 * Math.pow(2, Math.min(failures, 4))));
-    });
+  // -- leaving the queue: a real dialog, the safe answer first and focused ---------------------------------
+
+  function openConfirm() {
+    $("leave").hidden = true; // one "leave" control at a time
+    $("confirm").showModal(); // focus moves to "No, keep my place" (autofocus)
+  }
+
+  function closeConfirm(refocus) {
+    if ($("confirm").open) $("confirm").close();
+    $("leave").hidden = false;
+    if (refocus && !$("actions").hidden) $("leave").focus();
   }
 
   $("sound").addEventListener("click", function () {
@@ -97,20 +110,32 @@
     audio.currentTime = 0;
     audio.play().then(function () { $("sound").textContent = s.sound_ready; }, function () {});
   });
-  $("leave").addEventListener("click", function () { $("confirm").hidden = false; });
-  $("confirm-no").addEventListener("click", function () { $("confirm").hidden = true; });
+  $("leave").addEventListener("click", openConfirm);
+  $("confirm-no").addEventListener("click", function () { closeConfirm(true); });
+  $("confirm").addEventListener("cancel", function (e) { e.preventDefault(); closeConfirm(true); }); // Escape
   $("confirm-yes").addEventListener("click", function () {
     $("confirm-yes").disabled = true;
-    fetch(base + "/cancel", { method: "POST", cache: "no-store" }).then(function (r) {
-      if (!r.ok) throw new Error("HTTP " + r.status);
-      return r.json();
-    }).then(function (t) { render(t); }, function () {
-      // The ticket may have been called meanwhile: show its true state.
-      window.alert(s.leave_failed);
-      lastId = null;
-    }).then(function () { $("confirm-yes").disabled = false; });
+    WinsStream.request(base + "/cancel", { method: "POST", headers: { "Accept": "application/json" } }, 15000)
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      }).then(function (t) { closeConfirm(false); render(t); }, function () {
+        // The ticket may have been called meanwhile: the stream shows its true state.
+        closeConfirm(true);
+        window.alert(s.leave_failed);
+      }).then(function () { $("confirm-yes").disabled = false; });
   });
 
   render(ticket);
-  poll();
+  if (FINAL.indexOf(ticket.status) < 0) {
+    stream = WinsStream.follow({
+      pollUrl: function (since, seconds) {
+        return base + "/updates?timeout=" + seconds + (since === null ? "" : "&since=" + since);
+      },
+      read: function (body) { render(body.ticket); return { events: [], lastId: body.last_id }; },
+      onState: function (state) { $("offline").hidden = state !== "lost"; },
+      onEnded: function (status) { if (status === 404) location.reload(); } // the ticket is gone
+    });
+    window.winsTracking.stream = stream;
+  }
 })();

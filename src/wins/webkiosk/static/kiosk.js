@@ -68,12 +68,11 @@
   function peopleAhead(n) {
     return n === 0 ? t("people_ahead_0") : n === 1 ? t("people_ahead_1") : t("people_ahead_n", { n });
   }
-  function waitText(range) {
-    const low = Math.floor((range[0] || 0) / 60);
-    const high = Math.ceil((range[1] || 0) / 60);
-    if (high <= 0) return t("wait_none");
-    if (low <= 0) return t("wait_short", { high });
-    return t("wait_range", { low, high });
+  // The server's words for the wait (one wording for kiosk, slip and phone: wins/tickets/wait_text.py).
+  function waitText(tk) {
+    const range = tk.estimated_wait_range || [0, 0];
+    if (!(range[1] > 0)) return t("wait_none");
+    return t("wait", { wait: tk.estimated_wait_text || `${Math.floor(range[0] / 60)}–${Math.ceil(range[1] / 60)} min` });
   }
   function categoryLabel(c) {
     if (c.label && typeof c.label === "object") return c.label[state.language] || c.label.en || Object.values(c.label)[0] || c.key;
@@ -421,7 +420,7 @@
     } else if (state.screen === "result" && state.ticket) {
       const tk = state.ticket;
       parts.push(t("speech_your_number", { number: spokenNumber(tk.number) }), tk.service_name,
-        peopleAhead(tk.people_ahead), waitText(tk.estimated_wait_range || [0, 0]));
+        peopleAhead(tk.people_ahead), waitText(tk));
       if (state.print === "failed") parts.push(t("printer_fault_title"), t("printer_fault_note", { number: spokenNumber(tk.number) }));
       else if (state.print === "printed") parts.push(t("take_ticket"));
       else if (state.print === "printing") parts.push(t("issuing"));
@@ -601,7 +600,7 @@
     $("ticket-number").textContent = tk.number;
     $("ticket-service").textContent = tk.service_name || "";
     $("ticket-ahead").textContent = peopleAhead(tk.people_ahead);
-    $("ticket-wait").textContent = waitText(tk.estimated_wait_range || [0, 0]);
+    $("ticket-wait").textContent = waitText(tk);
     if (qrFor !== tk.id) { qrFor = tk.id; $("ticket-qr").src = `/kiosk/qr/${tk.id}.svg`; }
     $("ticket-qr").alt = t("scan_to_follow");
     const failed = state.print === "failed";
