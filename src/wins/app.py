@@ -160,6 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     db = Database(settings)
     hub = EventHub(db, poll_seconds=settings.event_poll_seconds, buffer_size=settings.event_buffer_size)
+    from wins.webhooks.deliverer import deliverer_for
+
+    webhooks = deliverer_for(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -167,6 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         presence = await asyncio.to_thread(announce_server, settings)
         await hub.start()
         db.start_checkpointer()
+        if webhooks is not None:
+            await asyncio.to_thread(webhooks.start)  # its own thread; a receiver never holds up a request
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
         # (p99 of issuing, docs/performance.md).
@@ -176,6 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if webhooks is not None:
+                await asyncio.to_thread(webhooks.stop)
             await hub.stop()
             presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
@@ -250,6 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.staff.api import router as staff_router
     from wins.tickets.api import issue_router, public_router
     from wins.tickets.api import router as ticket_router
+    from wins.webhooks.api import router as webhook_router
 
     for router in (
         issue_router,  # the hottest route, matched first
@@ -262,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_router,
         device_router,
         event_router,
+        webhook_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -138,6 +138,29 @@ class Settings(BaseSettings):
         3.0, gt=0, le=60, description="Seconds to wait for the ticket printer to connect or answer."
     )
 
+    webhook_delivery: bool = Field(
+        True, description="Run the webhook deliverer in this server (one claim per endpoint across all workers)."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the webhook deliverer looks for new events (it is also woken)."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Seconds a webhook receiver has to connect and answer a delivery."
+    )
+    webhook_retry_base_seconds: float = Field(
+        5.0, gt=0, le=3600, description="First wait before retrying a failed webhook delivery; doubles each time."
+    )
+    webhook_retry_max_seconds: float = Field(
+        600.0, gt=0, le=86400, description="Longest wait between two attempts of a webhook delivery."
+    )
+    webhook_pause_after_failures: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Failed attempts in a row after which a webhook endpoint is paused (resume it on the admin "
+        "page or with `POST /api/v1/webhooks/{id}/resume`; nothing is lost, it continues where it stopped).",
+    )
+
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: str) -> str:

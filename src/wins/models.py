@@ -10,6 +10,7 @@ from wins.onetime import OneTimeCode
 from wins.services.models import Service
 from wins.staff.models import LoginThrottle, Role, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
+from wins.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AuditEntry",
@@ -28,4 +29,6 @@ __all__ = [
     "Ticket",
     "TicketSequence",
     "TicketStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

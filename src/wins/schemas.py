@@ -444,3 +444,57 @@ class HealthPublic(BaseModel):
     event_stream: Literal["ok", "stalled", "stopped"]
     version: str
     last_event_id: int | None
+
+
+# -- webhooks (wins.webhooks) ---------------------------------------------------------------------------
+
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=500, examples=["https://example.org/wins-hook"])]
+WebhookEventTypes = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=48)]],
+    Field(min_length=1, max_length=40, description="Event types (`ticket.called`), families (`ticket.*`) or `*`"),
+]
+
+
+class WebhookCreate(Strict):
+    url: WebhookUrl
+    event_types: WebhookEventTypes
+    description: Text = Field("", max_length=200)
+
+
+class WebhookUpdate(Strict):
+    url: WebhookUrl | None = None
+    event_types: WebhookEventTypes | None = None
+    description: Text | None = Field(None, max_length=200)
+    active: bool | None = None
+
+
+class WebhookPublic(BaseModel):
+    id: int
+    url: str
+    description: str
+    event_types: list[str]
+    active: bool
+    state: Literal["active", "retrying", "paused", "off"]
+    failures: int = Field(description="Failed attempts in a row at the next event")
+    next_attempt_at: str | None
+    paused_at: str | None
+    last_error: str
+    cursor: int = Field(description="Id of the last event delivered (or not wanted)")
+    created_at: str
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="Signs every delivery (X-WINS-Signature). Shown only in this answer: keep it.")
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: int
+    event_id: int
+    event_type: str
+    delivery_id: str
+    attempt: int
+    status_code: int | None
+    ok: bool
+    error: str
+    duration_ms: int
+    at: str
