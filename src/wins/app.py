@@ -284,4 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.web import install as install_web
 
     install_web(app)  # noqa: E702, I001
+    from wins.webhooks.pages import router as webhook_pages
+
+    app.include_router(webhook_pages)  # the admin page (wins.web's templates and sign-in)
     return app

@@ -121,6 +121,20 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/devices/{device_id}/pair"): ADMIN,
     ("POST", "/admin/devices/{device_id}/revoke"): ADMIN,
     ("POST", "/admin/devices/{device_id}/display"): ADMIN,
+    # Webhooks (issue 17): admin only.
+    ("GET", "/api/v1/webhooks"): ADMIN,
+    ("POST", "/api/v1/webhooks"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("POST", "/api/v1/webhooks/{webhook_id}/resume"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("GET", "/admin/webhooks"): ADMIN,
+    ("POST", "/admin/webhooks"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/resume"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/on"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/off"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/delete"): ADMIN,
     ("GET", "/reports"): MANAGER,
     ("GET", "/reports/{kind}.csv"): MANAGER,
 }
@@ -222,6 +236,8 @@ class Caller:
             "lang": "en",
             "number": "A001",
             "counter": "1",
+            "webhook_id": 999_999,  # no such webhook: a 404 past the door is "allowed"
+            "endpoint_id": 999_999,
             **ids,
         }
 

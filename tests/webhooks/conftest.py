@@ -66,3 +66,22 @@ def eventually(check: Callable[[], T], timeout: float = 10.0) -> T:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.02)
+
+
+def page(api: Api, who: str, path: str) -> str:
+    """A staff page's HTML as the signed-in browser of `who` gets it (a session cookie, as wins.web signs it)."""
+    from wins.db import Database
+    from wins.staff.models import StaffUser
+    from wins.staff.security import sign
+
+    app: Any = api.client.app
+    db: Database = app.state.db
+    with db.session(write=False) as session:
+        user = session.get(StaffUser, api.data.users[who])
+        assert user is not None
+        payload = {"sid": user.id, "v": user.token_version, "csrf": "csrf-for-tests"}
+    cookie = sign(app.state.settings.effective_secret_key, "web-session", payload)
+    api.client.cookies.clear()
+    r = api.client.get(path, headers={"Cookie": f"wins_session={cookie}"}, follow_redirects=False)
+    assert r.status_code == 200, r.text
+    return str(r.text)

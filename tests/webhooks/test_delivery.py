@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import Api
 from tests.support.receiver import Received, Receiver
 from tests.support.rest import Rest
 from tests.support.seed import Seeded
 from tests.support.server import LiveServer
-from tests.webhooks.conftest import eventually, register, verified
+from tests.webhooks.conftest import eventually, page, register, verified
 from wins.config import Settings
 from wins.db import Database
 from wins.webhooks.deliverer import Policy, WebhookDeliverer
@@ -78,8 +80,10 @@ def test_an_endpoint_that_keeps_failing_is_paused_shown_and_resumed(hooks_api: A
             assert state["state"] == "paused" and state["paused_at"] and state["last_error"] == "answered HTTP 503"
 
         eventually(paused)
-        dashboard = hooks_api.http.get("/api/v1/webhooks", headers=hooks_api.auth("admin")).json()
-        assert dashboard[0]["state"] == "paused"
+        dashboard = page(hooks_api, "manager", "/dashboard/live")
+        assert "Webhook delivery is paused for " + receiver.url in dashboard
+        admin = page(hooks_api, "admin", "/admin/webhooks")
+        assert "paused</span>" in admin and "answered HTTP 503" in admin and "Resume" in admin
         hooks_api.issue("B")  # queued behind the paused endpoint's cursor, not lost
         healthy.set()
         assert len(receiver.snapshot()) == 4  # paused: nothing more was tried
@@ -129,12 +133,10 @@ def test_a_server_killed_mid_stream_delivers_everything_after_restart(
         slow.wait(0.02)  # a receiver that takes its time, so the kill lands mid-stream
         return 200
 
-    total = 60
+    total = 40
     with Receiver(answer=answer) as receiver:
-        server = LiveServer(env, log_path=tmp_path / "server.log").start()
+        server = LiveServer(env, log_path=tmp_path / "server.log").start(timeout=90)
         try:
-            import httpx
-
             with httpx.Client(base_url=server.url) as http:
                 rest = Rest(http, seeded)
                 hook = register(rest, receiver.url)  # type: ignore[arg-type]
@@ -143,7 +145,7 @@ def test_a_server_killed_mid_stream_delivers_everything_after_restart(
             server.stop(kill=True)  # SIGKILL: no shutdown, no goodbye
             before = len(receiver.snapshot())
             assert before < total, "the stream had finished before the kill; make the receiver slower"
-            server.start()
+            server.start(timeout=90)  # a loaded CI box can take its time to import
             got = receiver.wait_for(lambda rs: len({r.headers["x-wins-delivery"] for r in rs}) >= total, 60)
         finally:
             server.stop()

@@ -65,7 +65,7 @@ def nav_items(user: StaffUser | None) -> list[tuple[str, str]]:
         items += [("/dashboard", "Dashboard"), ("/reports", "Reports"), ("/admin/services", "Services"),
                   ("/admin/counters", "Counters"), ("/admin/branch", "Branch")]  # fmt: skip
     if rank >= Role.admin.rank:
-        items += [("/admin/users", "Users"), ("/admin/devices", "Devices")]
+        items += [("/admin/users", "Users"), ("/admin/devices", "Devices"), ("/admin/webhooks", "Webhooks")]
     return items
 
 

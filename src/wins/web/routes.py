@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from wins.auth import Principal, client_address
 from wins.branches.service import branch_public, get_branch
@@ -31,6 +32,7 @@ from wins.web.session import (
     start_session,
     tokens_match,
 )
+from wins.webhooks.service import paused_endpoints
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -161,11 +163,17 @@ def workspace(request: Request, user: StaffPage, session: ReadSessionDep) -> Res
 def dashboard(request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """Live overview for managers: queues, longest waits, open counters and who sits there, served today."""
     snapshot = queue_snapshot(session, settings=settings)
-    return render(request, "dashboard.html", {"title": "Dashboard", "q": snapshot, "kiosks": _kiosk_status(session)})
+    context = {"title": "Dashboard", "q": snapshot, "kiosks": _kiosk_status(session), **_webhook_alerts(session)}
+    return render(request, "dashboard.html", context)
 
 
 @router.get("/dashboard/live")
 def dashboard_live(request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """The dashboard's body alone; the page swaps it in when the event stream reports a change."""
     snapshot = queue_snapshot(session, settings=settings)
-    return render(request, "_dashboard_body.html", {"q": snapshot, "kiosks": _kiosk_status(session)})
+    context = {"q": snapshot, "kiosks": _kiosk_status(session), **_webhook_alerts(session)}
+    return render(request, "_dashboard_body.html", context)
+
+
+def _webhook_alerts(session: Session) -> dict[str, Any]:
+    return {"paused_webhooks": [e.url for e in paused_endpoints(session)]}

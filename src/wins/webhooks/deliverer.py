@@ -84,9 +84,10 @@ class WebhookDeliverer:
             return
         self._stop.clear()
         self._reclaim_dead_leases()
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(self.policy.timeout), follow_redirects=False, trust_env=False
-        )
+        # httpx logs every request's full URL at INFO; a receiver's URL may hold its own credential (many
+        # services put one in the path), and no secret may reach a log line. Our own log says what failed.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+        self._client = httpx.Client(timeout=httpx.Timeout(self.policy.timeout), follow_redirects=False, trust_env=False)
         self.db.after_commit_hooks.insert(0, self._after_commit)  # before the hub, which clears the note
         self._thread = threading.Thread(target=self._loop, name="wins-webhooks", daemon=True)
         self._thread.start()
