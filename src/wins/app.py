@@ -163,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.webhooks.deliverer import deliverer_for
 
     webhooks = deliverer_for(db, settings)
+    from wins.push.notifier import PushNotifier
+
+    notifier = PushNotifier(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -172,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.start_checkpointer()
         if webhooks is not None:
             await asyncio.to_thread(webhooks.start)  # its own thread; a receiver never holds up a request
+        await asyncio.to_thread(notifier.start)  # makes the VAPID keys on first start; pushes from its thread
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
         # (p99 of issuing, docs/performance.md).
@@ -183,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if webhooks is not None:
                 await asyncio.to_thread(webhooks.stop)
+            await asyncio.to_thread(notifier.stop)
             await hub.stop()
             presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
@@ -253,6 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.devices.api import router as device_router
     from wins.events.api import router as event_router
     from wins.printing.api import router as printing_router
+    from wins.push.api import router as push_router
     from wins.services.api import router as service_router
     from wins.staff.api import router as staff_router
     from wins.tickets.api import issue_router, public_router
@@ -271,6 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         device_router,
         event_router,
         webhook_router,
+        push_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -287,4 +294,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.webhooks.pages import router as webhook_pages
 
     app.include_router(webhook_pages)  # the admin page (wins.web's templates and sign-in)
+    from wins.push.api import pages as push_pages
+
+    app.include_router(push_pages)  # the push service worker and the tracking page's "notify me"
     return app

@@ -161,6 +161,20 @@ class Settings(BaseSettings):
         "page or with `POST /api/v1/webhooks/{id}/resume`; nothing is lost, it continues where it stopped).",
     )
 
+    push_service_hosts: str = Field(
+        "fcm.googleapis.com,*.googleapis.com,updates.push.services.mozilla.com,*.push.services.mozilla.com,"
+        "*.notify.windows.com,web.push.apple.com,*.push.apple.com",
+        description="Push services WINS sends Web Push to (comma-separated host names, `*.` for any subdomain): "
+        "a phone's subscription names its push service, and WINS posts only to these (never to any address a "
+        "visitor gives).",
+    )
+    push_contact: str = Field(
+        "mailto:wins@localhost",
+        description="Contact the push services see in the VAPID claim (`mailto:` address or https URL of the site "
+        "operator); some refuse a made-up one, so set it to a real address.",
+    )
+    push_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the push notifier looks for events.")
+
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: str) -> str:

@@ -6,7 +6,9 @@ from wins.counters.models import Counter, CounterService
 from wins.db import Base
 from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
+from wins.join.models import ServiceRemote
 from wins.onetime import OneTimeCode
+from wins.push.models import PushState, PushSubscription
 from wins.services.models import Service
 from wins.staff.models import LoginThrottle, Role, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
@@ -23,8 +25,11 @@ __all__ = [
     "Event",
     "LoginThrottle",
     "OneTimeCode",
+    "PushState",
+    "PushSubscription",
     "Role",
     "Service",
+    "ServiceRemote",
     "StaffUser",
     "Ticket",
     "TicketSequence",

@@ -147,6 +147,11 @@ class BranchSettings(StoredJson):
     priority_categories: list[PriorityCategory] = Field(
         default_factory=list, max_length=20, description="Named priority categories (see PriorityCategory)"
     )
+    push_available: bool = Field(
+        False,
+        description="This site reaches the internet, so phones may ask for Web Push notifications (they travel "
+        "through the browser vendor's push service). Off: the tracking page says notifications are unavailable.",
+    )
 
 
 class DeviceConfig(StoredJson):
@@ -498,3 +503,31 @@ class WebhookDeliveryPublic(BaseModel):
     error: str
     duration_ms: int
     at: str
+
+
+# -- Web Push (wins.push) -------------------------------------------------------------------------------
+
+
+class PushKeys(Strict):
+    p256dh: str = Field(min_length=40, max_length=200, pattern=r"^[A-Za-z0-9_-]+=*$")
+    auth: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+=*$")
+
+
+class PushSubscribe(BaseModel):
+    """The browser's PushSubscription.toJSON() (unknown keys such as expirationTime are ignored)."""
+
+    endpoint: str = Field(min_length=10, max_length=1000)
+    keys: PushKeys
+    language: LanguageTag = "en"
+
+
+class PushUnsubscribe(Strict):
+    endpoint: str = Field(min_length=10, max_length=1000)
+
+
+class PushStatus(BaseModel):
+    available: bool = Field(description="Whether this ticket can have push notifications")
+    reason: str = Field(description="Why not, for people (empty when available)")
+    public_key: str | None = Field(description="VAPID public key (base64url): the applicationServerKey")
+    subscribed: int = Field(description="Subscriptions this ticket has")
+    notify_ahead: int = Field(description="A notification comes when this many people (or fewer) are ahead")

@@ -121,6 +121,12 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/devices/{device_id}/pair"): ADMIN,
     ("POST", "/admin/devices/{device_id}/revoke"): ADMIN,
     ("POST", "/admin/devices/{device_id}/display"): ADMIN,
+    # Web Push from the tracking page (issue 17): whoever holds the ticket's link.
+    ("GET", "/api/v1/public/tickets/{tracking_token}/push"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/push"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/push/stop"): EVERYONE,
+    ("GET", "/push/sw.js"): EVERYONE,
+    ("GET", "/push/push.js"): EVERYONE,
     # Webhooks (issue 17): admin only.
     ("GET", "/api/v1/webhooks"): ADMIN,
     ("POST", "/api/v1/webhooks"): ADMIN,

@@ -1,4 +1,5 @@
-"""Beyond the building (issue 17): webhook endpoints and their delivery log.
+"""Beyond the building (issue 17): webhook endpoints and their delivery log; Web Push (the VAPID keys and the
+notifier's cursor, subscriptions per ticket); per-service remote settings.
 
 Revision ID: 0008_remote
 Revises: 0007
@@ -62,9 +63,52 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
     )
     op.create_index("ix_webhook_deliveries_endpoint_id", "webhook_deliveries", ["endpoint_id"])
+    op.create_table(
+        "push_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vapid_private_pem", sa.Text(), nullable=False),
+        sa.Column("vapid_public_key", sa.String(length=100), nullable=False),
+        sa.Column("cursor", BIG_ID, nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_push_state"),
+    )
+    op.create_table(
+        "push_subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("endpoint", sa.String(length=1000), nullable=False),
+        sa.Column("p256dh", sa.String(length=200), nullable=False),
+        sa.Column("auth", sa.String(length=64), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("near_sent", sa.Boolean(), nullable=False),
+        sa.Column("calls_sent", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name="fk_push_subscriptions_ticket_id_tickets", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_push_subscriptions"),
+        sa.UniqueConstraint("endpoint", name="uq_push_subscriptions_endpoint"),
+    )
+    op.create_index("ix_push_subscriptions_ticket_id", "push_subscriptions", ["ticket_id"])
+    op.create_table(
+        "service_remote",
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("notify_ahead", sa.Integer(), nullable=False),
+        sa.Column("remote_daily_cap", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name="fk_service_remote_service_id_services", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("service_id", name="pk_service_remote"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("service_remote")
+    op.drop_index("ix_push_subscriptions_ticket_id", table_name="push_subscriptions")
+    op.drop_table("push_subscriptions")
+    op.drop_table("push_state")
     op.drop_index("ix_webhook_deliveries_endpoint_id", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
