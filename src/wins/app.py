@@ -257,6 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.counters.api import router as counter_router
     from wins.devices.api import router as device_router
     from wins.events.api import router as event_router
+    from wins.join.pages import api as join_api
     from wins.printing.api import router as printing_router
     from wins.push.api import router as push_router
     from wins.services.api import router as service_router
@@ -278,6 +279,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event_router,
         webhook_router,
         push_router,
+        join_api,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -297,4 +299,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.push.api import pages as push_pages
 
     app.include_router(push_pages)  # the push service worker and the tracking page's "notify me"
+    from wins.join.pages import router as join_pages
+
+    app.include_router(join_pages)  # /join (public) and the join poster (admin)
     return app

@@ -173,6 +173,12 @@ class Settings(BaseSettings):
         description="Contact the push services see in the VAPID claim (`mailto:` address or https URL of the site "
         "operator); some refuse a made-up one, so set it to a real address.",
     )
+    join_key_minutes: int = Field(
+        60, ge=5, le=7 * 24 * 60, description="How long a join key (the QR code on the display board) stays valid."
+    )
+    join_per_client_per_hour: int = Field(
+        3, ge=1, le=1000, description="Remote tickets one client address may take per hour (per server process)."
+    )
     push_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the push notifier looks for events.")
 
     @field_validator("trusted_proxies", "metrics_allow")

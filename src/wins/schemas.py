@@ -147,6 +147,10 @@ class BranchSettings(StoredJson):
     priority_categories: list[PriorityCategory] = Field(
         default_factory=list, max_length=20, description="Named priority categories (see PriorityCategory)"
     )
+    remote_join: bool = Field(True, description="Customers may take a ticket from their phone (/join)")
+    join_key_required: bool = Field(
+        False, description="The /join page needs the rotating key shown as a QR code on the display board"
+    )
     push_available: bool = Field(
         False,
         description="This site reaches the internet, so phones may ask for Web Push notifications (they travel "

@@ -127,6 +127,13 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/public/tickets/{tracking_token}/push/stop"): EVERYONE,
     ("GET", "/push/sw.js"): EVERYONE,
     ("GET", "/push/push.js"): EVERYONE,
+    # Remote join (issue 17): public page; the join link and its QR code for the display board and managers.
+    ("GET", "/join"): EVERYONE,
+    ("GET", "/join/{service_id}"): EVERYONE,
+    ("POST", "/join/{service_id}"): EVERYONE,
+    ("GET", "/api/v1/join/link"): MANAGER | {"display"},
+    ("GET", "/api/v1/join/qr.svg"): MANAGER | {"display"},
+    ("GET", "/admin/join-poster"): MANAGER,
     # Webhooks (issue 17): admin only.
     ("GET", "/api/v1/webhooks"): ADMIN,
     ("POST", "/api/v1/webhooks"): ADMIN,

@@ -82,6 +82,8 @@ class PushNotifier:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._cursor: int | None = None  # while we hold the lease
+        self._renew_at = clock.utcnow()
 
     def start(self) -> None:
         with self.db.session() as session:
@@ -100,9 +102,10 @@ class PushNotifier:
         if self._after_commit in self.db.after_commit_hooks:
             self.db.after_commit_hooks.remove(self._after_commit)
         with self.db.session() as session:
-            session.execute(
-                update(PushState).where(PushState.lease_owner == self.owner).values(lease_owner=None, lease_until=None)
-            )
+            values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+            if self._cursor is not None:
+                values["cursor"] = self._cursor
+            session.execute(update(PushState).where(PushState.lease_owner == self.owner).values(**values))
 
     def _after_commit(self, committed: HasInfo) -> None:
         if db_flags.events_written(committed):
@@ -119,7 +122,10 @@ class PushNotifier:
                 self._wake.wait(self.settings.push_poll_seconds)
                 self._wake.clear()
 
-    def _claim(self) -> int | None:
+    def _claim(self) -> bool:
+        """Take (or renew) the lease of the single notifier row, persisting our cursor when we hold it. Held
+        for LEASE_SECONDS and renewed at a third of that, so an idle notifier writes about every 20 s, not at
+        every event (on SQLite each write takes the lock issuing needs)."""
         now = clock.utcnow()
         with self.db.session() as session:
             query = select(PushState).where(
@@ -130,15 +136,22 @@ class PushNotifier:
                 query = query.with_for_update(skip_locked=True)
             state = session.scalar(query)
             if state is None:
-                return None
+                self._cursor = None
+                return False
+            if state.lease_owner == self.owner and self._cursor is not None:
+                state.cursor = max(state.cursor, self._cursor)
+            self._cursor = state.cursor
             state.lease_owner = self.owner
             state.lease_until = now + timedelta(seconds=LEASE_SECONDS)
-            return state.cursor
+        self._renew_at = now + timedelta(seconds=LEASE_SECONDS / 3)
+        return True
 
     def run_once(self) -> bool:
-        cursor = self._claim()
-        if cursor is None:
-            return False
+        if self._cursor is None or clock.utcnow() >= self._renew_at:
+            if not self._claim():
+                return False
+        cursor = self._cursor
+        assert cursor is not None
         with self.db.session(write=False) as session:
             events = list(session.scalars(select(Event).where(Event.id > cursor).order_by(Event.id).limit(BATCH)))
             if not events:
@@ -147,29 +160,28 @@ class PushNotifier:
             assert state is not None
             signer = vapid_signer(state)
             outgoing = self._plan(session, events)
-        sent = [(o, self._send(o, signer)) for o in outgoing]
-        with self.db.session() as session:
-            for o, result in sent:
-                if result == "gone":
-                    session.execute(delete(PushSubscription).where(PushSubscription.id == o.subscription_id))
-                elif o.kind == "near":
-                    session.execute(
-                        update(PushSubscription).where(PushSubscription.id == o.subscription_id).values(near_sent=True)
-                    )
-                else:
-                    session.execute(
-                        update(PushSubscription)
-                        .where(PushSubscription.id == o.subscription_id)
-                        .values(calls_sent=o.calls, near_sent=True)
-                    )
             ended = [e.data.get("id") for e in events if e.type in ENDED and isinstance(e.data, dict)]
-            if ended:  # the ticket's story is over: its phones' subscriptions go (docs/remote.md, privacy)
-                session.execute(delete(PushSubscription).where(PushSubscription.ticket_id.in_(ended)))
-            session.execute(
-                update(PushState)
-                .where(PushState.id == STATE_ID, PushState.lease_owner == self.owner)
-                .values(cursor=events[-1].id)
-            )
+            ended = list(session.scalars(select(PushSubscription.id).where(PushSubscription.ticket_id.in_(ended))))
+        if outgoing or ended:  # otherwise only our cursor moves (kept in memory, written with the lease)
+            sent = [(o, self._send(o, signer)) for o in outgoing]
+            with self.db.session() as session:
+                for o, result in sent:
+                    values: dict[str, Any] = {"near_sent": True}
+                    if o.kind == "called":
+                        values["calls_sent"] = o.calls
+                    query = PushSubscription.id == o.subscription_id
+                    if result == "gone":
+                        session.execute(delete(PushSubscription).where(query))
+                    else:
+                        session.execute(update(PushSubscription).where(query).values(**values))
+                if ended:  # the ticket's story is over: its phones' subscriptions go (docs/remote.md, privacy)
+                    session.execute(delete(PushSubscription).where(PushSubscription.id.in_(ended)))
+                session.execute(
+                    update(PushState)
+                    .where(PushState.id == STATE_ID, PushState.lease_owner == self.owner)
+                    .values(cursor=events[-1].id)
+                )
+        self._cursor = events[-1].id
         return True
 
     def _plan(self, session: Any, events: list[Event]) -> list[Outgoing]:

@@ -78,6 +78,7 @@ _TICKET_COLUMNS = [
     "transfer_count",
     "issued_by_device_id",
     "issued_by_staff_id",
+    "channel",
 ]
 _AUDIT = cast(Table, AuditEntry.__table__).insert()
 _AUDIT_COLUMNS = ["at", "staff_id", "device_id", "action", "ticket_id", "details"]
@@ -145,8 +146,11 @@ class Issued:
     people_ahead: int = 0
 
 
-def may_issue(actor: Principal) -> None:
-    """Only a kiosk or staff issue tickets (checked first: a display learns nothing about services)."""
+def may_issue(actor: Principal, channel: str | None = None) -> None:
+    """Only a kiosk or staff issue tickets (checked first: a display learns nothing about services); the remote
+    join page (wins.join, channel "remote") issues for a customer with no sign-in, after its own checks."""
+    if channel == "remote" and actor.staff is None and actor.device is None:
+        return
     actor.require_device_or_staff(DeviceKind.kiosk)
 
 
@@ -178,8 +182,10 @@ def issue_with(
     priority: bool,
     idempotency_key: str | None,
     language: str | None,
+    channel: str | None = None,
 ) -> Issued:
-    """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False)."""
+    """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False).
+    `channel` (kiosk, staff, remote) defaults to who issues: staff or a kiosk."""
     scope = idempotency_scope(actor) if idempotency_key is not None else None
     if idempotency_key is not None:
         existing = sql("by_key", {"scope": scope, "key": idempotency_key})
@@ -210,6 +216,7 @@ def issue_with(
         "transfer_count": 0,
         "issued_by_device_id": actor.device.id if actor.device else None,
         "issued_by_staff_id": actor.staff.id if actor.staff else None,
+        "channel": channel or ("staff" if actor.staff is not None else "kiosk"),
     }
     (ticket_id,) = sql("insert_ticket", values)
     # The new ticket as the row just written (no ORM object: docs/performance.md), for the shared payload builders.
@@ -244,9 +251,10 @@ def issue(
     priority: bool = False,
     idempotency_key: str | None = None,
     language: str | None = None,
+    channel: str | None = None,
 ) -> Issued:
     """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket."""
-    may_issue(actor)
+    may_issue(actor, channel)
     service = service_info(session, service_id)
     key = check_issue(service, actor=actor, priority=priority, idempotency_key=idempotency_key)
     if key is not None and session.get_bind().dialect.name == "postgresql":
@@ -256,7 +264,13 @@ def issue(
         )
     db_flags.note_load_neutral(session)
     return issue_with(
-        session_sql(session), service, actor=actor, priority=priority, idempotency_key=key, language=language
+        session_sql(session),
+        service,
+        actor=actor,
+        priority=priority,
+        idempotency_key=key,
+        language=language,
+        channel=channel,
     )
 
 

@@ -1,5 +1,5 @@
 """Beyond the building (issue 17): webhook endpoints and their delivery log; Web Push (the VAPID keys and the
-notifier's cursor, subscriptions per ticket); per-service remote settings.
+notifier's cursor, subscriptions per ticket); per-service remote settings; each ticket's channel.
 
 Revision ID: 0008_remote
 Revises: 0007
@@ -103,8 +103,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("service_id", name="pk_service_remote"),
     )
 
+    # How each ticket was issued. Last year's tickets: a staff member's were issued at reception, the rest at a
+    # kiosk (there was no other way then).
+    op.add_column("tickets", sa.Column("channel", sa.String(length=8), server_default="kiosk", nullable=False))
+    op.execute("UPDATE tickets SET channel = 'staff' WHERE issued_by_staff_id IS NOT NULL")
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("tickets") as batch:
+        batch.drop_column("channel")
     op.drop_table("service_remote")
     op.drop_index("ix_push_subscriptions_ticket_id", table_name="push_subscriptions")
     op.drop_table("push_subscriptions")
