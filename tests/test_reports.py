@@ -304,7 +304,7 @@ def test_the_range_is_read_through_the_business_day_index(sqlite_url: str, tmp_p
         with database.session(write=False) as session:
             list(build_report(session, first_day=FIRST, last_day=LAST).tickets)
             event.remove(database.read_engine, "before_cursor_execute", keep)
-            assert len(statements) == 2  # the one tally, the tickets
+            assert len(statements) == 3  # the one tally, the channels (issue 17), the tickets
             for statement, parameters in statements:
                 plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
                 details = " | ".join(row[-1] for row in plan)

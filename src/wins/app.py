@@ -211,6 +211,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     db = Database(settings)
     hub = EventHub(db, poll_seconds=settings.event_poll_seconds, buffer_size=settings.event_buffer_size)
+    from wins.webhooks.deliverer import deliverer_for
+
+    webhooks = deliverer_for(db, settings)
+    from wins.push.notifier import PushNotifier
+
+    notifier = PushNotifier(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -222,6 +228,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # first before serving (a server that was off overnight expires yesterday's leftovers), then every few s.
         await asyncio.to_thread(expire_now_logged, db)
         day_watch = asyncio.create_task(watch_days(db, every=settings.day_check_seconds))
+        if webhooks is not None:
+            await asyncio.to_thread(webhooks.start)  # its own thread; a receiver never holds up a request
+        await asyncio.to_thread(notifier.start)  # makes the VAPID keys on first start; pushes from its thread
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
         # (p99 of issuing, docs/performance.md).
@@ -232,6 +241,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             day_watch.cancel()
+            if webhooks is not None:
+                await asyncio.to_thread(webhooks.stop)
+            await asyncio.to_thread(notifier.stop)
             await hub.stop()
             presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
@@ -306,12 +318,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.counters.api import router as counter_router
     from wins.devices.api import router as device_router
     from wins.events.api import router as event_router
+    from wins.join.pages import api as join_api
     from wins.printing.api import router as printing_router
+    from wins.push.api import router as push_router
     from wins.reports.api import router as report_router
     from wins.services.api import router as service_router
     from wins.staff.api import router as staff_router
     from wins.tickets.api import issue_router, public_router
     from wins.tickets.api import router as ticket_router
+    from wins.webhooks.api import router as webhook_router
 
     for router in (
         issue_router,  # the hottest route, matched first
@@ -325,6 +340,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         device_router,
         event_router,
         report_router,
+        webhook_router,
+        push_router,
+        join_api,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -338,4 +356,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.web import install as install_web
 
     install_web(app)  # noqa: E702, I001
+    from wins.webhooks.pages import router as webhook_pages
+
+    app.include_router(webhook_pages)  # the admin page (wins.web's templates and sign-in)
+    from wins.push.api import pages as push_pages
+
+    app.include_router(push_pages)  # the push service worker and the tracking page's "notify me"
+    from wins.join.pages import router as join_pages
+
+    app.include_router(join_pages)  # /join (public) and the join poster (admin)
     return app

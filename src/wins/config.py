@@ -157,6 +157,49 @@ class Settings(BaseSettings):
         3.0, gt=0, le=60, description="Seconds to wait for the ticket printer to connect or answer."
     )
 
+    webhook_delivery: bool = Field(
+        True, description="Run the webhook deliverer in this server (one claim per endpoint across all workers)."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the webhook deliverer looks for new events (it is also woken)."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Seconds a webhook receiver has to connect and answer a delivery."
+    )
+    webhook_retry_base_seconds: float = Field(
+        5.0, gt=0, le=3600, description="First wait before retrying a failed webhook delivery; doubles each time."
+    )
+    webhook_retry_max_seconds: float = Field(
+        600.0, gt=0, le=86400, description="Longest wait between two attempts of a webhook delivery."
+    )
+    webhook_pause_after_failures: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Failed attempts in a row after which a webhook endpoint is paused (resume it on the admin "
+        "page or with `POST /api/v1/webhooks/{id}/resume`; nothing is lost, it continues where it stopped).",
+    )
+
+    push_service_hosts: str = Field(
+        "fcm.googleapis.com,*.googleapis.com,updates.push.services.mozilla.com,*.push.services.mozilla.com,"
+        "*.notify.windows.com,web.push.apple.com,*.push.apple.com",
+        description="Push services WINS sends Web Push to (comma-separated host names, `*.` for any subdomain): "
+        "a phone's subscription names its push service, and WINS posts only to these (never to any address a "
+        "visitor gives).",
+    )
+    push_contact: str = Field(
+        "mailto:wins@localhost",
+        description="Contact the push services see in the VAPID claim (`mailto:` address or https URL of the site "
+        "operator); some refuse a made-up one, so set it to a real address.",
+    )
+    join_key_minutes: int = Field(
+        60, ge=5, le=7 * 24 * 60, description="How long a join key (the QR code on the display board) stays valid."
+    )
+    join_per_client_per_hour: int = Field(
+        3, ge=1, le=1000, description="Remote tickets one client address may take per hour (per server process)."
+    )
+    push_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the push notifier looks for events.")
+
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: str) -> str:

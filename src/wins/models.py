@@ -6,10 +6,13 @@ from wins.counters.models import Counter, CounterPause, CounterService
 from wins.db import Base
 from wins.devices.models import Device, DeviceKind
 from wins.events.models import Event
+from wins.join.models import ServiceRemote
 from wins.onetime import OneTimeCode
+from wins.push.models import PushState, PushSubscription
 from wins.services.models import Service
 from wins.staff.models import LoginThrottle, Role, StaffBranchRole, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
+from wins.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AuditEntry",
@@ -23,11 +26,16 @@ __all__ = [
     "Event",
     "LoginThrottle",
     "OneTimeCode",
+    "PushState",
+    "PushSubscription",
     "Role",
     "Service",
     "StaffBranchRole",
+    "ServiceRemote",
     "StaffUser",
     "Ticket",
     "TicketSequence",
     "TicketStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

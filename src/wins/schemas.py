@@ -214,6 +214,15 @@ class BranchSettings(StoredJson):
         None,
         description="End of the business day (local HH:MM): tickets still open then expire; none = at the rollover",
     )
+    remote_join: bool = Field(True, description="Customers may take a ticket from their phone (/join)")
+    join_key_required: bool = Field(
+        False, description="The /join page needs the rotating key shown as a QR code on the display board"
+    )
+    push_available: bool = Field(
+        False,
+        description="This site reaches the internet, so phones may ask for Web Push notifications (they travel "
+        "through the browser vendor's push service). Off: the tracking page says notifications are unavailable.",
+    )
 
 
 class DeviceConfig(StoredJson):
@@ -734,3 +743,85 @@ class BranchReport(BaseModel):
     last_day: str
     total: ReportFigures
     services: list[ServiceReportRow]
+
+
+# -- webhooks (wins.webhooks) ---------------------------------------------------------------------------
+
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=500, examples=["https://example.org/wins-hook"])]
+WebhookEventTypes = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=48)]],
+    Field(min_length=1, max_length=40, description="Event types (`ticket.called`), families (`ticket.*`) or `*`"),
+]
+
+
+class WebhookCreate(Strict):
+    url: WebhookUrl
+    event_types: WebhookEventTypes
+    description: Text = Field("", max_length=200)
+
+
+class WebhookUpdate(Strict):
+    url: WebhookUrl | None = None
+    event_types: WebhookEventTypes | None = None
+    description: Text | None = Field(None, max_length=200)
+    active: bool | None = None
+
+
+class WebhookPublic(BaseModel):
+    id: int
+    url: str
+    description: str
+    event_types: list[str]
+    active: bool
+    state: Literal["active", "retrying", "paused", "off"]
+    failures: int = Field(description="Failed attempts in a row at the next event")
+    next_attempt_at: str | None
+    paused_at: str | None
+    last_error: str
+    cursor: int = Field(description="Id of the last event delivered (or not wanted)")
+    created_at: str
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="Signs every delivery (X-WINS-Signature). Shown only in this answer: keep it.")
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: int
+    event_id: int
+    event_type: str
+    delivery_id: str
+    attempt: int
+    status_code: int | None
+    ok: bool
+    error: str
+    duration_ms: int
+    at: str
+
+
+# -- Web Push (wins.push) -------------------------------------------------------------------------------
+
+
+class PushKeys(Strict):
+    p256dh: str = Field(min_length=40, max_length=200, pattern=r"^[A-Za-z0-9_-]+=*$")
+    auth: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+=*$")
+
+
+class PushSubscribe(BaseModel):
+    """The browser's PushSubscription.toJSON() (unknown keys such as expirationTime are ignored)."""
+
+    endpoint: str = Field(min_length=10, max_length=1000)
+    keys: PushKeys
+    language: LanguageTag = "en"
+
+
+class PushUnsubscribe(Strict):
+    endpoint: str = Field(min_length=10, max_length=1000)
+
+
+class PushStatus(BaseModel):
+    available: bool = Field(description="Whether this ticket can have push notifications")
+    reason: str = Field(description="Why not, for people (empty when available)")
+    public_key: str | None = Field(description="VAPID public key (base64url): the applicationServerKey")
+    subscribed: int = Field(description="Subscriptions this ticket has")
+    notify_ahead: int = Field(description="A notification comes when this many people (or fewer) are ahead")

@@ -154,6 +154,33 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/devices/{device_id}/pair"): ADMIN,
     ("POST", "/admin/devices/{device_id}/revoke"): ADMIN,
     ("POST", "/admin/devices/{device_id}/display"): ADMIN,
+    # Web Push from the tracking page (issue 17): whoever holds the ticket's link.
+    ("GET", "/api/v1/public/tickets/{tracking_token}/push"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/push"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/push/stop"): EVERYONE,
+    ("GET", "/push/sw.js"): EVERYONE,
+    ("GET", "/push/push.js"): EVERYONE,
+    # Remote join (issue 17): public page; the join link and its QR code for the display board and managers.
+    ("GET", "/join"): EVERYONE,
+    ("GET", "/join/{service_id}"): EVERYONE,
+    ("POST", "/join/{service_id}"): EVERYONE,
+    ("GET", "/api/v1/join/link"): MANAGER | {"display"},
+    ("GET", "/api/v1/join/qr.svg"): MANAGER | {"display"},
+    ("GET", "/admin/join-poster"): MANAGER,
+    # Webhooks (issue 17): admin only.
+    ("GET", "/api/v1/webhooks"): ADMIN,
+    ("POST", "/api/v1/webhooks"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("POST", "/api/v1/webhooks/{webhook_id}/resume"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("GET", "/admin/webhooks"): ADMIN,
+    ("POST", "/admin/webhooks"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/resume"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/on"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/off"): ADMIN,
+    ("POST", "/admin/webhooks/{endpoint_id}/delete"): ADMIN,
     ("GET", "/reports"): MANAGER,
     ("GET", "/reports/{kind}.csv"): MANAGER,
     ("GET", "/reports/ticket"): MANAGER,
@@ -265,6 +292,8 @@ class Caller:
             "lang": "en",
             "number": "A001",
             "counter": "1",
+            "webhook_id": 999_999,  # no such webhook: a 404 past the door is "allowed"
+            "endpoint_id": 999_999,
             **ids,
         }
 

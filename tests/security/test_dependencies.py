@@ -19,6 +19,7 @@ IMPORT_NAMES = {
     "python-multipart": "python_multipart",
     "pydantic-settings": "pydantic_settings",
     "pillow": "PIL",
+    "py-vapid": "py_vapid",
 }
 # Dependencies WINS needs but reaches through another library, never by importing them itself: each names the
 # module of ours-or-theirs import that must be present in src/ for the dependency to be needed.

@@ -156,6 +156,8 @@ class Report:
     total: dict[str, Any]
     staff_names: dict[int, str]
     counter_names: dict[int, str]
+    # kiosk, staff (reception), remote (the join page): how customers came (issue 17)
+    per_channel: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def days(self) -> int:
@@ -311,6 +313,37 @@ def _tally(session: Session, dialect: str, in_range: Sequence[ColumnElement[bool
     )
 
 
+CHANNELS = ("kiosk", "staff", "remote")
+
+
+def _by_channel(session: Session, dialect: str, in_range: Sequence[ColumnElement[bool]]) -> list[tuple[str, Any]]:
+    """Counts, waits and service times per channel (one grouped query, a row per channel)."""
+    wait = duration_micros(dialect, Ticket.issued_at, Ticket.first_called_at)
+    served = case((Ticket.status == TicketStatus.done, duration_micros(dialect, Ticket.serving_at, Ticket.finished_at)))
+    rows = select(Ticket.channel, wait.label("wait"), served.label("served"), Ticket.status).where(*in_range).subquery()
+
+    def listed(column: ColumnElement[int]) -> ColumnElement[str]:
+        if dialect == "sqlite":
+            return func.group_concat(column, type_=String)
+        return func.string_agg(cast(column, String), ",")
+
+    found = {
+        channel: Timing(issued, done, no_show, cancelled, _micros(waits), _micros(served_list))
+        for channel, issued, done, no_show, cancelled, waits, served_list in session.connection().execute(
+            select(
+                rows.c.channel,
+                func.count(),
+                func.count().filter(rows.c.status == TicketStatus.done),
+                func.count().filter(rows.c.status == TicketStatus.no_show),
+                func.count().filter(rows.c.status == TicketStatus.cancelled),
+                listed(rows.c.wait),
+                listed(rows.c.served),
+            ).group_by(rows.c.channel)
+        )
+    }
+    return [(c, found.get(c, Timing()).summary()) for c in (*CHANNELS, *sorted(set(found) - set(CHANNELS)))]
+
+
 def _micros(listed: str | None) -> list[int]:
     """A group's durations, sorted (sorted runs make the per-service and per-staff sorts cheap merges)."""
     return sorted(map(int, listed.split(","))) if listed else []
@@ -385,12 +418,13 @@ def build_report(session: Session, *, first_day: date, last_day: date, branch_id
         total=total.summary(),
         staff_names=staff_names,
         counter_names=counter_names,
+        per_channel=_by_channel(session, dialect, in_range),
     )
 
 
 # -- CSV -----------------------------------------------------------------------------------------------
 
-CSV_KINDS = ("tickets", "services", "staff", "hourly")
+CSV_KINDS = ("tickets", "services", "staff", "hourly", "channels")
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -440,6 +474,10 @@ def report_csv(report: Report, kind: str) -> str:
         for s, data in report.per_service:
             writer.writerow([s.name, s.prefix, *summary_row(data)])
         writer.writerow(["All services", "", *summary_row(report.total)])
+    elif kind == "channels":
+        writer.writerow(["channel", *summary_header])
+        for channel, data in report.per_channel:
+            writer.writerow([channel, *summary_row(data)])
     elif kind == "staff":
         # Per staff member the count is of tickets they called last ("handled"), not of tickets issued.
         writer.writerow(["staff", "handled", *summary_header[1:]])

@@ -83,6 +83,7 @@ _TICKET_COLUMNS = [
     "transfer_count",
     "issued_by_device_id",
     "issued_by_staff_id",
+    "channel",
 ]
 _AUDIT = cast(Table, AuditEntry.__table__).insert()
 _AUDIT_COLUMNS = ["at", "staff_id", "device_id", "action", "ticket_id", "details"]
@@ -161,8 +162,11 @@ class Issued:
     people_ahead: int = 0
 
 
-def may_issue(actor: Principal) -> None:
-    """Only a kiosk or staff issue tickets (checked first: a display learns nothing about services)."""
+def may_issue(actor: Principal, channel: str | None = None) -> None:
+    """Only a kiosk or staff issue tickets (checked first: a display learns nothing about services); the remote
+    join page (wins.join, channel "remote") issues for a customer with no sign-in, after its own checks."""
+    if channel == "remote" and actor.staff is None and actor.device is None:
+        return
     actor.require_device_or_staff(DeviceKind.kiosk)
 
 
@@ -204,9 +208,11 @@ def issue_with(
     language: str | None,
     load: est.ServiceLoad | None = None,
     priority_category: str | None = None,
+    channel: str | None = None,
 ) -> Issued:
     """The issuing transaction, after `check_issue`: a repeated key returns the first ticket (`created` False).
-    `load` is needed only by a service that stops issuing when the wait passes its closing time."""
+    `load` is needed only by a service that stops issuing when the wait passes its closing time. `channel`
+    (kiosk, staff, remote) defaults to who issues: staff or a kiosk."""
     scope = idempotency_scope(actor) if idempotency_key is not None else None
     if idempotency_key is not None:
         existing = sql("by_key", {"scope": scope, "key": idempotency_key})
@@ -244,6 +250,7 @@ def issue_with(
         "transfer_count": 0,
         "issued_by_device_id": actor.device.id if actor.device else None,
         "issued_by_staff_id": actor.staff.id if actor.staff else None,
+        "channel": channel or ("staff" if actor.staff is not None else "kiosk"),
     }
     (ticket_id,) = reserved or sql("insert_ticket", values)
     # The new ticket as the row to write (no ORM object: docs/performance.md), for the shared payload builders.
@@ -294,11 +301,12 @@ def issue(
     language: str | None = None,
     settings: Settings | None = None,
     priority_category: str | None = None,
+    channel: str | None = None,
 ) -> Issued:
     """Issue a ticket in the session's transaction; a repeated idempotency key returns the first ticket.
     `settings` (the wait estimate's) matter only to a service that stops issuing when the wait passes closing. A
     `priority_category` (a key of the branch's `priority_categories`) makes it a priority ticket."""
-    may_issue(actor)
+    may_issue(actor, channel)
     service = service_info(session, service_id)
     if priority_category is not None:
         check_category(session, service, priority_category, actor=actor)
@@ -320,6 +328,7 @@ def issue(
         language=language,
         load=load,
         priority_category=priority_category,
+        channel=channel,
     )
 
 

@@ -79,6 +79,8 @@ class Ticket(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     issued_by_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
     issued_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    # How the ticket was issued: kiosk, staff (reception) or remote (the join page, wins.join). Migration 0008.
+    channel: Mapped[str] = mapped_column(String(8), default="kiosk", server_default="kiosk")
 
 
 class TicketSequence(Base):

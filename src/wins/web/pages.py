@@ -80,6 +80,7 @@ def nav_items(user: StaffUser | None, role: Role | None = None) -> list[tuple[st
                   ("/admin/counters", "Counters"), ("/admin/branch", "Branch")]  # fmt: skip
     if rank >= Role.admin.rank:
         items += [("/admin/users", "Users"), ("/admin/devices", "Devices"), ("/admin/branches", "Branches")]
+        items += [("/admin/webhooks", "Webhooks")]
     return items
 
 

@@ -35,6 +35,7 @@ from wins.web.session import (
     start_session,
     tokens_match,
 )
+from wins.webhooks.service import paused_endpoints
 
 logger = logging.getLogger(__name__)
 PAUSE_LABELS = {PauseReason.break_: "Break", PauseReason.paperwork: "Paperwork", PauseReason.other: "Other"}
@@ -257,4 +258,5 @@ def _dashboard_extras(session: Any, snapshot: dict[str, Any], branch_id: int | N
         "kiosks": _kiosk_status(session, branch_id),
         "stranded": stranded_tickets(session, branch_id=branch_id),
         "free_counters": free,
+        "paused_webhooks": [e.url for e in paused_endpoints(session)],
     }

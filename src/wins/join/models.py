@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wins.db import Base
+
+DEFAULT_NOTIFY_AHEAD = 3
+
+
+class ServiceRemote(Base):
+    """A service's settings for customers beyond the building. No row: the defaults."""
+
+    __tablename__ = "service_remote"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    # "Nearly your turn" is pushed when this many people (or fewer) are ahead.
+    notify_ahead: Mapped[int] = mapped_column(Integer, default=DEFAULT_NOTIFY_AHEAD)
+    # Remote tickets per business day (None: no cap; 0: no remote join for this service).
+    remote_daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)

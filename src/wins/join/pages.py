@@ -1,0 +1,140 @@
+"""The public join page (/join, /join/{service_id}) and the join link for the display board and the poster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from wins.auth import client_address
+from wins.branches.service import branch_settings, get_branch
+from wins.deps import ObjectId, PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep
+from wins.devices.models import DeviceKind
+from wins.errors import PermissionDenied, WinsError
+from wins.htmlsafe import install_filters
+from wins.join import service
+from wins.staff.models import Role
+from wins.web.pages import ManagerPage, render
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+install_filters(templates.env)
+router = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["join"])
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, round(seconds / 60))
+
+
+templates.env.filters["minutes"] = _minutes
+
+
+def _page(request: Request, session: Any, settings: Any, *, only: int | None, key: str | None, error: str = "",
+          status: int = 200) -> Response:  # fmt: skip
+    branch = get_branch(session)
+    options = branch_settings(branch)
+    context = {
+        "branch": branch.name,
+        "offered": options.remote_join,
+        "services": service.open_services(session, settings=settings, only=only) if options.remote_join else [],
+        "key": key or "",
+        "error": error,
+    }
+    response = templates.TemplateResponse(request, "join.html", context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/join")
+def join_page(request: Request, session: ReadSessionDep, settings: SettingsDep, k: str | None = None) -> Response:
+    """The services a customer can join from their phone now, with their wait."""
+    return _page(request, session, settings, only=None, key=k)
+
+
+@router.get("/join/{service_id}")
+def join_service_page(
+    request: Request, service_id: ObjectId, session: ReadSessionDep, settings: SettingsDep, k: str | None = None
+) -> Response:
+    return _page(request, session, settings, only=service_id, key=k)
+
+
+@router.post("/join/{service_id}")
+async def join_service(request: Request, service_id: ObjectId, session: SessionDep, settings: SettingsDep) -> Response:
+    """Take a ticket for this service (the same issuing as the kiosk) and go to its tracking page."""
+    form = await request.form()
+    key = form.get("k")
+    lang = (request.headers.get("accept-language") or "en").split(",")[0].split("-")[0][:8] or None
+    try:
+        ticket = service.join(
+            session, service_id=service_id, key=key if isinstance(key, str) else None,
+            client=client_address(request), settings=settings, language=lang,
+        )  # fmt: skip
+    except WinsError as exc:
+        session.rollback()
+        return _page(request, session, settings, only=None, key=key if isinstance(key, str) else None,
+                     error=exc.message, status=exc.status_code)  # fmt: skip
+    return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+
+
+def _link(session: Any, settings: Any, base_url: str) -> dict[str, Any]:
+    branch = get_branch(session)
+    options = branch_settings(branch)
+    url = base_url.rstrip("/") + "/join"
+    expires = None
+    if options.join_key_required:
+        minutes = settings.join_key_minutes
+        url += "?k=" + service.join_key(settings.effective_secret_key, branch.id, minutes=minutes)
+        expires = service.key_expires_at(minutes).isoformat()
+    return {"offered": options.remote_join, "url": url, "key_required": options.join_key_required,
+            "expires_at": expires}  # fmt: skip
+
+
+def _screen_or_manager(principal: Any) -> None:
+    device = principal.device
+    if device is not None and device.kind == DeviceKind.display:
+        return
+    if principal.staff is not None and Role(principal.staff.role).rank >= Role.manager.rank:
+        return
+    raise PermissionDenied("The join link is for the display board and managers.")
+
+
+@api.get("/join/link")
+def join_link(
+    principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+) -> dict[str, Any]:
+    """The current join link for the waiting-room display's QR code (display or manager): with the rotating
+    key when the branch requires one, and when that key expires (fetch it again then)."""
+    _screen_or_manager(principal)
+    return _link(session, settings, base_url)
+
+
+@api.get("/join/qr.svg")
+def join_qr(
+    principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+) -> Response:
+    """The current join link as a QR code (SVG), for the display board (display or manager)."""
+    _screen_or_manager(principal)
+    return Response(_qr(_link(session, settings, base_url)["url"]), media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+def _qr(url: str) -> str:
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(url)
+    code.make(fit=True)
+    svg: bytes = code.make_image(image_factory=qrcode.image.svg.SvgPathFillImage).to_string()
+    return svg.decode()
+
+
+@router.get("/admin/join-poster")
+def poster(
+    request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
+) -> Response:
+    """A printable poster with the join link's QR code (manager)."""
+    link = _link(session, settings, base_url)
+    return render(request, "admin/join_poster.html", {"title": "Join poster", "link": link})

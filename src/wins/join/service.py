@@ -1,0 +1,174 @@
+"""Remote join: a customer takes a ticket from their phone (the public /join page), through the same issuing
+service as the kiosk (wins.tickets.issuing.issue), so every rule of issuing (service hours, cut-offs) applies.
+
+Abuse control: an optional rotating join key (shown as a QR code on the display board and on the printable
+poster), a per-client rate limit, and a per-service daily cap of remote tickets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import deque
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wins import clock
+from wins.branches.service import branch_settings, get_branch
+from wins.config import Settings
+from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
+from wins.join.models import ServiceRemote
+from wins.services.models import Service
+from wins.tickets import estimate as est
+from wins.tickets.caches import service_info, service_load
+from wins.tickets.issuing import issue
+from wins.tickets.models import Ticket, TicketStatus
+
+if TYPE_CHECKING:
+    from wins.auth import Principal
+
+REMOTE = "remote"
+
+
+# -- the rotating join key ------------------------------------------------------------------------------------
+
+
+def _period(now: datetime, minutes: int) -> int:
+    return int(now.timestamp()) // (minutes * 60)
+
+
+def join_key(secret: str, branch_id: int, *, minutes: int, now: datetime | None = None, back: int = 0) -> str:
+    """The key of the current period (or `back` periods ago): derived, never stored, the same on every worker."""
+    period = _period(now or clock.utcnow(), minutes) - back
+    digest = hmac.new(secret.encode(), f"join:{branch_id}:{period}".encode(), hashlib.sha256).hexdigest()
+    return digest[:10]
+
+
+def key_expires_at(minutes: int, now: datetime | None = None) -> datetime:
+    now = now or clock.utcnow()
+    start = _period(now, minutes) * minutes * 60
+    return datetime.fromtimestamp(start, tz=now.tzinfo) + timedelta(minutes=minutes)
+
+
+def check_key(given: str | None, *, secret: str, branch_id: int, minutes: int) -> None:
+    # The previous period's key still works, so a code scanned just before it changes is not refused.
+    for back in (0, 1):
+        if given and hmac.compare_digest(given, join_key(secret, branch_id, minutes=minutes, back=back)):
+            return
+    raise PermissionDenied(
+        "This join link has expired or is incomplete. Scan the QR code on the screen in the waiting room again."
+    )
+
+
+# -- per-client rate limit (per server process) ---------------------------------------------------------------
+
+
+class RateLimit:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[str, deque[float]] = {}
+
+    def check(self, client: str, *, limit: int, window: float = 3600.0) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hits) > 10_000:  # forget idle clients
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window}
+            hits = self._hits.setdefault(client, deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                raise TooManyAttempts(
+                    "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
+                )
+            hits.append(now)
+
+
+RATE = RateLimit()
+
+
+# -- what the page lists and does --------------------------------------------------------------------------
+
+
+def remote_settings(session: Session, service_id: int) -> ServiceRemote:
+    return session.get(ServiceRemote, service_id) or ServiceRemote(service_id=service_id, remote_daily_cap=None)
+
+
+def remote_today(session: Session, service_id: int, day: Any) -> int:
+    query = select(func.count()).where(
+        Ticket.issued_service_id == service_id, Ticket.business_day == day, Ticket.channel == REMOTE
+    )
+    return int(session.scalar(query) or 0)
+
+
+def open_services(session: Session, *, settings: Settings, only: int | None = None) -> list[dict[str, Any]]:
+    """Services taking remote tickets now, each with how many wait and the wait range (seconds)."""
+    query = select(Service).where(Service.active.is_(True)).order_by(Service.sort_order, Service.id)
+    if only is not None:
+        query = query.where(Service.id == only)
+    listed = []
+    for service in session.scalars(query):
+        if remote_settings(session, service.id).remote_daily_cap == 0:
+            continue
+        waiting = session.scalar(
+            select(func.count()).where(Ticket.service_id == service.id, Ticket.status == TicketStatus.waiting)
+        )
+        estimate = est.estimate_for(int(waiting or 0), service_load(session, service.id, settings=settings))
+        listed.append(
+            {"id": service.id, "name": service.name, "waiting": int(waiting or 0), "low": estimate.low,
+             "high": estimate.high}
+        )  # fmt: skip
+    return listed
+
+
+def join(
+    session: Session, *, service_id: int, key: str | None, client: str, settings: Settings, language: str | None
+) -> Ticket:
+    """Issue a remote ticket for `service_id`, through the kiosk's issuing service. Returns the ticket."""
+    branch = get_branch(session)
+    options = branch_settings(branch)
+    if not options.remote_join:
+        raise NotFound("Joining the queue from a phone is not offered here. Please take a ticket at the kiosk.")
+    if options.join_key_required:
+        check_key(key, secret=settings.effective_secret_key, branch_id=branch.id, minutes=settings.join_key_minutes)
+    info = service_info(session, service_id)
+    cap = remote_settings(session, service_id).remote_daily_cap
+    day = clock.business_day(clock.utcnow(), timezone=info.timezone, rollover_hour=info.rollover_hour)
+    if cap is not None and remote_today(session, service_id, day) >= cap:
+        raise Conflict(
+            f"{info.name} has given all its tickets for joining from a phone today. Please take one at the kiosk."
+        )
+    RATE.check(client, limit=settings.join_per_client_per_hour)
+    from wins.auth import Principal
+
+    issued = issue(session, service_id=service_id, actor=Principal(), language=language, channel=REMOTE)
+    ticket = session.get(Ticket, issued.ticket_id)
+    assert ticket is not None
+    return ticket
+
+
+def set_remote(
+    session: Session, service_id: int, *, notify_ahead: int, remote_daily_cap: int | None, actor: Principal | None
+) -> ServiceRemote:
+    """A service's remote settings (manager)."""
+    from wins.audit.service import record_change
+
+    if session.get(Service, service_id) is None:
+        raise NotFound(f"No service {service_id}.")
+    row = session.get(ServiceRemote, service_id)
+    if row is None:
+        row = ServiceRemote(service_id=service_id)
+        session.add(row)
+    row.notify_ahead = notify_ahead
+    row.remote_daily_cap = remote_daily_cap
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "service.remote",
+        {"service_id": service_id, "notify_ahead": notify_ahead, "cap": remote_daily_cap},
+    )
+    return row
