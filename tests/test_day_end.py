@@ -244,3 +244,28 @@ def test_upgraded_database_keeps_tickets_and_services_open_always(database_url: 
     finally:
         engine.dispose()
     assert hours is None and status == "waiting" and count == 1
+
+
+def test_wins_expire_day_command(api: Api, settings: Settings) -> None:
+    """`wins expire-day` (cron, ops) as a real subprocess on the test database: it expires the leftovers of past
+    days (the clock of the subprocess is the real one: the frozen day is long over) and says how many."""
+    import os
+    import subprocess
+    import sys
+
+    clock.freeze(DAY)
+    api.issue("A")
+    api.issue("B")
+    env = {
+        **os.environ,
+        "WINS_DATABASE_URL": settings.database_url,
+        "WINS_DATA_DIR": str(settings.data_dir),
+        "WINS_LOG_LEVEL": "WARNING",
+    }
+    run = [sys.executable, "-m", "wins.cli", "expire-day"]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "2 open tickets of ended business days expired."
+    again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert again.stdout.strip() == "0 open tickets of ended business days expired."
+    assert len(_events(settings, "ticket.expired")) == 2

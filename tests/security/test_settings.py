@@ -264,7 +264,13 @@ def test_bad_stored_values_read_as_defaults_and_pages_keep_working(
         branch = session.get(Branch, branch_id)
         assert branch is not None
         stored = branch.settings
-    assert stored == {"slip_text": "Welcome", "kiosk_languages": ["de"], "languages": ["en"], "priority_categories": []}
+    assert stored == {
+        "slip_text": "Welcome",
+        "kiosk_languages": ["de"],
+        "languages": ["en"],
+        "priority_categories": [],
+        "holidays": [],
+    }
 
 
 def test_device_status_is_small_and_declared(api: Api) -> None:
