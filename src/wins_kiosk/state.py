@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from wins.tickets.wait_text import wait_range_text
+from wins.wait_text import wait_range_text
 from wins_kiosk import screen_guide
 from wins_kiosk.client import (
     BranchInfo,

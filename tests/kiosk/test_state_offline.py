@@ -163,7 +163,7 @@ def test_idle_timeout_resets_language_font_pin_and_fullscreen(offline: tuple[Har
 def test_wait_and_people_texts() -> None:
     from datetime import UTC, datetime
 
-    from wins.tickets.wait_text import wait_minutes
+    from wins.wait_text import wait_minutes
     from wins_kiosk.config import KioskConfig
     from wins_kiosk.state import Kiosk
 

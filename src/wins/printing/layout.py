@@ -22,7 +22,7 @@ from PIL import Image
 
 from wins.printing.fonts import text_image
 from wins.printing.i18n import translate
-from wins.tickets.wait_text import wait_range_text
+from wins.wait_text import wait_range_text
 
 # One text line of python-escpos' font A is 12 × 24 dots.
 CHAR_HEIGHT = 24
@@ -88,7 +88,7 @@ def can_print_as_text(printer: Escpos, text: str, codepage: str) -> bool:
 def wait_text(slip: Slip) -> str:
     lang = slip.language
     if slip.estimated_wait_range and slip.estimated_wait_range[1] > 0:
-        # The kiosks' and the phone's words too (one wording, wins.tickets.wait_text).
+        # The kiosks' and the phone's words too (one wording, wins.wait_text).
         low, high = slip.estimated_wait_range[0], slip.estimated_wait_range[1]
         return translate(lang, "wait_label", wait=wait_range_text(low, high, lang))
     minutes = math.ceil(slip.estimated_wait_seconds / 60)

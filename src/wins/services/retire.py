@@ -21,7 +21,7 @@ from wins.audit.service import record_change
 from wins.auth import Principal, check_branch
 from wins.branches.service import get_branch, today
 from wins.counters.models import CounterService
-from wins.errors import Conflict, ValidationFailed
+from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
 from wins.services.models import Service
 from wins.services.service import get_service, service_public
@@ -78,10 +78,11 @@ def archive_service(
     """Archive a service: it stops issuing and disappears from every screen. Its waiting tickets are first moved
     to `to_service_id` (keeping their place) or cancelled, as `waiting` says; without a choice, a service with
     people waiting answers 409 saying how many."""
+    # PostgreSQL: one archive (or restore) of a service at a time; no-op on SQLite, whose writes are serial.
     service = session.scalar(select(Service).where(Service.id == service_id).with_for_update())
     if service is None:
-        service = get_service(session, service_id)  # raises NotFound
-        check_branch(actor, service.branch_id, Role.manager)
+        raise NotFound(f"Service {service_id} does not exist.")
+    check_branch(actor, service.branch_id, Role.manager)
     if service.archived_at is not None:
         return service
     tickets = waiting_tickets(session, service)

@@ -17,7 +17,7 @@ from wins.services.models import Service
 from wins.tickets import estimate as est
 from wins.tickets.caches import service_load
 from wins.tickets.models import Ticket, TicketStatus
-from wins.tickets.wait_text import wait_range_text
+from wins.wait_text import wait_range_text
 
 
 def tracking_url(base_url: str, token: str) -> str:

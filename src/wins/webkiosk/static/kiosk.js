@@ -68,7 +68,7 @@
   function peopleAhead(n) {
     return n === 0 ? t("people_ahead_0") : n === 1 ? t("people_ahead_1") : t("people_ahead_n", { n });
   }
-  // The server's words for the wait (one wording for kiosk, slip and phone: wins/tickets/wait_text.py).
+  // The server's words for the wait (one wording for kiosk, slip and phone: wins/wait_text.py).
   function waitText(tk) {
     const range = tk.estimated_wait_range || [0, 0];
     if (!(range[1] > 0)) return t("wait_none");
