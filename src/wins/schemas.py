@@ -825,3 +825,19 @@ class PushStatus(BaseModel):
     public_key: str | None = Field(description="VAPID public key (base64url): the applicationServerKey")
     subscribed: int = Field(description="Subscriptions this ticket has")
     notify_ahead: int = Field(description="A notification comes when this many people (or fewer) are ahead")
+
+
+# -- remote join and push settings of a service (wins.join) ------------------------------------------
+
+
+class ServiceRemoteUpdate(Strict):
+    notify_ahead: int = Field(3, ge=0, le=50, description="Push 'nearly your turn' at this many people ahead")
+    remote_daily_cap: int | None = Field(
+        None, ge=0, le=100_000, description="Remote tickets per business day; 0: not on the join page; null: no cap"
+    )
+
+
+class ServiceRemotePublic(BaseModel):
+    service_id: int
+    notify_ahead: int
+    remote_daily_cap: int | None

@@ -167,6 +167,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/join/link"): MANAGER | {"display"},
     ("GET", "/api/v1/join/qr.svg"): MANAGER | {"display"},
     ("GET", "/admin/join-poster"): MANAGER,
+    ("GET", "/api/v1/services/{service_id}/remote"): MANAGER,
+    ("PUT", "/api/v1/services/{service_id}/remote"): MANAGER,
     # Webhooks (issue 17): admin only.
     ("GET", "/api/v1/webhooks"): ADMIN,
     ("POST", "/api/v1/webhooks"): ADMIN,

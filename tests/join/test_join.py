@@ -76,10 +76,13 @@ def test_the_rotating_key_is_required_when_the_branch_asks(japi: Api, settings: 
 
 
 def test_daily_cap_and_rate_limit(japi: Api) -> None:
-    db = japi.client.app.state.db  # type: ignore[attr-defined]
-    with db.session() as session:
-        join.set_remote(session, japi.data.services["C"], notify_ahead=2, remote_daily_cap=1, actor=None)
-        join.set_remote(session, japi.data.services["B"], notify_ahead=3, remote_daily_cap=0, actor=None)
+    for prefix, cap in (("C", 1), ("B", 0)):
+        path = f"/api/v1/services/{japi.data.services[prefix]}/remote"
+        body = {"notify_ahead": 2, "remote_daily_cap": cap}
+        assert japi.http.put(path, json=body, headers=japi.auth("staff")).status_code == 403
+        r = japi.http.put(path, json=body, headers=japi.auth("manager"))
+        assert r.status_code == 200 and r.json()["remote_daily_cap"] == cap, r.text
+    assert japi.get(f"/api/v1/services/{japi.data.services['C']}/remote", "manager")["notify_ahead"] == 2
     c = japi.data.services["C"]
     assert japi.client.post(f"/join/{c}", follow_redirects=False).status_code == 303
     r = japi.client.post(f"/join/{c}", follow_redirects=False)

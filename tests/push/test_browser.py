@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from tests.support.browser import launch_chromium, watch_csp
 from tests.support.rest import Rest
 from tests.support.seed import Seeded
 from tests.support.server import LiveServer
+from wins.config import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +24,21 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def backend() -> str:
     return "sqlite"  # the browser side does not depend on the database
+
+
+@pytest.fixture
+def live_server(settings: Settings, seeded: Seeded, tmp_path: Path) -> Iterator[LiveServer]:
+    """conftest's live server, with time to start on a loaded CI box (importing alone took 40 s at load 38)."""
+    env = {
+        "WINS_DATABASE_URL": settings.database_url,
+        "WINS_SECRET_KEY": settings.secret_key,
+        "WINS_DATA_DIR": str(settings.data_dir),
+    }
+    server = LiveServer(env, log_path=tmp_path / "server.log").start(timeout=120)
+    try:
+        yield server
+    finally:
+        server.stop(kill=True)
 
 
 @pytest.fixture

@@ -13,11 +13,20 @@ from fastapi.templating import Jinja2Templates
 
 from wins.auth import client_address
 from wins.branches.service import branch_settings, get_branch
-from wins.deps import ObjectId, PrincipalDep, PublicBaseUrlDep, ReadSessionDep, SessionDep, SettingsDep
+from wins.deps import (
+    ManagerDep,
+    ObjectId,
+    PrincipalDep,
+    PublicBaseUrlDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from wins.devices.models import DeviceKind
 from wins.errors import PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.join import service
+from wins.schemas import ServiceRemotePublic, ServiceRemoteUpdate, fields_of
 from wins.staff.models import Role
 from wins.web.pages import ManagerPage, render
 
@@ -138,3 +147,20 @@ def poster(
     """A printable poster with the join link's QR code (manager)."""
     link = _link(session, settings, base_url)
     return render(request, "admin/join_poster.html", {"title": "Join poster", "link": link})
+
+
+@api.get("/services/{service_id}/remote", response_model=ServiceRemotePublic)
+def get_remote(service_id: ObjectId, _: ManagerDep, session: ReadSessionDep) -> dict[str, Any]:
+    """A service's remote settings: the push threshold and the daily cap of remote tickets (manager)."""
+    return fields_of(ServiceRemotePublic, service.remote_settings(session, service_id, must_exist=True))
+
+
+@api.put("/services/{service_id}/remote", response_model=ServiceRemotePublic)
+def put_remote(
+    service_id: ObjectId, body: ServiceRemoteUpdate, principal: ManagerDep, session: SessionDep
+) -> dict[str, Any]:
+    """Set a service's push threshold (`notify_ahead`) and daily cap of remote tickets (manager)."""
+    row = service.set_remote(
+        session, service_id, notify_ahead=body.notify_ahead, remote_daily_cap=body.remote_daily_cap, actor=principal
+    )
+    return fields_of(ServiceRemotePublic, row)

@@ -21,7 +21,7 @@ from wins import clock
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
-from wins.join.models import ServiceRemote
+from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
 from wins.services.models import Service
 from wins.tickets import estimate as est
 from wins.tickets.caches import service_info, service_load
@@ -93,8 +93,12 @@ RATE = RateLimit()
 # -- what the page lists and does --------------------------------------------------------------------------
 
 
-def remote_settings(session: Session, service_id: int) -> ServiceRemote:
-    return session.get(ServiceRemote, service_id) or ServiceRemote(service_id=service_id, remote_daily_cap=None)
+def remote_settings(session: Session, service_id: int, *, must_exist: bool = False) -> ServiceRemote:
+    """A service's remote settings (the defaults when it has none stored)."""
+    if must_exist and session.get(Service, service_id) is None:
+        raise NotFound(f"No service {service_id}; list them with GET /api/v1/services.")
+    stored = session.get(ServiceRemote, service_id)
+    return stored or ServiceRemote(service_id=service_id, notify_ahead=DEFAULT_NOTIFY_AHEAD, remote_daily_cap=None)
 
 
 def remote_today(session: Session, service_id: int, day: Any) -> int:
