@@ -25,7 +25,7 @@ from sqlalchemy import delete, or_, select, update
 from wins import clock, db_flags
 from wins.config import Settings
 from wins.db import Database, HasInfo
-from wins.events.models import Event
+from wins.events.service import settled_after
 from wins.push.models import PushState, PushSubscription
 from wins.push.service import STATE_ID, ensure_keys, notify_ahead, vapid_signer
 from wins.tickets.estimate import people_ahead
@@ -153,7 +153,8 @@ class PushNotifier:
         cursor = self._cursor
         assert cursor is not None
         with self.db.session(write=False) as session:
-            events = list(session.scalars(select(Event).where(Event.id > cursor).order_by(Event.id).limit(BATCH)))
+            # Settled ids only (wins.events.service): the cursor must never pass an id still to commit below it.
+            events, _held_back = settled_after(session, cursor, limit=BATCH)
             if not events:
                 return False
             state = session.get(PushState, STATE_ID)
@@ -184,7 +185,7 @@ class PushNotifier:
         self._cursor = events[-1].id
         return True
 
-    def _plan(self, session: Any, events: list[Event]) -> list[Outgoing]:
+    def _plan(self, session: Any, events: list[Any]) -> list[Outgoing]:
         """What to send after these events: called tickets' phones, and waiting tickets now near the front."""
         called: set[int] = set()
         services: set[int] = set()
