@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.display.conftest import PHONE, Site
 from wins.auth import Principal
+from wins.counters.seating import HeldChoice
 from wins.db import Database
 from wins.devices.models import Device, DeviceKind
 from wins.staff.models import StaffUser
@@ -64,7 +65,7 @@ def test_two_quick_calls_are_announced_in_order_neither_cut(new_context: Any, si
     site.issue("A")
     site.issue("B")
     first = site.call_next("1")
-    second = site.call_next("3")
+    second = site.call_next("3", "staff2")  # a colleague: staff still holds the first one at counter 1
     log = wait_announced(page, 2, timeout=30)
     assert [a["ticket_id"] for a in log] == [first["id"], second["id"]]
     a, b = log
@@ -85,12 +86,15 @@ def test_display_shows_only_its_services(new_context: Any, site: Site) -> None:
     site.issue("A")
     site.issue("B")
     a = site.call_next("1")  # counter 1 serves A first
-    b = site.call_next("3")  # counter 3 serves B first
+    b = site.call_next("3", "staff2")  # counter 3 serves B first
     assert (a["service_id"], b["service_id"]) == (site.data.services["A"], site.data.services["B"])
     wait_announced(page, 1)
     time.sleep(0.5)
     assert [x["ticket_id"] for x in announcements(page)] == [b["id"]]
     expect(page.locator("#hero-number")).to_have_text(b["number"])
+
+
+DONE = HeldChoice("complete")
 
 
 def _call_offline(site: Site, prefix: str, counter: str) -> str:
@@ -101,7 +105,10 @@ def _call_offline(site: Site, prefix: str, counter: str) -> str:
             kiosk = session.scalar(select(Device).where(Device.kind == DeviceKind.kiosk))
             staff = session.scalar(select(StaffUser).where(StaffUser.username == "staff"))
             issuing.issue_ticket(session, service_id=site.data.services[prefix], actor=Principal(device=kiosk))
-            called = calling.call_next(session, counter_id=site.data.counters[counter], actor=Principal(staff=staff))
+            # The ticket staff held at their last counter is done (moving on with it held is refused, issue 13).
+            called = calling.call_next(
+                session, counter_id=site.data.counters[counter], actor=Principal(staff=staff), choice=DONE
+            )
             assert called is not None
             return called.number
     finally:
@@ -119,7 +126,7 @@ def test_display_reconnects_after_a_server_restart_missing_nothing(new_context: 
     offline = [_call_offline(site, "A", "2"), _call_offline(site, "B", "3")]
     site.server.start()
     site.issue("C")
-    after = site.call_next("4")
+    after = site.post(f"/api/v1/counters/{site.data.counters['4']}/call-next", json={"held_ticket": "complete"})
     expected = [before["number"], *offline, after["number"]]
     wait_announced(page, 4, timeout=40)
     expect(page.locator("#conn")).to_be_hidden()

@@ -22,7 +22,7 @@ from tests.support.databases import TemplateCache
 from tests.support.seed import seed
 from wins.app import create_app
 from wins.config import Settings
-from wins.counters.models import CounterService
+from wins.counters.models import Counter, CounterService
 from wins.db import Database
 from wins.services.models import Service
 from wins.tickets.models import Ticket, TicketStatus
@@ -87,6 +87,10 @@ def make_machine(templates: TemplateCache, tmp_path: Path) -> type[RuleBasedStat
             with self.db.session(write=False) as session:
                 return list(session.scalars(select(Ticket).order_by(Ticket.id)))
 
+        def seats(self) -> dict[int, int | None]:
+            with self.db.session(write=False) as session:
+                return {c.id: c.staff_id for c in session.scalars(select(Counter))}
+
         def pick(self, index: int, *, status: tuple[str, ...] | None = None) -> Ticket | None:
             found = [t for t in self.tickets() if status is None or t.status in status]
             return found[index % len(found)] if found else None
@@ -121,7 +125,27 @@ def make_machine(templates: TemplateCache, tmp_path: Path) -> type[RuleBasedStat
             held = [t.id for t in before if t.counter_id == counter_id and t.status in ("called", "serving")]
             waiting = [t for t in before if t.status == TicketStatus.waiting and t.service_id in serves]
             expected = documented_order(waiting, self.weights, serves)
-            r = self.client.post(f"/api/v1/counters/{counter_id}/call-next", headers=self.auth(who))
+            # Counters never strand a customer (issue 13): without a word on who sits there and on a ticket left
+            # held, the call is refused exactly when the rules say so; with it, it goes ahead.
+            seats = self.seats()
+            mine = [c for c, staff in seats.items() if staff == self.data.users[who] and c != counter_id]
+            unseen = seats.get(counter_id) != self.data.users[who]
+            stranding = [t for t in before if t.status in ("called", "serving")
+                         and (t.counter_id in mine or (unseen and t.counter_id == counter_id))]  # fmt: skip
+            bare = self.client.post(f"/api/v1/counters/{counter_id}/call-next", headers=self.auth(who))
+            if seats.get(counter_id) not in (None, self.data.users[who]):
+                assert (bare.status_code, bare.json()["code"]) == (409, "counter_occupied"), bare.text
+            elif stranding:
+                assert (bare.status_code, bare.json()["code"]) == (409, "ticket_held"), bare.text
+            else:
+                assert bare.status_code in (200, 204), bare.text
+            if bare.status_code == 409:
+                unchanged = [(t.id, t.status, t.counter_id) for t in before]
+                assert [(t.id, t.status, t.counter_id) for t in self.tickets()] == unchanged  # refused: nothing moved
+                choice = {"take_over": True, "held_ticket": "complete"}
+                r = self.client.post(f"/api/v1/counters/{counter_id}/call-next", json=choice, headers=self.auth(who))
+            else:
+                r = bare
             assert r.status_code in (200, 204), r.text
             if not expected:
                 assert r.status_code == 204
@@ -137,7 +161,9 @@ def make_machine(templates: TemplateCache, tmp_path: Path) -> type[RuleBasedStat
             if ticket is None:
                 return
             r = self.client.post(
-                f"/api/v1/counters/{self.data.counters[counter]}/call/{ticket.id}", headers=self.auth("staff")
+                f"/api/v1/counters/{self.data.counters[counter]}/call/{ticket.id}",
+                json={"take_over": True, "held_ticket": "complete"},
+                headers=self.auth("staff"),
             )
             assert r.status_code == 200, r.text
 
