@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 
 from tests.support.seed import Seeded, _password_hash
 from tests.support.server import LiveServer
-from wins.branches.service import create_branch
+from wins.branches.service import create_branch, get_branch
 from wins.config import Settings
 from wins.counters.service import create_counter
 from wins.db import Database
@@ -45,11 +45,7 @@ class Branches:
 def branches(settings: Settings, seeded: Seeded) -> Branches:
     db = Database(settings)
     with db.session() as session:
-        a = seeded_branch = session.get(StaffUser, seeded.users["admin"])
-        assert seeded_branch is not None
-        from wins.branches.service import get_branch
-
-        a_id = get_branch(session).id
+        a_id = get_branch(session).id  # the seeded branch
         north = create_branch(session, name="North", timezone="Europe/Paris")
         service = create_service(session, values={"name": "North desk", "prefix": "N"}, branch_id=north.id, actor=None)
         counter = create_counter(session, name="N1", service_ids=[service.id], branch_id=north.id, actor=None)
@@ -70,7 +66,6 @@ def branches(settings: Settings, seeded: Seeded) -> Branches:
         _, out.tokens["display_b"] = create_device(
             session, name="North display", kind=DeviceKind.display, branch_id=north.id, actor=None
         )
-        del a
     db.dispose()
     out.tokens.update(seeded.tokens)
     return out
