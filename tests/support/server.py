@@ -54,6 +54,8 @@ class LiveServer:
             stdout=log,
             stderr=log,
         )
+        # A loaded machine (several test runs at once) may need longer: WINS_TEST_SERVER_START_SECONDS raises it.
+        timeout = max(timeout, float(os.environ.get("WINS_TEST_SERVER_START_SECONDS", "0")))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
