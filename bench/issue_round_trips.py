@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=500)
     args = parser.parse_args()
 
-    import wins
     from sqlalchemy import event, select
 
+    import wins
     from wins.auth import Principal
     from wins.db import Database
     from wins.devices.models import Device
