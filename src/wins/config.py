@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         description="`sqlite:///path/to/wins.db` (default: `<data_dir>/wins.db`) or "
         "`postgresql://user@host:port/db` (the psycopg 3 driver is chosen for you).",
     )
+    database_listen_url: str = Field(
+        "",
+        pattern=r"^$|^postgres(ql)?://",
+        description="PostgreSQL behind a transaction-pooling PgBouncer: the PostgreSQL server itself "
+        "(`postgresql://user@host:5432/db`), for the one LISTEN connection per worker that wakes the event "
+        "stream (LISTEN needs a session of its own). Empty: WINS_DATABASE_URL.",
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(NORMAL|FULL)$",

@@ -29,7 +29,7 @@ class LiveServer:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 90.0) -> LiveServer:  # a loaded 2-core CI box needs it
+    def start(self, timeout: float = 120.0) -> LiveServer:
         env = {**os.environ, **self.env, "WINS_DEMO_ON_FIRST_START": "false"}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(

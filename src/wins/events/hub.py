@@ -158,7 +158,9 @@ class EventHub:
     async def _listen(self) -> None:
         import psycopg
 
-        url = self.db.url.replace("postgresql+psycopg://", "postgresql://")
+        # Straight to PostgreSQL when the pool goes through a transaction-pooling PgBouncer (docs/deployment.md).
+        url = self.db.settings.database_listen_url or self.db.url
+        url = url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://", 1)
         delay = 0.5
         while True:
             conn: psycopg.AsyncConnection[Any] | None = None
