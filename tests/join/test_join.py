@@ -130,3 +130,18 @@ def test_reports_split_tickets_by_channel(japi: Api) -> None:
     text = page(japi, "manager", "/reports/channels.csv")  # the reports are pages: signed in by cookie
     rows = {line.split(",")[0]: line.split(",")[1] for line in text.strip().splitlines()[1:]}
     assert rows == {"kiosk": "2", "staff": "1", "remote": "1"}
+
+
+def test_a_closed_service_is_not_offered_and_a_join_is_refused(japi: Api) -> None:
+    """Service hours apply to remote joins: on a branch holiday /join offers nothing and a posted join is refused."""
+    from zoneinfo import ZoneInfo
+
+    zone = japi.http.get("/api/v1/branch", headers=japi.auth("manager")).json()["timezone"]
+    today = clock.utcnow().astimezone(ZoneInfo(zone)).date().isoformat()
+    assert "Take a ticket for General" in japi.client.get("/join").text
+    branch_settings(japi, holidays=[today])
+    listed = japi.client.get("/join")
+    assert listed.status_code == 200 and "Take a ticket for General" not in listed.text
+    r = japi.client.post(f"/join/{japi.data.services['A']}", data={"k": ""}, follow_redirects=False)
+    assert r.status_code == 409 and "closed" in r.text.lower()
+    assert "A001" not in channels(japi)

@@ -23,6 +23,7 @@ from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
 from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
 from wins.services.models import Service
+from wins.services.service import service_public
 from wins.tickets import estimate as est
 from wins.tickets.caches import service_info, service_load
 from wins.tickets.issuing import issue
@@ -109,13 +110,22 @@ def remote_today(session: Session, service_id: int, day: Any) -> int:
 
 
 def open_services(session: Session, *, settings: Settings, only: int | None = None) -> list[dict[str, Any]]:
-    """Services taking remote tickets now, each with how many wait and the wait range (seconds)."""
-    query = select(Service).where(Service.active.is_(True)).order_by(Service.sort_order, Service.id)
+    """Services taking remote tickets now (issuing, not archived, within their opening hours: the same
+    `open_now` as the kiosks'), each with how many wait and the wait range (seconds)."""
+    branch = get_branch(session)
+    query = (
+        select(Service)
+        .where(Service.branch_id == branch.id, Service.active.is_(True), Service.archived_at.is_(None))
+        .order_by(Service.sort_order, Service.id)
+    )
     if only is not None:
         query = query.where(Service.id == only)
     listed = []
     for service in session.scalars(query):
-        if remote_settings(session, service.id).remote_daily_cap == 0:
+        if (
+            remote_settings(session, service.id).remote_daily_cap == 0
+            or not service_public(service, branch)["open_now"]
+        ):
             continue
         waiting = session.scalar(
             select(func.count()).where(Ticket.service_id == service.id, Ticket.status == TicketStatus.waiting)

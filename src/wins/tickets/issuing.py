@@ -183,8 +183,10 @@ def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idemp
         idempotency_key = idempotency_key.strip()
         if not 8 <= len(idempotency_key) <= 128:
             raise ValidationFailed("The Idempotency-Key header must be 8 to 128 characters (a UUID is fine).")
-    # A kiosk issues only for its own branch's services; staff only in a branch where they have a role.
-    actor.require_same_branch(service.branch_id, f"Service {service.id}")
+    # A kiosk issues only for its own branch's services; staff only in a branch where they have a role. (A remote
+    # join has neither: `may_issue` let it through, and wins.join chose the branch's service itself.)
+    if actor.staff is not None or actor.device is not None:
+        actor.require_same_branch(service.branch_id, f"Service {service.id}")
     if not service.active:
         raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
     if service.hours is not None or service.holidays:  # hours, holidays, cut-off: the one home of that rule
