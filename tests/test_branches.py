@@ -143,6 +143,9 @@ def test_a_user_in_two_branches_switches_between_them(http: httpx.Client, branch
     # Calls in both branches, each at that branch's counter.
     got_b = http.post(f"/api/v1/counters/{branches.counter_b}/call-next", headers=in_b)
     assert got_b.status_code == 200 and got_b.json()["id"] == ticket_b["id"]
+    # One person, one counter at a time (wins.counters.seating): B's customer is finished before moving to A.
+    done = http.post(f"/api/v1/tickets/{ticket_b['id']}/complete", headers=in_b)
+    assert done.status_code == 200, done.text
     got_a = http.post(f"/api/v1/counters/{seeded.counters['1']}/call-next", headers=_auth(branches, "both"))
     assert got_a.status_code == 200 and got_a.json()["id"] == ticket_a["id"]
     # A counter of one branch never calls a ticket of the other.
@@ -291,6 +294,7 @@ def test_upgrading_a_populated_single_branch_database_changes_nothing_for_its_us
     assert [tuple(r) for r in rows] == [
         ("admin", "admin", branch_id),
         ("manager", "manager", branch_id),
+        ("reception", "reception", branch_id),
         ("staff", "staff", branch_id),
         ("staff2", "staff", branch_id),
     ]

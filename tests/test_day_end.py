@@ -34,11 +34,12 @@ def _open_day(api: Api) -> dict[str, dict[str, object]]:
     clock.freeze(DAY)
     tickets = {n: api.issue(p) for n, p in (("A001", "A"), ("A002", "A"), ("A003", "A"), ("C001", "C"))}
     tickets["B001"] = api.issue("B", who="staff", priority=True)
+    # Three people at three counters (one person sits at one counter at a time: wins.counters.seating).
     served = api.call_next("2")
     api.act(served["id"], "start")
-    api.call_next("1")  # A002
-    done = api.call_next("4")  # counter 4 serves C first
-    api.act(done["id"], "complete")
+    api.call_next("1", who="staff2")  # A002
+    done = api.call_next("4", who="manager")  # counter 4 serves C first
+    api.act(done["id"], "complete", who="manager")
     return tickets
 
 

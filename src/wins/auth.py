@@ -99,14 +99,14 @@ class Principal:
             raise PermissionDenied(f"This action needs the {minimum.value} role or higher in branch {branch_id}.")
         return self.staff
 
-    def require_same_branch(self, branch_id: int, what: str) -> None:
-        """A device may only touch its own branch; staff: `require_branch`. (404: a device is never told what
-        exists elsewhere.)"""
+    def require_same_branch(self, branch_id: int, what: str, minimum: Role = Role.staff) -> None:
+        """A device may only touch its own branch; staff: `require_branch` (with at least `minimum` there). (404: a
+        device is never told what exists elsewhere.)"""
         if self.device is not None:
             if self.device.branch_id != branch_id:
                 raise NotFound(f"{what} does not exist in this device's branch.")
             return
-        self.require_branch(branch_id)
+        self.require_branch(branch_id, minimum)
 
     def require_device_or_staff(self, kind: DeviceKind) -> None:
         if self.staff is not None:

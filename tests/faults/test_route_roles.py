@@ -115,7 +115,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/display/speech/{lang}/{number}/{counter}.wav"): DESK | {"display"},
     ("GET", "/t/{tracking_token}"): EVERYONE,
     # `/` is open to all, but without a staff session its answer is the way to /login (counted as refused here).
-    ("GET", "/"): STAFF,
+    ("GET", "/"): DESK,  # a signed-in account goes to its page (reception: the workspace's issuing side)
     ("GET", "/admin"): STAFF,
     ("GET", "/admin/branches"): ADMIN,
     ("POST", "/admin/branches"): ADMIN,

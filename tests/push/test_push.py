@@ -108,7 +108,7 @@ def test_a_phone_is_told_when_near_and_when_called(push_api: Api) -> None:
         assert near["title"] == f"{mine['number']}: nearly your turn" and near["body"] == "3 ahead of you"
         assert near["url"] == f"/t/{mine['tracking_token']}"
         for _ in range(3):
-            api.call_next("2")
+            api.call_next("2", who="staff2")  # a colleague at counter 2 (one person sits at one counter)
         api.call_next("1")  # A005 now, at counter 1
         got = push_service.wait_for(lambda rs: len(rs) >= 2)
         assert len(got) == 2  # "near" went once, not at every step

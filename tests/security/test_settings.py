@@ -270,6 +270,9 @@ def test_bad_stored_values_read_as_defaults_and_pages_keep_working(
         "languages": ["en"],
         "priority_categories": [],
         "holidays": [],
+        "remote_join": True,
+        "join_key_required": False,
+        "push_available": False,
     }
 
 

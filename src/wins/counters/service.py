@@ -30,8 +30,10 @@ def list_counters(session: Session, *, branch_id: int | None = None, include_arc
 
 def get_counter(session: Session, counter_id: int, *, lock: bool = False) -> Counter:
     query = select(Counter).where(Counter.id == counter_id)
-    if lock:
-        query = query.with_for_update()  # PostgreSQL: one action at a time per counter (no-op on SQLite)
+    if lock:  # and fresh: an object already in the session is re-read from the locked row
+        query = query.with_for_update().execution_options(
+            populate_existing=True
+        )  # PostgreSQL: one action at a time per counter (no-op on SQLite)
     counter = session.scalar(query)
     if counter is None:
         raise NotFound(f"Counter {counter_id} does not exist.")

@@ -122,7 +122,11 @@ def join_link(
     return _link(session, settings, base_url)
 
 
-@api.get("/join/qr.svg")
+@api.get(
+    "/join/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "The join link as a QR code (SVG)"}},
+)
 def join_qr(
     principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Response:

@@ -42,7 +42,10 @@ def branches_report(
     return across.branches_report(session, first_day=first_day, last_day=last_day)
 
 
-@router.get("/branches.csv")
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "CSV file"}}
+
+
+@router.get("/branches.csv", response_class=Response, responses=CSV_ANSWER)
 def branches_report_csv(
     _: HeadOfficeDep, session: ReadSessionDep, first: DayQuery = None, last: DayQuery = None
 ) -> Response:
@@ -84,7 +87,7 @@ def branch_summary(
     }
 
 
-@router.get("/{kind}.csv")
+@router.get("/{kind}.csv", response_class=Response, responses=CSV_ANSWER)
 def branch_report_csv(
     kind: str,
     principal: PrincipalDep,

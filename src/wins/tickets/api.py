@@ -21,6 +21,7 @@ from wins.deps import (
     StaffDep,
     write_transaction,
 )
+from wins.enums import Role
 from wins.errors import PermissionDenied
 from wins.schemas import TicketCreate, TicketHistory, TicketPublic, TicketReassign, TicketTracking, TicketTransfer
 from wins.tickets import history, issuing, snapshot, transitions, views
@@ -107,7 +108,7 @@ def get_ticket(
     ticket = views.get_ticket(session, ticket_id)
     if principal.staff is None and (principal.device is None or ticket.issued_by_device_id != principal.device.id):
         raise PermissionDenied("Only staff, or the kiosk that issued it, can read this ticket.")
-    principal.require_same_branch(ticket.branch_id, f"Ticket {ticket_id}")
+    principal.require_same_branch(ticket.branch_id, f"Ticket {ticket_id}", Role.reception)  # reception reads it
     return ticket_response(session, ticket, settings, base_url)
 
 

@@ -140,6 +140,12 @@ def call_ticket(
     choice: HeldChoice | None = None,
 ) -> Ticket:
     """Call one waiting ticket out of order (the counter's current ticket is finished first)."""
+    # A ticket of another branch is refused before anything is locked or asked. Column reads: they take no lock
+    # and leave no ORM object behind for the locked reads below to find stale.
+    ticket_branch = session.scalar(select(Ticket.branch_id).where(Ticket.id == ticket_id))
+    counter_row = session.execute(select(Counter.branch_id, Counter.name).where(Counter.id == counter_id)).first()
+    if ticket_branch is not None and counter_row is not None and ticket_branch != counter_row.branch_id:
+        raise NotFound(f"Ticket {ticket_id} is not in counter {counter_row.name}'s branch.")
     counter = sit_down(
         session,
         counter_id=counter_id,

@@ -25,6 +25,7 @@ from wins.config import Settings
 from wins.db import Database, RawStatement, RawTransaction
 from wins.devices.kiosk import priority_categories
 from wins.devices.models import DeviceKind
+from wins.enums import Role
 from wins.errors import Conflict, ValidationFailed
 from wins.events.service import APPEND_EVENT, EVENT_COLUMNS, EVENTS
 from wins.schemas import TicketCreate
@@ -186,7 +187,7 @@ def check_issue(service: ServiceInfo, *, actor: Principal, priority: bool, idemp
     # A kiosk issues only for its own branch's services; staff only in a branch where they have a role. (A remote
     # join has neither: `may_issue` let it through, and wins.join chose the branch's service itself.)
     if actor.staff is not None or actor.device is not None:
-        actor.require_same_branch(service.branch_id, f"Service {service.id}")
+        actor.require_same_branch(service.branch_id, f"Service {service.id}", Role.reception)  # reception issues
     if not service.active:
         raise Conflict(f"{service.name} is not taking tickets right now. Please choose another service.")
     if service.hours is not None or service.holidays:  # hours, holidays, cut-off: the one home of that rule

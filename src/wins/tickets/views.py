@@ -42,8 +42,8 @@ def tracking_view(session: Session, ticket: Ticket, settings: Settings) -> dict[
 
 def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.id == ticket_id)
-    if lock:
-        query = query.with_for_update()
+    if lock:  # and fresh: an object already in the session is re-read from the locked row
+        query = query.with_for_update().execution_options(populate_existing=True)
     ticket = session.scalar(query)
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
