@@ -55,6 +55,7 @@ def test_staff_workspace_goes_live_under_the_policy(site: Site, new_context: Any
     assert_page_headers(response)
     sign_in(page, "staff", next_path="/staff")
     page.get_by_label("Your counter", exact=True).select_option(str(site.data.counters["1"]))
+    page.get_by_role("button", name="Sit here").click()  # choosing is deliberate (issue 16)
     expect(page.locator("#conn")).to_have_text("Live")  # the event WebSocket opened (connect-src 'self')
     site.issue("A")
     expect(page.locator("#queues")).to_contain_text("General")
@@ -116,7 +117,8 @@ def test_display_and_tracking_page_follow_a_call_under_the_policy(site: Site, ne
     assert_page_headers(response)
     expect(phone.locator("#service")).to_have_text("Documents")
     expect(display.locator("#waiting")).to_contain_text("Documents")
-    called = site.post(f"/api/v1/counters/{site.data.counters['4']}/call/{ticket['id']}")
+    # The manager calls: "staff" sits at counter 1 with a ticket from the workspace test (one person, one counter).
+    called = site.post(f"/api/v1/counters/{site.data.counters['4']}/call/{ticket['id']}", who="manager")
     assert called["number"] == ticket["number"]
     expect(display.locator("#hero-number")).to_have_text(ticket["number"])
     expect(phone.locator("#alert")).to_be_visible()

@@ -175,7 +175,9 @@ def test_display_shows_names_and_title_as_text(site: Site, planted: dict[str, An
     # Another call reaches the open page through the event stream and is drawn as text too.
     ticket = planted["tickets"][PAYLOADS["template"]]
     site.http.post(
-        f"/api/v1/counters/{planted['counter_ids'][-1]}/call/{ticket['id']}", headers=site.auth("staff")
+        # The manager calls: "staff" stays free to sit down in the workspace test (one person, one counter).
+        f"/api/v1/counters/{planted['counter_ids'][-1]}/call/{ticket['id']}",
+        headers=site.auth("manager"),
     ).raise_for_status()
     expect(page.locator("#hero-number")).to_have_text(ticket["number"])
     expect(page.locator("#hero-service")).to_have_text(PAYLOADS["template"])
@@ -187,6 +189,7 @@ def test_counter_workspace_shows_names_as_text(site: Site, planted: dict[str, An
     page, seen = _open(new_context, "staff")
     assert_page_headers(page.goto("/staff"))
     page.get_by_label("Your counter", exact=True).select_option(str(planted["counter_ids"][2]))
+    page.get_by_role("button", name="Sit here").click()  # choosing is deliberate (issue 16)
     expect(page.locator("#conn")).to_have_text("Live")
     waiting = [n for n in PAYLOADS.values() if n not in (PAYLOADS["script"], PAYLOADS["attr"], PAYLOADS["template"])]
     for name in waiting:

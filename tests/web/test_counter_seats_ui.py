@@ -35,6 +35,7 @@ def test_leaving_with_a_ticket_asks_in_a_dialog(site: Site, new_context: Any, tm
 
     # Choosing another counter: the dialog names the ticket; focus is inside; Esc changes nothing.
     page.get_by_label("Your counter", exact=True).select_option(str(c["2"]))
+    page.get_by_role("button", name="Sit here").click()  # choosing is deliberate (issue 16)
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(f"ticket {ticket['number']} (called) at counter 1")
@@ -65,6 +66,7 @@ def test_a_takeover_is_confirmed_and_the_colleague_is_told(site: Site, new_conte
     second = new_context().new_page()
     sign_in(second, "manager", next_path="/staff")
     second.get_by_label("Your counter", exact=True).select_option(str(c["3"]))
+    second.get_by_role("button", name="Sit here").click()  # choosing is deliberate (issue 16)
     dialog = second.get_by_role("dialog")
     expect(dialog).to_contain_text("Counter 3 is taken: staff2 sits there.")
     confirm = second.get_by_role("button", name="Take over the counter")

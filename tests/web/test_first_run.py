@@ -107,6 +107,7 @@ def test_set_up_admin_builds_the_site_in_the_pages_then_issue_and_call(browser: 
 
         page.goto("/staff")
         page.get_by_label("Your counter", exact=True).select_option(label="Counter Desk 1")
+        page.get_by_role("button", name="Sit here").click()  # choosing is deliberate (issue 16)
         expect(page.locator("#conn")).to_have_text("Live")
         page.get_by_role("button", name="Call next").click()
         expect(page.locator("#desk")).to_contain_text("P001")
