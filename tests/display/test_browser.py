@@ -149,10 +149,10 @@ def test_tracking_page_shows_position_then_the_call(new_context: Any, make_site:
     expect(phone.locator("#ahead")).to_have_text("1 person before you")
     expect(phone.locator("#wait")).to_contain_text("min")
     expect(phone.locator("#alert")).to_be_hidden()
-    site.call_next("4")  # the ticket ahead
+    site.call_next("4", "manager")  # the ticket ahead
     expect(phone.locator("#position")).to_have_text("1", timeout=3000)
     expect(phone.locator("#ahead")).to_have_text("You are next")
-    site.call_next("4")  # mine
+    site.call_next("4", "manager")  # mine
     expect(phone.locator("#alert")).to_be_visible(timeout=3000)
     expect(phone.locator("#alert-text")).to_have_text("Please go to")
     expect(phone.locator("#alert-counter")).to_have_text("Counter 4")

@@ -156,7 +156,7 @@ def test_a_dead_link_stops_saying_live_then_recovers_missing_nothing(new_context
     log = wait_announced(board, 1, timeout=30)
     assert [a["number"] for a in log] == [missed]
     # The phone's long-poll: a request on the frozen server times out; it comes back and follows the ticket.
-    site.call_next("4")
+    site.call_next("4", "manager")
     expect(phone.locator("#alert")).to_be_visible(timeout=20000)
     expect(phone.locator("#offline")).to_be_hidden()
 
@@ -199,7 +199,7 @@ def test_place_and_wait_changes_are_announced_once(new_context: Any, make_site: 
     assert region.get_attribute("aria-live") == "polite"
     expect(region).to_have_text("")  # nothing said on load: the page itself is read
     expect(phone.locator("#wait")).to_have_text(mine["estimated_wait_text"])
-    site.call_next("4")
+    site.call_next("4", "manager")
     expect(region).to_have_text(re.compile(r"^You are next\. Estimated wait: .+\.$"), timeout=6000)
     phone.wait_for_timeout(2500)  # further updates with nothing new must not repeat it
     assert len(phone.evaluate("() => window.winsTracking.announcements")) == 1
@@ -217,7 +217,7 @@ def test_phone_text_sizes_sentence_case_and_reduced_motion(new_context: Any, mak
                        getComputedStyle(e).textTransform]).filter(([, size, tt]) => size < 16 || tt === 'uppercase')"""
     )
     assert small == []
-    site.call_next("4")
+    site.call_next("4", "manager")
     alert = phone.locator("#alert")
     expect(alert).to_be_visible(timeout=5000)
     expect(phone.locator("#alert-counter")).to_have_text("Counter 4")

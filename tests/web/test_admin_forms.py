@@ -51,7 +51,7 @@ def test_user_changes_are_saved_or_refused_with_the_reason(site: Site, new_conte
 
     r = post(page, f"/admin/users/{staff2}", full_name="Nobody", role="boss", active="on")
     assert r.status == 422
-    assert "Choose a role: staff, manager or admin." in r.text() and "Staff accounts" in r.text()
+    assert "Choose a role: reception, staff, manager or admin." in r.text() and "Staff accounts" in r.text()
     assert users(site)["staff2"]["full_name"] == "Sam Two"  # nothing of it saved
     r = post(page, "/admin/users", username="zed", password="long-enough-password", role="boss")
     assert r.status == 422 and "Choose a role" in r.text()
