@@ -56,7 +56,7 @@ def test_backup_then_restore_brings_the_data_back(db_url: str, tmp_path: Path) -
 
     result = runner.invoke(main, ["restore", "--yes", str(backup_file)], env=env)
     assert result.exit_code == 0, result.output
-    assert usernames(settings) == {"admin", "manager", "staff", "staff2"}
+    assert usernames(settings) == {"admin", "manager", "reception", "staff", "staff2"}
 
 
 def test_default_backup_name_and_wrong_kind_refused(db_url: str, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_damaged_sqlite_backup_is_refused_before_touching_the_database(sqlite_ur
     result = runner.invoke(main, ["restore", "--yes", str(damaged)], env=env)
     assert result.exit_code == 1
     assert "is damaged" in result.output
-    assert usernames(settings) == {"admin", "manager", "staff", "staff2"}
+    assert usernames(settings) == {"admin", "manager", "reception", "staff", "staff2"}
 
 
 def test_restore_is_refused_while_a_server_runs_on_the_database(db_url: str, tmp_path: Path) -> None:
