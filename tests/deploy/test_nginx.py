@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.deploy.conftest import DEPLOY, free_port, stop, wait_for_health
+from tests.support.hosts import nginx_main_config as main_config
 from tests.support.requirements import require
 from tests.support.seed import Seeded
 from tests.support.server import LiveServer
@@ -28,18 +29,6 @@ EXAMPLE = DEPLOY / "nginx" / "wins.conf"
 @pytest.fixture(scope="module", autouse=True)
 def _needs_nginx() -> None:
     require(Path(NGINX).exists(), "needs nginx (scripts/system-deps)")
-
-
-def main_config(tmp: Path, site: str) -> Path:
-    """nginx.conf as Debian's, reduced: the site file is included in the http block like sites-enabled/."""
-    (tmp / "site.conf").write_text(site)
-    conf = tmp / "nginx.conf"
-    conf.write_text(
-        f"error_log {tmp}/error.log;\npid {tmp}/nginx.pid;\nevents {{}}\n"
-        f"http {{\n  access_log {tmp}/default-access.log;\n  client_body_temp_path {tmp};\n"
-        f"  proxy_temp_path {tmp};\n  include {tmp}/site.conf;\n}}\n"
-    )
-    return conf
 
 
 def nginx_test(conf: Path) -> subprocess.CompletedProcess[str]:
