@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,6 +33,64 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def start_subscribers(
+    bases: list[str],
+    token: str,
+    n: int,
+    *,
+    mode: str,
+    since: int,
+    cpus: str | None,
+    per_process: int = PER_PROCESS,
+) -> tuple[list[subprocess.Popen[str]], list[Path], float]:
+    """`n` subscribers in processes of at most `per_process` each, the processes taking `bases` in turn; returns
+    once every subscriber is connected: (processes, their output files, seconds it took)."""
+    procs, outs = [], []
+    started = time.monotonic()
+    for k, i in enumerate(range(0, n, per_process)):
+        out = Path(tempfile.mkstemp(suffix=".json")[1])
+        cmd = [
+            *taskset(cpus),
+            sys.executable,
+            str(ROOT / "bench" / "subscribers.py"),
+            "--base",
+            bases[k % len(bases)],
+            "--token",
+            token,
+            "--n",
+            str(min(per_process, n - i)),
+            "--mode",
+            mode,
+            "--since",
+            str(since),
+            "--out",
+            str(out),
+        ]
+        procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        outs.append(out)
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+    return procs, outs, time.monotonic() - started
+
+
+def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[list[Any]], int]:
+    """Stop the subscribers; every (subscriber, event id, type, ticket id, receive time) row, and how many failed."""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.close()
+    for proc in procs:
+        proc.wait(timeout=120)
+    rows: list[list[Any]] = []
+    failed = 0
+    for out in outs:
+        result = json.loads(out.read_text())
+        rows += result["rows"]
+        failed += result["failed"]
+        out.unlink()
+    return rows, failed
+
+
 def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
     with database("sqlite") as url:
         data = seed(url, counters=1, displays=1)
@@ -44,33 +103,9 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                 since = client.get("/api/v1/queue", headers=staff).json()["last_event_id"]
                 time.sleep(1)
                 rss_before = server.rss_kib()
-                procs, outs = [], []
-                started = time.monotonic()
-                for i in range(0, n, PER_PROCESS):
-                    out = Path(tempfile.mkstemp(suffix=".json")[1])
-                    cmd = [
-                        *taskset("1"),
-                        sys.executable,
-                        str(ROOT / "bench" / "subscribers.py"),
-                        "--base",
-                        server.base,
-                        "--token",
-                        data.display_tokens[0],
-                        "--n",
-                        str(min(PER_PROCESS, n - i)),
-                        "--mode",
-                        mode,
-                        "--since",
-                        str(since),
-                        "--out",
-                        str(out),
-                    ]
-                    procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-                    outs.append(out)
-                for proc in procs:
-                    assert proc.stdout is not None
-                    assert proc.stdout.readline().strip() == "ready"
-                connect_s = time.monotonic() - started
+                procs, outs, connect_s = start_subscribers(
+                    [server.base], data.display_tokens[0], n, mode=mode, since=since, cpus="1"
+                )
                 time.sleep(2)
                 rss_idle = server.rss_kib()
                 sent: dict[int, float] = {}
@@ -86,17 +121,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                     time.sleep(gap)
                 time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
                 cpu = server.cpu_seconds() - cpu_before
-                for proc in procs:
-                    assert proc.stdin is not None
-                    proc.stdin.close()
-                for proc in procs:
-                    proc.wait(timeout=120)
-            rows, failed = [], 0
-            for out in outs:
-                result = json.loads(out.read_text())
-                rows += result["rows"]
-                failed += result["failed"]
-                out.unlink()
+            rows, failed = collect(procs, outs)
     delays = [
         (at - answered[ticket]) * 1000
         for _, _, kind, ticket, at in rows

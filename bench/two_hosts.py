@@ -1,0 +1,260 @@
+"""Benchmark: several hosts (issue 15). Two WINS hosts, each a network namespace with its own address running
+gunicorn (deploy/gunicorn.conf.py) with 2 workers, on one PostgreSQL database, nginx (the shipped example, both
+hosts as upstreams) in front: the set-up of tests/test_two_hosts.py (tests/support/hosts.py). Needs root.
+
+1. Issue throughput through nginx: `clients` kiosks issuing (fresh Idempotency-Key each) for `seconds`, with wrk
+   (bench/issue.lua) when installed, else an asyncio client in this process (which then shares the CPUs).
+2. Call → screen: N WebSocket screens spread over both hosts (subscriber processes of ≤ 2,500 screens, taking
+   host A and host B in turn, or all through nginx with --via-nginx); calls made on host A and host B in turn;
+   latency from sending call-next to the `ticket.called` event at each screen, split by whether the screen
+   was on the host that took the call or on the other one (through LISTEN/NOTIFY).
+
+    sudo .venv/bin/python bench/two_hosts.py                        # 1,000 screens
+    sudo .venv/bin/python bench/two_hosts.py --screens 10000        # the target: p99 <= 300 ms
+    sudo .venv/bin/python bench/two_hosts.py --screens 200 --calls 5 --seconds 3   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from call_to_screen import PER_PROCESS, collect, raise_fd_limit, start_subscribers  # noqa: E402
+from common import ROOT, SECRET, database, free_port, machine, pct, seed, table  # noqa: E402
+from issue_ticket import wrk  # noqa: E402
+from tests.support.hosts import can_make_namespaces, site  # noqa: E402
+
+
+def host_env(*, log_level: str = "WARNING") -> dict[str, str]:
+    """What bench/common.Server gives its server, for gunicorn in a namespace (URL and data folder per host)."""
+    return {
+        **os.environ,
+        "WINS_SECRET_KEY": SECRET,
+        "WINS_LOG_LEVEL": log_level,
+        "WINS_DEMO_ON_FIRST_START": "false",
+        # Thousands of screens on one display token: lift the per-process socket caps.
+        "WINS_WS_MAX_PER_PRINCIPAL": "100000",
+        "WINS_WS_MAX_TOTAL": "100000",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+
+
+async def _issue_async(base: str, token: str, service_id: int, *, clients: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def kiosk(client: httpx.AsyncClient, until: float) -> None:
+        nonlocal errors
+        while time.monotonic() < until:
+            t0 = time.monotonic()
+            try:
+                r = await client.post(
+                    "/api/v1/tickets", json={"service_id": service_id}, headers={"Idempotency-Key": uuid.uuid4().hex}
+                )
+                ok = r.status_code == 201
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append((time.monotonic() - t0) * 1000)
+            else:
+                errors += 1
+
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+        started = time.monotonic()
+        await asyncio.gather(*(kiosk(client, started + seconds) for _ in range(clients)))
+        elapsed = time.monotonic() - started
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(latencies, 50),
+        "p99_ms": pct(latencies, 99),
+        "errors": errors,
+        "client": "asyncio (this process)",
+    }
+
+
+def issue_throughput(base: str, token: str, service_id: int, *, clients: int, seconds: float) -> dict[str, Any]:
+    if shutil.which("wrk"):
+        data = wrk(base, clients=clients, seconds=seconds, token=token, service_id=service_id, cpus=None)
+        bad = data["non2xx"] + data["connect_errors"] + data["read_errors"] + data["timeouts"]
+        return {
+            "rps": data["rps"],
+            "p50_ms": data["p50_us"] / 1000,
+            "p99_ms": data["p99_us"] / 1000,
+            "errors": bad,
+            "client": "wrk",
+        }
+    return asyncio.run(_issue_async(base, token, service_id, clients=clients, seconds=seconds))
+
+
+def call_to_screen(
+    hosts: list[str], nginx_url: str, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool
+) -> list[object]:
+    kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
+    with httpx.Client(base_url=nginx_url, timeout=30) as client:
+        for _ in range(calls + len(hosts)):
+            r = client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk)
+            r.raise_for_status()
+        staff0 = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
+        since = client.get("/api/v1/queue", headers=staff0).json()["last_event_id"]
+    bases = [nginx_url] if via_nginx else hosts
+    # At least one subscriber process per base, so the screens really are spread over the hosts.
+    per_process = min(PER_PROCESS, -(-screens // len(bases)))
+    procs, outs, connect_s = start_subscribers(
+        bases, data.display_tokens[0], screens, mode="ws", since=since, cpus=None, per_process=per_process
+    )
+    per_process = {i: bases[i % len(bases)] for i in range(len(procs))}
+    time.sleep(2)
+    sent: dict[int, tuple[float, str]] = {}
+    clients = [httpx.Client(base_url=h, timeout=30) for h in hosts]
+    try:
+        # Host i calls at counter i, as staff i: one person at one counter.
+        def call(i: int) -> tuple[int, float]:
+            t0 = time.time()
+            r = clients[i].post(
+                f"/api/v1/counters/{data.counters[i]}/call-next",
+                headers={"Authorization": f"Bearer {data.staff_tokens[i]}"},
+            )
+            r.raise_for_status()
+            return int(r.json()["id"]), t0
+
+        for i in range(len(hosts)):  # warm-up, one per host
+            call(i)
+            time.sleep(gap)
+        for k in range(calls):
+            ticket, t0 = call(k % len(hosts))
+            sent[ticket] = (t0, hosts[k % len(hosts)])
+            time.sleep(gap)
+        time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+    finally:
+        for c in clients:
+            c.close()
+    # Which process each row came from: collect() keeps the order of the processes' files.
+    rows_by_process = []
+    failed = 0
+    for proc, out in zip(procs, outs, strict=True):
+        rows, bad = collect([proc], [out])
+        rows_by_process.append(rows)
+        failed += bad
+    all_ms, same_ms, other_ms = [], [], []
+    for index, rows in enumerate(rows_by_process):
+        for _, _, kind, ticket, at in rows:
+            if kind != "ticket.called" or ticket not in sent:
+                continue
+            t0, host = sent[ticket]
+            ms = (at - t0) * 1000
+            all_ms.append(ms)
+            if not via_nginx:
+                (same_ms if per_process[index] == host else other_ms).append(ms)
+
+    def fmt(values: list[float], p: float) -> str:
+        return f"{pct(values, p):.1f}" if values else "-"
+
+    return [
+        "nginx" if via_nginx else "direct, A and B in turn",
+        screens,
+        calls,
+        f"{len(all_ms)}/{screens * calls}",
+        fmt(all_ms, 50),
+        fmt(all_ms, 99),
+        fmt(same_ms, 99),
+        fmt(other_ms, 99),
+        f"{max(all_ms):.1f}" if all_ms else "-",
+        f"{connect_s:.1f}",
+        failed,
+    ]
+
+
+HEADERS = [
+    "screens on",
+    "screens",
+    "calls",
+    "delivered",
+    "p50 ms",
+    "p99 ms",
+    "p99 ms, same host",
+    "p99 ms, other host",
+    "max ms",
+    "connect s",
+    "errors",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--screens", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--gap", type=float, default=0.3, help="seconds between calls")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent kiosks for the issue throughput")
+    parser.add_argument("--seconds", type=float, default=10, help="length of the issue throughput run")
+    parser.add_argument("--workers", type=int, default=2, help="workers per host")
+    parser.add_argument("--via-nginx", action="store_true", help="screens connect through nginx, not to a host")
+    args = parser.parse_args()
+    if not can_make_namespaces():
+        sys.exit("needs root, `ip netns` and nginx (scripts/system-deps)")
+    raise_fd_limit()  # the hosts and nginx inherit it
+    print(f"# two hosts x {args.workers} workers, one PostgreSQL, nginx in front — {machine()}\n")
+    with database("postgres") as url, tempfile.TemporaryDirectory(prefix="wins-bench-hosts-") as tmp:
+        data = seed(url, counters=2, displays=1)
+        nginx_connections = 2 * args.screens + 1024 if args.via_nginx else 1024
+        with site(
+            url,
+            host_env(),
+            Path(tmp),
+            hosts=2,
+            workers=args.workers,
+            nginx_port=free_port(),
+            nginx_connections=nginx_connections,
+        ) as running:
+            hosts = [h.url for h in running.hosts]
+            issue_throughput(running.nginx_url, data.kiosk_token, data.services["B"], clients=8, seconds=2)  # warm-up
+            issued = issue_throughput(
+                running.nginx_url, data.kiosk_token, data.services["B"], clients=args.clients, seconds=args.seconds
+            )
+            print(
+                table(
+                    ["path", "clients", "seconds", "tickets/s", "p50 ms", "p99 ms", "errors", "load generator"],
+                    [
+                        [
+                            "nginx -> 2 hosts",
+                            args.clients,
+                            args.seconds,
+                            f"{issued['rps']:,.0f}",
+                            f"{issued['p50_ms']:.1f}",
+                            f"{issued['p99_ms']:.1f}",
+                            issued["errors"],
+                            issued["client"],
+                        ]
+                    ],
+                ),
+                "\n",
+                flush=True,
+            )
+            row = call_to_screen(
+                hosts,
+                running.nginx_url,
+                data,
+                screens=args.screens,
+                calls=args.calls,
+                gap=args.gap,
+                via_nginx=args.via_nginx,
+            )
+            print(table(HEADERS, [row]))
+
+
+if __name__ == "__main__":
+    main()
