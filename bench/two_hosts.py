@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from call_to_screen import PER_PROCESS, collect, raise_fd_limit, start_subscribers  # noqa: E402
 from common import ROOT, SECRET, database, free_port, machine, pct, seed, table  # noqa: E402
 from issue_ticket import wrk  # noqa: E402
-from tests.support.hosts import can_make_namespaces, site  # noqa: E402
+from tests.support.hosts import Site, can_make_namespaces, site  # noqa: E402
 
 
 def host_env(*, log_level: str = "WARNING") -> dict[str, str]:
@@ -50,6 +51,19 @@ def host_env(*, log_level: str = "WARNING") -> dict[str, str]:
         "WINS_WS_MAX_TOTAL": "100000",
         "PYTHONPATH": str(ROOT / "src"),
     }
+
+
+def hosts_cpu_seconds(running: Site) -> float:
+    """User + system CPU time used so far by every process of every host (each host is one process group)."""
+    groups = {h.proc.pid for h in running.hosts}
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) in groups:  # pgrp
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 async def _issue_async(base: str, token: str, service_id: int, *, clients: int, seconds: float) -> dict[str, Any]:
@@ -101,9 +115,8 @@ def issue_throughput(base: str, token: str, service_id: int, *, clients: int, se
     return asyncio.run(_issue_async(base, token, service_id, clients=clients, seconds=seconds))
 
 
-def call_to_screen(
-    hosts: list[str], nginx_url: str, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool
-) -> list[object]:
+def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool) -> list[object]:
+    hosts, nginx_url = [h.url for h in running.hosts], running.nginx_url
     kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
     with httpx.Client(base_url=nginx_url, timeout=30) as client:
         for _ in range(calls + len(hosts)):
@@ -135,11 +148,13 @@ def call_to_screen(
         for i in range(len(hosts)):  # warm-up, one per host
             call(i)
             time.sleep(gap)
+        cpu_before = hosts_cpu_seconds(running)
         for k in range(calls):
             ticket, t0 = call(k % len(hosts))
             sent[ticket] = (t0, hosts[k % len(hosts)])
             time.sleep(gap)
         time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+        cpu = hosts_cpu_seconds(running) - cpu_before
     finally:
         for c in clients:
             c.close()
@@ -175,6 +190,7 @@ def call_to_screen(
         fmt(other_ms, 99),
         f"{max(all_ms):.1f}" if all_ms else "-",
         f"{connect_s:.1f}",
+        f"{cpu * 1e6 / max(len(all_ms), 1):.0f}",
         failed,
     ]
 
@@ -190,6 +206,7 @@ HEADERS = [
     "p99 ms, other host",
     "max ms",
     "connect s",
+    "host CPU µs/delivery",
     "errors",
 ]
 
@@ -220,14 +237,26 @@ def main() -> None:
             nginx_port=free_port(),
             nginx_connections=nginx_connections,
         ) as running:
-            hosts = [h.url for h in running.hosts]
             issue_throughput(running.nginx_url, data.kiosk_token, data.services["B"], clients=8, seconds=2)  # warm-up
+            cpu_before = hosts_cpu_seconds(running)
             issued = issue_throughput(
                 running.nginx_url, data.kiosk_token, data.services["B"], clients=args.clients, seconds=args.seconds
             )
+            # Server CPU per ticket: what the figure would be on idle cores, whatever else runs on the machine.
+            cpu_ms = (hosts_cpu_seconds(running) - cpu_before) * 1000 / max(issued["rps"] * args.seconds, 1)
             print(
                 table(
-                    ["path", "clients", "seconds", "tickets/s", "p50 ms", "p99 ms", "errors", "load generator"],
+                    [
+                        "path",
+                        "clients",
+                        "seconds",
+                        "tickets/s",
+                        "p50 ms",
+                        "p99 ms",
+                        "host CPU ms/ticket",
+                        "errors",
+                        "client",
+                    ],
                     [
                         [
                             "nginx -> 2 hosts",
@@ -236,6 +265,7 @@ def main() -> None:
                             f"{issued['rps']:,.0f}",
                             f"{issued['p50_ms']:.1f}",
                             f"{issued['p99_ms']:.1f}",
+                            f"{cpu_ms:.2f}",
                             issued["errors"],
                             issued["client"],
                         ]
@@ -245,8 +275,7 @@ def main() -> None:
                 flush=True,
             )
             row = call_to_screen(
-                hosts,
-                running.nginx_url,
+                running,
                 data,
                 screens=args.screens,
                 calls=args.calls,
