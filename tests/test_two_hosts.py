@@ -94,6 +94,15 @@ class Screen(threading.Thread):
         self.join(timeout=10)
 
 
+def _visible_event_ids(url: str, after: int) -> list[int]:
+    """Ids of the events a screen is sent (all but the server's internal ones) after `after`, in order."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM events WHERE id > %s AND type NOT LIKE %s ORDER BY id", (after, INTERNAL_PREFIX + "%")
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
 def _last_event_id(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
@@ -143,8 +152,7 @@ def test_a_call_on_either_host_or_through_nginx_reaches_screens_on_both_hosts(
             )
             assert r.status_code == 200, r.text
             called.append(r.json()["id"])
-        last = _last_event_id(url)
-        _wait_for(screens, last)
+        _wait_for(screens, _visible_event_ids(url, start)[-1])
     finally:
         for screen in screens:
             screen.stop()
@@ -208,8 +216,8 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_ticket_and_screens_miss_no
         halt.set()
         for thread in issuers:
             thread.join(timeout=30)
-        last = _last_event_id(url)
-        _wait_for(screens, last)
+        expected = _visible_event_ids(url, start)
+        _wait_for(screens, expected[-1])
     finally:
         halt.set()
         for screen in screens:
@@ -227,18 +235,14 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_ticket_and_screens_miss_no
     assert {k: [v] for k, v in acked.items()} == in_db
     after = [status for at, status in answers if at > killed_at + 1.0]
     assert after and all(200 <= s < 300 for s in after), sorted(set(after))
+    # nginx itself saw host A refuse and moved on (the shipped failover settings at work).
+    nginx_errors = (running.folder / "nginx" / "error.log").read_text(errors="replace")
+    assert f"{host_a.netns.address}:" in nginx_errors and "upstream" in nginx_errors, nginx_errors[-2000:]
     failed = [status for at, status in answers if not 200 <= status < 300]
     print(f"{len(acked)} tickets acknowledged, {before} before the kill; {len(failed)} answers not 2xx: {failed}")
 
     # (c) Every screen has every event of the log exactly once, in order; those on A came back through nginx.
-    with psycopg.connect(url) as conn:
-        expected = [
-            row[0]
-            for row in conn.execute(
-                "SELECT id FROM events WHERE id > %s AND type NOT LIKE %s ORDER BY id", (start, INTERNAL_PREFIX + "%")
-            )
-        ]
-    assert expected[-1] == last
+    assert len(expected) >= len(acked), "an acknowledged ticket has no event"
     moved = [s for s in screens if s.connects > 1]
     assert moved, "no screen was on the killed host"
     assert len(moved) < len(screens), "every screen was on the killed host"

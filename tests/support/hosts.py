@@ -217,6 +217,7 @@ def nginx(upstreams: list[str], *, port: int, folder: Path, connections: int = 1
 class Site:
     hosts: list[Host]
     nginx_url: str
+    folder: Path  # host logs, nginx/ (its config and error.log)
 
 
 @contextmanager
@@ -254,4 +255,4 @@ def site(
                 connections=nginx_connections,
             )
         )
-        yield Site(started, url)
+        yield Site(started, url, folder)
