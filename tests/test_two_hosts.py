@@ -23,7 +23,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
-from tests.deploy.conftest import SECRET, server_env
+from tests.deploy.conftest import SECRET, children, server_env
 from tests.support.databases import TemplateCache
 from tests.support.hosts import Site, can_make_namespaces, site
 from tests.support.requirements import require
@@ -130,6 +130,11 @@ def test_a_call_on_either_host_or_through_nginx_reaches_screens_on_both_hosts(
 ) -> None:
     running, data, url = two_hosts
     host_a, host_b = running.hosts
+    for host in running.hosts:  # gunicorn master + 2 workers on each host
+        deadline = time.monotonic() + 20
+        while len(children(host.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(children(host.proc.pid)) == 2, host.log.read_text(errors="replace")[-2000:]
     kiosk = {"Authorization": f"Bearer {data.tokens['kiosk']}"}
     for _ in range(3):
         r = httpx.post(running.nginx_url + "/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk)
