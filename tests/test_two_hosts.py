@@ -179,6 +179,7 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_ticket_and_screens_miss_no
     # Through nginx: round-robin puts about half of them on each host.
     screens = _screens([running.nginx_url] * 6, data.tokens["display"], start)
     kiosk = {"Authorization": f"Bearer {data.tokens['kiosk']}"}
+    tried: set[str] = set()  # every Idempotency-Key sent (one per customer)
     acked: dict[str, int] = {}  # Idempotency-Key -> ticket id of its 2xx answer
     answers: list[tuple[float, int]] = []  # (time, status; 0 = no answer at all)
     lock = threading.Lock()
@@ -189,6 +190,8 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_ticket_and_screens_miss_no
         with httpx.Client(base_url=running.nginx_url, headers=kiosk, timeout=10) as client:
             while not halt.is_set():
                 key = uuid.uuid4().hex
+                with lock:
+                    tried.add(key)
                 for _ in range(20):
                     try:
                         r = client.post(
@@ -230,6 +233,7 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_ticket_and_screens_miss_no
 
     # (b) Nothing acknowledged is lost, nothing is issued twice; B took over.
     assert before > 0 and len(acked) > before, (before, len(acked))
+    assert set(acked) == tried, "a customer never got a ticket: nginx kept failing after the kill"
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT idempotency_key, id FROM tickets WHERE idempotency_key = ANY(%s)", (list(acked),)
