@@ -14,18 +14,22 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, inspect, select, text, update
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import Api
 from tests.support.receiver import Received, Receiver
 from tests.support.seed import Seeded, seed
+from wins import migrate
 from wins.app import create_app
 from wins.config import Settings, check_sms_gateway
 from wins.sms import gateway
-from wins.sms.models import SmsOutbox, SmsRequest
+from wins.sms.models import SmsOutbox, SmsRequest, SmsState
 from wins.sms.sender import SmsSender
+from wins.tickets.models import Ticket, TicketStatus
 
 PHONE = "+44 7700 900123"
 E164 = "+447700900123"
@@ -312,3 +316,33 @@ def test_the_number_is_unreadable_in_the_database_file_and_never_logged(
     logs = capsys.readouterr()
     assert "a text failed (the gateway answered HTTP 500)" in logs.err  # the failure is logged ...
     assert DIGITS not in logs.err + logs.out and "s3cret" not in logs.err  # ... without number or token
+
+
+def test_a_number_whose_ticket_ended_while_no_sender_ran_is_erased_at_start(
+    settings: Settings, seeded: Seeded, provider: Receiver
+) -> None:
+    fast = gateway_settings(settings, provider.url)
+    with sms_app(fast, seeded) as api:
+        ticket = api.issue("A")
+        subscribe(api, ticket["tracking_token"])
+        db = db_of(api)
+    with db.session() as session:  # ended behind the server's back (e.g. a restore, a manual fix)
+        session.execute(update(Ticket).where(Ticket.id == ticket["id"]).values(status=TicketStatus.cancelled))
+        session.execute(update(SmsState).values(cursor=1_000_000_000))  # and no event the sender will see
+    with sms_app(fast, seeded) as api:
+        wait_until(lambda: count(api, SmsRequest) == 0)
+
+
+def test_0015_upgrades_a_populated_0013_database(database_url: str, settings: Settings, seeded: Seeded) -> None:
+    with TestClient(create_app(settings)) as client:
+        Api(client, seeded).issue("A")
+    command.downgrade(migrate.alembic_config(database_url), "0013")
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        assert "sms_requests" not in inspect(engine).get_table_names()
+        migrate.upgrade(database_url, "head")
+        assert {"sms_state", "sms_requests", "sms_outbox"} <= set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM tickets")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -31,7 +31,7 @@ from wins.events.service import last_event_id, settled_after
 from wins.sms import gateway
 from wins.sms.models import SmsOutbox, SmsRequest, SmsState
 from wins.sms.phone import decrypt
-from wins.sms.service import erase, erase_ended, notify_ahead
+from wins.sms.service import ended_with_numbers, erase, notify_ahead
 from wins.tickets.estimate import people_ahead
 from wins.tickets.models import Ticket, TicketStatus
 
@@ -129,29 +129,31 @@ class SmsSender(BackgroundWorker):
                 return False
             planned = self._plan(session, events) if self.settings.sms_gateway_url else []
             ended = [e.data["id"] for e in events if e.type in ENDED and isinstance(e.data, dict) and "id" in e.data]
-        with self.db.session() as session:
-            for p in planned:
-                request = session.get(SmsRequest, p.request_id)
-                if request is None:  # its owner stopped the texts meanwhile
-                    continue
-                exists = session.scalar(
-                    select(SmsOutbox.id).where(SmsOutbox.request_id == p.request_id, SmsOutbox.kind == p.kind)
-                )
-                if exists is None:
-                    session.add(SmsOutbox(request_id=p.request_id, kind=p.kind, text=p.text, attempts=0))
-                if p.kind == "near":
-                    request.near_sent = True
-                else:
-                    request.calls_sent = max(request.calls_sent, p.calls)
-            session.flush()
-            # The ticket's story is over: its number goes, with any text not yet sent (docs/remote.md, privacy).
-            erase(session, ticket_ids=ended)
-            if sweep:
-                erase_ended(session)
-            if events:
-                self.lease.advance(session, events[-1].id)
+            ended = list(session.scalars(select(SmsRequest.ticket_id).where(SmsRequest.ticket_id.in_(ended))))
+            if sweep:  # the safety net: numbers of tickets that ended while no sender ran, or before this cursor
+                ended += ended_with_numbers(session)
         if sweep:
             self._sweep_at = time.monotonic() + SWEEP_SECONDS
+        if planned or ended:  # otherwise only our cursor moves (kept in memory, written with the lease)
+            with self.db.session() as session:
+                for p in planned:
+                    request = session.get(SmsRequest, p.request_id)
+                    if request is None:  # its owner stopped the texts meanwhile
+                        continue
+                    exists = session.scalar(
+                        select(SmsOutbox.id).where(SmsOutbox.request_id == p.request_id, SmsOutbox.kind == p.kind)
+                    )
+                    if exists is None:
+                        session.add(SmsOutbox(request_id=p.request_id, kind=p.kind, text=p.text, attempts=0))
+                    if p.kind == "near":
+                        request.near_sent = True
+                    else:
+                        request.calls_sent = max(request.calls_sent, p.calls)
+                session.flush()
+                # The ticket's story is over: its number goes, with any text not yet sent (docs/remote.md, privacy).
+                erase(session, ticket_ids=ended)
+                if events:
+                    self.lease.advance(session, events[-1].id)
         if events:
             self.lease.moved(events[-1].id)
         if planned:

@@ -86,8 +86,7 @@ def erase(session: Session, *, ticket_ids: list[int]) -> int:
     return len(ids)
 
 
-def erase_ended(session: Session) -> int:
-    """Forget the numbers of every ticket that has ended (the sender's safety net besides the ended events)."""
+def ended_with_numbers(session: Session) -> list[int]:
+    """Tickets that have ended but still have a number kept (the sender erases them)."""
     ended = select(Ticket.id).where(Ticket.id == SmsRequest.ticket_id, Ticket.status.in_(ENDED))
-    ticket_ids = list(session.scalars(select(SmsRequest.ticket_id).where(ended.exists())))
-    return erase(session, ticket_ids=ticket_ids)
+    return list(session.scalars(select(SmsRequest.ticket_id).where(ended.exists())))
