@@ -5,6 +5,7 @@ address and in a form body, JSON-escaped in a JSON body; a header may hold only 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
@@ -24,9 +25,8 @@ class GatewayRequest:
         return f"GatewayRequest({self.method}, <{len(self.url)} characters>)"
 
 
-def _fill(template: str, values: dict[str, str], escape: object) -> str:
-    assert callable(escape)
-    return SMS_PLACEHOLDER.sub(lambda m: str(escape(values[m[1]])), template)
+def _fill(template: str, values: dict[str, str], escape: Callable[[str], str]) -> str:
+    return SMS_PLACEHOLDER.sub(lambda m: escape(values[m[1]]), template)
 
 
 def build_request(settings: Settings, *, phone: str, text: str) -> GatewayRequest:
@@ -43,7 +43,7 @@ def build_request(settings: Settings, *, phone: str, text: str) -> GatewayReques
             body = _fill(settings.sms_gateway_body, values, lambda v: json.dumps(v)[1:-1]).encode()
             headers.setdefault("Content-Type", "application/json")
         else:
-            body = _fill(settings.sms_gateway_body, values, lambda v: quote_plus(v)).encode()
+            body = _fill(settings.sms_gateway_body, values, quote_plus).encode()
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
     return GatewayRequest(settings.sms_gateway_method, url, headers, body)
 
