@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
@@ -346,3 +347,12 @@ def test_0015_upgrades_a_populated_0013_database(database_url: str, settings: Se
             assert conn.execute(text("SELECT count(*) FROM tickets")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_an_unreachable_gateway_is_reported_without_the_address(settings: Settings) -> None:
+    with Receiver() as closed:
+        url = closed.url  # a port nobody listens on once the receiver is gone
+    request = gateway.build_request(gateway_settings(settings, url), phone=E164, text="A001: hello")
+    with httpx.Client(timeout=2, trust_env=False) as client:
+        error = gateway.send(client, request)
+    assert error == "could not reach the gateway (ConnectError)"
