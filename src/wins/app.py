@@ -217,6 +217,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.push.notifier import PushNotifier
 
     notifier = PushNotifier(db, settings)
+    from wins.sms.sender import SmsSender
+
+    sms_sender = SmsSender(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -231,6 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if webhooks is not None:
             await asyncio.to_thread(webhooks.start)  # its own thread; a receiver never holds up a request
         await asyncio.to_thread(notifier.start)  # makes the VAPID keys on first start; pushes from its thread
+        # Runs even without a gateway: it erases the numbers of tickets that end (a gateway may have been removed).
+        await asyncio.to_thread(sms_sender.start)
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
         # (p99 of issuing, docs/performance.md).
@@ -244,6 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if webhooks is not None:
                 await asyncio.to_thread(webhooks.stop)
             await asyncio.to_thread(notifier.stop)
+            await asyncio.to_thread(sms_sender.stop)
             await hub.stop()
             presence.release()
             gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
@@ -323,6 +329,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wins.push.api import router as push_router
     from wins.reports.api import router as report_router
     from wins.services.api import router as service_router
+    from wins.sms.api import router as sms_router
     from wins.staff.api import router as staff_router
     from wins.tickets.api import issue_router, public_router
     from wins.tickets.api import router as ticket_router
@@ -342,6 +349,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report_router,
         webhook_router,
         push_router,
+        sms_router,
         join_api,
     ):
         api.include_router(router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from enum import StrEnum
 from functools import cached_property
@@ -207,6 +209,57 @@ class Settings(BaseSettings):
     )
     push_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the push notifier looks for events.")
 
+    sms_gateway_url: str = Field(
+        "",
+        description="Text messages (SMS) through your provider's HTTP API: the address WINS calls for each text, "
+        "with placeholders `{phone}` (+441234567890), `{phone_digits}` (441234567890), `{text}` and `{token}`, "
+        "each URL-encoded, e.g. `https://sms.example.com/send?to={phone}&msg={text}`. Empty: no SMS at all. "
+        "See docs/operations.md.",
+    )
+    sms_gateway_method: str = Field(
+        "POST", pattern="^(GET|POST)$", description="HTTP method of the gateway call: GET or POST."
+    )
+    sms_gateway_body: str = Field(
+        "",
+        description="Body of a POST, with the same placeholders: a form (`to={phone}&text={text}`, each value "
+        'URL-encoded) or JSON (`{"to": "{phone}", "text": "{text}"}`, placeholders inside JSON strings, each '
+        "JSON-escaped), as `WINS_SMS_GATEWAY_BODY_FORMAT` says.",
+    )
+    sms_gateway_body_format: str = Field(
+        "form", pattern="^(form|json)$", description="`form` (application/x-www-form-urlencoded) or `json`."
+    )
+    sms_gateway_headers: str = Field(
+        "",
+        description='Extra request headers as a JSON object, e.g. `{"Authorization": "Bearer {token}"}`; only the '
+        "`{token}` placeholder is allowed in a header.",
+    )
+    sms_gateway_token: str = Field(
+        "",
+        repr=False,
+        description="The gateway's API token or password, for `{token}`. Better: `WINS_SMS_GATEWAY_TOKEN_FILE`. Never "
+        "logged.",
+    )
+    sms_gateway_token_file: Path | None = Field(
+        None, description="A file holding the gateway token (read at start; surrounding white space ignored)."
+    )
+    sms_default_country_code: str = Field(
+        "",
+        pattern=r"^$|^\+[1-9][0-9]{0,3}$",
+        description="Country code for numbers customers type without one (`07700 900123` becomes `+447700900123` "
+        "with `+44`). Empty: customers must type the country code.",
+    )
+    sms_timeout_seconds: float = Field(10.0, gt=0, le=60, description="Seconds the SMS gateway has to answer.")
+    sms_retry_base_seconds: float = Field(
+        10.0, gt=0, le=3600, description="First wait before sending a text again after a gateway failure; doubles."
+    )
+    sms_retry_max_seconds: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between two attempts of a text."
+    )
+    sms_max_attempts: int = Field(
+        6, ge=1, le=100, description="Attempts per text before it is dropped (a late text helps nobody)."
+    )
+    sms_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the SMS sender looks for work.")
+
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -228,6 +281,19 @@ class Settings(BaseSettings):
                 "(generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_sms_gateway(self) -> Settings:
+        if self.sms_gateway_url:
+            check_sms_gateway(self)
+        return self
+
+    @cached_property
+    def sms_token(self) -> str:
+        """The gateway token: from its file if one is named, else WINS_SMS_GATEWAY_TOKEN."""
+        if self.sms_gateway_token_file is not None:
+            return self.sms_gateway_token_file.read_text().strip()
+        return self.sms_gateway_token
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -254,6 +320,70 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+
+# -- the SMS gateway's templates (rendered by wins.sms.gateway) -----------------------------------------------
+
+SMS_PLACEHOLDERS = {"phone", "phone_digits", "text", "token"}
+SMS_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SMS_SAMPLE = {"phone": "+447700900123", "phone_digits": "447700900123", "text": 'A005: it\'s "your" turn & more'}
+
+
+def _unknown_placeholders(template: str, allowed: set[str], where: str) -> None:
+    unknown = sorted({name for name in SMS_PLACEHOLDER.findall(template) if name not in allowed})
+    if unknown:
+        names = ", ".join("{" + name + "}" for name in unknown)
+        known = ", ".join("{" + name + "}" for name in sorted(allowed))
+        raise ValueError(f"{where} has unknown placeholder(s) {names}; use only {known}")
+
+
+def check_sms_gateway(settings: Settings) -> None:
+    """Refuse to start with a gateway set-up that cannot work, saying which setting to fix."""
+    from urllib.parse import urlsplit
+
+    url = settings.sms_gateway_url
+    _unknown_placeholders(url, SMS_PLACEHOLDERS, "WINS_SMS_GATEWAY_URL")
+    parts = urlsplit(SMS_PLACEHOLDER.sub("x", url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "WINS_SMS_GATEWAY_URL must be an http:// or https:// address with a host name, "
+            "e.g. https://sms.example.com/send?to={phone}&text={text}"
+        )
+    if parts.username or parts.password:
+        raise ValueError("WINS_SMS_GATEWAY_URL must not hold a user or password; use {token} in a header instead")
+    body = settings.sms_gateway_body
+    _unknown_placeholders(body, SMS_PLACEHOLDERS, "WINS_SMS_GATEWAY_BODY")
+    if body and settings.sms_gateway_method == "GET":
+        raise ValueError("WINS_SMS_GATEWAY_BODY is set but WINS_SMS_GATEWAY_METHOD is GET; use POST or no body")
+    if body and settings.sms_gateway_body_format == "json":
+        sample = SMS_PLACEHOLDER.sub(lambda m: json.dumps(SMS_SAMPLE.get(m[1], "t"))[1:-1], body)
+        try:
+            json.loads(sample)
+        except ValueError:
+            raise ValueError(
+                "WINS_SMS_GATEWAY_BODY is not valid JSON (put each placeholder inside a JSON string, "
+                'e.g. {"to": "{phone}", "text": "{text}"})'
+            ) from None
+    used = set(SMS_PLACEHOLDER.findall(url + body))
+    if not used & {"phone", "phone_digits"} or "text" not in used:
+        raise ValueError("The SMS gateway URL or body must contain {phone} (or {phone_digits}) and {text}")
+    headers: object = {}
+    if settings.sms_gateway_headers:
+        try:
+            headers = json.loads(settings.sms_gateway_headers)
+        except ValueError:
+            headers = None
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise ValueError('WINS_SMS_GATEWAY_HEADERS must be a JSON object of strings, e.g. {"X-Api-Key": "{token}"}')
+    for name, value in headers.items():
+        _unknown_placeholders(value, {"token"}, f"Header {name} of WINS_SMS_GATEWAY_HEADERS")
+        if any(c in name + value for c in "\r\n") or not name.strip():
+            raise ValueError(f"Header {name!r} of WINS_SMS_GATEWAY_HEADERS must be one line with a name")
+    if "token" in SMS_PLACEHOLDER.findall(url + body + "".join(headers.values())):
+        if settings.sms_gateway_token_file is not None and not settings.sms_gateway_token_file.is_file():
+            raise ValueError(f"WINS_SMS_GATEWAY_TOKEN_FILE {settings.sms_gateway_token_file} is not a readable file")
+        if not settings.sms_token:
+            raise ValueError("The SMS gateway set-up uses {token}: set WINS_SMS_GATEWAY_TOKEN_FILE (or _TOKEN)")
 
 
 def get_settings() -> Settings:

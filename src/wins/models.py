@@ -10,6 +10,7 @@ from wins.join.models import ServiceRemote
 from wins.onetime import OneTimeCode
 from wins.push.models import PushState, PushSubscription
 from wins.services.models import Service
+from wins.sms.models import SmsOutbox, SmsRequest, SmsState
 from wins.staff.models import LoginThrottle, Role, StaffBranchRole, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
 from wins.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -30,6 +31,9 @@ __all__ = [
     "PushSubscription",
     "Role",
     "Service",
+    "SmsOutbox",
+    "SmsRequest",
+    "SmsState",
     "StaffBranchRole",
     "ServiceRemote",
     "StaffUser",

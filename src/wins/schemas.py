@@ -223,6 +223,11 @@ class BranchSettings(StoredJson):
         description="This site reaches the internet, so phones may ask for Web Push notifications (they travel "
         "through the browser vendor's push service). Off: the tracking page says notifications are unavailable.",
     )
+    sms_available: bool = Field(
+        False,
+        description="Customers may ask for a text message (SMS) when nearly their turn and when called; needs the "
+        "site's SMS gateway (WINS_SMS_GATEWAY_URL, docs/operations.md). Off: the tracking page offers no texts.",
+    )
 
 
 class DeviceConfig(StoredJson):
@@ -825,6 +830,19 @@ class PushStatus(BaseModel):
     public_key: str | None = Field(description="VAPID public key (base64url): the applicationServerKey")
     subscribed: int = Field(description="Subscriptions this ticket has")
     notify_ahead: int = Field(description="A notification comes when this many people (or fewer) are ahead")
+
+
+class SmsStatus(BaseModel):
+    available: bool = Field(description="Whether this ticket can have text messages")
+    reason: str = Field(description="Why not, for people (empty when available)")
+    subscribed: bool = Field(description="A number is kept for this ticket (it is never shown)")
+    last_digits: str | None = Field(description="The kept number's last 2 digits, so its owner recognises it")
+    notify_ahead: int = Field(description="The first text comes when this many people (or fewer) are ahead")
+
+
+class SmsSubscribe(Strict):
+    phone: str = Field(min_length=4, max_length=40, description="Mobile number with country code, e.g. +447700900123")
+    language: str = Field("en", max_length=16, description="Language of the texts (en, fr)")
 
 
 # -- remote join and push settings of a service (wins.join) ------------------------------------------

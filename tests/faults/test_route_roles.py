@@ -160,6 +160,12 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/public/tickets/{tracking_token}/push/stop"): EVERYONE,
     ("GET", "/push/sw.js"): EVERYONE,
     ("GET", "/push/push.js"): EVERYONE,
+    # Text messages from the tracking page (issue 17): whoever holds the ticket's link.
+    ("GET", "/api/v1/public/tickets/{tracking_token}/sms"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/sms"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/sms/stop"): EVERYONE,
+    ("POST", "/t/{tracking_token}/sms"): EVERYONE,
+    ("POST", "/t/{tracking_token}/sms/stop"): EVERYONE,
     # Remote join (issue 17): public page; the join link and its QR code for the display board and managers.
     ("GET", "/join"): EVERYONE,
     ("GET", "/join/{service_id}"): EVERYONE,

@@ -18,6 +18,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int  # what the receiver answered
+    method: str = "POST"
 
 
 class Receiver:
@@ -31,7 +32,7 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 0)
+                got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 0, self.command)
                 with receiver._cond:
                     got.status = receiver.answer(got, len(receiver.requests))
                     receiver.requests.append(got)
@@ -39,6 +40,8 @@ class Receiver:
                 self.send_response(got.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST  # a GET has no body: Content-Length is absent, so nothing is read
 
             def log_message(self, *_: Any) -> None:
                 pass

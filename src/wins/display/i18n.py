@@ -33,6 +33,14 @@ _STRINGS: dict[str, dict[str, str]] = {
         "updated": "Updates by itself — keep this page open.",
         "missing_title": "Ticket not found",
         "missing_text": "This link does not match any ticket. Check the address on your slip, or ask at the desk.",
+        "sms_title": "Text me when it's nearly my turn",
+        "sms_label": "Mobile number",
+        "sms_hint": "With the country code, e.g. +44 7700 900123. Used only for this ticket, shown to nobody, "
+        "erased when your visit ends.",
+        "sms_button": "Text me",
+        "sms_on": "We will text the number ending in {digits} when {n} or fewer people are ahead of you, "
+        "and when you are called.",
+        "sms_stop": "Stop texts and erase my number",
     },
     "fr": {
         "title": "Votre ticket",
@@ -66,6 +74,14 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Ticket introuvable",
         "missing_text": "Ce lien ne correspond à aucun ticket. "
         "Vérifiez l'adresse sur votre ticket ou demandez à l'accueil.",
+        "sms_title": "Recevoir un SMS quand mon tour approche",
+        "sms_label": "Numéro de mobile",
+        "sms_hint": "Avec l'indicatif du pays, par ex. +33 6 12 34 56 78. Utilisé pour ce ticket seulement, montré à "
+        "personne, effacé à la fin de votre visite.",
+        "sms_button": "M'envoyer un SMS",
+        "sms_on": "Nous enverrons un SMS au numéro finissant par {digits} quand {n} personnes ou moins seront avant "
+        "vous, et quand vous serez appelé.",
+        "sms_stop": "Arrêter les SMS et effacer mon numéro",
     },
 }
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -32,6 +33,7 @@ from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
 from wins.logging_setup import note_user
 from wins.schemas import DeviceConfig
+from wins.sms import service as sms_service
 from wins.staff.models import Role
 from wins.staff.security import sign, unsign
 from wins.tickets import views
@@ -323,6 +325,10 @@ async def display_speech(
 
 @router.get("/t/{tracking_token}")
 def track(request: Request, tracking_token: str) -> Response:
+    return _track_page(request, tracking_token)
+
+
+def _track_page(request: Request, tracking_token: str, *, sms_error: str = "", status: int = 200) -> Response:
     lang = _phone_language(request)
     strings = tracking_strings(lang)
     if len(tracking_token) > 64:
@@ -334,6 +340,7 @@ def track(request: Request, tracking_token: str) -> Response:
         except NotFound:
             return _message(request, strings["missing_title"], strings["missing_text"], 404)
         view = tracking_view(session, ticket, settings)
+        sms = sms_service.sms_status(session, ticket, settings)  # never the number: its last 2 digits at most
         if ticket.language in ("en", "fr"):
             lang, strings = ticket.language, tracking_strings(ticket.language)
     config = {
@@ -345,8 +352,46 @@ def track(request: Request, tracking_token: str) -> Response:
     return _page(
         request,
         "track.html",
-        {"t": view, "s": strings, "lang": lang, "config": config},
+        {"t": view, "s": strings, "lang": lang, "config": config, "sms": sms, "sms_error": sms_error},
+        status,
     )
+
+
+@router.post("/t/{tracking_token}/sms")
+async def track_sms(request: Request, tracking_token: str) -> Response:
+    """The tracking page's "Text me" form: keep the number (encrypted) and come back to the page."""
+    form = await request.form()
+    phone = form.get("phone")
+    language = form.get("language")
+    settings = _settings(request)
+
+    def work(session: Session) -> None:
+        ticket = sms_service.ticket_by_token(session, tracking_token)
+        sms_service.subscribe(
+            session, ticket, phone=phone if isinstance(phone, str) else "",
+            language=language if isinstance(language, str) else "en", settings=settings,
+        )  # fmt: skip
+
+    try:
+        await write_transaction(_db(request), work)
+    except WinsError as exc:  # the page again, with what to do; the number typed is not echoed back
+        return _track_page(request, tracking_token, sms_error=exc.message, status=exc.status_code)
+    return RedirectResponse(f"/t/{tracking_token}#sms", status_code=303)
+
+
+@router.post("/t/{tracking_token}/sms/stop")
+async def track_sms_stop(request: Request, tracking_token: str) -> Response:
+    """The tracking page's "Stop texts" button: the number is erased now."""
+
+    def work(session: Session) -> None:
+        ticket = sms_service.ticket_by_token(session, tracking_token)
+        sms_service.erase(session, ticket_ids=[ticket.id])
+
+    try:
+        await write_transaction(_db(request), work)
+    except WinsError as exc:
+        return _track_page(request, tracking_token, sms_error=exc.message, status=exc.status_code)
+    return RedirectResponse(f"/t/{tracking_token}#sms", status_code=303)
 
 
 def _phone_language(request: Request) -> str:

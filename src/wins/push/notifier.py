@@ -1,8 +1,8 @@
 """The push notifier: a background thread of each server process that follows the event log and sends Web Push
 to the phones that asked: "nearly your turn" when few people are ahead, "your turn" with the counter when called.
 
-One process at a time does it: it claims the single `push_state` row with a lease (PostgreSQL: `FOR UPDATE SKIP
-LOCKED`; SQLite: inside the `BEGIN IMMEDIATE` write transaction), and moves its cursor after each batch. The
+One process at a time does it: it holds the lease of the single `push_state` row (wins.background.CursorLease)
+and moves its cursor after each batch. The
 pushes go out from this thread, outside any transaction, with a timeout: issuing and calling never wait.
 A crash may repeat a notification (the cursor moves after sending), never skip one.
 """
@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
-from wins import clock, db_flags
+from wins.background import BackgroundWorker, CursorLease
 from wins.config import Settings
-from wins.db import Database, HasInfo
+from wins.db import Database
 from wins.events.service import settled_after
 from wins.push.models import PushState, PushSubscription
 from wins.push.service import STATE_ID, ensure_keys, notify_ahead, vapid_signer
@@ -33,7 +29,6 @@ from wins.tickets.models import Ticket, TicketStatus
 
 logger = logging.getLogger(__name__)
 BATCH = 500
-LEASE_SECONDS = 60
 ENDED = {"ticket.done", "ticket.no_show", "ticket.cancelled", "ticket.expired"}
 CALLED = {"ticket.called", "ticket.recalled"}
 
@@ -74,83 +69,29 @@ def called_message(language: str, number: str, counter: str | None, path: str) -
             "tag": f"wins-{number}", "called": True}  # fmt: skip
 
 
-class PushNotifier:
+class PushNotifier(BackgroundWorker):
+    name = "wins-push"
+
     def __init__(self, db: Database, settings: Settings) -> None:
-        self.db = db
+        super().__init__(db, poll_seconds=settings.push_poll_seconds)
         self.settings = settings
-        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{id(self) % 10000}"
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._cursor: int | None = None  # while we hold the lease
-        self._renew_at = clock.utcnow()
+        self.lease = CursorLease(db, PushState, STATE_ID, self.owner)
 
     def start(self) -> None:
         with self.db.session() as session:
             ensure_keys(session)  # set-up's job on first start: the key pair exists before any page asks
-        self.db.after_commit_hooks.insert(0, self._after_commit)
-        self._thread = threading.Thread(target=self._loop, name="wins-push", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
+    def stop(self, *, timeout: float = 15.0) -> None:
         if self._thread is None:
             return
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=15)
-        self._thread = None
-        if self._after_commit in self.db.after_commit_hooks:
-            self.db.after_commit_hooks.remove(self._after_commit)
-        with self.db.session() as session:
-            values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-            if self._cursor is not None:
-                values["cursor"] = self._cursor
-            session.execute(update(PushState).where(PushState.lease_owner == self.owner).values(**values))
-
-    def _after_commit(self, committed: HasInfo) -> None:
-        if db_flags.events_written(committed):
-            self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                logger.exception("push notifier failed; retrying")
-                busy = False
-            if not busy:
-                self._wake.wait(self.settings.push_poll_seconds)
-                self._wake.clear()
-
-    def _claim(self) -> bool:
-        """Take (or renew) the lease of the single notifier row, persisting our cursor when we hold it. Held
-        for LEASE_SECONDS and renewed at a third of that, so an idle notifier writes about every 20 s, not at
-        every event (on SQLite each write takes the lock issuing needs)."""
-        now = clock.utcnow()
-        with self.db.session() as session:
-            query = select(PushState).where(
-                PushState.id == STATE_ID,
-                or_(PushState.lease_owner.is_(None), PushState.lease_owner == self.owner, PushState.lease_until < now),
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            state = session.scalar(query)
-            if state is None:
-                self._cursor = None
-                return False
-            if state.lease_owner == self.owner and self._cursor is not None:
-                state.cursor = max(state.cursor, self._cursor)
-            self._cursor = state.cursor
-            state.lease_owner = self.owner
-            state.lease_until = now + timedelta(seconds=LEASE_SECONDS)
-        self._renew_at = now + timedelta(seconds=LEASE_SECONDS / 3)
-        return True
+        super().stop(timeout=timeout)
+        self.lease.release()
 
     def run_once(self) -> bool:
-        if self._cursor is None or clock.utcnow() >= self._renew_at:
-            if not self._claim():
-                return False
-        cursor = self._cursor
+        if not self.lease.held():
+            return False
+        cursor = self.lease.cursor
         assert cursor is not None
         with self.db.session(write=False) as session:
             # Settled ids only (wins.events.service): the cursor must never pass an id still to commit below it.
@@ -177,12 +118,8 @@ class PushNotifier:
                         session.execute(update(PushSubscription).where(query).values(**values))
                 if ended:  # the ticket's story is over: its phones' subscriptions go (docs/remote.md, privacy)
                     session.execute(delete(PushSubscription).where(PushSubscription.id.in_(ended)))
-                session.execute(
-                    update(PushState)
-                    .where(PushState.id == STATE_ID, PushState.lease_owner == self.owner)
-                    .values(cursor=events[-1].id)
-                )
-        self._cursor = events[-1].id
+                self.lease.advance(session, events[-1].id)
+        self.lease.moved(events[-1].id)
         return True
 
     def _plan(self, session: Any, events: list[Any]) -> list[Outgoing]:

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,9 +25,10 @@ from typing import Any
 import httpx
 from sqlalchemy import delete, or_, select, update
 
-from wins import clock, db_flags
+from wins import clock
+from wins.background import BackgroundWorker
 from wins.config import Settings
-from wins.db import Database, HasInfo
+from wins.db import Database
 from wins.events.service import last_event_id, settled_after
 from wins.schemas import EventPublic, fields_of
 from wins.version import package_version
@@ -64,17 +64,14 @@ class Claimed:
     created_at: datetime
 
 
-class WebhookDeliverer:
+class WebhookDeliverer(BackgroundWorker):
+    name = "wins-webhooks"
+
     def __init__(self, db: Database, policy: Policy, *, poll_seconds: float) -> None:
-        self.db = db
+        super().__init__(db, poll_seconds=poll_seconds)
         self.policy = policy
-        self.poll_seconds = poll_seconds
         self.host = socket.gethostname()[:40]
-        self.owner = f"{self.host}:{os.getpid()}:{id(self) % 10000}"
         self.lease_seconds = max(30.0, policy.timeout * 4 + 10)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client: httpx.Client | None = None
 
     # -- life ------------------------------------------------------------------------------------------------
@@ -82,25 +79,17 @@ class WebhookDeliverer:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._stop.clear()
         self._reclaim_dead_leases()
         # httpx logs every request's full URL at INFO; a receiver's URL may hold its own credential (many
         # services put one in the path), and no secret may reach a log line. Our own log says what failed.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         self._client = httpx.Client(timeout=httpx.Timeout(self.policy.timeout), follow_redirects=False, trust_env=False)
-        self.db.after_commit_hooks.insert(0, self._after_commit)  # before the hub, which clears the note
-        self._thread = threading.Thread(target=self._loop, name="wins-webhooks", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
+    def stop(self, *, timeout: float | None = None) -> None:
         if self._thread is None:
             return
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=self.policy.timeout + 5)
-        self._thread = None
-        if self._after_commit in self.db.after_commit_hooks:
-            self.db.after_commit_hooks.remove(self._after_commit)
+        super().stop(timeout=timeout if timeout is not None else self.policy.timeout + 5)
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -124,21 +113,6 @@ class WebhookDeliverer:
                     )
         except Exception:  # not worth failing start-up for: the leases lapse anyway
             logger.exception("could not free the webhook claims of stopped processes")
-
-    def _after_commit(self, committed: HasInfo) -> None:
-        if db_flags.events_written(committed):
-            self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # a database hiccup: log, wait, try again; never take the server down
-                logger.exception("webhook deliverer failed; retrying")
-                busy = False
-            if not busy:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
 
     # -- one round ---------------------------------------------------------------------------------------------
 
