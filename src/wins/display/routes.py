@@ -26,7 +26,7 @@ from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
 from wins.display import speech
-from wins.display.i18n import board_strings, tracking_strings
+from wins.display.i18n import LANGUAGE_NAMES, board_strings, phone_language, tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
@@ -322,9 +322,10 @@ async def display_speech(
 
 
 @router.get("/t/{tracking_token}")
-def track(request: Request, tracking_token: str) -> Response:
-    lang = _phone_language(request)
-    strings = tracking_strings(lang)
+def track(request: Request, tracking_token: str, lang: Annotated[str | None, Query(max_length=16)] = None) -> Response:
+    accept = request.headers.get("accept-language")
+    chosen = phone_language(accept, lang)
+    strings = tracking_strings(chosen)
     if len(tracking_token) > 64:
         return _message(request, strings["missing_title"], strings["missing_text"], 404)
     settings = _settings(request)
@@ -334,21 +335,21 @@ def track(request: Request, tracking_token: str) -> Response:
         except NotFound:
             return _message(request, strings["missing_title"], strings["missing_text"], 404)
         view = tracking_view(session, ticket, settings)
-        if ticket.language in ("en", "fr"):
-            lang, strings = ticket.language, tracking_strings(ticket.language)
+        # The switch's choice, else the language the ticket was taken in, else the browser's.
+        chosen = phone_language(accept, lang, ticket.language)
+        strings = tracking_strings(chosen)
     config = {
         "token": tracking_token,
         "ticket": view,
         "strings": strings,
         "chime_url": request.url_for("display_static", path="chime.wav").path,
     }
+    switch = [
+        {"code": code, "name": name, "href": f"?lang={code}", "current": code == chosen}
+        for code, name in LANGUAGE_NAMES.items()
+    ]
     return _page(
         request,
         "track.html",
-        {"t": view, "s": strings, "lang": lang, "config": config},
+        {"t": view, "s": strings, "lang": chosen, "config": config, "switch": switch},
     )
-
-
-def _phone_language(request: Request) -> str:
-    accept = request.headers.get("accept-language", "").lower()
-    return "fr" if accept.startswith("fr") else "en"
