@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,7 +54,7 @@ def test_the_board_shows_the_join_code_and_follows_the_settings(new_context: Any
     for counter, who in (("1", "staff"), ("3", "staff2")):
         called = site.call_next(counter, who)
     expect(page.locator("#hero-number")).to_have_text(called["number"], timeout=20000)
-    shot = Path(site.server.log_path).parent / "board-join.png"
+    shot = site.settings.data_dir.parent / "board-join.png"
     page.wait_for_timeout(9000)  # the flash is over: the screenshot shows the board at rest
     page.screenshot(path=str(shot))
     for other in ("#hero", ".recent", "#waiting"):
