@@ -14,7 +14,6 @@ from tests.conftest import Api
 from tests.join.test_join import _last_token
 from tests.support.seed import Seeded
 from tests.test_branches import Branches, branches  # noqa: F401 - the fixture
-from tests.webhooks.conftest import page
 from wins.app import create_app
 from wins.config import Settings
 from wins.join import service as join
@@ -100,17 +99,18 @@ def test_keys_links_and_rate_limits_are_per_branch(bapi: Api, branches: Branches
 
 
 def _poster(api: Api, who: str, branch: int | None = None) -> str:
-    page(api, who, "/staff")  # signs in (checks the page answers)
+    """The poster page as `who`'s signed-in browser gets it, acting in `branch` (the branch picker's cookie)."""
     app: Any = api.client.app
     with app.state.db.session(write=False) as session:
         user = session.get(StaffUser, api.data.users[who])
+        assert user is not None
         payload = {"sid": user.id, "v": user.token_version, "csrf": "csrf-for-tests"}
     cookie = "wins_session=" + sign(app.state.settings.effective_secret_key, "web-session", payload)
     if branch is not None:
         cookie += f"; wins_branch={branch}"  # the branch picker's choice
     r = api.client.get("/admin/join-poster", headers={"Cookie": cookie})
     assert r.status_code == 200, r.text
-    return r.text
+    return str(r.text)
 
 
 def test_the_poster_is_the_acting_branchs(bapi: Api, branches: Branches) -> None:  # noqa: F811
