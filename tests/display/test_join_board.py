@@ -5,7 +5,9 @@ keeps the last code through a failed fetch only until it expires, and fits a 192
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,13 +39,14 @@ def _no_overlap(page: Page, a: str, b: str) -> None:
 
 
 def test_the_board_shows_the_join_code_and_follows_the_settings(new_context: Any, make_site: Any) -> None:
-    site: Site = make_site()
+    site: Site = make_site(public_url="https://queue.example.org")
     _branch(site, remote_join=True, join_key_required=True)
     page = open_display(new_context, site)
     expect(page.locator("#join")).to_be_visible()
     expect(page.locator("#join")).to_contain_text("Scan to join the queue from your phone")
     link = site.get("/api/v1/join/link", "display")
     assert link["code"] and page.locator("#join-code").inner_text() == link["code"]
+    expect(page.locator("#join-page")).to_have_text("queue.example.org/join")
     assert page.locator("#join-qr").get_attribute("src") == link["qr"]
     # The code someone types by hand (any case, with its space) is the key the QR link carries.
     assert link["code"].replace(" ", "").lower() == link["url"].split("?k=")[1]
@@ -54,7 +57,9 @@ def test_the_board_shows_the_join_code_and_follows_the_settings(new_context: Any
     for counter, who in (("1", "staff"), ("3", "staff2")):
         called = site.call_next(counter, who)
     expect(page.locator("#hero-number")).to_have_text(called["number"], timeout=20000)
-    shot = site.settings.data_dir.parent / "board-join.png"
+    # WINS_SCREENSHOTS=1 writes the documentation's screenshot (docs/display.md); else it stays with the test.
+    docs = Path(__file__).parents[2] / "docs" / "screenshots"
+    shot = (docs if os.environ.get("WINS_SCREENSHOTS") == "1" else site.settings.data_dir.parent) / "display-join.png"
     page.wait_for_timeout(9000)  # the flash is over: the screenshot shows the board at rest
     page.screenshot(path=str(shot))
     for other in ("#hero", ".recent", "#waiting"):

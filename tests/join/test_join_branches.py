@@ -23,12 +23,10 @@ from wins.staff.security import sign
 
 @pytest.fixture
 def bapi(settings: Settings, seeded: Seeded, branches: Branches) -> Iterator[Api]:  # noqa: F811
-    join.RATE._hits.clear()
     with TestClient(create_app(settings.model_copy(update={"join_per_client_per_hour": 2}))) as client:
         api = Api(client, seeded)
         api.data.tokens.update(branches.tokens)
         yield api
-    join.RATE._hits.clear()
 
 
 def _settings(api: Api, who: str, **values: object) -> None:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
-from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from wins import clock
@@ -22,7 +20,7 @@ from wins.branches.models import Branch
 from wins.branches.service import branch_settings, get_branch, list_branches
 from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
-from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
+from wins.join.models import DEFAULT_NOTIFY_AHEAD, JoinRate, ServiceRemote
 from wins.services.models import Service
 from wins.services.service import service_public
 from wins.tickets import estimate as est
@@ -78,30 +76,35 @@ def check_key(given: str | None, *, secret: str, branch_id: int, minutes: int) -
     )
 
 
-# -- per-client rate limit (per server process) ---------------------------------------------------------------
+# -- per-client rate limit (in the database: every worker and host counts together) -----------------------
 
 
-class RateLimit:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
-
-    def check(self, client: str, *, limit: int, window: float = 3600.0) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) > 10_000:  # forget idle clients
-                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window}
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - window:
-                hits.popleft()
-            if len(hits) >= limit:
-                raise TooManyAttempts(
-                    "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
-                )
-            hits.append(now)
+def rate_key(secret: str, *, branch_id: int, client: str, hour: int) -> str:
+    """The stored stand-in for a client in one branch and one hour: a keyed hash, never the address."""
+    return hmac.new(secret.encode(), f"join-rate\0{branch_id}\0{hour}\0{client}".encode(), hashlib.sha256).hexdigest()
 
 
-RATE = RateLimit()
+def take_join(session: Session, *, branch_id: int, client: str, limit: int, secret: str,
+              now: datetime | None = None) -> None:  # fmt: skip
+    """Count one remote join by `client` in this branch and clock hour; TooManyAttempts past `limit`. One
+    upsert (row lock on PostgreSQL, the single writer on SQLite), so parallel joins cannot slip past it."""
+    hour = int((now or clock.utcnow()).timestamp()) // 3600
+    # Past hours' rows go now, a batch at a time; rows another join holds are left for later (SKIP LOCKED on
+    # PostgreSQL: deleting one locked there could deadlock with that join).
+    stale = select(JoinRate.key).where(JoinRate.hour < hour).limit(500).with_for_update(skip_locked=True)
+    session.execute(delete(JoinRate).where(JoinRate.key.in_(stale.scalar_subquery())))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    key = rate_key(secret, branch_id=branch_id, client=client, hour=hour)
+    upsert = insert(JoinRate).values(key=key, hour=hour, joins=1)
+    joins = session.scalar(
+        upsert.on_conflict_do_update(index_elements=["key"], set_={"joins": JoinRate.joins + 1}).returning(
+            JoinRate.joins
+        )
+    )
+    if int(joins or 0) > limit:
+        raise TooManyAttempts(
+            "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
+        )
 
 
 # -- what the page lists and does --------------------------------------------------------------------------
@@ -204,7 +207,8 @@ def join(
         raise Conflict(
             f"{info.name} has given all its tickets for joining from a phone today. Please take one at the kiosk."
         )
-    RATE.check(f"{branch.id}:{client}", limit=settings.join_per_client_per_hour)
+    take_join(session, branch_id=branch.id, client=client, limit=settings.join_per_client_per_hour,
+              secret=settings.effective_secret_key)  # fmt: skip
     from wins.auth import Principal
 
     issued = issue(session, service_id=service_id, actor=Principal(), language=language, channel=REMOTE)
