@@ -67,6 +67,15 @@ def test_the_board_shows_the_join_code_and_follows_the_settings(new_context: Any
     box = page.locator("#join-qr").bounding_box()
     assert box and box["y"] + box["height"] <= 1080 and box["x"] + box["width"] <= 1920 and box["height"] >= 200
     assert page.evaluate("() => document.documentElement.scrollHeight") <= 1080
+    # A full list of recent calls (the default six) still fits above the QR code.
+    page.evaluate(
+        """() => { const body = document.getElementById("recent");
+                   while (body.rows.length < 6) body.appendChild(body.rows[body.rows.length - 1].cloneNode(true)); }"""
+    )
+    page.screenshot(path=str(site.settings.data_dir.parent / "display-join-six-calls.png"))
+    last = page.locator("#recent tr").last.bounding_box()
+    panel = page.locator(".recent").bounding_box()
+    assert last and panel and last["y"] + last["height"] <= panel["y"] + panel["height"]
 
     # Switching the key off takes the code away (the QR stays); switching remote join off hides it all, live.
     _branch(site, join_key_required=False)

@@ -63,12 +63,14 @@ def _page(request: Request, session: Any, settings: Any, *, branch: Branch, only
           lang: str, error: str = "", status: int = 200) -> Response:  # fmt: skip
     options = branch_settings(branch)
     key = service.normalise_key(key)
-    if options.join_key_required and key and not error:
+    if options.join_key_required and key:
         try:  # a mistyped or stale code: say so at once, and ask for it again
             service.check_key(key, secret=settings.effective_secret_key, branch_id=branch.id,
                               minutes=settings.join_key_minutes)  # fmt: skip
         except WinsError as exc:
-            key, error, status = "", exc.message, exc.status_code
+            key = ""
+            if not error:
+                error, status = exc.message, exc.status_code
     services = []
     if options.remote_join:
         services = service.open_services(session, branch=branch, settings=settings, only=only)

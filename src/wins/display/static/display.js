@@ -450,7 +450,9 @@
   function drawJoin() {
     var link = join.link;
     var expired = link && link.expires_at && Date.parse(link.expires_at) <= Date.now() + state.serverOffset;
-    if (!link || !link.offered || expired) { $("join").hidden = true; return; }
+    var shown = !!(link && link.offered && !expired);
+    document.body.classList.toggle("with-join", shown);
+    if (!shown) { $("join").hidden = true; return; }
     if ($("join-qr").getAttribute("src") !== link.qr) $("join-qr").setAttribute("src", link.qr);
     $("join-page").textContent = link.url.split("?")[0].replace(/^https?:\/\//, "");
     $("join-code").textContent = link.code || "";
