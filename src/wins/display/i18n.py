@@ -250,6 +250,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "footnote": "No name or phone number needed. Your ticket opens on the next page; keep it open or bookmark it.",
         "language": "Language",
         "go": "Continue",
+        "error_join_key_refused": "This code has expired or is not right. Scan the QR code on the waiting-room screen "
+        "again, or type the code shown under it.",
+        "error_join_limit_reached": "You have taken several tickets from this device in the last hour. Please wait, "
+        "or ask at the desk.",
     },
     "fr": {
         "title": "Rejoindre la file",
@@ -267,6 +271,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "gardez-la ouverte ou ajoutez-la à vos favoris.",
         "language": "Langue",
         "go": "Continuer",
+        "error_join_key_refused": "Ce code a expiré ou n'est pas le bon. Scannez à nouveau le QR code de l'écran de "
+        "la salle d'attente, ou saisissez le code affiché dessous.",
+        "error_join_limit_reached": "Vous avez pris plusieurs tickets depuis cet appareil dans l'heure. Patientez, ou "
+        "adressez-vous à l'accueil.",
     },
     "de": {
         "title": "In die Warteschlange",
@@ -283,6 +291,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "lassen Sie sie offen oder setzen Sie ein Lesezeichen.",
         "language": "Sprache",
         "go": "Weiter",
+        "error_join_key_refused": "Dieser Code ist abgelaufen oder falsch. Scannen Sie den QR-Code auf dem Bildschirm "
+        "im Wartebereich erneut oder geben Sie den Code darunter ein.",
+        "error_join_limit_reached": "Sie haben in der letzten Stunde schon mehrere Nummern mit diesem Gerät gezogen. "
+        "Bitte warten Sie oder fragen Sie am Empfang.",
     },
     "es": {
         "title": "Unirse a la cola",
@@ -298,6 +310,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "manténgala abierta o guárdela en favoritos.",
         "language": "Idioma",
         "go": "Continuar",
+        "error_join_key_refused": "Este código ha caducado o no es correcto. Vuelva a escanear el código QR de la "
+        "pantalla de la sala de espera, o escriba el código que aparece debajo.",
+        "error_join_limit_reached": "Ha sacado varios turnos desde este dispositivo en la última hora. Espere, o "
+        "pregunte en el mostrador.",
     },
     "it": {
         "title": "Mettersi in coda",
@@ -313,6 +329,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "la tenga aperta o la salvi nei preferiti.",
         "language": "Lingua",
         "go": "Continua",
+        "error_join_key_refused": "Questo codice è scaduto o non è corretto. Scansioni di nuovo il QR code sullo "
+        "schermo della sala d'attesa, o digiti il codice mostrato sotto.",
+        "error_join_limit_reached": "Ha preso diversi numeri da questo dispositivo nell'ultima ora. Attenda, o chieda "
+        "allo sportello informazioni.",
     },
     "nl": {
         "title": "Aansluiten in de wachtrij",
@@ -328,6 +348,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "houd die open of zet er een bladwijzer op.",
         "language": "Taal",
         "go": "Verder",
+        "error_join_key_refused": "Deze code is verlopen of klopt niet. Scan de QR-code op het scherm in de "
+        "wachtruimte opnieuw, of typ de code eronder.",
+        "error_join_limit_reached": "U hebt het afgelopen uur al meerdere nummers met dit toestel genomen. Wacht "
+        "even, of vraag het aan de balie.",
     },
     "pt": {
         "title": "Entrar na fila",
@@ -343,6 +367,10 @@ _JOIN: dict[str, dict[str, str]] = {
         "mantenha-a aberta ou guarde-a nos favoritos.",
         "language": "Idioma",
         "go": "Continuar",
+        "error_join_key_refused": "Este código expirou ou não está certo. Leia de novo o código QR no ecrã da sala de "
+        "espera, ou escreva o código que aparece por baixo.",
+        "error_join_limit_reached": "Tirou várias senhas neste aparelho na última hora. Aguarde, ou pergunte na "
+        "receção.",
     },
 }
 

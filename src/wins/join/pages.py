@@ -46,6 +46,11 @@ def _language(request: Request, chosen: str | None = None) -> str:
     return phone_language(request.headers.get("accept-language"), chosen or request.query_params.get("lang"))
 
 
+def _said(exc: WinsError, lang: str) -> str:
+    """A refusal in the customer's language where the page has the words for it, else the service's message."""
+    return join_strings(lang).get(f"error_{exc.code}", exc.message)
+
+
 def _respond(request: Request, context: dict[str, Any], *, lang: str, status: int = 200) -> Response:
     path = request.url.path
     keep = {name: value for name, value in request.query_params.items() if name == "k"}
@@ -70,7 +75,7 @@ def _page(request: Request, session: Any, settings: Any, *, branch: Branch, only
         except WinsError as exc:
             key = ""
             if not error:
-                error, status = exc.message, exc.status_code
+                error, status = _said(exc, lang), exc.status_code
     services = []
     if options.remote_join:
         services = service.open_services(session, branch=branch, settings=settings, only=only)
@@ -135,7 +140,8 @@ async def join_service(request: Request, service_id: ObjectId, session: SessionD
         except WinsError:
             branch = get_branch(session)
         return _page(request, session, settings, branch=branch, only=None, lang=lang,
-                     key=key if isinstance(key, str) else None, error=exc.message, status=exc.status_code)  # fmt: skip
+                     key=key if isinstance(key, str) else None, error=_said(exc, lang),
+                     status=exc.status_code)  # fmt: skip
     return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
 
 

@@ -34,6 +34,14 @@ if TYPE_CHECKING:
 REMOTE = "remote"
 
 
+class JoinKeyRefused(PermissionDenied):
+    code = "join_key_refused"  # the join page shows it in the customer's language (wins.display.i18n)
+
+
+class JoinLimitReached(TooManyAttempts):
+    code = "join_limit_reached"
+
+
 # -- the rotating join key ------------------------------------------------------------------------------------
 
 
@@ -71,7 +79,7 @@ def check_key(given: str | None, *, secret: str, branch_id: int, minutes: int) -
     for back in (0, 1):
         if typed and hmac.compare_digest(typed, join_key(secret, branch_id, minutes=minutes, back=back)):
             return
-    raise PermissionDenied(
+    raise JoinKeyRefused(
         "This join link has expired or is incomplete. Scan the QR code on the screen in the waiting room again."
     )
 
@@ -102,7 +110,7 @@ def take_join(session: Session, *, branch_id: int, client: str, limit: int, secr
         )
     )
     if int(joins or 0) > limit:
-        raise TooManyAttempts(
+        raise JoinLimitReached(
             "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
         )
 
@@ -142,6 +150,12 @@ def branch_of_service(session: Session, service_id: int) -> Branch:
     return get_branch(session, service.branch_id)
 
 
+def current_key(settings: Settings, branch_id: int) -> str:
+    """The branch's join key now: the QR code's link carries it, the board shows it as a code (`display_code`);
+    arrival check-in may take it as proof of presence too (check it with `check_key`)."""
+    return join_key(settings.effective_secret_key, branch_id, minutes=settings.join_key_minutes)
+
+
 def join_link(session: Session, *, branch: Branch, settings: Settings, base_url: str) -> dict[str, Any]:
     """The link of `branch`'s join page for its display board and poster: with the current key (and its short
     code, for typing by hand) when the branch requires one, and when that key expires (ask again then). A
@@ -151,7 +165,7 @@ def join_link(session: Session, *, branch: Branch, settings: Settings, base_url:
     expires = code = None
     if options.join_key_required:
         minutes = settings.join_key_minutes
-        key = join_key(settings.effective_secret_key, branch.id, minutes=minutes)
+        key = current_key(settings, branch.id)
         url += "?k=" + key
         code = display_code(key)
         expires = key_expires_at(minutes).isoformat()
