@@ -129,9 +129,26 @@ def test_the_join_page_speaks_the_phones_language_and_has_a_switch(new_context: 
     expect(page.get_by_role("button", name="Nummer ziehen für General")).to_be_visible()
     page.get_by_role("link", name="Español").click()
     expect(page.locator("h1")).to_have_text("Unirse a la cola")
+    page.screenshot(path=str(site.settings.data_dir.parent / "join-es.png"), full_page=True)
     page.get_by_role("button", name="Sacar turno para General").click()
     # The ticket was taken in Spanish: its tracking page speaks Spanish too, and has the same switch.
     expect(page.locator("h1.label")).to_have_text("Su turno")
     page.get_by_role("link", name="Italiano").click()
     expect(page.locator("h1.label")).to_have_text("Il suo numero")
     expect(page.get_by_role("button", name="Me ne vado")).to_be_visible()
+
+
+def test_the_counters_layout_keeps_every_tile_clear_of_the_join_code(new_context: Any, make_site: Any) -> None:
+    site: Site = make_site()
+    _branch(site, remote_join=True, join_key_required=True)
+    body = {"name": "Tiles", "kind": "display", "config": {"layout": "counters"}}
+    r = site.http.post("/api/v1/devices", json=body, headers=site.auth("admin"))
+    assert r.status_code == 201, r.text
+    page = open_display(new_context, site, r.json()["id"])
+    expect(page.locator("#join-code")).to_be_visible()
+    expect(page.locator(".tile")).to_have_count(4)
+    page.screenshot(path=str(site.settings.data_dir.parent / "display-join-counters.png"))
+    for index in range(4):
+        tile = page.locator(".tile").nth(index)
+        _no_overlap(page, "#join", f".tile >> nth={index}")
+        assert tile.evaluate("e => e.scrollHeight <= e.clientHeight + 1")  # the tile's text is not cut

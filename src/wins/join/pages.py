@@ -99,8 +99,11 @@ def join_page(request: Request, session: ReadSessionDep, settings: SettingsDep, 
     lang = _language(request)
     if not service.several_branches(session):
         return _page(request, session, settings, branch=get_branch(session), only=None, key=k, lang=lang)
+    offering = service.join_branches(session)
+    if len(offering) == 1:  # nothing to pick: that branch's page at once
+        return _page(request, session, settings, branch=offering[0], only=None, key=k, lang=lang)
     branches = [{"name": branch.name, "href": f"/join/b/{branch.id}?" + urlencode({"lang": lang})}
-                for branch in service.join_branches(session)]  # fmt: skip
+                for branch in offering]  # fmt: skip
     return _respond(request, {"branches": branches, "offered": bool(branches), "picking": True}, lang=lang)
 
 
