@@ -17,6 +17,7 @@ from tests.test_branches import Branches, branches  # noqa: F401 - the fixture
 from wins.app import create_app
 from wins.config import Settings
 from wins.join import service as join
+from wins.push.notifier import called_message
 from wins.staff.models import StaffUser
 from wins.staff.security import sign
 
@@ -133,6 +134,8 @@ def test_the_phone_pages_speak_the_customers_language(api: Api) -> None:
     r = api.client.post(f"/join/{api.data.services['A']}", data={"lang": "pt"}, follow_redirects=False)
     track = api.client.get(r.headers["location"], headers=de)  # the ticket's language wins over the browser's
     assert "A sua senha" in track.text and 'lang="pt"' in track.text
+    assert "Avisar-me quando estiver quase na minha vez" in track.text  # the "notify me" words ride along
+    assert called_message("pt", "A001", "3", "/t/x")["body"] == "Dirija-se a 3"  # and so does the notification
     assert "Il suo numero" in api.client.get(r.headers["location"] + "?lang=it").text
     unknown = api.client.get(r.headers["location"] + "?lang=zz", headers={"Accept-Language": "ja"})
     assert "A sua senha" in unknown.text  # an unknown choice falls back to the ticket's language

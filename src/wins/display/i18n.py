@@ -34,6 +34,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "updated": "Updates by itself — keep this page open.",
         "missing_title": "Ticket not found",
         "missing_text": "This link does not match any ticket. Check the address on your slip, or ask at the desk.",
+        "push_ask": "Notify me when it is nearly my turn",
+        "push_on": "Notifications are on for this ticket.",
+        "push_denied": "Notifications are blocked in this browser's settings.",
+        "push_unsupported": "This browser cannot show notifications; keep this page open.",
+        "push_failed": "Could not switch notifications on; keep this page open.",
     },
     "fr": {
         "title": "Votre ticket",
@@ -67,6 +72,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Ticket introuvable",
         "missing_text": "Ce lien ne correspond à aucun ticket. "
         "Vérifiez l'adresse sur votre ticket ou demandez à l'accueil.",
+        "push_ask": "Me prévenir quand mon tour approche",
+        "push_on": "Les notifications sont activées pour ce ticket.",
+        "push_denied": "Les notifications sont bloquées dans les réglages du navigateur.",
+        "push_unsupported": "Ce navigateur ne peut pas afficher de notifications ; gardez cette page ouverte.",
+        "push_failed": "Impossible d'activer les notifications ; gardez cette page ouverte.",
     },
     "de": {
         "title": "Ihre Nummer",
@@ -99,6 +109,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Nummer nicht gefunden",
         "missing_text": "Dieser Link passt zu keiner Nummer. Prüfen Sie die Adresse auf Ihrem Zettel "
         "oder fragen Sie am Empfang.",
+        "push_ask": "Benachrichtigen, wenn ich bald dran bin",
+        "push_on": "Benachrichtigungen sind für diese Nummer an.",
+        "push_denied": "Benachrichtigungen sind in den Einstellungen dieses Browsers blockiert.",
+        "push_unsupported": "Dieser Browser kann keine Benachrichtigungen zeigen; lassen Sie diese Seite offen.",
+        "push_failed": "Benachrichtigungen ließen sich nicht einschalten; lassen Sie diese Seite offen.",
     },
     "es": {
         "title": "Su turno",
@@ -131,6 +146,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Turno no encontrado",
         "missing_text": "Este enlace no corresponde a ningún turno. Revise la dirección de su papel "
         "o pregunte en el mostrador.",
+        "push_ask": "Avisarme cuando casi sea mi turno",
+        "push_on": "Los avisos están activados para este turno.",
+        "push_denied": "Los avisos están bloqueados en los ajustes de este navegador.",
+        "push_unsupported": "Este navegador no puede mostrar avisos; mantenga esta página abierta.",
+        "push_failed": "No se pudieron activar los avisos; mantenga esta página abierta.",
     },
     "it": {
         "title": "Il suo numero",
@@ -163,6 +183,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Numero non trovato",
         "missing_text": "Questo link non corrisponde a nessun numero. Controlli l'indirizzo sul biglietto "
         "o chieda allo sportello informazioni.",
+        "push_ask": "Avvisami quando tocca quasi a me",
+        "push_on": "Le notifiche sono attive per questo numero.",
+        "push_denied": "Le notifiche sono bloccate nelle impostazioni di questo browser.",
+        "push_unsupported": "Questo browser non può mostrare notifiche; tenga aperta questa pagina.",
+        "push_failed": "Impossibile attivare le notifiche; tenga aperta questa pagina.",
     },
     "nl": {
         "title": "Uw nummer",
@@ -195,6 +220,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Nummer niet gevonden",
         "missing_text": "Deze link hoort bij geen enkel nummer. Controleer het adres op uw bonnetje "
         "of vraag het aan de balie.",
+        "push_ask": "Waarschuw me als ik bijna aan de beurt ben",
+        "push_on": "Meldingen staan aan voor dit nummer.",
+        "push_denied": "Meldingen zijn geblokkeerd in de instellingen van deze browser.",
+        "push_unsupported": "Deze browser kan geen meldingen tonen; houd deze pagina open.",
+        "push_failed": "Meldingen konden niet aan; houd deze pagina open.",
     },
     "pt": {
         "title": "A sua senha",
@@ -227,6 +257,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Senha não encontrada",
         "missing_text": "Este link não corresponde a nenhuma senha. Verifique o endereço no seu talão "
         "ou pergunte na receção.",
+        "push_ask": "Avisar-me quando estiver quase na minha vez",
+        "push_on": "As notificações estão ativas para esta senha.",
+        "push_denied": "As notificações estão bloqueadas nas definições deste navegador.",
+        "push_unsupported": "Este navegador não mostra notificações; mantenha esta página aberta.",
+        "push_failed": "Não foi possível ativar as notificações; mantenha esta página aberta.",
     },
 }
 
