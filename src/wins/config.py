@@ -205,7 +205,11 @@ class Settings(BaseSettings):
         60, ge=5, le=7 * 24 * 60, description="How long a join key (the QR code on the display board) stays valid."
     )
     join_per_client_per_hour: int = Field(
-        3, ge=1, le=1000, description="Remote tickets one client address may take per hour (per server process)."
+        3,
+        ge=1,
+        le=1000,
+        description="Remote tickets one client address may take per clock hour in each branch "
+        "(counted in the database: all workers and hosts together).",
     )
     push_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the push notifier looks for events.")
 

@@ -168,6 +168,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/t/{tracking_token}/sms/stop"): EVERYONE,
     # Remote join (issue 17): public page; the join link and its QR code for the display board and managers.
     ("GET", "/join"): EVERYONE,
+    ("GET", "/join/b/{branch_id}"): EVERYONE,
     ("GET", "/join/{service_id}"): EVERYONE,
     ("POST", "/join/{service_id}"): EVERYONE,
     ("GET", "/api/v1/join/link"): MANAGER | {"display"},

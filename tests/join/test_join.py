@@ -22,10 +22,8 @@ from wins.tickets.models import Ticket
 
 @pytest.fixture
 def japi(settings: Settings, seeded: Seeded) -> Iterator[Api]:
-    join.RATE._hits.clear()
     with TestClient(create_app(settings.model_copy(update={"join_per_client_per_hour": 3}))) as client:
         yield Api(client, seeded)
-    join.RATE._hits.clear()
 
 
 def branch_settings(api: Api, **values: object) -> None:

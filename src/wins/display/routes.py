@@ -27,7 +27,7 @@ from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
 from wins.display import speech
-from wins.display.i18n import board_strings, tracking_strings
+from wins.display.i18n import LANGUAGE_NAMES, board_strings, phone_language, tracking_strings
 from wins.errors import NotAuthenticated, NotFound, PermissionDenied, WinsError
 from wins.events.access import issue_stream_ticket
 from wins.htmlsafe import install_filters
@@ -324,13 +324,16 @@ async def display_speech(
 
 
 @router.get("/t/{tracking_token}")
-def track(request: Request, tracking_token: str) -> Response:
-    return _track_page(request, tracking_token)
+def track(request: Request, tracking_token: str, lang: Annotated[str | None, Query(max_length=16)] = None) -> Response:
+    return _track_page(request, tracking_token, lang=lang)
 
 
-def _track_page(request: Request, tracking_token: str, *, sms_error: str = "", status: int = 200) -> Response:
-    lang = _phone_language(request)
-    strings = tracking_strings(lang)
+def _track_page(
+    request: Request, tracking_token: str, *, lang: str | None = None, sms_error: str = "", status: int = 200
+) -> Response:
+    accept = request.headers.get("accept-language")
+    chosen = phone_language(accept, lang)
+    strings = tracking_strings(chosen)
     if len(tracking_token) > 64:
         return _message(request, strings["missing_title"], strings["missing_text"], 404)
     settings = _settings(request)
@@ -341,20 +344,28 @@ def _track_page(request: Request, tracking_token: str, *, sms_error: str = "", s
             return _message(request, strings["missing_title"], strings["missing_text"], 404)
         view = tracking_view(session, ticket, settings)
         sms = sms_service.sms_status(session, ticket, settings)  # never the number: its last 2 digits at most
-        if ticket.language in ("en", "fr"):
-            lang, strings = ticket.language, tracking_strings(ticket.language)
+        # The switch's choice, else the language the ticket was taken in, else the browser's.
+        chosen = phone_language(accept, lang, ticket.language)
+        strings = tracking_strings(chosen)
     config = {
         "token": tracking_token,
         "ticket": view,
         "strings": strings,
         "chime_url": request.url_for("display_static", path="chime.wav").path,
     }
+    switch = [
+        {"code": code, "name": name, "href": f"?lang={code}", "current": code == chosen}
+        for code, name in LANGUAGE_NAMES.items()
+    ]
     return _page(
         request,
         "track.html",
-        {"t": view, "s": strings, "lang": lang, "config": config, "sms": sms, "sms_error": sms_error},
+        {
+            "t": view, "s": strings, "lang": chosen, "config": config, "switch": switch,
+            "sms": sms, "sms_error": sms_error,
+        },
         status,
-    )
+    )  # fmt: skip
 
 
 @router.post("/t/{tracking_token}/sms")
@@ -375,7 +386,8 @@ async def track_sms(request: Request, tracking_token: str) -> Response:
     try:
         await write_transaction(_db(request), work)
     except WinsError as exc:  # the page again, with what to do; the number typed is not echoed back
-        return _track_page(request, tracking_token, sms_error=exc.message, status=exc.status_code)
+        lang = language if isinstance(language, str) else None
+        return _track_page(request, tracking_token, lang=lang, sms_error=exc.message, status=exc.status_code)
     return RedirectResponse(f"/t/{tracking_token}#sms", status_code=303)
 
 
@@ -392,8 +404,3 @@ async def track_sms_stop(request: Request, tracking_token: str) -> Response:
     except WinsError as exc:
         return _track_page(request, tracking_token, sms_error=exc.message, status=exc.status_code)
     return RedirectResponse(f"/t/{tracking_token}#sms", status_code=303)
-
-
-def _phone_language(request: Request) -> str:
-    accept = request.headers.get("accept-language", "").lower()
-    return "fr" if accept.startswith("fr") else "en"

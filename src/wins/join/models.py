@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins.db import Base
@@ -18,3 +18,15 @@ class ServiceRemote(Base):
     notify_ahead: Mapped[int] = mapped_column(Integer, default=DEFAULT_NOTIFY_AHEAD)
     # Remote tickets per business day (None: no cap; 0: no remote join for this service).
     remote_daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class JoinRate(Base):
+    """Remote joins per client, branch and clock hour: the per-client limit, shared by every worker and host.
+    No personal data: `key` is a keyed hash (WINS_SECRET_KEY) of the client address with the branch and the hour,
+    so it cannot be reversed or linked from one hour to the next; rows of past hours are deleted as joins come."""
+
+    __tablename__ = "join_rate"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, index=True)  # hours since 1970 (UTC)
+    joins: Mapped[int] = mapped_column(Integer, default=0)

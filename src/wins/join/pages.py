@@ -1,9 +1,12 @@
-"""The public join page (/join, /join/{service_id}) and the join link for the display board and the poster."""
+"""The public join pages (/join, /join/b/{branch_id}, /join/{service_id}) and the join link of each branch for its
+display board and poster. The words are in wins.display.i18n (one home for every customer-facing screen)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -11,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from wins.auth import client_address
+from wins.auth import Principal, client_address
+from wins.branches.models import Branch
 from wins.branches.service import branch_settings, get_branch
 from wins.deps import (
     ManagerDep,
@@ -23,12 +27,14 @@ from wins.deps import (
     SettingsDep,
 )
 from wins.devices.models import DeviceKind
+from wins.display.i18n import LANGUAGE_NAMES, join_strings, phone_language
 from wins.errors import PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.join import service
 from wins.schemas import ServiceRemotePublic, ServiceRemoteUpdate, fields_of
 from wins.staff.models import Role
-from wins.web.pages import ManagerPage, render
+from wins.wait_text import wait_range_text
+from wins.web.pages import ManagerPage, page_actor, render
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 install_filters(templates.env)
@@ -36,40 +42,86 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["join"])
 
 
-def _minutes(seconds: int) -> int:
-    return max(1, round(seconds / 60))
+def _language(request: Request, chosen: str | None = None) -> str:
+    return phone_language(request.headers.get("accept-language"), chosen or request.query_params.get("lang"))
 
 
-templates.env.filters["minutes"] = _minutes
+def _said(exc: WinsError, lang: str) -> str:
+    """A refusal in the customer's language where the page has the words for it, else the service's message."""
+    return join_strings(lang).get(f"error_{exc.code}", exc.message)
 
 
-def _page(request: Request, session: Any, settings: Any, *, only: int | None, key: str | None, error: str = "",
-          status: int = 200) -> Response:  # fmt: skip
-    branch = get_branch(session)
-    options = branch_settings(branch)
-    context = {
-        "branch": branch.name,
-        "offered": options.remote_join,
-        "services": service.open_services(session, settings=settings, only=only) if options.remote_join else [],
-        "key": key or "",
-        "error": error,
-    }
+def _respond(request: Request, context: dict[str, Any], *, lang: str, status: int = 200) -> Response:
+    path = request.url.path
+    keep = {name: value for name, value in request.query_params.items() if name == "k"}
+    switch = [
+        {"code": code, "name": name, "href": path + "?" + urlencode({**keep, "lang": code}), "current": code == lang}
+        for code, name in LANGUAGE_NAMES.items()
+    ]
+    context = {"lang": lang, "s": join_strings(lang), "switch": switch, **context}
     response = templates.TemplateResponse(request, "join.html", context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def _page(request: Request, session: Any, settings: Any, *, branch: Branch, only: int | None, key: str | None,
+          lang: str, error: str = "", status: int = 200) -> Response:  # fmt: skip
+    options = branch_settings(branch)
+    key = service.normalise_key(key)
+    if options.join_key_required and key:
+        try:  # a mistyped or stale code: say so at once, and ask for it again
+            service.check_key(key, secret=settings.effective_secret_key, branch_id=branch.id,
+                              minutes=settings.join_key_minutes)  # fmt: skip
+        except WinsError as exc:
+            key = ""
+            if not error:
+                error, status = _said(exc, lang), exc.status_code
+    services = []
+    if options.remote_join:
+        services = service.open_services(session, branch=branch, settings=settings, only=only)
+    for listed in services:
+        listed["wait"] = wait_range_text(listed["low"], listed["high"], lang)
+    context = {
+        "branch": branch.name,
+        "offered": options.remote_join,
+        "key_required": options.join_key_required,
+        "services": services,
+        "key": key or "",
+        "error": error,
+    }
+    return _respond(request, context, lang=lang, status=status)
+
+
 @router.get("/join")
 def join_page(request: Request, session: ReadSessionDep, settings: SettingsDep, k: str | None = None) -> Response:
-    """The services a customer can join from their phone now, with their wait."""
-    return _page(request, session, settings, only=None, key=k)
+    """The services a customer can join from their phone now, with their wait; with several branches, the
+    branches offering it, to pick from."""
+    lang = _language(request)
+    if not service.several_branches(session):
+        return _page(request, session, settings, branch=get_branch(session), only=None, key=k, lang=lang)
+    offering = service.join_branches(session)
+    if len(offering) == 1:  # nothing to pick: that branch's page at once
+        return _page(request, session, settings, branch=offering[0], only=None, key=k, lang=lang)
+    branches = [{"name": branch.name, "href": f"/join/b/{branch.id}?" + urlencode({"lang": lang})}
+                for branch in offering]  # fmt: skip
+    return _respond(request, {"branches": branches, "offered": bool(branches), "picking": True}, lang=lang)
+
+
+@router.get("/join/b/{branch_id}")
+def join_branch_page(
+    request: Request, branch_id: ObjectId, session: ReadSessionDep, settings: SettingsDep, k: str | None = None
+) -> Response:
+    """One branch's join page (the address its display board and poster show when there are several)."""
+    branch = get_branch(session, branch_id)
+    return _page(request, session, settings, branch=branch, only=None, key=k, lang=_language(request))
 
 
 @router.get("/join/{service_id}")
 def join_service_page(
     request: Request, service_id: ObjectId, session: ReadSessionDep, settings: SettingsDep, k: str | None = None
 ) -> Response:
-    return _page(request, session, settings, only=service_id, key=k)
+    branch = service.branch_of_service(session, service_id)
+    return _page(request, session, settings, branch=branch, only=service_id, key=k, lang=_language(request))
 
 
 @router.post("/join/{service_id}")
@@ -77,7 +129,8 @@ async def join_service(request: Request, service_id: ObjectId, session: SessionD
     """Take a ticket for this service (the same issuing as the kiosk) and go to its tracking page."""
     form = await request.form()
     key = form.get("k")
-    lang = (request.headers.get("accept-language") or "en").split(",")[0].split("-")[0][:8] or None
+    chosen = form.get("lang")
+    lang = _language(request, chosen if isinstance(chosen, str) else None)
     try:
         ticket = service.join(
             session, service_id=service_id, key=key if isinstance(key, str) else None,
@@ -85,41 +138,43 @@ async def join_service(request: Request, service_id: ObjectId, session: SessionD
         )  # fmt: skip
     except WinsError as exc:
         session.rollback()
-        return _page(request, session, settings, only=None, key=key if isinstance(key, str) else None,
-                     error=exc.message, status=exc.status_code)  # fmt: skip
+        try:
+            branch = service.branch_of_service(session, service_id)
+        except WinsError:
+            branch = get_branch(session)
+        return _page(request, session, settings, branch=branch, only=None, lang=lang,
+                     key=key if isinstance(key, str) else None, error=_said(exc, lang),
+                     status=exc.status_code)  # fmt: skip
     return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
 
 
-def _link(session: Any, settings: Any, base_url: str) -> dict[str, Any]:
-    branch = get_branch(session)
-    options = branch_settings(branch)
-    url = base_url.rstrip("/") + "/join"
-    expires = None
-    if options.join_key_required:
-        minutes = settings.join_key_minutes
-        url += "?k=" + service.join_key(settings.effective_secret_key, branch.id, minutes=minutes)
-        expires = service.key_expires_at(minutes).isoformat()
-    return {"offered": options.remote_join, "url": url, "key_required": options.join_key_required,
-            "expires_at": expires}  # fmt: skip
+def _link(session: Any, principal: Principal, settings: Any, base_url: str) -> dict[str, Any]:
+    """The join link of the caller's branch: a display's own, a manager's acting branch (head office picks one
+    with the branch picker or X-WINS-Branch), with its QR code as an image the page can show inline."""
+    branch = get_branch(session, principal.branch_id)
+    link = service.join_link(session, branch=branch, settings=settings, base_url=base_url)
+    link["qr"] = "data:image/svg+xml;base64," + base64.b64encode(_qr(link["url"]).encode()).decode()
+    return link
 
 
-def _screen_or_manager(principal: Any) -> None:
+def _screen_or_manager(principal: Principal) -> None:
     device = principal.device
     if device is not None and device.kind == DeviceKind.display:
         return
-    if principal.staff is not None and Role(principal.staff.role).rank >= Role.manager.rank:
+    if principal.staff is not None and (principal.role or Role.reception).rank >= Role.manager.rank:
         return
-    raise PermissionDenied("The join link is for the display board and managers.")
+    raise PermissionDenied("The join link is for the display board and managers of this branch.")
 
 
 @api.get("/join/link")
 def join_link(
     principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> dict[str, Any]:
-    """The current join link for the waiting-room display's QR code (display or manager): with the rotating
-    key when the branch requires one, and when that key expires (fetch it again then)."""
+    """The current join link of the caller's branch for the waiting-room display's QR code (display or
+    manager): with the rotating key and its short `code` when the branch requires one, and when that key
+    expires (fetch it again then); `qr` is the QR code as an SVG data: URL."""
     _screen_or_manager(principal)
-    return _link(session, settings, base_url)
+    return _link(session, principal, settings, base_url)
 
 
 @api.get(
@@ -130,10 +185,12 @@ def join_link(
 def join_qr(
     principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Response:
-    """The current join link as a QR code (SVG), for the display board (display or manager)."""
+    """The current join link of the caller's branch as a QR code (SVG), for the display board (display or
+    manager)."""
     _screen_or_manager(principal)
-    return Response(_qr(_link(session, settings, base_url)["url"]), media_type="image/svg+xml",
-                    headers={"Cache-Control": "no-store"})  # fmt: skip
+    branch = get_branch(session, principal.branch_id)
+    url = service.join_link(session, branch=branch, settings=settings, base_url=base_url)["url"]
+    return Response(_qr(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 def _qr(url: str) -> str:
@@ -148,8 +205,8 @@ def _qr(url: str) -> str:
 def poster(
     request: Request, _: ManagerPage, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> Response:
-    """A printable poster with the join link's QR code (manager)."""
-    link = _link(session, settings, base_url)
+    """A printable poster with the join link's QR code of the manager's acting branch (manager)."""
+    link = _link(session, page_actor(request), settings, base_url)
     return render(request, "admin/join_poster.html", {"title": "Join poster", "link": link})
 
 

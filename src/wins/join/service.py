@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
-from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from wins import clock
-from wins.branches.service import branch_settings, get_branch
+from wins.branches.models import Branch
+from wins.branches.service import branch_settings, get_branch, list_branches
 from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
-from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
+from wins.join.models import DEFAULT_NOTIFY_AHEAD, JoinRate, ServiceRemote
 from wins.services.models import Service
 from wins.services.service import service_public
 from wins.tickets import estimate as est
@@ -33,6 +32,14 @@ if TYPE_CHECKING:
     from wins.auth import Principal
 
 REMOTE = "remote"
+
+
+class JoinKeyRefused(PermissionDenied):
+    code = "join_key_refused"  # the join page shows it in the customer's language (wins.display.i18n)
+
+
+class JoinLimitReached(TooManyAttempts):
+    code = "join_limit_reached"
 
 
 # -- the rotating join key ------------------------------------------------------------------------------------
@@ -55,40 +62,57 @@ def key_expires_at(minutes: int, now: datetime | None = None) -> datetime:
     return datetime.fromtimestamp(start, tz=now.tzinfo) + timedelta(minutes=minutes)
 
 
+def normalise_key(given: str | None) -> str:
+    """A key as typed from the board (any case, with spaces or dashes) or as carried by the QR code's link."""
+    return "".join(ch for ch in (given or "").lower() if ch.isalnum())[:32]
+
+
+def display_code(key: str) -> str:
+    """The key as the board shows it in large type for typing by hand: upper case, in two groups of five."""
+    upper = key.upper()
+    return f"{upper[:5]} {upper[5:]}".strip()
+
+
 def check_key(given: str | None, *, secret: str, branch_id: int, minutes: int) -> None:
     # The previous period's key still works, so a code scanned just before it changes is not refused.
+    typed = normalise_key(given)
     for back in (0, 1):
-        if given and hmac.compare_digest(given, join_key(secret, branch_id, minutes=minutes, back=back)):
+        if typed and hmac.compare_digest(typed, join_key(secret, branch_id, minutes=minutes, back=back)):
             return
-    raise PermissionDenied(
+    raise JoinKeyRefused(
         "This join link has expired or is incomplete. Scan the QR code on the screen in the waiting room again."
     )
 
 
-# -- per-client rate limit (per server process) ---------------------------------------------------------------
+# -- per-client rate limit (in the database: every worker and host counts together) -----------------------
 
 
-class RateLimit:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
-
-    def check(self, client: str, *, limit: int, window: float = 3600.0) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) > 10_000:  # forget idle clients
-                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window}
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - window:
-                hits.popleft()
-            if len(hits) >= limit:
-                raise TooManyAttempts(
-                    "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
-                )
-            hits.append(now)
+def rate_key(secret: str, *, branch_id: int, client: str, hour: int) -> str:
+    """The stored stand-in for a client in one branch and one hour: a keyed hash, never the address."""
+    return hmac.new(secret.encode(), f"join-rate\0{branch_id}\0{hour}\0{client}".encode(), hashlib.sha256).hexdigest()
 
 
-RATE = RateLimit()
+def take_join(session: Session, *, branch_id: int, client: str, limit: int, secret: str,
+              now: datetime | None = None) -> None:  # fmt: skip
+    """Count one remote join by `client` in this branch and clock hour; TooManyAttempts past `limit`. One
+    upsert (row lock on PostgreSQL, the single writer on SQLite), so parallel joins cannot slip past it."""
+    hour = int((now or clock.utcnow()).timestamp()) // 3600
+    # Past hours' rows go now, a batch at a time; rows another join holds are left for later (SKIP LOCKED on
+    # PostgreSQL: deleting one locked there could deadlock with that join).
+    stale = select(JoinRate.key).where(JoinRate.hour < hour).limit(500).with_for_update(skip_locked=True)
+    session.execute(delete(JoinRate).where(JoinRate.key.in_(stale.scalar_subquery())))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    key = rate_key(secret, branch_id=branch_id, client=client, hour=hour)
+    upsert = insert(JoinRate).values(key=key, hour=hour, joins=1)
+    joins = session.scalar(
+        upsert.on_conflict_do_update(index_elements=["key"], set_={"joins": JoinRate.joins + 1}).returning(
+            JoinRate.joins
+        )
+    )
+    if int(joins or 0) > limit:
+        raise JoinLimitReached(
+            "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
+        )
 
 
 # -- what the page lists and does --------------------------------------------------------------------------
@@ -109,10 +133,51 @@ def remote_today(session: Session, service_id: int, day: Any) -> int:
     return int(session.scalar(query) or 0)
 
 
-def open_services(session: Session, *, settings: Settings, only: int | None = None) -> list[dict[str, Any]]:
-    """Services taking remote tickets now (issuing, not archived, within their opening hours: the same
+def join_branches(session: Session) -> list[Branch]:
+    """The branches offering remote join (the customer picks one on /join when there are several)."""
+    return [branch for branch in list_branches(session) if branch_settings(branch).remote_join]
+
+
+def several_branches(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(Branch)) != 1
+
+
+def branch_of_service(session: Session, service_id: int) -> Branch:
+    """The branch a service belongs to: its join page, key, rate limit and cap are that branch's."""
+    service = session.get(Service, service_id)
+    if service is None or service.archived_at is not None:
+        raise NotFound("There is no such service to join. Scan the QR code in the waiting room again.")
+    return get_branch(session, service.branch_id)
+
+
+def current_key(settings: Settings, branch_id: int) -> str:
+    """The branch's join key now: the QR code's link carries it, the board shows it as a code (`display_code`);
+    arrival check-in may take it as proof of presence too (check it with `check_key`)."""
+    return join_key(settings.effective_secret_key, branch_id, minutes=settings.join_key_minutes)
+
+
+def join_link(session: Session, *, branch: Branch, settings: Settings, base_url: str) -> dict[str, Any]:
+    """The link of `branch`'s join page for its display board and poster: with the current key (and its short
+    code, for typing by hand) when the branch requires one, and when that key expires (ask again then). A
+    single-branch site keeps the short `/join`; with several branches each has `/join/b/{id}`."""
+    options = branch_settings(branch)
+    url = base_url.rstrip("/") + (f"/join/b/{branch.id}" if several_branches(session) else "/join")
+    expires = code = None
+    if options.join_key_required:
+        minutes = settings.join_key_minutes
+        key = current_key(settings, branch.id)
+        url += "?k=" + key
+        code = display_code(key)
+        expires = key_expires_at(minutes).isoformat()
+    return {"offered": options.remote_join, "url": url, "key_required": options.join_key_required,
+            "code": code, "expires_at": expires, "branch_id": branch.id, "branch": branch.name}  # fmt: skip
+
+
+def open_services(
+    session: Session, *, branch: Branch, settings: Settings, only: int | None = None
+) -> list[dict[str, Any]]:
+    """`branch`'s services taking remote tickets now (issuing, not archived, within their opening hours: the same
     `open_now` as the kiosks'), each with how many wait and the wait range (seconds)."""
-    branch = get_branch(session)
     query = (
         select(Service)
         .where(Service.branch_id == branch.id, Service.active.is_(True), Service.archived_at.is_(None))
@@ -141,8 +206,9 @@ def open_services(session: Session, *, settings: Settings, only: int | None = No
 def join(
     session: Session, *, service_id: int, key: str | None, client: str, settings: Settings, language: str | None
 ) -> Ticket:
-    """Issue a remote ticket for `service_id`, through the kiosk's issuing service. Returns the ticket."""
-    branch = get_branch(session)
+    """Issue a remote ticket for `service_id`, through the kiosk's issuing service, under the rules of the
+    service's branch (remote join on, its key, the per-client limit in that branch, the service's cap)."""
+    branch = branch_of_service(session, service_id)
     options = branch_settings(branch)
     if not options.remote_join:
         raise NotFound("Joining the queue from a phone is not offered here. Please take a ticket at the kiosk.")
@@ -155,7 +221,8 @@ def join(
         raise Conflict(
             f"{info.name} has given all its tickets for joining from a phone today. Please take one at the kiosk."
         )
-    RATE.check(client, limit=settings.join_per_client_per_hour)
+    take_join(session, branch_id=branch.id, client=client, limit=settings.join_per_client_per_hour,
+              secret=settings.effective_secret_key)  # fmt: skip
     from wins.auth import Principal
 
     issued = issue(session, service_id=service_id, actor=Principal(), language=language, channel=REMOTE)

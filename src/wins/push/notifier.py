@@ -38,6 +38,21 @@ PHRASES = {
     "fr": {"near": "{n} personnes avant vous", "near_one": "Vous êtes le prochain",
            "near_title": "{number} : c'est bientôt à vous", "called_title": "{number} : c'est à vous",
            "called": "Présentez-vous au {counter}", "counter": "guichet"},
+    "de": {"near": "{n} Personen vor Ihnen", "near_one": "Sie sind als Nächstes dran",
+           "near_title": "{number}: Sie sind bald dran", "called_title": "{number}: Sie sind an der Reihe",
+           "called": "Bitte gehen Sie zu {counter}", "counter": "Schalter"},
+    "es": {"near": "{n} personas delante de usted", "near_one": "Usted es el siguiente",
+           "near_title": "{number}: casi es su turno", "called_title": "{number}: es su turno",
+           "called": "Diríjase a {counter}", "counter": "la ventanilla"},
+    "it": {"near": "{n} persone prima di lei", "near_one": "Tocca a lei tra poco",
+           "near_title": "{number}: tocca quasi a lei", "called_title": "{number}: è il suo turno",
+           "called": "Si rechi a {counter}", "counter": "lo sportello"},
+    "nl": {"near": "{n} personen voor u", "near_one": "U bent de volgende",
+           "near_title": "{number}: bijna aan de beurt", "called_title": "{number}: u bent aan de beurt",
+           "called": "Ga naar {counter}", "counter": "de balie"},
+    "pt": {"near": "{n} pessoas à sua frente", "near_one": "É o próximo",
+           "near_title": "{number}: quase a sua vez", "called_title": "{number}: é a sua vez",
+           "called": "Dirija-se a {counter}", "counter": "o balcão"},
 }  # fmt: skip
 
 

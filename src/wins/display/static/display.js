@@ -374,6 +374,8 @@
       if (!(age > ANNOUNCE_MAX_AGE_MS)) enqueue(event);
     } else if (event.type.indexOf("ticket.") === 0) {
       state.recent.forEach(function (c) { if (c.id === d.id) c.status = d.status; });
+    } else if (event.type === "branch.updated") {
+      scheduleJoin(500); // remote join or its key requirement may have changed
     }
     scheduleSnapshot();
   }
@@ -436,6 +438,51 @@
     });
   }
 
+  // -- the join QR code --------------------------------------------------------------------------------
+  // The branch's join link (GET /api/v1/join/link): drawn when remote join is on, with the rotating key's short
+  // code when one is required. Fetched again when the key expires, when the branch's settings change (the
+  // branch.updated event) and every minute. A failed fetch keeps the code shown until it expires; an expired
+  // code is hidden rather than left up to be refused.
+
+  var JOIN_POLL_MS = 60000;
+  var join = { link: null, timer: null };
+
+  function drawJoin() {
+    var link = join.link;
+    var expired = link && link.expires_at && Date.parse(link.expires_at) <= Date.now() + state.serverOffset;
+    var shown = !!(link && link.offered && !expired);
+    document.body.classList.toggle("with-join", shown);
+    if (!shown) { $("join").hidden = true; return; }
+    if ($("join-qr").getAttribute("src") !== link.qr) $("join-qr").setAttribute("src", link.qr);
+    $("join-page").textContent = link.url.split("?")[0].replace(/^https?:\/\//, "");
+    $("join-code").textContent = link.code || "";
+    $("join-code-box").hidden = !link.code;
+    $("join").hidden = false;
+  }
+
+  function scheduleJoin(ms) {
+    clearTimeout(join.timer);
+    join.timer = setTimeout(refreshJoin, Math.max(1000, ms));
+  }
+
+  function refreshJoin() {
+    WinsStream.request("/api/v1/join/link", { headers: { "Accept": "application/json" } }, 15000).then(function (r) {
+      if (r.status === 403 || r.status === 404) return { offered: false };
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (link) {
+      join.link = link;
+      drawJoin();
+      var next = JOIN_POLL_MS;
+      if (link.expires_at) next = Math.min(next, Date.parse(link.expires_at) - Date.now() - state.serverOffset + 500);
+      scheduleJoin(next);
+    }).catch(function () {
+      drawJoin(); // keeps the last code until it expires, then hides it
+      scheduleJoin(15000 * (0.75 + Math.random() / 2));
+    });
+  }
+  window.winsDisplay.join = join;
+
   // -- configuration changes and start ----------------------------------------------------------------
 
   function watchConfig() {
@@ -455,5 +502,7 @@
   tick();
   setInterval(tick, 10000);
   setInterval(watchConfig, 60000);
+  setInterval(drawJoin, 5000);
+  refreshJoin();
   start();
 })();

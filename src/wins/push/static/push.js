@@ -9,17 +9,16 @@
   const text = document.getElementById("push-text");
   const button = document.getElementById("push-button");
   const lang = (document.documentElement.lang || "en").slice(0, 8);
-  const words = {
-    en: { ask: "Notify me when it is nearly my turn", on: "Notifications are on for this ticket.",
-          denied: "Notifications are blocked in this browser's settings.", unsupported: "This browser cannot show notifications; keep this page open.",
-          failed: "Could not switch notifications on; keep this page open." },
-    fr: { ask: "Me prévenir quand mon tour approche", on: "Les notifications sont activées pour ce ticket.",
-          denied: "Les notifications sont bloquées dans les réglages du navigateur.", unsupported: "Ce navigateur ne peut pas afficher de notifications ; gardez cette page ouverte.",
-          failed: "Impossible d'activer les notifications ; gardez cette page ouverte." },
-  }[lang.slice(0, 2)] || null;
-  const w = words || { ask: "Notify me when it is nearly my turn", on: "Notifications are on for this ticket.",
-    denied: "Notifications are blocked in this browser's settings.", unsupported: "This browser cannot show notifications; keep this page open.",
-    failed: "Could not switch notifications on; keep this page open." };
+  // The page's words (wins.display.i18n, in the page's language), English if the page has none.
+  let said = {};
+  try { said = JSON.parse(document.getElementById("wins-config").textContent).strings || {}; } catch (e) { said = {}; }
+  const w = {
+    ask: said.push_ask || "Notify me when it is nearly my turn",
+    on: said.push_on || "Notifications are on for this ticket.",
+    denied: said.push_denied || "Notifications are blocked in this browser's settings.",
+    unsupported: said.push_unsupported || "This browser cannot show notifications; keep this page open.",
+    failed: said.push_failed || "Could not switch notifications on; keep this page open."
+  };
 
   // The worker's scope is /push/, not this page, so navigator.serviceWorker.ready would never resolve here:
   // wait for this registration's own worker to be active (subscribe() needs an active worker).
