@@ -33,6 +33,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "updated": "Updates by itself — keep this page open.",
         "missing_title": "Ticket not found",
         "missing_text": "This link does not match any ticket. Check the address on your slip, or ask at the desk.",
+        "checkin_title": "Tell us when you arrive",
+        "checkin_needed": 'Your ticket keeps its place, but it is called only after you tap "I\'m here" in the '
+        "waiting room.",
+        "checkin_passed": "It is your turn soon, but you have not checked in: we are calling the next person until "
+        'you tap "I\'m here". Check in by {time} or your ticket ends.',
+        "checkin_code": "Code shown on the waiting-room screen",
+        "checkin_button": "I'm here",
+        "checkin_done": "You are checked in: your ticket will be called in its turn.",
+        "checkin_failed": "Could not check in right now. Please try again, or ask at the desk.",
+        "missed_checkin": "Your ticket ended: you did not check in in time when it reached the front. Please ask at "
+        "the desk.",
     },
     "fr": {
         "title": "Votre ticket",
@@ -66,6 +77,18 @@ _STRINGS: dict[str, dict[str, str]] = {
         "missing_title": "Ticket introuvable",
         "missing_text": "Ce lien ne correspond à aucun ticket. "
         "Vérifiez l'adresse sur votre ticket ou demandez à l'accueil.",
+        "checkin_title": "Signalez votre arrivée",
+        "checkin_needed": "Votre ticket garde sa place, mais il n'est appelé qu'après avoir touché « Je suis là » "
+        "dans la salle d'attente.",
+        "checkin_passed": "C'est bientôt votre tour, mais vous n'avez pas signalé votre arrivée : nous appelons la "
+        "personne suivante tant que vous n'avez pas touché « Je suis là ». Signalez-vous avant {time}, sinon votre "
+        "ticket prendra fin.",
+        "checkin_code": "Code affiché sur l'écran de la salle d'attente",
+        "checkin_button": "Je suis là",
+        "checkin_done": "Arrivée enregistrée : votre ticket sera appelé à son tour.",
+        "checkin_failed": "Impossible de signaler votre arrivée pour l'instant. Réessayez, ou demandez à l'accueil.",
+        "missed_checkin": "Votre ticket a pris fin : vous n'avez pas signalé votre arrivée à temps. Adressez-vous à "
+        "l'accueil.",
     },
 }
 

@@ -23,11 +23,14 @@ from wins.deps import (
     SettingsDep,
 )
 from wins.devices.models import DeviceKind
-from wins.errors import PermissionDenied, WinsError
+from wins.errors import NotFound, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.join import service
 from wins.schemas import ServiceRemotePublic, ServiceRemoteUpdate, fields_of
 from wins.staff.models import Role
+from wins.tickets import arrival
+from wins.tickets.models import Ticket, TicketStatus
+from wins.tickets.views import get_by_tracking_token
 from wins.web.pages import ManagerPage, render
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -43,16 +46,35 @@ def _minutes(seconds: int) -> int:
 templates.env.filters["minutes"] = _minutes
 
 
+# The phone's own remote ticket, so scanning the waiting room's QR code again offers "I'm here" (arrival check-in)
+# for it. Only the /join pages read it; the tracking token is the ticket's key, as in its /t/ link.
+TICKET_COOKIE = "wins_ticket"
+
+
+def _own_ticket(request: Request, session: Any) -> Ticket | None:
+    token = request.cookies.get(TICKET_COOKIE) or ""
+    if not token or len(token) > 64:
+        return None
+    try:
+        ticket = get_by_tracking_token(session, token)
+    except NotFound:
+        return None
+    return ticket if ticket.status == TicketStatus.waiting else None
+
+
 def _page(request: Request, session: Any, settings: Any, *, only: int | None, key: str | None, error: str = "",
           status: int = 200) -> Response:  # fmt: skip
     branch = get_branch(session)
     options = branch_settings(branch)
+    own = _own_ticket(request, session)
     context = {
         "branch": branch.name,
         "offered": options.remote_join,
         "services": service.open_services(session, settings=settings, only=only) if options.remote_join else [],
         "key": key or "",
         "error": error,
+        "own": own,
+        "own_needs_checkin": own is not None and own.checkin_required and own.checked_in_at is None,
     }
     response = templates.TemplateResponse(request, "join.html", context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
@@ -72,6 +94,25 @@ def join_service_page(
     return _page(request, session, settings, only=service_id, key=k)
 
 
+@router.post("/join/check-in")
+async def join_check_in(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """ "I'm here" for the phone's own remote ticket, from the join page the waiting room's QR code opens (its
+    link carries the current key: the proof of being on site). Goes on to the ticket's tracking page. (Declared
+    before /join/{service_id}, which would take its address.)"""
+    form = await request.form()
+    key = form.get("k")
+    key = key if isinstance(key, str) else ""
+    own = _own_ticket(request, session)
+    try:
+        if own is None:
+            raise NotFound("This phone holds no waiting ticket. Open your ticket's page and tap \"I'm here\" there.")
+        ticket = arrival.check_in_by_customer(session, tracking_token=own.tracking_token, code=key, settings=settings)
+    except WinsError as exc:
+        session.rollback()
+        return _page(request, session, settings, only=None, key=key, error=exc.message, status=exc.status_code)
+    return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+
+
 @router.post("/join/{service_id}")
 async def join_service(request: Request, service_id: ObjectId, session: SessionDep, settings: SettingsDep) -> Response:
     """Take a ticket for this service (the same issuing as the kiosk) and go to its tracking page."""
@@ -87,7 +128,12 @@ async def join_service(request: Request, service_id: ObjectId, session: SessionD
         session.rollback()
         return _page(request, session, settings, only=None, key=key if isinstance(key, str) else None,
                      error=exc.message, status=exc.status_code)  # fmt: skip
-    return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+    response = RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+    response.set_cookie(
+        TICKET_COOKIE, ticket.tracking_token, max_age=24 * 3600, path="/join", httponly=True, samesite="lax",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return response
 
 
 def _link(session: Any, settings: Any, base_url: str) -> dict[str, Any]:
@@ -95,12 +141,15 @@ def _link(session: Any, settings: Any, base_url: str) -> dict[str, Any]:
     options = branch_settings(branch)
     url = base_url.rstrip("/") + "/join"
     expires = None
-    if options.join_key_required:
+    code = None
+    # The key also proves arrival (check-in): the link carries it whenever a service asks for check-in.
+    if options.join_key_required or service.checkin_in_use(session, branch.id):
         minutes = settings.join_key_minutes
         url += "?k=" + service.join_key(settings.effective_secret_key, branch.id, minutes=minutes)
+        code = service.arrival_code(settings.effective_secret_key, branch.id, minutes=minutes)
         expires = service.key_expires_at(minutes).isoformat()
     return {"offered": options.remote_join, "url": url, "key_required": options.join_key_required,
-            "expires_at": expires}  # fmt: skip
+            "expires_at": expires, "checkin_code": code}  # fmt: skip
 
 
 def _screen_or_manager(principal: Any) -> None:
@@ -117,7 +166,8 @@ def join_link(
     principal: PrincipalDep, session: ReadSessionDep, settings: SettingsDep, base_url: PublicBaseUrlDep
 ) -> dict[str, Any]:
     """The current join link for the waiting-room display's QR code (display or manager): with the rotating
-    key when the branch requires one, and when that key expires (fetch it again then)."""
+    key when the branch requires one or a service asks for arrival check-in, and when that key expires (fetch it
+    again then). `checkin_code`: the key's 6-digit short code, to show beside the QR code for typing "I'm here"."""
     _screen_or_manager(principal)
     return _link(session, settings, base_url)
 
@@ -155,7 +205,8 @@ def poster(
 
 @api.get("/services/{service_id}/remote", response_model=ServiceRemotePublic)
 def get_remote(service_id: ObjectId, _: ManagerDep, session: ReadSessionDep) -> dict[str, Any]:
-    """A service's remote settings: the push threshold and the daily cap of remote tickets (manager)."""
+    """A service's remote settings: the push threshold, the daily cap of remote tickets, arrival check-in and its
+    grace time (manager)."""
     return fields_of(ServiceRemotePublic, service.remote_settings(session, service_id, must_exist=True))
 
 
@@ -163,8 +214,15 @@ def get_remote(service_id: ObjectId, _: ManagerDep, session: ReadSessionDep) -> 
 def put_remote(
     service_id: ObjectId, body: ServiceRemoteUpdate, principal: ManagerDep, session: SessionDep
 ) -> dict[str, Any]:
-    """Set a service's push threshold (`notify_ahead`) and daily cap of remote tickets (manager)."""
+    """Set a service's push threshold (`notify_ahead`), daily cap of remote tickets, and arrival check-in with its
+    grace time (manager). Every field is set: send the ones you keep as they are too."""
     row = service.set_remote(
-        session, service_id, notify_ahead=body.notify_ahead, remote_daily_cap=body.remote_daily_cap, actor=principal
+        session,
+        service_id,
+        notify_ahead=body.notify_ahead,
+        remote_daily_cap=body.remote_daily_cap,
+        arrival_checkin=body.arrival_checkin,
+        checkin_grace_minutes=body.checkin_grace_minutes,
+        actor=principal,
     )
     return fields_of(ServiceRemotePublic, row)

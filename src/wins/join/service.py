@@ -21,7 +21,7 @@ from wins import clock
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
-from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
+from wins.join.models import DEFAULT_CHECKIN_GRACE_MINUTES, DEFAULT_NOTIFY_AHEAD, ServiceRemote
 from wins.services.models import Service
 from wins.services.service import service_public
 from wins.tickets import estimate as est
@@ -65,6 +65,28 @@ def check_key(given: str | None, *, secret: str, branch_id: int, minutes: int) -
     )
 
 
+def arrival_code(secret: str, branch_id: int, *, minutes: int, now: datetime | None = None, back: int = 0) -> str:
+    """The short code of the current key (6 digits), for typing: shown beside the QR code on the display board
+    and the poster. Derived from the same key, so it changes with it."""
+    key = join_key(secret, branch_id, minutes=minutes, now=now, back=back)
+    return f"{int(key, 16) % 1_000_000:06d}"
+
+
+def check_arrival(given: str, *, secret: str, branch_id: int, minutes: int) -> None:
+    """Proof of being on site for arrival check-in: the current join key (from the QR code's link) or its short
+    code (typed), or those of the period before (a code read just before it changed still works)."""
+    typed = "".join(ch for ch in given if ch.isalnum()).lower()
+    for back in (0, 1):
+        key = join_key(secret, branch_id, minutes=minutes, back=back)
+        code = arrival_code(secret, branch_id, minutes=minutes, back=back)
+        if typed and (hmac.compare_digest(typed, key) or hmac.compare_digest(typed, code)):
+            return
+    raise PermissionDenied(
+        "That code is not the current one. Type the 6-digit code shown now on the screen in the waiting room "
+        "(it changes every few minutes), or scan its QR code with this phone."
+    )
+
+
 # -- per-client rate limit (per server process) ---------------------------------------------------------------
 
 
@@ -73,7 +95,7 @@ class RateLimit:
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = {}
 
-    def check(self, client: str, *, limit: int, window: float = 3600.0) -> None:
+    def check(self, client: str, *, limit: int, window: float = 3600.0, message: str | None = None) -> None:
         now = time.monotonic()
         with self._lock:
             if len(self._hits) > 10_000:  # forget idle clients
@@ -83,12 +105,23 @@ class RateLimit:
                 hits.popleft()
             if len(hits) >= limit:
                 raise TooManyAttempts(
-                    "You have taken several tickets from this device in the last hour. Please wait, or ask at the desk."
+                    message
+                    or "You have taken several tickets from this device in the last hour. Please wait, or ask at the "
+                    "desk."
                 )
             hits.append(now)
 
+    def blocked(self, client: str, *, limit: int, window: float = 3600.0) -> bool:
+        """Whether `client` has used up its `limit` (nothing counted)."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.get(client)
+            return hits is not None and sum(1 for t in hits if t > now - window) >= limit
+
 
 RATE = RateLimit()
+CHECKIN_ATTEMPTS = RateLimit()  # wrong arrival codes per ticket: guessing the 6 digits is not an option
+CHECKIN_WRONG_PER_HOUR = 10
 
 
 # -- what the page lists and does --------------------------------------------------------------------------
@@ -99,7 +132,24 @@ def remote_settings(session: Session, service_id: int, *, must_exist: bool = Fal
     if must_exist and session.get(Service, service_id) is None:
         raise NotFound(f"No service {service_id}; list them with GET /api/v1/services.")
     stored = session.get(ServiceRemote, service_id)
-    return stored or ServiceRemote(service_id=service_id, notify_ahead=DEFAULT_NOTIFY_AHEAD, remote_daily_cap=None)
+    return stored or ServiceRemote(
+        service_id=service_id,
+        notify_ahead=DEFAULT_NOTIFY_AHEAD,
+        remote_daily_cap=None,
+        arrival_checkin=False,
+        checkin_grace_minutes=DEFAULT_CHECKIN_GRACE_MINUTES,
+    )
+
+
+def checkin_in_use(session: Session, branch_id: int) -> bool:
+    """Whether a service of the branch asks remote customers to check in on arrival."""
+    query = (
+        select(ServiceRemote.service_id)
+        .join(Service, Service.id == ServiceRemote.service_id)
+        .where(Service.branch_id == branch_id, ServiceRemote.arrival_checkin.is_(True))
+        .limit(1)
+    )
+    return session.scalar(query) is not None
 
 
 def remote_today(session: Session, service_id: int, day: Any) -> int:
@@ -149,7 +199,8 @@ def join(
     if options.join_key_required:
         check_key(key, secret=settings.effective_secret_key, branch_id=branch.id, minutes=settings.join_key_minutes)
     info = service_info(session, service_id)
-    cap = remote_settings(session, service_id).remote_daily_cap
+    remote = remote_settings(session, service_id)
+    cap = remote.remote_daily_cap
     day = clock.business_day(clock.utcnow(), timezone=info.timezone, rollover_hour=info.rollover_hour)
     if cap is not None and remote_today(session, service_id, day) >= cap:
         raise Conflict(
@@ -161,28 +212,53 @@ def join(
     issued = issue(session, service_id=service_id, actor=Principal(), language=language, channel=REMOTE)
     ticket = session.get(Ticket, issued.ticket_id)
     assert ticket is not None
+    if remote.arrival_checkin:
+        # Set here, not in issuing's hot path: only a remote ticket is ever off site when issued.
+        ticket.checkin_required = True
+        session.flush()
     return ticket
 
 
 def set_remote(
-    session: Session, service_id: int, *, notify_ahead: int, remote_daily_cap: int | None, actor: Principal | None
+    session: Session,
+    service_id: int,
+    *,
+    notify_ahead: int,
+    remote_daily_cap: int | None,
+    arrival_checkin: bool = False,
+    checkin_grace_minutes: int = DEFAULT_CHECKIN_GRACE_MINUTES,
+    actor: Principal | None,
 ) -> ServiceRemote:
-    """A service's remote settings (manager)."""
+    """A service's remote settings (manager of its branch). Arrival check-in applies to remote tickets issued
+    after it is switched on; switching it off lets the tickets already waiting for check-in be called as usual."""
     from wins.audit.service import record_change
+    from wins.auth import check_branch
 
-    if session.get(Service, service_id) is None:
+    target = session.get(Service, service_id)
+    if target is None:
         raise NotFound(f"No service {service_id}.")
+    from wins.staff.models import Role
+
+    check_branch(actor, target.branch_id, Role.manager)
     row = session.get(ServiceRemote, service_id)
     if row is None:
         row = ServiceRemote(service_id=service_id)
         session.add(row)
     row.notify_ahead = notify_ahead
     row.remote_daily_cap = remote_daily_cap
+    row.arrival_checkin = arrival_checkin
+    row.checkin_grace_minutes = checkin_grace_minutes
     session.flush()
     record_change(
         session,
         actor,
         "service.remote",
-        {"service_id": service_id, "notify_ahead": notify_ahead, "cap": remote_daily_cap},
+        {
+            "service_id": service_id,
+            "notify_ahead": notify_ahead,
+            "cap": remote_daily_cap,
+            "arrival_checkin": arrival_checkin,
+            "checkin_grace_minutes": checkin_grace_minutes,
+        },
     )
     return row

@@ -39,10 +39,12 @@ CALLED = {"ticket.called", "ticket.recalled"}
 
 PHRASES = {
     "en": {"near": "{n} ahead of you", "near_one": "You are next", "near_title": "{number}: nearly your turn",
-           "called_title": "{number}: it is your turn", "called": "Please go to {counter}", "counter": "the counter"},
+           "called_title": "{number}: it is your turn", "called": "Please go to {counter}", "counter": "the counter",
+           "check_in": "Not here yet? You are called only after you tap \"I'm here\" on your ticket."},
     "fr": {"near": "{n} personnes avant vous", "near_one": "Vous êtes le prochain",
            "near_title": "{number} : c'est bientôt à vous", "called_title": "{number} : c'est à vous",
-           "called": "Présentez-vous au {counter}", "counter": "guichet"},
+           "called": "Présentez-vous au {counter}", "counter": "guichet",
+           "check_in": "Pas encore là ? Vous serez appelé après avoir touché « Je suis là » sur votre ticket."},
 }  # fmt: skip
 
 
@@ -61,9 +63,12 @@ class Outgoing:
     calls: int
 
 
-def near_message(language: str, number: str, ahead: int, path: str) -> dict[str, Any]:
+def near_message(language: str, number: str, ahead: int, path: str, *, check_in: bool = False) -> dict[str, Any]:
+    """ "Nearly your turn"; `check_in`: the ticket still waits for arrival check-in, and the text asks for it."""
     w = _words(language)
     body = w["near_one"] if ahead == 0 else w["near"].format(n=ahead)
+    if check_in:
+        body += ". " + w["check_in"]
     return {"title": w["near_title"].format(number=number), "body": body, "url": path, "tag": f"wins-{number}"}
 
 
@@ -223,7 +228,13 @@ class PushNotifier:
             for sub, ticket in rows:
                 ahead = people_ahead(session, ticket)
                 if ahead <= notify_ahead(session, ticket.service_id):
-                    message = near_message(sub.language, ticket.number, ahead, f"/t/{ticket.tracking_token}")
+                    message = near_message(
+                        sub.language,
+                        ticket.number,
+                        ahead,
+                        f"/t/{ticket.tracking_token}",
+                        check_in=ticket.checkin_required and ticket.checked_in_at is None,
+                    )
                     out.append(Outgoing(sub.id, sub.endpoint, sub.p256dh, sub.auth, message, "near", 0))
         return out
 
