@@ -162,3 +162,31 @@ def test_the_join_page_offers_im_here_to_the_phone_that_holds_the_ticket(japi: A
     japi.client.cookies.clear()
     r = japi.client.post("/join/check-in", data={"k": key}, follow_redirects=False)
     assert r.status_code == 404 and "holds no waiting ticket" in r.text
+
+
+def test_upgrade_from_a_populated_0013_database_turns_nothing_on(japi: Api, database_url: str) -> None:
+    """Migration 0014 on last release's data: services keep their remote settings with check-in off, every
+    ticket (remote ones too) needs no check-in, and calling goes on as before."""
+    from alembic import command
+
+    from wins import migrate
+
+    path = f"/api/v1/services/{japi.data.services['A']}/remote"
+    body = {"notify_ahead": 5, "remote_daily_cap": 20}
+    assert japi.http.put(path, json=body, headers=japi.auth("manager")).status_code == 200
+    remote(japi)  # A001 from a phone
+    japi.issue("A")  # A002 at the kiosk
+    command.downgrade(migrate.alembic_config(database_url), "0013")  # the released schema, data and all
+    command.upgrade(migrate.alembic_config(database_url), "head")
+    assert japi.get(path, "manager") == {
+        "service_id": japi.data.services["A"],
+        "notify_ahead": 5,
+        "remote_daily_cap": 20,
+        "arrival_checkin": False,
+        "checkin_grace_minutes": 10,
+    }
+    db = japi.client.app.state.db  # type: ignore[attr-defined]
+    with db.session(write=False) as session:
+        rows = session.execute(select(Ticket.number, Ticket.checkin_required, Ticket.checked_in_at)).all()
+    assert sorted(rows) == [("A001", False, None), ("A002", False, None)]
+    assert [japi.call_next("1")["number"], japi.call_next("1")["number"]] == ["A001", "A002"]
