@@ -3,6 +3,7 @@ the customer's phone: typed from the screen's code, and from the waiting room's 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,15 @@ from wins.join import service as join
 pytestmark = pytest.mark.browser
 SECRET = "w" * 40  # the site fixture's secret key
 MINUTES = Settings.model_fields["join_key_minutes"].default
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _phones_may_join_often() -> Iterator[None]:
+    """The live server (started after this, autouse first) lets one address take more phone tickets: every phone
+    of these tests is 127.0.0.1."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WINS_JOIN_PER_CLIENT_PER_HOUR", "100")
+        yield
 
 
 def code() -> str:
@@ -99,3 +109,17 @@ def test_scanning_the_waiting_rooms_qr_code_checks_in_the_phones_ticket(site: Si
     other.goto(other.url + f"?k={key()}")
     expect(other.locator("#checkin-done")).to_be_visible()
     assert "k=" not in other.url
+
+
+def test_reception_marks_a_phone_ticket_arrived_from_the_queue(site: Site, new_context: Any) -> None:
+    arrival_on(site, "C")
+    phone = new_context().new_page()
+    number = take_ticket(phone, "Documents")
+    desk = new_context().new_page()
+    sign_in(desk, "reception", next_path="/staff")
+    row = desk.locator(f"li[data-ticket='{number}']")
+    expect(row).to_contain_text("not here yet")
+    desk.get_by_role("button", name=f"{number} has arrived (check in)").click()
+    expect(desk.locator("#issue-result")).to_have_text(f"{number} checked in: it is called in its turn.")
+    expect(row).not_to_contain_text("not here yet")
+    expect(phone.locator("#checkin-done")).to_be_visible()  # the phone hears it live
