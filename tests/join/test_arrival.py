@@ -76,6 +76,10 @@ def test_a_remote_ticket_is_passed_over_until_its_customer_checks_in(japi: Api, 
 def test_the_previous_key_and_the_qr_links_key_prove_arrival(japi: Api, settings: Settings) -> None:
     arrival_on(japi)
     first, second = remote(japi), remote(japi)
+    for odd in ("٣٣٣٣٣٣", "   ", "x" * 64):  # not ASCII, nothing typed, too long for a code: a 403, never a 500
+        r = japi.http.post(f"/api/v1/public/tickets/{first}/check-in", json={"code": odd})
+        assert r.status_code == 403, r.text
+    assert japi.http.post(f"/api/v1/public/tickets/{first}/check-in", json={"code": "x" * 65}).status_code == 422
     r = japi.http.post(f"/api/v1/public/tickets/{first}/check-in", json={"code": code(settings, back=1)})
     assert r.status_code == 200 and r.json()["arrival"] == "checked_in"
     key = join.join_key(settings.effective_secret_key, 1, minutes=settings.join_key_minutes)

@@ -75,7 +75,8 @@ def arrival_code(secret: str, branch_id: int, *, minutes: int, now: datetime | N
 def check_arrival(given: str, *, secret: str, branch_id: int, minutes: int) -> None:
     """Proof of being on site for arrival check-in: the current join key (from the QR code's link) or its short
     code (typed), or those of the period before (a code read just before it changed still works)."""
-    typed = "".join(ch for ch in given if ch.isalnum()).lower()
+    # ASCII letters and digits only (spaces and dashes are how people type codes; compare_digest refuses non-ASCII).
+    typed = "".join(ch for ch in given if ch.isascii() and ch.isalnum()).lower()
     for back in (0, 1):
         key = join_key(secret, branch_id, minutes=minutes, back=back)
         code = arrival_code(secret, branch_id, minutes=minutes, back=back)
@@ -83,7 +84,7 @@ def check_arrival(given: str, *, secret: str, branch_id: int, minutes: int) -> N
             return
     raise PermissionDenied(
         "That code is not the current one. Type the 6-digit code shown now on the screen in the waiting room "
-        "(it changes every few minutes), or scan its QR code with this phone."
+        "(it changes from time to time), or scan its QR code with this phone."
     )
 
 
