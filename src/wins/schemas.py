@@ -579,6 +579,14 @@ class TicketPublic(BaseModel):
     tracking_url: str
     staff_id: int | None
     transfer_count: int
+    arrival: str | None = Field(
+        None,
+        description="Arrival check-in: null (not needed), needed (tap 'I'm here' on site), passed_over (at the front "
+        "but passed over until checked in), checked_in, or missed (not checked in within the grace time: no-show)",
+    )
+    checkin_deadline: str | None = Field(
+        None, description="When a passed-over ticket not checked in becomes a no-show (UTC); null otherwise"
+    )
 
 
 class TicketTracking(BaseModel):
@@ -598,6 +606,14 @@ class TicketTracking(BaseModel):
     )
     issued_at: str
     called_at: str | None
+    arrival: str | None = Field(
+        None,
+        description="Arrival check-in: null (not needed), needed (tap 'I'm here' on site), passed_over (at the front "
+        "but passed over until checked in), checked_in, or missed (not checked in within the grace time: no-show)",
+    )
+    checkin_deadline: str | None = Field(
+        None, description="When a passed-over ticket not checked in becomes a no-show (UTC); null otherwise"
+    )
 
 
 class StaffPublic(BaseModel):
@@ -853,9 +869,25 @@ class ServiceRemoteUpdate(Strict):
     remote_daily_cap: int | None = Field(
         None, ge=0, le=100_000, description="Remote tickets per business day; 0: not on the join page; null: no cap"
     )
+    arrival_checkin: bool = Field(
+        False,
+        description="Remote tickets are called only after the customer taps 'I'm here' on site (with the code shown "
+        "on the display board); until then call-next passes them over and they keep their place",
+    )
+    checkin_grace_minutes: int = Field(
+        10, ge=1, le=240, description="A remote ticket not checked in this long after it reached the front: no-show"
+    )
 
 
 class ServiceRemotePublic(BaseModel):
     service_id: int
     notify_ahead: int
     remote_daily_cap: int | None
+    arrival_checkin: bool
+    checkin_grace_minutes: int
+
+
+class ArrivalCheckIn(Strict):
+    """The customer's "I'm here": the code shown on the display board (or the key of its QR code's link)."""
+
+    code: str = Field(min_length=1, max_length=64, description="The 6-digit code on the waiting-room screen")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,11 @@ def test_the_board_shows_the_join_code_and_follows_the_settings(new_context: Any
     assert link["code"] and page.locator("#join-code").inner_text() == link["code"]
     expect(page.locator("#join-page")).to_have_text("queue.example.org/join")
     assert page.locator("#join-qr").get_attribute("src") == link["qr"]
-    # The code someone types by hand (any case, with its space) is the key the QR link carries.
-    assert link["code"].replace(" ", "").lower() == link["url"].split("?k=")[1]
+    # The code someone types by hand is the 6-digit short code of the key the QR link carries: the join page
+    # takes it in place of the key.
+    assert re.fullmatch(r"\d{3} \d{3}", link["code"]), link["code"]
+    typed = site.http.get("/join", params={"k": link["code"]})
+    assert typed.status_code == 200 and 'name="k" value="' + link["code"].replace(" ", "") + '"' in typed.text
 
     # Calls on screen with the QR code: everything fits the TV and nothing covers the called numbers.
     for prefix in "ABCAB":

@@ -29,6 +29,12 @@ VALUES = st.one_of(
 FIELDS = {
     "/admin/services": ["name", "prefix", "colour", "active", "priority_weight", "sort_order"],
     "/admin/services/{service}": ["name", "prefix", "colour", "active", "priority_weight", "sort_order"],
+    "/admin/services/{service}/remote": [
+        "notify_ahead",
+        "remote_daily_cap",
+        "arrival_checkin",
+        "checkin_grace_minutes",
+    ],
     "/admin/counters": ["name", "order_1", "order_2", "order_3"],
     "/admin/counters/{counter}": ["name", "active", "order_1", "order_2", "order_3"],
     "/admin/branch": ["name", "timezone", "day_rollover_hour", "slip_text", "kiosk_languages", "remove_logo"],

@@ -94,10 +94,12 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/tickets/{ticket_id}"): DESK | {"kiosk"},  # the kiosk only the tickets it issued
     ("POST", "/api/v1/tickets/{ticket_id}/transfer"): STAFF,
     ("POST", "/api/v1/tickets/{ticket_id}/undo"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket_id}/check-in"): DESK,  # arrival check-in at the desk (issue 17)
     ("POST", "/api/v1/tickets/{ticket_id}/{action}"): STAFF,
     ("GET", "/api/v1/queue"): TOKEN,
     ("GET", "/api/v1/public/tickets/{tracking_token}"): EVERYONE,
     ("POST", "/api/v1/public/tickets/{tracking_token}/cancel"): EVERYONE,
+    ("POST", "/api/v1/public/tickets/{tracking_token}/check-in"): EVERYONE,
     ("GET", "/api/v1/public/tickets/{tracking_token}/updates"): EVERYONE,
     ("GET", "/api/v1/devices"): ADMIN,
     ("POST", "/api/v1/devices"): ADMIN,
@@ -137,6 +139,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/services"): MANAGER,
     ("POST", "/admin/services"): MANAGER,
     ("POST", "/admin/services/{service_id}"): MANAGER,
+    ("POST", "/admin/services/{service_id}/remote"): MANAGER,
     ("GET", "/admin/hours"): MANAGER,
     ("POST", "/admin/hours/services/{service_id}"): MANAGER,
     ("POST", "/admin/hours/branch"): MANAGER,
@@ -171,6 +174,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/join/b/{branch_id}"): EVERYONE,
     ("GET", "/join/{service_id}"): EVERYONE,
     ("POST", "/join/{service_id}"): EVERYONE,
+    ("POST", "/join/check-in"): EVERYONE,  # the phone's own ticket (its cookie) with the QR code's key
     ("GET", "/api/v1/join/link"): MANAGER | {"display"},
     ("GET", "/api/v1/join/qr.svg"): MANAGER | {"display"},
     ("GET", "/admin/join-poster"): MANAGER,

@@ -136,6 +136,7 @@ def test_text_the_database_cannot_store_is_refused(api: Api, method: str, path: 
     "path",
     [
         "/admin/services/{id}",
+        "/admin/services/{id}/remote",
         "/admin/counters/{id}",
         "/admin/users/{id}",
         "/admin/devices/{id}/rotate",

@@ -47,6 +47,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "push_denied": "Notifications are blocked in this browser's settings.",
         "push_unsupported": "This browser cannot show notifications; keep this page open.",
         "push_failed": "Could not switch notifications on; keep this page open.",
+        "checkin_title": "Tell us when you arrive",
+        "checkin_needed": 'Your ticket keeps its place, but it is called only after you tap "I\'m here" in the '
+        "waiting room.",
+        "checkin_passed": "It is your turn soon, but you have not checked in: we are calling the next person until "
+        'you tap "I\'m here". Check in by {time} or your ticket ends.',
+        "checkin_code": "Code shown on the waiting-room screen",
+        "checkin_button": "I'm here",
+        "checkin_done": "You are checked in: your ticket will be called in its turn.",
+        "checkin_failed": "Could not check in right now. Please try again, or ask at the desk.",
+        "missed_checkin": "Your ticket ended: you did not check in in time when it reached the front. Please ask at "
+        "the desk.",
     },
     "fr": {
         "title": "Votre ticket",
@@ -93,6 +104,18 @@ _STRINGS: dict[str, dict[str, str]] = {
         "push_denied": "Les notifications sont bloquées dans les réglages du navigateur.",
         "push_unsupported": "Ce navigateur ne peut pas afficher de notifications ; gardez cette page ouverte.",
         "push_failed": "Impossible d'activer les notifications ; gardez cette page ouverte.",
+        "checkin_title": "Signalez votre arrivée",
+        "checkin_needed": "Votre ticket garde sa place, mais il n'est appelé qu'après avoir touché « Je suis là » "
+        "dans la salle d'attente.",
+        "checkin_passed": "C'est bientôt votre tour, mais vous n'avez pas signalé votre arrivée : nous appelons la "
+        "personne suivante tant que vous n'avez pas touché « Je suis là ». Signalez-vous avant {time}, sinon votre "
+        "ticket prendra fin.",
+        "checkin_code": "Code affiché sur l'écran de la salle d'attente",
+        "checkin_button": "Je suis là",
+        "checkin_done": "Arrivée enregistrée : votre ticket sera appelé à son tour.",
+        "checkin_failed": "Impossible de signaler votre arrivée pour l'instant. Réessayez, ou demandez à l'accueil.",
+        "missed_checkin": "Votre ticket a pris fin : vous n'avez pas signalé votre arrivée à temps. Adressez-vous à "
+        "l'accueil.",
     },
     "de": {
         "title": "Ihre Nummer",
@@ -138,6 +161,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "sms_on": "Wir schicken eine SMS an die Nummer mit der Endung {digits}, wenn {n} oder weniger Personen vor "
         "Ihnen sind, und wenn Sie aufgerufen werden.",
         "sms_stop": "SMS beenden und meine Nummer löschen",
+        "checkin_title": "Sagen Sie uns, wenn Sie da sind",
+        "checkin_needed": "Ihre Nummer behält ihren Platz, wird aber erst aufgerufen, wenn Sie im Wartebereich auf "
+        "„Ich bin da“ tippen.",
+        "checkin_passed": "Sie sind bald dran, haben sich aber noch nicht angemeldet: Wir rufen die nächste Person "
+        "auf, bis Sie auf „Ich bin da“ tippen. Melden Sie sich bis {time} an, sonst verfällt Ihre Nummer.",
+        "checkin_code": "Code auf dem Bildschirm im Wartebereich",
+        "checkin_button": "Ich bin da",
+        "checkin_done": "Sie sind angemeldet: Ihre Nummer wird der Reihe nach aufgerufen.",
+        "checkin_failed": "Anmelden gerade nicht möglich. Bitte versuchen Sie es erneut oder fragen Sie am Empfang.",
+        "missed_checkin": "Ihre Nummer ist verfallen: Sie haben sich nicht rechtzeitig angemeldet, als sie vorne war. "
+        "Bitte fragen Sie am Empfang.",
     },
     "es": {
         "title": "Su turno",
@@ -183,6 +217,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "sms_on": "Enviaremos un SMS al número que termina en {digits} cuando haya {n} personas o menos "
         "delante de usted, y cuando le llamen.",
         "sms_stop": "Dejar de enviar SMS y borrar mi número",
+        "checkin_title": "Avísenos cuando llegue",
+        "checkin_needed": "Su turno conserva su lugar, pero solo se le llama después de tocar «Estoy aquí» en la sala "
+        "de espera.",
+        "checkin_passed": "Pronto es su turno, pero no ha confirmado su llegada: llamamos a la persona siguiente "
+        "hasta que toque «Estoy aquí». Confirme antes de las {time} o su turno terminará.",
+        "checkin_code": "Código que se ve en la pantalla de la sala de espera",
+        "checkin_button": "Estoy aquí",
+        "checkin_done": "Llegada confirmada: su turno se llamará cuando le toque.",
+        "checkin_failed": "No se pudo confirmar su llegada ahora. Inténtelo de nuevo o pregunte en el mostrador.",
+        "missed_checkin": "Su turno terminó: no confirmó su llegada a tiempo cuando llegó al principio de la cola. "
+        "Pregunte en el mostrador.",
     },
     "it": {
         "title": "Il suo numero",
@@ -228,6 +273,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "sms_on": "Manderemo un SMS al numero che finisce con {digits} quando ci saranno {n} persone o meno "
         "prima di lei, e quando sarà chiamato.",
         "sms_stop": "Basta SMS, cancella il mio numero",
+        "checkin_title": "Ci dica quando arriva",
+        "checkin_needed": "Il suo biglietto mantiene il posto, ma viene chiamato solo dopo che ha toccato «Sono qui» "
+        "in sala d'attesa.",
+        "checkin_passed": "Tra poco è il suo turno, ma non ha segnalato l'arrivo: chiamiamo la persona successiva "
+        "finché non tocca «Sono qui». Lo segnali entro le {time}, altrimenti il biglietto scade.",
+        "checkin_code": "Codice mostrato sullo schermo della sala d'attesa",
+        "checkin_button": "Sono qui",
+        "checkin_done": "Arrivo registrato: il suo biglietto sarà chiamato al suo turno.",
+        "checkin_failed": "Impossibile segnalare l'arrivo adesso. Riprovi o chieda allo sportello.",
+        "missed_checkin": "Il suo biglietto è scaduto: non ha segnalato l'arrivo in tempo quando era in testa alla "
+        "coda. Chieda allo sportello.",
     },
     "nl": {
         "title": "Uw nummer",
@@ -273,6 +329,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "sms_on": "We sturen een sms naar het nummer eindigend op {digits} als er {n} of minder mensen voor u zijn, "
         "en als u wordt opgeroepen.",
         "sms_stop": "Stop de sms'jes en wis mijn nummer",
+        "checkin_title": "Laat ons weten wanneer u er bent",
+        "checkin_needed": "Uw nummer houdt zijn plek, maar wordt pas opgeroepen als u in de wachtruimte op „Ik ben "
+        "er” tikt.",
+        "checkin_passed": "U bent bijna aan de beurt, maar u hebt zich nog niet gemeld: we roepen de volgende op tot "
+        "u op „Ik ben er” tikt. Meld u vóór {time}, anders vervalt uw nummer.",
+        "checkin_code": "Code op het scherm in de wachtruimte",
+        "checkin_button": "Ik ben er",
+        "checkin_done": "U bent aangemeld: uw nummer wordt op zijn beurt opgeroepen.",
+        "checkin_failed": "Aanmelden lukt nu niet. Probeer het opnieuw of vraag het bij de balie.",
+        "missed_checkin": "Uw nummer is vervallen: u hebt zich niet op tijd gemeld toen het vooraan stond. Vraag het "
+        "bij de balie.",
     },
     "pt": {
         "title": "A sua senha",
@@ -318,6 +385,17 @@ _STRINGS: dict[str, dict[str, str]] = {
         "sms_on": "Enviaremos um SMS para o número terminado em {digits} quando houver {n} ou menos pessoas "
         "à sua frente, e quando for chamado.",
         "sms_stop": "Parar os SMS e apagar o meu número",
+        "checkin_title": "Avise-nos quando chegar",
+        "checkin_needed": "A sua senha mantém o lugar, mas só é chamada depois de tocar em «Estou aqui» na sala de "
+        "espera.",
+        "checkin_passed": "É quase a sua vez, mas ainda não confirmou a chegada: chamamos a pessoa seguinte até tocar "
+        "em «Estou aqui». Confirme até às {time} ou a sua senha termina.",
+        "checkin_code": "Código mostrado no ecrã da sala de espera",
+        "checkin_button": "Estou aqui",
+        "checkin_done": "Chegada confirmada: a sua senha será chamada na sua vez.",
+        "checkin_failed": "Não foi possível confirmar a chegada agora. Tente de novo ou pergunte no balcão.",
+        "missed_checkin": "A sua senha terminou: não confirmou a chegada a tempo quando chegou à frente. Pergunte no "
+        "balcão.",
     },
 }
 
@@ -329,6 +407,11 @@ def tracking_strings(lang: str) -> dict[str, str]:
 # The phone's join page (/join). {low}–{high} come from wait_text (the one wording of the wait).
 _JOIN: dict[str, dict[str, str]] = {
     "en": {
+        "own_ticket": "Your ticket",
+        "own_here": "You are here: tell us, so your ticket is called when its turn comes.",
+        "own_checkin": "I'm here — check in {number}",
+        "own_checkin_later": 'When you are in the waiting room, open your ticket and tap "I\'m here".',
+        "own_follow": "Follow ticket {number}",
         "title": "Join the queue",
         "pick_branch": "Choose where you are",
         "waiting": "{n} waiting",
@@ -347,6 +430,11 @@ _JOIN: dict[str, dict[str, str]] = {
         "or ask at the desk.",
     },
     "fr": {
+        "own_ticket": "Votre ticket",
+        "own_here": "Vous êtes là : dites-le-nous, pour que votre ticket soit appelé à son tour.",
+        "own_checkin": "Je suis là — enregistrer {number}",
+        "own_checkin_later": "Une fois dans la salle d'attente, ouvrez votre ticket et touchez « Je suis là ».",
+        "own_follow": "Suivre le ticket {number}",
         "title": "Rejoindre la file",
         "pick_branch": "Choisissez où vous êtes",
         "waiting": "{n} en attente",
@@ -368,6 +456,11 @@ _JOIN: dict[str, dict[str, str]] = {
         "adressez-vous à l'accueil.",
     },
     "de": {
+        "own_ticket": "Ihre Nummer",
+        "own_here": "Sie sind da: Sagen Sie es uns, damit Ihre Nummer aufgerufen wird, wenn sie an der Reihe ist.",
+        "own_checkin": "Ich bin da — {number} anmelden",
+        "own_checkin_later": "Wenn Sie im Wartebereich sind, öffnen Sie Ihre Nummer und tippen Sie auf „Ich bin da“.",
+        "own_follow": "Nummer {number} verfolgen",
         "title": "In die Warteschlange",
         "pick_branch": "Wählen Sie Ihren Standort",
         "waiting": "{n} wartend",
@@ -388,6 +481,11 @@ _JOIN: dict[str, dict[str, str]] = {
         "Bitte warten Sie oder fragen Sie am Empfang.",
     },
     "es": {
+        "own_ticket": "Su turno",
+        "own_here": "Ya está aquí: avísenos para que llamemos a su turno cuando le toque.",
+        "own_checkin": "Estoy aquí — confirmar {number}",
+        "own_checkin_later": "Cuando esté en la sala de espera, abra su turno y toque «Estoy aquí».",
+        "own_follow": "Seguir el turno {number}",
         "title": "Unirse a la cola",
         "pick_branch": "Elija dónde está",
         "waiting": "{n} en espera",
@@ -407,6 +505,11 @@ _JOIN: dict[str, dict[str, str]] = {
         "pregunte en el mostrador.",
     },
     "it": {
+        "own_ticket": "Il suo biglietto",
+        "own_here": "È arrivato: ce lo dica, così il suo biglietto sarà chiamato al suo turno.",
+        "own_checkin": "Sono qui — registra {number}",
+        "own_checkin_later": "Quando è in sala d'attesa, apra il suo biglietto e tocchi «Sono qui».",
+        "own_follow": "Segui il biglietto {number}",
         "title": "Mettersi in coda",
         "pick_branch": "Scelga dove si trova",
         "waiting": "{n} in attesa",
@@ -426,6 +529,11 @@ _JOIN: dict[str, dict[str, str]] = {
         "allo sportello informazioni.",
     },
     "nl": {
+        "own_ticket": "Uw nummer",
+        "own_here": "U bent er: laat het ons weten, dan wordt uw nummer op zijn beurt opgeroepen.",
+        "own_checkin": "Ik ben er — meld {number} aan",
+        "own_checkin_later": "Open uw nummer zodra u in de wachtruimte bent en tik op „Ik ben er”.",
+        "own_follow": "Nummer {number} volgen",
         "title": "Aansluiten in de wachtrij",
         "pick_branch": "Kies waar u bent",
         "waiting": "{n} wachtend",
@@ -445,6 +553,11 @@ _JOIN: dict[str, dict[str, str]] = {
         "even, of vraag het aan de balie.",
     },
     "pt": {
+        "own_ticket": "A sua senha",
+        "own_here": "Já está cá: avise-nos, para a sua senha ser chamada na sua vez.",
+        "own_checkin": "Estou aqui — confirmar {number}",
+        "own_checkin_later": "Quando estiver na sala de espera, abra a sua senha e toque em «Estou aqui».",
+        "own_follow": "Seguir a senha {number}",
         "title": "Entrar na fila",
         "pick_branch": "Escolha onde está",
         "waiting": "{n} em espera",

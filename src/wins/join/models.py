@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins.db import Base
 
 DEFAULT_NOTIFY_AHEAD = 3
+DEFAULT_CHECKIN_GRACE_MINUTES = 10
 
 
 class ServiceRemote(Base):
@@ -18,6 +19,13 @@ class ServiceRemote(Base):
     notify_ahead: Mapped[int] = mapped_column(Integer, default=DEFAULT_NOTIFY_AHEAD)
     # Remote tickets per business day (None: no cap; 0: no remote join for this service).
     remote_daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Arrival check-in (migration 0014): a remote ticket keeps its place but is called only once the customer says
+    # "I'm here" on site; passed over meanwhile, and a no-show `checkin_grace_minutes` after it first reached the
+    # front (wins.tickets.arrival).
+    arrival_checkin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    checkin_grace_minutes: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_CHECKIN_GRACE_MINUTES, server_default=str(DEFAULT_CHECKIN_GRACE_MINUTES)
+    )
 
 
 class JoinRate(Base):

@@ -28,11 +28,14 @@ from wins.deps import (
 )
 from wins.devices.models import DeviceKind
 from wins.display.i18n import LANGUAGE_NAMES, join_strings, phone_language
-from wins.errors import PermissionDenied, WinsError
+from wins.errors import NotFound, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.join import service
 from wins.schemas import ServiceRemotePublic, ServiceRemoteUpdate, fields_of
 from wins.staff.models import Role
+from wins.tickets import arrival
+from wins.tickets.models import Ticket, TicketStatus
+from wins.tickets.views import get_by_tracking_token
 from wins.wait_text import wait_range_text
 from wins.web.pages import ManagerPage, page_actor, render
 
@@ -40,6 +43,22 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 install_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["join"])
+
+
+# The phone's own remote ticket, so scanning the waiting room's QR code again offers "I'm here" (arrival check-in)
+# for it. Only the /join pages read it; the tracking token is the ticket's key, as in its /t/ link.
+TICKET_COOKIE = "wins_ticket"
+
+
+def _own_ticket(request: Request, session: Any) -> Ticket | None:
+    token = request.cookies.get(TICKET_COOKIE) or ""
+    if not token or len(token) > 64:
+        return None
+    try:
+        ticket = get_by_tracking_token(session, token)
+    except NotFound:
+        return None
+    return ticket if ticket.status == TicketStatus.waiting else None
 
 
 def _language(request: Request, chosen: str | None = None) -> str:
@@ -81,7 +100,10 @@ def _page(request: Request, session: Any, settings: Any, *, branch: Branch, only
         services = service.open_services(session, branch=branch, settings=settings, only=only)
     for listed in services:
         listed["wait"] = wait_range_text(listed["low"], listed["high"], lang)
+    own = _own_ticket(request, session)
     context = {
+        "own": own,
+        "own_needs_checkin": own is not None and own.checkin_required and own.checked_in_at is None,
         "branch": branch.name,
         "offered": options.remote_join,
         "key_required": options.join_key_required,
@@ -116,6 +138,28 @@ def join_branch_page(
     return _page(request, session, settings, branch=branch, only=None, key=k, lang=_language(request))
 
 
+@router.post("/join/check-in")
+async def join_check_in(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """ "I'm here" for the phone's own remote ticket, from the join page the waiting room's QR code opens (its
+    link carries the current key: the proof of being on site). Goes on to the ticket's tracking page. (Declared
+    before /join/{service_id}, which would take its address.)"""
+    form = await request.form()
+    key = form.get("k")
+    key = key if isinstance(key, str) else ""
+    lang = _language(request)
+    own = _own_ticket(request, session)
+    try:
+        if own is None:
+            raise NotFound("This phone holds no waiting ticket. Open your ticket's page and tap \"I'm here\" there.")
+        ticket = arrival.check_in_by_customer(session, tracking_token=own.tracking_token, code=key, settings=settings)
+    except WinsError as exc:
+        session.rollback()
+        branch = get_branch(session, own.branch_id) if own is not None else get_branch(session)
+        return _page(request, session, settings, branch=branch, only=None, key=key, lang=lang, error=exc.message,
+                     status=exc.status_code)  # fmt: skip
+    return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+
+
 @router.get("/join/{service_id}")
 def join_service_page(
     request: Request, service_id: ObjectId, session: ReadSessionDep, settings: SettingsDep, k: str | None = None
@@ -145,7 +189,12 @@ async def join_service(request: Request, service_id: ObjectId, session: SessionD
         return _page(request, session, settings, branch=branch, only=None, lang=lang,
                      key=key if isinstance(key, str) else None, error=_said(exc, lang),
                      status=exc.status_code)  # fmt: skip
-    return RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+    response = RedirectResponse(f"/t/{ticket.tracking_token}", status_code=303)
+    response.set_cookie(
+        TICKET_COOKIE, ticket.tracking_token, max_age=24 * 3600, path="/join", httponly=True, samesite="lax",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return response
 
 
 def _link(session: Any, principal: Principal, settings: Any, base_url: str) -> dict[str, Any]:
@@ -212,7 +261,8 @@ def poster(
 
 @api.get("/services/{service_id}/remote", response_model=ServiceRemotePublic)
 def get_remote(service_id: ObjectId, _: ManagerDep, session: ReadSessionDep) -> dict[str, Any]:
-    """A service's remote settings: the push threshold and the daily cap of remote tickets (manager)."""
+    """A service's remote settings: the push threshold, the daily cap of remote tickets, arrival check-in and its
+    grace time (manager)."""
     return fields_of(ServiceRemotePublic, service.remote_settings(session, service_id, must_exist=True))
 
 
@@ -220,8 +270,15 @@ def get_remote(service_id: ObjectId, _: ManagerDep, session: ReadSessionDep) -> 
 def put_remote(
     service_id: ObjectId, body: ServiceRemoteUpdate, principal: ManagerDep, session: SessionDep
 ) -> dict[str, Any]:
-    """Set a service's push threshold (`notify_ahead`) and daily cap of remote tickets (manager)."""
+    """Set a service's push threshold (`notify_ahead`), daily cap of remote tickets, and arrival check-in with its
+    grace time (manager). Every field is set: send the ones you keep as they are too."""
     row = service.set_remote(
-        session, service_id, notify_ahead=body.notify_ahead, remote_daily_cap=body.remote_daily_cap, actor=principal
+        session,
+        service_id,
+        notify_ahead=body.notify_ahead,
+        remote_daily_cap=body.remote_daily_cap,
+        arrival_checkin=body.arrival_checkin,
+        checkin_grace_minutes=body.checkin_grace_minutes,
+        actor=principal,
     )
     return fields_of(ServiceRemotePublic, row)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
+from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +23,7 @@ from wins.branches.models import Branch
 from wins.branches.service import branch_settings, get_branch, list_branches
 from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
-from wins.join.models import DEFAULT_NOTIFY_AHEAD, JoinRate, ServiceRemote
+from wins.join.models import DEFAULT_CHECKIN_GRACE_MINUTES, DEFAULT_NOTIFY_AHEAD, JoinRate, ServiceRemote
 from wins.services.models import Service
 from wins.services.service import service_public
 from wins.tickets import estimate as est
@@ -63,25 +66,86 @@ def key_expires_at(minutes: int, now: datetime | None = None) -> datetime:
 
 
 def normalise_key(given: str | None) -> str:
-    """A key as typed from the board (any case, with spaces or dashes) or as carried by the QR code's link."""
-    return "".join(ch for ch in (given or "").lower() if ch.isalnum())[:32]
+    """A key or short code as typed from the board (any case, with spaces or dashes) or as carried by the QR
+    code's link. ASCII letters and digits only (compare_digest refuses anything else)."""
+    return "".join(ch for ch in (given or "").lower() if ch.isascii() and ch.isalnum())[:32]
 
 
-def display_code(key: str) -> str:
-    """The key as the board shows it in large type for typing by hand: upper case, in two groups of five."""
-    upper = key.upper()
-    return f"{upper[:5]} {upper[5:]}".strip()
+def short_code(secret: str, branch_id: int, *, minutes: int, now: datetime | None = None, back: int = 0) -> str:
+    """The key's short code (6 digits), for typing on a phone's number pad: the board shows it beside the QR code
+    (`display_code`) and the poster prints it. Derived from the key, so it changes with it. One code serves both
+    the join page (when a key is required) and arrival check-in ("I'm here")."""
+    key = join_key(secret, branch_id, minutes=minutes, now=now, back=back)
+    return f"{int(key, 16) % 1_000_000:06d}"
+
+
+def display_code(code: str) -> str:
+    """The short code as the board shows it in large type: two groups of three digits."""
+    return f"{code[:3]} {code[3:]}"
+
+
+def key_matches(given: str | None, *, secret: str, branch_id: int, minutes: int) -> bool:
+    """Whether `given` is the branch's key or short code, now or in the period before (a code read just before
+    it changed still works)."""
+    typed = normalise_key(given)
+    if not typed:
+        return False
+    for back in (0, 1):
+        key = join_key(secret, branch_id, minutes=minutes, back=back)
+        code = short_code(secret, branch_id, minutes=minutes, back=back)
+        if hmac.compare_digest(typed, key) or hmac.compare_digest(typed, code):
+            return True
+    return False
 
 
 def check_key(given: str | None, *, secret: str, branch_id: int, minutes: int) -> None:
-    # The previous period's key still works, so a code scanned just before it changes is not refused.
-    typed = normalise_key(given)
-    for back in (0, 1):
-        if typed and hmac.compare_digest(typed, join_key(secret, branch_id, minutes=minutes, back=back)):
-            return
-    raise JoinKeyRefused(
-        "This join link has expired or is incomplete. Scan the QR code on the screen in the waiting room again."
-    )
+    """The join page's key check (join_key_required)."""
+    if not key_matches(given, secret=secret, branch_id=branch_id, minutes=minutes):
+        raise JoinKeyRefused(
+            "This join link has expired or is incomplete. Scan the QR code on the screen in the waiting room again, "
+            "or type the code shown under it."
+        )
+
+
+def check_arrival(given: str, *, secret: str, branch_id: int, minutes: int) -> None:
+    """Proof of being on site for arrival check-in: the same key or short code as the join page's."""
+    if not key_matches(given, secret=secret, branch_id=branch_id, minutes=minutes):
+        raise PermissionDenied(
+            "That code is not the current one. Type the 6-digit code shown now on the screen in the waiting room "
+            "(it changes from time to time), or scan its QR code with this phone."
+        )
+
+
+# -- wrong codes per ticket (per server process: a few guesses, then wait) ------------------------------------
+
+
+class RateLimit:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[str, deque[float]] = {}
+
+    def check(self, client: str, *, limit: int, message: str, window: float = 3600.0) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hits) > 10_000:  # forget idle clients
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window}
+            hits = self._hits.setdefault(client, deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                raise TooManyAttempts(message)
+            hits.append(now)
+
+    def blocked(self, client: str, *, limit: int, window: float = 3600.0) -> bool:
+        """Whether `client` has used up its `limit` (nothing counted)."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.get(client)
+            return hits is not None and sum(1 for t in hits if t > now - window) >= limit
+
+
+CHECKIN_ATTEMPTS = RateLimit()  # wrong arrival codes per ticket: guessing the 6 digits is not an option
+CHECKIN_WRONG_PER_HOUR = 10
 
 
 # -- per-client rate limit (in the database: every worker and host counts together) -----------------------
@@ -123,7 +187,24 @@ def remote_settings(session: Session, service_id: int, *, must_exist: bool = Fal
     if must_exist and session.get(Service, service_id) is None:
         raise NotFound(f"No service {service_id}; list them with GET /api/v1/services.")
     stored = session.get(ServiceRemote, service_id)
-    return stored or ServiceRemote(service_id=service_id, notify_ahead=DEFAULT_NOTIFY_AHEAD, remote_daily_cap=None)
+    return stored or ServiceRemote(
+        service_id=service_id,
+        notify_ahead=DEFAULT_NOTIFY_AHEAD,
+        remote_daily_cap=None,
+        arrival_checkin=False,
+        checkin_grace_minutes=DEFAULT_CHECKIN_GRACE_MINUTES,
+    )
+
+
+def checkin_in_use(session: Session, branch_id: int) -> bool:
+    """Whether a service of the branch asks remote customers to check in on arrival."""
+    query = (
+        select(ServiceRemote.service_id)
+        .join(Service, Service.id == ServiceRemote.service_id)
+        .where(Service.branch_id == branch_id, ServiceRemote.arrival_checkin.is_(True))
+        .limit(1)
+    )
+    return session.scalar(query) is not None
 
 
 def remote_today(session: Session, service_id: int, day: Any) -> int:
@@ -157,20 +238,22 @@ def current_key(settings: Settings, branch_id: int) -> str:
 
 
 def join_link(session: Session, *, branch: Branch, settings: Settings, base_url: str) -> dict[str, Any]:
-    """The link of `branch`'s join page for its display board and poster: with the current key (and its short
-    code, for typing by hand) when the branch requires one, and when that key expires (ask again then). A
-    single-branch site keeps the short `/join`; with several branches each has `/join/b/{id}`."""
+    """The link of `branch`'s join page for its display board and poster: with the current key and its short
+    `code` (6 digits, for typing by hand) when the branch requires a key or a service asks for arrival check-in
+    (the code is the proof of being on site), and when that key expires (ask again then). A single-branch site
+    keeps the short `/join`; with several branches each has `/join/b/{id}`."""
     options = branch_settings(branch)
     url = base_url.rstrip("/") + (f"/join/b/{branch.id}" if several_branches(session) else "/join")
     expires = code = None
-    if options.join_key_required:
+    checkin = checkin_in_use(session, branch.id)
+    if options.join_key_required or checkin:
         minutes = settings.join_key_minutes
-        key = current_key(settings, branch.id)
-        url += "?k=" + key
-        code = display_code(key)
+        url += "?k=" + current_key(settings, branch.id)
+        code = display_code(short_code(settings.effective_secret_key, branch.id, minutes=minutes))
         expires = key_expires_at(minutes).isoformat()
     return {"offered": options.remote_join, "url": url, "key_required": options.join_key_required,
-            "code": code, "expires_at": expires, "branch_id": branch.id, "branch": branch.name}  # fmt: skip
+            "checkin": checkin, "code": code, "expires_at": expires, "branch_id": branch.id,
+            "branch": branch.name}  # fmt: skip
 
 
 def open_services(
@@ -215,7 +298,8 @@ def join(
     if options.join_key_required:
         check_key(key, secret=settings.effective_secret_key, branch_id=branch.id, minutes=settings.join_key_minutes)
     info = service_info(session, service_id)
-    cap = remote_settings(session, service_id).remote_daily_cap
+    remote = remote_settings(session, service_id)
+    cap = remote.remote_daily_cap
     day = clock.business_day(clock.utcnow(), timezone=info.timezone, rollover_hour=info.rollover_hour)
     if cap is not None and remote_today(session, service_id, day) >= cap:
         raise Conflict(
@@ -228,28 +312,53 @@ def join(
     issued = issue(session, service_id=service_id, actor=Principal(), language=language, channel=REMOTE)
     ticket = session.get(Ticket, issued.ticket_id)
     assert ticket is not None
+    if remote.arrival_checkin:
+        # Set here, not in issuing's hot path: only a remote ticket is ever off site when issued.
+        ticket.checkin_required = True
+        session.flush()
     return ticket
 
 
 def set_remote(
-    session: Session, service_id: int, *, notify_ahead: int, remote_daily_cap: int | None, actor: Principal | None
+    session: Session,
+    service_id: int,
+    *,
+    notify_ahead: int,
+    remote_daily_cap: int | None,
+    arrival_checkin: bool = False,
+    checkin_grace_minutes: int = DEFAULT_CHECKIN_GRACE_MINUTES,
+    actor: Principal | None,
 ) -> ServiceRemote:
-    """A service's remote settings (manager)."""
+    """A service's remote settings (manager of its branch). Arrival check-in applies to remote tickets issued
+    after it is switched on; switching it off lets the tickets already waiting for check-in be called as usual."""
     from wins.audit.service import record_change
+    from wins.auth import check_branch
 
-    if session.get(Service, service_id) is None:
+    target = session.get(Service, service_id)
+    if target is None:
         raise NotFound(f"No service {service_id}.")
+    from wins.staff.models import Role
+
+    check_branch(actor, target.branch_id, Role.manager)
     row = session.get(ServiceRemote, service_id)
     if row is None:
         row = ServiceRemote(service_id=service_id)
         session.add(row)
     row.notify_ahead = notify_ahead
     row.remote_daily_cap = remote_daily_cap
+    row.arrival_checkin = arrival_checkin
+    row.checkin_grace_minutes = checkin_grace_minutes
     session.flush()
     record_change(
         session,
         actor,
         "service.remote",
-        {"service_id": service_id, "notify_ahead": notify_ahead, "cap": remote_daily_cap},
+        {
+            "service_id": service_id,
+            "notify_ahead": notify_ahead,
+            "cap": remote_daily_cap,
+            "arrival_checkin": arrival_checkin,
+            "checkin_grace_minutes": checkin_grace_minutes,
+        },
     )
     return row

@@ -34,25 +34,32 @@ CALLED = {"ticket.called", "ticket.recalled"}
 
 PHRASES = {
     "en": {"near": "{n} ahead of you", "near_one": "You are next", "near_title": "{number}: nearly your turn",
-           "called_title": "{number}: it is your turn", "called": "Please go to {counter}", "counter": "the counter"},
+           "called_title": "{number}: it is your turn", "called": "Please go to {counter}", "counter": "the counter",
+           "check_in": "Not here yet? You are called only after you tap \"I'm here\" on your ticket."},
     "fr": {"near": "{n} personnes avant vous", "near_one": "Vous êtes le prochain",
            "near_title": "{number} : c'est bientôt à vous", "called_title": "{number} : c'est à vous",
-           "called": "Présentez-vous au {counter}", "counter": "guichet"},
+           "called": "Présentez-vous au {counter}", "counter": "guichet",
+           "check_in": "Pas encore là ? Vous serez appelé après avoir touché « Je suis là » sur votre ticket."},
     "de": {"near": "{n} Personen vor Ihnen", "near_one": "Sie sind als Nächstes dran",
            "near_title": "{number}: Sie sind bald dran", "called_title": "{number}: Sie sind an der Reihe",
-           "called": "Bitte gehen Sie zu {counter}", "counter": "Schalter"},
+           "called": "Bitte gehen Sie zu {counter}", "counter": "Schalter",
+           "check_in": "Noch nicht da? Sie werden erst aufgerufen, wenn Sie auf Ihrer Nummer auf „Ich bin da“ tippen."},
     "es": {"near": "{n} personas delante de usted", "near_one": "Usted es el siguiente",
            "near_title": "{number}: casi es su turno", "called_title": "{number}: es su turno",
-           "called": "Diríjase a {counter}", "counter": "la ventanilla"},
+           "called": "Diríjase a {counter}", "counter": "la ventanilla",
+           "check_in": "¿Aún no ha llegado? Le llamaremos cuando toque «Estoy aquí» en su turno."},
     "it": {"near": "{n} persone prima di lei", "near_one": "Tocca a lei tra poco",
            "near_title": "{number}: tocca quasi a lei", "called_title": "{number}: è il suo turno",
-           "called": "Si rechi a {counter}", "counter": "lo sportello"},
+           "called": "Si rechi a {counter}", "counter": "lo sportello",
+           "check_in": "Non è ancora qui? Sarà chiamato dopo aver toccato «Sono qui» sul suo biglietto."},
     "nl": {"near": "{n} personen voor u", "near_one": "U bent de volgende",
            "near_title": "{number}: bijna aan de beurt", "called_title": "{number}: u bent aan de beurt",
-           "called": "Ga naar {counter}", "counter": "de balie"},
+           "called": "Ga naar {counter}", "counter": "de balie",
+           "check_in": "Nog niet hier? U wordt pas opgeroepen als u op uw nummer op „Ik ben er” tikt."},
     "pt": {"near": "{n} pessoas à sua frente", "near_one": "É o próximo",
            "near_title": "{number}: quase a sua vez", "called_title": "{number}: é a sua vez",
-           "called": "Dirija-se a {counter}", "counter": "o balcão"},
+           "called": "Dirija-se a {counter}", "counter": "o balcão",
+           "check_in": "Ainda não chegou? Só é chamado depois de tocar em «Estou aqui» na sua senha."},
 }  # fmt: skip
 
 
@@ -71,9 +78,12 @@ class Outgoing:
     calls: int
 
 
-def near_message(language: str, number: str, ahead: int, path: str) -> dict[str, Any]:
+def near_message(language: str, number: str, ahead: int, path: str, *, check_in: bool = False) -> dict[str, Any]:
+    """ "Nearly your turn"; `check_in`: the ticket still waits for arrival check-in, and the text asks for it."""
     w = _words(language)
     body = w["near_one"] if ahead == 0 else w["near"].format(n=ahead)
+    if check_in:
+        body += ". " + w["check_in"]
     return {"title": w["near_title"].format(number=number), "body": body, "url": path, "tag": f"wins-{number}"}
 
 
@@ -175,7 +185,13 @@ class PushNotifier(BackgroundWorker):
             for sub, ticket in rows:
                 ahead = people_ahead(session, ticket)
                 if ahead <= notify_ahead(session, ticket.service_id):
-                    message = near_message(sub.language, ticket.number, ahead, f"/t/{ticket.tracking_token}")
+                    message = near_message(
+                        sub.language,
+                        ticket.number,
+                        ahead,
+                        f"/t/{ticket.tracking_token}",
+                        check_in=ticket.checkin_required and ticket.checked_in_at is None,
+                    )
                     out.append(Outgoing(sub.id, sub.endpoint, sub.p256dh, sub.auth, message, "near", 0))
         return out
 

@@ -16,6 +16,7 @@ from wins.deps import (
     PrincipalDep,
     PublicBaseUrlDep,
     ReadSessionDep,
+    ReceptionDep,
     SessionDep,
     SettingsDep,
     StaffDep,
@@ -23,8 +24,16 @@ from wins.deps import (
 )
 from wins.enums import Role
 from wins.errors import PermissionDenied
-from wins.schemas import TicketCreate, TicketHistory, TicketPublic, TicketReassign, TicketTracking, TicketTransfer
-from wins.tickets import history, issuing, snapshot, transitions, views
+from wins.schemas import (
+    ArrivalCheckIn,
+    TicketCreate,
+    TicketHistory,
+    TicketPublic,
+    TicketReassign,
+    TicketTracking,
+    TicketTransfer,
+)
+from wins.tickets import arrival, history, issuing, snapshot, transitions, views
 from wins.tickets.views import ticket_response, tracking_url, tracking_view
 
 router = APIRouter(tags=["tickets"])
@@ -143,6 +152,20 @@ def reassign_ticket(
     return ticket_response(session, ticket, settings, base_url)
 
 
+@router.post("/tickets/{ticket_id}/check-in", response_model=TicketPublic)
+def check_in_ticket(
+    ticket_id: ObjectId,
+    principal: ReceptionDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    base_url: PublicBaseUrlDep,
+) -> dict[str, Any]:
+    """Mark a remote ticket arrived (the customer is at the desk): it is then called in its normal order, as if
+    they had tapped "I'm here" (reception and up, in the ticket's branch)."""
+    ticket = arrival.check_in_by_staff(session, ticket_id=ticket_id, actor=principal)
+    return ticket_response(session, ticket, settings, base_url)
+
+
 @router.post(
     "/tickets/{ticket_id}/undo",
     response_model=TicketPublic,
@@ -195,3 +218,15 @@ def track_ticket(tracking_token: str, session: ReadSessionDep, settings: Setting
 def leave_queue(tracking_token: str, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """The customer leaves the queue ("I'm leaving")."""
     return tracking_view(session, transitions.cancel_by_customer(session, tracking_token=tracking_token), settings)
+
+
+@public_router.post(
+    "/tickets/{tracking_token}/check-in",
+    response_model=TicketTracking,
+    responses={403: {"description": "Not the code on the screen now"}, 409: {"description": "Too late"}},
+)
+def check_in(tracking_token: str, body: ArrivalCheckIn, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """The customer's "I'm here" (arrival check-in): `code` is the 6-digit code on the waiting-room screen, or
+    the key of its QR code's link. A wrong or old code answers 403 and says what to do."""
+    ticket = arrival.check_in_by_customer(session, tracking_token=tracking_token, code=body.code, settings=settings)
+    return tracking_view(session, ticket, settings)

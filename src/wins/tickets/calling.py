@@ -23,6 +23,7 @@ from wins.counters.models import Counter, CounterService
 from wins.counters.seating import HeldChoice, sit_down
 from wins.errors import InvalidTransition, NotFound
 from wins.services.models import Service
+from wins.tickets import arrival
 from wins.tickets.models import HELD, IS_HELD, Ticket, TicketStatus
 from wins.tickets.states import CALL, FINISH_HELD
 from wins.tickets.transitions import apply_transition
@@ -67,11 +68,13 @@ def category_weight(weights: dict[str, int]) -> Any:
     return case(weights, value=Ticket.priority_category, else_=0)
 
 
-def calling_order(counter: Counter, day: Any, weights: dict[str, int]) -> Any:
+def calling_order(counter: Counter, day: Any, weights: dict[str, int], *, arrived_only: bool = True) -> Any:
     """The waiting tickets `counter` takes, in the order call-next takes them: priority first, then the priority
     category's weight, the service's weight, the counter's service order, time in the queue. The one home of
-    this rule: call-next uses it, and so does the workspace's "next" marker (`next_for_counter`)."""
-    return (
+    this rule: call-next uses it, and so does the workspace's "next" marker (`next_for_counter`).
+    `arrived_only`: without the remote tickets still waiting for arrival check-in (wins.tickets.arrival), which
+    keep their place in this order but are not called."""
+    query = (
         select(Ticket)
         .join(
             CounterService, (CounterService.service_id == Ticket.service_id) & (CounterService.counter_id == counter.id)
@@ -88,6 +91,7 @@ def calling_order(counter: Counter, day: Any, weights: dict[str, int]) -> Any:
             Ticket.id,
         )
     )
+    return query.where(arrival.ARRIVED) if arrived_only else query
 
 
 def _waiting_query(counter: Counter, branch: Branch, *, postgres: bool) -> Any:
@@ -122,6 +126,8 @@ def call_next(
     branch = get_branch(session, counter.branch_id)
     now = clock.utcnow()
     _finish_held(session, counter, actor, now)
+    everyone = calling_order(counter, today(branch), category_weights(branch.settings), arrived_only=False)
+    arrival.pass_over(session, everyone, actor=actor, now=now, postgres=_is_pg(session))
     ticket: Ticket | None = session.scalar(_waiting_query(counter, branch, postgres=_is_pg(session)))
     if ticket is None:
         audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})

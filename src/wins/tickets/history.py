@@ -46,6 +46,8 @@ LABELS = {
     "ticket.transferred": "Transferred",
     "ticket.cancelled": "Cancelled",
     "ticket.expired": "Expired at the end of the day",
+    "ticket.passed_over": "Passed over: not checked in yet",
+    "ticket.checked_in": "Checked in (I'm here)",
 }
 JOINS_QUEUE = ("ticket.issued", "ticket.requeued", "ticket.transferred")
 
@@ -212,6 +214,8 @@ def _step(
             text += f" (call {data['call_count']})"
         if details.get("out_of_order"):
             text += ", out of order"
+    if kind == "ticket.no_show" and details.get("reason") == "not_checked_in":
+        text = "No-show: not checked in within the grace time"
     if kind == "ticket.transferred":
         origin = services.get(int(details.get("from_service_id") or 0))
         text += f"{f' from {origin}' if origin else ''} to {data.get('service_name') or 'another service'}"

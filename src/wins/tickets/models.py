@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wins import clock
@@ -81,6 +81,13 @@ class Ticket(Base):
     issued_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     # How the ticket was issued: kiosk, staff (reception) or remote (the join page, wins.join). Migration 0008.
     channel: Mapped[str] = mapped_column(String(8), default="kiosk", server_default="kiosk")
+    # Arrival check-in (wins.tickets.arrival, migration 0014): a remote ticket of a service that asks for it is
+    # called only once checked in (`checked_in_at`); `passed_over_at`: when call-next first passed it over at the
+    # front of its queue (its grace time counts from then). Kiosk and staff tickets are on site: never required.
+    # Server default only: issuing's prepared insert (no ORM) leaves it to the database.
+    checkin_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    passed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class TicketSequence(Base):

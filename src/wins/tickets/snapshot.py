@@ -16,6 +16,7 @@ from wins.counters.models import Counter
 from wins.counters.service import counter_public
 from wins.services.models import Service
 from wins.tickets import estimate as est
+from wins.tickets.arrival import arrival_state
 from wins.tickets.caches import service_load
 from wins.tickets.calling import category_labels, category_weight, category_weights, next_for_counter
 from wins.tickets.models import IS_HELD, Ticket, TicketStatus
@@ -87,6 +88,8 @@ def queue_snapshot(
                         "estimated_wait_seconds": est.estimate_for(i, load).seconds,
                         "waited_seconds": int((now - t.issued_at).total_seconds()),
                         "transfer_count": t.transfer_count,
+                        # Arrival check-in (wins.tickets.arrival): "needed"/"passed_over" are not called yet.
+                        "arrival": arrival_state(t),
                     }
                     for i, t in enumerate(tickets)
                 ],

@@ -63,6 +63,10 @@ TRANSITIONS: dict[Action, Transition] = {
 CALL = Transition((W,), C, "ticket.called", "called")
 FINISH_HELD = TRANSITIONS["complete"]  # call-next first completes the ticket the counter holds
 
+# Arrival check-in (wins.tickets.arrival): a remote ticket still not checked in its grace time after it reached
+# the front of its queue ends as a no-show, straight from waiting. Not a staff action either.
+MISSED_CHECKIN = Transition((W,), TicketStatus.no_show, "ticket.no_show", "marked no-show")
+
 FINISHED = (TicketStatus.done, TicketStatus.no_show, TicketStatus.cancelled)  # these set finished_at
 
 # End of day is not a staff action: at the branch's rollover (or closing time) every ticket of the ended day still

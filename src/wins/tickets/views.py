@@ -151,6 +151,9 @@ def ticket_view(session: Session, ticket: Ticket, *, settings: Settings) -> dict
             position=0, people_ahead=0, estimated_wait_seconds=0, estimated_wait_range=[0, 0], estimated_wait_text=""
         )
     data.update(ticket_details(ticket))
+    from wins.tickets.arrival import arrival_fields  # arrival builds on this module
+
+    data.update(arrival_fields(session, ticket))
     return data
 
 

@@ -28,12 +28,14 @@ from wins.deps import ObjectId, PublicBaseUrlDep, SessionDep, SettingsDep
 from wins.devices import service as devices
 from wins.devices.models import DeviceKind
 from wins.errors import ValidationFailed, WinsError
+from wins.join import service as join
 from wins.schemas import (
     LOGO_MAX_BYTES,
     BranchUpdate,
     CounterCreate,
     CounterUpdate,
     ServiceCreate,
+    ServiceRemoteUpdate,
     ServiceUpdate,
     StaffCreate,
     StaffUpdate,
@@ -169,7 +171,8 @@ def _archived(session: Session, branch_id: int | None) -> dict[str, Any]:
 def services_page(request: Request, _: ManagerPage, session: SessionDep) -> Response:
     branch_id = page_branch(request)
     found = services.list_services(session, branch_id=branch_id)
-    context = {"title": "Services", "services": found, **_archived(session, branch_id)}
+    remote = {s.id: join.remote_settings(session, s.id) for s in found}
+    context = {"title": "Services", "services": found, "remote": remote, **_archived(session, branch_id)}
     return render(request, "admin/services.html", context)
 
 
@@ -184,6 +187,26 @@ def create_service(request: Request, user: ManagerPage, session: SessionDep, for
         return Saved(f"Service {created.name} created: its tickets start with {created.prefix}.")  # fmt: skip
 
     return _submit(request, session, user, change, page=services_page, back="/admin/services")
+
+
+@router.post("/services/{service_id}/remote")
+def update_service_remote(
+    request: Request, service_id: ObjectId, user: ManagerPage, session: SessionDep, form: Form
+) -> Response:
+    """A service's settings for customers who join from their phone: the same as PUT /api/v1/services/{id}/remote."""
+
+    def change() -> Saved:
+        values = _checked_values(ServiceRemoteUpdate, {
+            "notify_ahead": _int(form, "notify_ahead", "Notify when this many are ahead", 3),
+            "remote_daily_cap": _optional_int(form, "remote_daily_cap", "Phone tickets per day"),
+            "arrival_checkin": _checked(form, "arrival_checkin"),
+            "checkin_grace_minutes": _int(form, "checkin_grace_minutes", "Check-in grace time", 10),
+        })  # fmt: skip
+        row = join.set_remote(session, service_id, actor=page_actor(request), **values)
+        name = services.get_service(session, row.service_id).name
+        return Saved(f"Phone settings of {name} saved.")
+
+    return _submit(request, session, user, change, page=services_page, back="/admin/services#phone")
 
 
 @router.post("/services/{service_id}")

@@ -66,7 +66,9 @@
     var called = t.status === "called";
     $("alert").hidden = !called;
     if (called) $("alert-counter").textContent = counterLabel(t.counter_name);
-    var stateText = t.status === "serving" ? fmt(s.serving, { counter: counterLabel(t.counter_name) }) : s[t.status] || "";
+    renderArrival(t, waiting);
+    var stateText = t.status === "serving" ? fmt(s.serving, { counter: counterLabel(t.counter_name) })
+      : t.arrival === "missed" ? s.missed_checkin : s[t.status] || "";
     $("state-box").hidden = waiting || called || !stateText;
     $("state-text").textContent = stateText;
     // A call, or a recall (a new called_at), raises the alert once each.
@@ -77,6 +79,48 @@
     document.title = (called ? "🔔 " : "") + t.number + " — " + s.title;
     if (FINAL.indexOf(t.status) >= 0 && stream) stream.stop();
   }
+
+  // -- arrival check-in: "I'm here" with the code on the waiting-room screen (or the key of its QR code's link) --
+
+  function clockTime(iso) {
+    var d = new Date(iso);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function renderArrival(t, waiting) {
+    var needs = waiting && (t.arrival === "needed" || t.arrival === "passed_over");
+    $("checkin-box").hidden = !needs;
+    $("checkin-done").hidden = !(waiting && t.arrival === "checked_in");
+    if (needs) {
+      $("checkin-text").textContent = t.arrival === "passed_over" && t.checkin_deadline
+        ? fmt(s.checkin_passed, { time: clockTime(t.checkin_deadline) }) : s.checkin_needed;
+    }
+  }
+
+  function checkIn(code) {
+    $("checkin-button").disabled = true;
+    $("checkin-error").hidden = true;
+    return WinsStream.request(base + "/check-in", {
+      method: "POST",
+      headers: { "Accept": "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify({ code: code })
+    }, 15000).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : s.checkin_failed);
+        render(body);
+      }, function () { throw new Error(s.checkin_failed); });
+    }).then(null, function (e) {
+      $("checkin-error").textContent = e && e.message && e.message.indexOf("HTTP") !== 0 ? e.message : s.checkin_failed;
+      $("checkin-error").hidden = false;
+    }).then(function () { $("checkin-button").disabled = false; });
+  }
+
+  $("checkin-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = $("checkin-code").value.trim();
+    if (!code) { $("checkin-code").focus(); return; }
+    checkIn(code);
+  });
 
   function raiseAlert(t) {
     var entry = { at: Date.now(), counter: t.counter_name, vibrated: false, sound: "pending" };
@@ -127,6 +171,12 @@
   });
 
   render(ticket);
+  // Opened from the waiting room's QR code with this ticket's link (?k=…): that key is the proof of being here.
+  var scanned = new URLSearchParams(location.search).get("k");
+  if (scanned) {
+    history.replaceState(null, "", location.pathname);
+    if (ticket.status === "waiting" && (ticket.arrival === "needed" || ticket.arrival === "passed_over")) checkIn(scanned);
+  }
   if (FINAL.indexOf(ticket.status) < 0) {
     stream = WinsStream.follow({
       pollUrl: function (since, seconds) {

@@ -171,6 +171,9 @@
     line.textContent = `Next: ${t.number} · ${found.service.name}${why}`;
   }
 
+  // A phone ticket of a service with arrival check-in, not checked in yet: call-next passes it over.
+  const notHere = (t) => t.arrival === "needed" || t.arrival === "passed_over";
+
   function renderQueues(counter) {
     const box = $("queues");
     const other = $("other-queues");
@@ -201,7 +204,10 @@
             element("span", { class: "num", text: t.number }),
             t.priority ? element("span", { class: "badge", text: t.priority_label || "priority" }) : null,
             t.transfer_count ? element("span", { class: "badge badge-quiet", text: "transferred" }) : null,
+            notHere(t) ? element("span", { class: "badge badge-quiet", text: t.arrival === "passed_over" ? "passed over: not here yet" : "not here yet" }) : null,
             element("span", { class: "waited", "data-waited": t.waited_seconds, text: `waiting ${waited(t.waited_seconds)}` }),
+            notHere(t) ? element("button", { type: "button", class: "btn btn-small", id: `checkin-${t.id}`, "data-checkin": t.id,
+                                             "aria-label": `${t.number} has arrived (check in)`, text: "Arrived" }) : null,
             canCall ? element("button", { type: "button", class: "btn btn-small", id: `call-${t.id}`, "data-call": t.id,
                                           "aria-label": `Call ${t.number}${isNext ? " (next in line)" : ""}`, text: "Call" }) : null));
         }
@@ -540,6 +546,21 @@
   const undo = WinsDesk.makeUndo({ seconds: config.undo_seconds, say, refresh, focusAfter: () => keepFocus() });
   const issuing = WinsDesk.makeIssuing({ print: config.reprint });
   const shortcuts = WinsDesk.makeShortcuts({ enabled: config.shortcuts, say });
+
+  // "Arrived": the customer of a phone ticket is at the desk (reception and up): it is then called in its turn.
+  $("queues").addEventListener("click", async (e) => {
+    const button = e.target.closest("[data-checkin]");
+    if (!button) return;
+    const number = button.closest("li").dataset.ticket;
+    button.disabled = true;
+    const r = await Wins.api("POST", `/api/v1/tickets/${Number(button.dataset.checkin)}/check-in`);
+    await refresh();
+    const text = r.ok ? `${number} checked in: it is called in its turn.` : r.message;
+    if (canCall) { say(text, r.ok ? "ok" : "err"); return; }
+    const line = $("issue-result"); // reception's page has no counter feedback line: its issuing line says it
+    line.textContent = text;
+    line.setAttribute("role", r.ok ? "status" : "alert");
+  });
 
   if (canCall) {
     $("call-next").addEventListener("click", callNext);
