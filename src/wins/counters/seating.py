@@ -311,4 +311,5 @@ def seated_ticket(session: Session, staff_id: int) -> dict[str, Any] | None:
         "service_id": ticket.service_id,
         "counter_id": counter.id,
         "counter_name": counter.name,
+        "branch_id": counter.branch_id,
     }

@@ -21,7 +21,7 @@ from wins.auth import Principal
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, write_transaction
+from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, with_branch, write_transaction
 from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
@@ -68,11 +68,14 @@ def _session_principal(request: Request) -> Principal | None:
 
 
 def _display_principal(request: Request, cookie: str | None) -> Principal:
-    """The display the pairing cookie names (read afresh), else a manager's web session; else refused."""
+    """The display the pairing cookie names (read afresh), else a manager's web session; else refused. A manager
+    sees the board of the branch they act in (`?branch=`, else the workspace's picker, else their first branch:
+    wins.deps.with_branch, as the board's own REST calls do) and needs the manager role in *that* branch."""
     if not cookie:
         principal = _session_principal(request)
         if principal is None:
             raise NotAuthenticated("This screen is not paired yet.")
+        principal = with_branch(request, principal)
         principal.require_staff(Role.manager)
         return principal
     return cookie_principal(request, cookie, fresh=True)
@@ -243,7 +246,7 @@ def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
     with _db(request).session(write=False) as session:
         # Read the device afresh: the principal may come from a cache a few seconds old.
         device = session.get(Device, principal.device.id) if principal.device else None
-        branch = get_branch(session, device.branch_id if device else None)
+        branch = get_branch(session, device.branch_id if device else principal.branch_id)
         # Both read through their schemas: a bad stored value falls back to its default instead of breaking the page.
         languages = [lang for lang in branch_settings(branch).languages if lang in speech.LANGUAGES]
         branch_name = branch.name

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from wins.auth import Principal, client_address
+from wins.auth import client_address
 from wins.branches.service import branch_public, get_branch
 from wins.counters.seating import HeldChoice, leave_all, seated_ticket
 from wins.counters.service import counter_public, list_counters
@@ -24,7 +24,7 @@ from wins.staff.models import Role, StaffUser
 from wins.staff.throttle import Limits
 from wins.tickets.calling import category_labels
 from wins.tickets.snapshot import queue_snapshot
-from wins.web.pages import ManagerPage, ReceptionPage, page_branch, render
+from wins.web.pages import ManagerPage, ReceptionPage, page_actor, page_branch, render
 from wins.web.session import (
     LOGIN_CSRF_COOKIE,
     end_session,
@@ -131,8 +131,12 @@ def _logout_page(request: Request, session: Any, staff_id: int, *, status: int =
     held = seated_ticket(session, staff_id)
     context: dict[str, Any] = {"title": "Sign out", "held": held, "error": error}
     if held is not None:
-        context["services"] = [s for s in list_services(session) if s.active and s.id != held["service_id"]]
-        context["open_counters"] = [c for c in list_counters(session) if c.is_open and c.id != held["counter_id"]]
+        # Where the ticket can go: its own branch's services and open counters (not the first branch's).
+        branch_id = held["branch_id"]
+        services = list_services(session, branch_id=branch_id)
+        context["services"] = [s for s in services if s.active and s.id != held["service_id"]]
+        counters = list_counters(session, branch_id=branch_id)
+        context["open_counters"] = [c for c in counters if c.is_open and c.id != held["counter_id"]]
     return render(request, "logout.html", context, status=status)
 
 
@@ -156,7 +160,7 @@ def logout(
     """Sign out: the session ends on the server too (a copy of the cookie no longer works), and so do the
     account's other sessions and API tokens. The counter the user sits at is left; a ticket it holds needs a
     choice (complete, requeue, transfer), asked on the sign-out page."""
-    actor = Principal(staff=user)
+    actor = page_actor(request)
     try:
         choice = _held_choice(held_ticket, transfer_to)
         leave_all(session, staff_id=user.id, actor=actor, choice=choice)
