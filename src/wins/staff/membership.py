@@ -34,6 +34,19 @@ def branch_roles(session: Session, staff_id: int) -> list[dict[str, Any]]:
     return [{"branch_id": r.branch_id, "branch_name": r.name, "role": Role(r.role)} for r in rows]
 
 
+def everyone_branch_roles(session: Session) -> dict[int, list[dict[str, Any]]]:
+    """`branch_roles` of every account at once, by staff id (the Users page)."""
+    rows = session.execute(
+        select(StaffBranchRole.staff_id, StaffBranchRole.branch_id, Branch.name, StaffBranchRole.role)
+        .join(Branch, Branch.id == StaffBranchRole.branch_id)
+        .order_by(StaffBranchRole.staff_id, StaffBranchRole.branch_id)
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.staff_id, []).append({"branch_id": r.branch_id, "branch_name": r.name, "role": Role(r.role)})
+    return out
+
+
 def grant(session: Session, user: StaffUser, *, branch_ids: list[int] | None, role: Role) -> None:
     """Give a new account `role` in these branches (None: in every branch)."""
     if branch_ids is None:
@@ -107,8 +120,14 @@ def _current(session: Session, staff_id: int) -> dict[int, Role]:
 def put_branch_role(
     session: Session, staff_id: int, *, branch_id: int, role: Role, actor: Principal | None
 ) -> list[dict[str, Any]]:
-    """Add a branch to an account with `role`, or change its role there; its other branches stay."""
+    """Add a branch to an account with `role`, or change its role there; its other branches stay. An account
+    with no branch of its own works in the first branch with its own role (wins.auth.staff_principal): that
+    branch stays too, now written down."""
     roles = _current(session, staff_id)
+    user = session.get(StaffUser, staff_id)
+    first = session.scalar(select(Branch.id).order_by(Branch.id).limit(1))
+    if not roles and user is not None and first is not None:
+        roles[first] = Role(user.role)
     roles[branch_id] = Role(role)
     return set_branch_roles(session, staff_id, roles=roles, actor=actor)
 
