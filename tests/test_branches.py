@@ -377,6 +377,11 @@ def test_pages_act_in_the_branch_of_what_they_show(http: httpx.Client, branches:
         # Branch A has a ticket printer, North has none.
         branch_a = get_branch(session, branches.a)
         branch_a.settings = {**branch_a.settings, "printer_url": "tcp://127.0.0.1:9"}
+        # carol: staff in A, manager in North; her own role is manager (what the old board check looked at).
+        carol = StaffUser(username="carol", password_hash=_password_hash(), role=Role.manager)
+        session.add(carol)
+        session.flush()
+        set_branch_roles(session, carol.id, roles={branches.a: Role.staff, branches.b: Role.manager}, actor=None)
     db.dispose()
     with _web_sign_in(str(http.base_url), "bob") as bob:
         # The display board: North's, allowed by bob's manager role *there* (his own role is staff).
@@ -395,6 +400,17 @@ def test_pages_act_in_the_branch_of_what_they_show(http: httpx.Client, branches:
         assert bob.get(f"/admin/counters/{counter_a}/retire").status_code == 403
     with _web_sign_in(str(http.base_url), "alice") as alice:
         assert alice.get("/display").status_code == 403  # staff in A: no board
+    with _web_sign_in(str(http.base_url), "carol") as carol_web:
+        # She lands on the workspace (staff in A, the branch she acts in), not on a manager page she may not use.
+        assert carol_web.get("/").url.path == "/staff"
+        assert carol_web.get("/display").status_code == 403  # acting in A, where she is staff
+        page = carol_web.get("/staff")
+        csrf = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        carol_web.post("/branch", data={"csrf_token": csrf, "branch_id": str(branches.b), "next": "/staff"})
+        board = carol_web.get("/display")  # North picked: her manager role there counts
+        assert board.status_code == 200 and "<title>North — display</title>" in board.text
+        assert carol_web.get("/").url.path == "/dashboard"  # a manager there
+        assert carol_web.get("/admin").url.path == "/admin/services"
     # A web kiosk checks its own branch's printer.
     for token, printer in ((branches.tokens["kiosk"], True), (branches.tokens["kiosk_b"], False)):
         page = http.get("/kiosk", headers={"Authorization": f"Bearer {token}"})

@@ -17,11 +17,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from wins.auth import Principal
+from wins.auth import Principal, acting_in
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, with_branch, write_transaction
+from wins.deps import BRANCH_COOKIE, PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, write_transaction
 from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
@@ -69,13 +69,14 @@ def _session_principal(request: Request) -> Principal | None:
 
 def _display_principal(request: Request, cookie: str | None) -> Principal:
     """The display the pairing cookie names (read afresh), else a manager's web session; else refused. A manager
-    sees the board of the branch they act in (`?branch=`, else the workspace's picker, else their first branch:
-    wins.deps.with_branch, as the board's own REST calls do) and needs the manager role in *that* branch."""
+    sees the board of the branch they act in (the workspace's picker, else their first branch) and needs the
+    manager role in *that* branch. Not `?branch=`: the board's own REST calls and stream send only the cookie,
+    so the page and its data always show one branch."""
     if not cookie:
         principal = _session_principal(request)
         if principal is None:
             raise NotAuthenticated("This screen is not paired yet.")
-        principal = with_branch(request, principal)
+        principal = acting_in(principal, None, remembered=request.cookies.get(BRANCH_COOKIE))
         principal.require_staff(Role.manager)
         return principal
     return cookie_principal(request, cookie, fresh=True)

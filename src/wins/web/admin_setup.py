@@ -34,11 +34,13 @@ def _languages(raw: str) -> list[str]:
 
 
 @router.get("/admin")
-def admin_home(user: StaffPage, session: SessionDep) -> Response:
-    """The first admin page the account may use: the first-run page on a site without a branch."""
+def admin_home(request: Request, user: StaffPage, session: SessionDep) -> Response:
+    """The first admin page the account may use: the first-run page on a site without a branch. The role that
+    counts is the one in the branch the pages act in, not the account's own."""
     if Role(user.role).rank >= Role.admin.rank and not branches.has_branch(session):
         return RedirectResponse("/admin/branches", status_code=303)
-    if Role(user.role).rank >= Role.manager.rank:
+    role = page_actor(request).role
+    if role is not None and role.rank >= Role.manager.rank:
         return RedirectResponse("/admin/services", status_code=303)
     return RedirectResponse("/staff", status_code=303)
 
