@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from wins.branches import service as branches
 from wins.deps import ObjectId, SessionDep
+from wins.errors import ValidationFailed
 from wins.schemas import StaffCreate, StaffUpdate, validated
 from wins.staff import membership
 from wins.staff import service as staff
 from wins.staff.models import Role, StaffUser
-from wins.web.admin import Form, Saved, _checked, _checked_values, _int, _role, _submit, _text
+from wins.web.admin import Form, Saved, _checked, _checked_values, _optional_int, _role, _submit, _text
 from wins.web.pages import HeadOfficePage, page_actor, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -109,7 +110,9 @@ def put_user_branch(
     """Add a branch with a role, or change the role in a branch the account already works in."""
 
     def change() -> Saved:
-        branch_id = _int(form, "branch_id", "Branch")
+        branch_id = _optional_int(form, "branch_id", "Branch")
+        if branch_id is None:
+            raise ValidationFailed("Choose a branch.")
         role = _role(form)
         before = {row["branch_id"] for row in membership.branch_roles(session, user_id)}
         rows = membership.put_branch_role(session, user_id, branch_id=branch_id, role=role, actor=page_actor(request))
