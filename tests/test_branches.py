@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -356,3 +357,63 @@ def test_the_workspace_picker_switches_and_remembers_the_branch(
         form = {"username": "alice", "password": PASSWORD, "csrf_token": browser.cookies["wins_login_csrf"]}
         assert browser.post("/login", data=form).status_code == 200
         assert "branch-picker" not in browser.get("/staff").text
+
+
+@contextmanager
+def _web_sign_in(base_url: str, username: str) -> Iterator[httpx.Client]:
+    from tests.support.seed import PASSWORD
+
+    with httpx.Client(base_url=base_url, timeout=20, follow_redirects=True) as browser:
+        browser.get("/login")
+        form = {"username": username, "password": PASSWORD, "csrf_token": browser.cookies["wins_login_csrf"]}
+        assert browser.post("/login", data=form).status_code == 200
+        yield browser
+
+
+def test_pages_act_in_the_branch_of_what_they_show(http: httpx.Client, branches: Branches, settings: Settings) -> None:
+    """Issue 15: no page falls back to the first branch. bob is a manager in North only (his own role is staff)."""
+    db = Database(settings)
+    with db.session() as session:
+        # Branch A has a ticket printer, North has none.
+        branch_a = get_branch(session, branches.a)
+        branch_a.settings = {**branch_a.settings, "printer_url": "tcp://127.0.0.1:9"}
+        # carol: staff in A, manager in North; her own role is manager (what the old board check looked at).
+        carol = StaffUser(username="carol", password_hash=_password_hash(), role=Role.manager)
+        session.add(carol)
+        session.flush()
+        set_branch_roles(session, carol.id, roles={branches.a: Role.staff, branches.b: Role.manager}, actor=None)
+    db.dispose()
+    with _web_sign_in(str(http.base_url), "bob") as bob:
+        # The display board: North's, allowed by bob's manager role *there* (his own role is staff).
+        board = bob.get("/display")
+        assert board.status_code == 200, board.text[:300]
+        assert "<title>North — display</title>" in board.text
+        # Opening hours: North's services, not the first branch's.
+        hours = bob.get("/admin/hours")
+        assert hours.status_code == 200 and "North desk" in hours.text and "General" not in hours.text
+        # A retire page of branch A's service or counter is not his to see.
+        assert bob.get(f"/admin/services/{branches.service_b}/retire").status_code == 200
+        general = http.get("/api/v1/services", headers=_auth(branches, "admin")).json()[0]["id"]
+        assert bob.get(f"/admin/services/{general}/retire").status_code == 403
+        assert bob.get(f"/admin/counters/{branches.counter_b}/retire").status_code == 200
+        counter_a = http.get("/api/v1/counters", headers=_auth(branches, "admin")).json()[0]["id"]
+        assert bob.get(f"/admin/counters/{counter_a}/retire").status_code == 403
+    with _web_sign_in(str(http.base_url), "alice") as alice:
+        assert alice.get("/display").status_code == 403  # staff in A: no board
+    with _web_sign_in(str(http.base_url), "carol") as carol_web:
+        # She lands on the workspace (staff in A, the branch she acts in), not on a manager page she may not use.
+        assert carol_web.get("/").url.path == "/staff"
+        assert carol_web.get("/display").status_code == 403  # acting in A, where she is staff
+        page = carol_web.get("/staff")
+        csrf = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        carol_web.post("/branch", data={"csrf_token": csrf, "branch_id": str(branches.b), "next": "/staff"})
+        board = carol_web.get("/display")  # North picked: her manager role there counts
+        assert board.status_code == 200 and "<title>North — display</title>" in board.text
+        assert carol_web.get("/").url.path == "/dashboard"  # a manager there
+        assert carol_web.get("/admin").url.path == "/admin/services"
+    # A web kiosk checks its own branch's printer.
+    for token, printer in ((branches.tokens["kiosk"], True), (branches.tokens["kiosk_b"], False)):
+        page = http.get("/kiosk", headers={"Authorization": f"Bearer {token}"})
+        assert page.status_code == 200, page.text[:300]
+        config = page.text.split('id="kiosk-config">', 1)[1].split("</script>", 1)[0]
+        assert json.loads(config)["printer"] is printer

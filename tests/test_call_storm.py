@@ -3,8 +3,8 @@ calling next on 40 counters at once used to deadlock (503). Now: no server error
 One person sits at one counter at a time (issue 13, wins.counters.seating): moving to another counter while the
 last one holds a ticket answers 409 `ticket_held` (a question for the person, not a failure), unless the call says
 what happens to that ticket (`held_ticket`).
-Lock order: counter, then the person's seat (wins.counters.service.seat_staff), then tickets, then queue
-counts; a deadlock or serialization failure that still happens is retried by the server (wins.retry)."""
+Lock order (wins.counters.locks): the person's staff row, then the counters in id order, then tickets, then queue
+counts; a deadlock or serialization failure that still happened would be retried by the server (wins.retry)."""
 
 from __future__ import annotations
 

@@ -125,3 +125,53 @@ def test_serve_first_start_creates_demo_prints_password_and_urls(tmp_path: Path)
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_users_with_branches(tmp_path: Path) -> None:
+    """Issue 15: `wins users create --branch`, and listing, adding, changing and removing a person's branches."""
+    from wins.branches.service import create_branch
+    from wins.config import Settings
+    from wins.db import Database
+    from wins.staff.membership import branch_roles
+
+    assert _wins(tmp_path, "demo").returncode == 0
+    db = Database(Settings(data_dir=tmp_path / "var"))
+    with db.session() as session:
+        north = create_branch(session, name="North", timezone="Europe/Paris").id
+    db.dispose()
+
+    made = _wins(
+        tmp_path, "users", "create", "nina", "--role", "reception", "--branch", "north", "--password-stdin",
+        stdin="s3cret-pass\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "role reception in: North" in made.stdout
+    unknown = _wins(
+        tmp_path, "users", "create", "olga", "--branch", "Nowhere", "--password-stdin", stdin="s3cret-pass\n"
+    )
+    assert unknown.returncode != 0 and "no branch 'Nowhere'" in unknown.stderr and "North" in unknown.stderr
+    assert "olga" not in _wins(tmp_path, "users", "branches", "olga").stdout  # nothing was created
+    assert "No user named 'olga'" in _wins(tmp_path, "users", "branches", "olga").stderr
+
+    added = _wins(tmp_path, "users", "add-branch", "nina", "1", "--role", "staff")
+    assert added.returncode == 0, added.stderr
+    listed = _wins(tmp_path, "users", "branches", "nina")
+    assert listed.returncode == 0, listed.stderr
+    assert "1\t" in listed.stdout and f"{north}\tNorth\treception" in listed.stdout
+    changed = _wins(tmp_path, "users", "add-branch", "nina", "North", "--role", "manager")
+    assert f"{north}\tNorth\tmanager" in changed.stdout
+    assert "no branch '99'" in _wins(tmp_path, "users", "add-branch", "nina", "99", "--role", "staff").stderr
+
+    assert _wins(tmp_path, "users", "remove-branch", "nina", "1").returncode == 0
+    last = _wins(tmp_path, "users", "remove-branch", "nina", "North")
+    assert last.returncode != 0 and "only branch of nina" in last.stderr and "deactivate" in last.stderr
+    db = Database(Settings(data_dir=tmp_path / "var"))
+    with db.session(write=False) as session:
+        from sqlalchemy import select
+
+        from wins.staff.models import StaffUser
+
+        nina = session.scalar(select(StaffUser.id).where(StaffUser.username == "nina"))
+        assert nina is not None
+        assert [(r["branch_id"], r["role"]) for r in branch_roles(session, nina)] == [(north, "manager")]
+    db.dispose()

@@ -220,14 +220,26 @@ def users() -> None:
     """Staff accounts."""
 
 
+ROLES = ["reception", "staff", "manager", "admin"]
+
+
 @users.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["staff", "manager", "admin"]), default="staff", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="staff", show_default=True)
+@click.option(
+    "--branch",
+    "branch_refs",
+    multiple=True,
+    metavar="NUMBER_OR_NAME",
+    help="A branch the account works in, with --role there (repeat for several). Default: every branch.",
+)
 @click.option("--full-name", default="", help="Name shown on screens.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(username: str, role: str, full_name: str, password_stdin: bool) -> None:
-    """Create a staff account. Without --password-stdin a password is generated and printed."""
+def users_create(username: str, role: str, branch_refs: tuple[str, ...], full_name: str, password_stdin: bool) -> None:
+    """Create a staff account. Without --password-stdin a password is generated and printed. An admin account
+    is head office: admin in every branch, whatever --branch says."""
     from wins.errors import WinsError
+    from wins.staff.membership import branch_roles, find_branch
     from wins.staff.models import Role
     from wins.staff.security import generate_password
     from wins.staff.service import create_user
@@ -236,17 +248,20 @@ def users_create(username: str, role: str, full_name: str, password_stdin: bool)
     settings = _settings()
     try:
         with _session(settings) as session:
-            create_user(
+            branch_ids = [find_branch(session, ref).id for ref in branch_refs] or None
+            user = create_user(
                 session,
                 username=username,
                 password=password,
                 role=Role(role),
                 full_name=full_name,
+                branch_ids=branch_ids,
                 actor=None,
             )
+            where = ", ".join(str(row["branch_name"]) for row in branch_roles(session, user.id))
     except WinsError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"User {username!r} created with role {role}.")
+    click.echo(f"User {username!r} created with role {role} in: {where or 'no branch yet (wins setup)'}.")
     if not password_stdin:
         click.echo(f"Password: {password}")
 
@@ -275,6 +290,85 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     click.echo(f"Password of {username!r} changed.")
     if not password_stdin:
         click.echo(f"Password: {password}")
+
+
+def _user_id(session, username: str) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from wins.staff.models import StaffUser
+
+    user_id: int | None = session.scalar(select(StaffUser.id).where(StaffUser.username == username))
+    if user_id is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    return user_id
+
+
+def _echo_branches(rows: list[dict[str, object]], username: str) -> None:
+    for row in rows:
+        click.echo(f"{row['branch_id']}\t{row['branch_name']}\t{row['role']}")
+    if not rows:
+        click.echo(f"{username} has no branch of its own: it acts with its own role in the first branch.")
+
+
+@users.command("branches")
+@click.argument("username")
+def users_branches(username: str) -> None:
+    """List the branches USERNAME works in (number, name, role), and every branch that exists."""
+    from sqlalchemy import select
+
+    from wins.branches.models import Branch
+    from wins.staff.membership import branch_roles
+    from wins.staff.models import Role, StaffUser
+
+    with _session(_settings()) as session:
+        user_id = _user_id(session, username)
+        rows = branch_roles(session, user_id)
+        head_office = session.scalar(select(StaffUser.role).where(StaffUser.id == user_id)) == Role.admin
+        branches = [(b.id, b.name) for b in session.scalars(select(Branch).order_by(Branch.id))]
+    _echo_branches(rows, username)
+    if head_office:
+        click.echo(f"{username} is an admin account (head office): admin in every branch, listed or not.")
+    click.echo("Branches: " + (", ".join(f"{i} ({name})" for i, name in branches) or "none yet (wins setup)"))
+
+
+@users.command("add-branch")
+@click.argument("username")
+@click.argument("branch", metavar="BRANCH")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="The account's role in that branch.")
+def users_add_branch(username: str, branch: str, role: str) -> None:
+    """Let USERNAME work in BRANCH (a number or exact name) with --role, or change its role there. Its signed-in
+    pages and open screens follow at once."""
+    from wins.errors import WinsError
+    from wins.staff.membership import find_branch, put_branch_role
+    from wins.staff.models import Role
+
+    try:
+        with _session(_settings()) as session:
+            user_id = _user_id(session, username)
+            rows = put_branch_role(
+                session, user_id, branch_id=find_branch(session, branch).id, role=Role(role), actor=None
+            )
+    except WinsError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo_branches(rows, username)
+
+
+@users.command("remove-branch")
+@click.argument("username")
+@click.argument("branch", metavar="BRANCH")
+def users_remove_branch(username: str, branch: str) -> None:
+    """Stop USERNAME working in BRANCH (a number or exact name); not its last branch (deactivate the account
+    instead). Its signed-in pages and open screens in that branch stop at once."""
+    from wins.errors import WinsError
+    from wins.staff.membership import find_branch, remove_branch_role
+
+    try:
+        with _session(_settings()) as session:
+            user_id = _user_id(session, username)
+            rows = remove_branch_role(session, user_id, branch_id=find_branch(session, branch).id, actor=None)
+    except WinsError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo_branches(rows, username)
 
 
 @main.group()

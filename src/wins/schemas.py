@@ -712,6 +712,10 @@ class StaffBranchRoleSet(Strict):
     role: Role
 
 
+class StaffBranchRoleChange(Strict):
+    role: Role = Field(description="The account's role in this branch")
+
+
 class StaffBranchRolesUpdate(Strict):
     branches: list[StaffBranchRoleSet] = Field(
         max_length=10000, description="Every branch the account works in, with its role there (replaces the list)"

@@ -40,6 +40,8 @@ FIELDS = {
     "/admin/branch": ["name", "timezone", "day_rollover_hour", "slip_text", "kiosk_languages", "remove_logo"],
     "/admin/users": ["username", "password", "role", "full_name"],
     "/admin/users/{user}": ["full_name", "role", "active", "password"],
+    "/admin/users/{user}/branches": ["branch_id", "role"],
+    "/admin/users/{user}/branches/{branch}/remove": [],
     "/admin/devices": ["name", "kind"],
     "/admin/devices/{display}/display": ["services", "counters", "layout", "history", "speech", "title"],
     "/admin/devices/{kiosk}/rotate": [],
@@ -59,6 +61,7 @@ def _path(template: str, api: Api) -> str:
         "service": api.data.services["C"],
         "counter": api.data.counters["4"],
         "user": api.data.users["staff2"],  # never the signed-in admin: a new password would end the session
+        "branch": api.client.get("/api/v1/branch", headers=api.auth("admin")).json()["id"],
         "display": next(d["id"] for d in devices if d["kind"] == "display"),
         "kiosk": next(d["id"] for d in devices if d["kind"] == "kiosk"),
     }

@@ -205,6 +205,11 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/reports/branches.csv"): ADMIN,
     ("GET", "/api/v1/users/{user_id}/branches"): ADMIN,
     ("PUT", "/api/v1/users/{user_id}/branches"): ADMIN,
+    ("PUT", "/api/v1/users/{user_id}/branches/{branch_id}"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}/branches/{branch_id}"): ADMIN,
+    ("GET", "/admin/users/{user_id}/branches"): ADMIN,
+    ("POST", "/admin/users/{user_id}/branches"): ADMIN,
+    ("POST", "/admin/users/{user_id}/branches/{branch_id}/remove"): ADMIN,
 }
 
 STATIC_FILE = {
@@ -336,6 +341,7 @@ class Caller:
 API_BODIES: dict[str, Any] = {
     "/api/v1/users": {"username": "u" + secrets.token_hex(3), "password": "long-enough-1"},
     "/api/v1/users/{user_id}": {"full_name": "Spare"},
+    "/api/v1/users/{user_id}/branches/{branch_id}": {"role": "staff"},
     "/api/v1/branch": {"name": "Renamed"},
     "/api/v1/branches": {"name": "Second", "timezone": "UTC"},
     "/api/v1/branches/{branch_id}": {"name": "Renamed"},

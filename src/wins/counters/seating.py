@@ -10,8 +10,9 @@ Rules:
 - Call-next finishes only a ticket its caller was already seated for: a ticket the caller never saw (left at
   an empty counter, or at a counter taken over in the same request) needs a choice too.
 
-Lock order, the same on every path (issue 15's deadlock): every counter row involved, in id order, first;
-then the held tickets; the events (and PostgreSQL's event-order lock) last.
+Lock order, the same on every path (issue 15's deadlock; wins.counters.locks): the person's staff row first,
+then every counter row involved, in id order; then the held tickets; the events (and PostgreSQL's event-order
+lock) last.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.audit.service import record_change
+from wins.counters.locks import lock_counters, lock_person, lock_seats
 from wins.counters.models import Counter
 from wins.counters.service import counter_event_data, end_pause
-from wins.errors import Conflict, NotFound, ValidationFailed
+from wins.errors import Conflict, ValidationFailed
 from wins.events.service import record_event
 from wins.schemas import CounterTakenOver, fields_of
 from wins.staff.models import Role, StaffUser
@@ -86,22 +88,6 @@ HAND_OVER = Transition((TicketStatus.called, TicketStatus.serving), TicketStatus
 def staff_label(session: Session, staff_id: int | None) -> str:
     user = session.get(StaffUser, staff_id) if staff_id else None
     return (user.full_name or user.username) if user else "nobody"
-
-
-def lock_counters(session: Session, ids: set[int]) -> dict[int, Counter]:
-    """Lock these counter rows, in id order (the one order every path uses), and read them afresh."""
-    rows = session.scalars(
-        select(Counter)
-        .where(Counter.id.in_(ids))
-        .order_by(Counter.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    found = {c.id: c for c in rows}
-    missing = ids - set(found)
-    if missing:
-        raise NotFound(f"Counter {min(missing)} does not exist.")
-    return found
 
 
 def held_tickets(session: Session, counter_ids: set[int]) -> list[Ticket]:
@@ -175,15 +161,6 @@ def hand_over(
     apply_transition(session, ticket, HAND_OVER, actor, now=now, details={"handed_over_from_counter_id": from_counter})
 
 
-def _counters_for(session: Session, staff_id: int, *also: int | None) -> dict[int, Counter]:
-    """Lock the counters `staff_id` sits at and `also`; again if a seat changed before the lock was had."""
-    while True:
-        mine = set(session.scalars(select(Counter.id).where(Counter.staff_id == staff_id)))
-        locked = lock_counters(session, mine | {i for i in also if i is not None})
-        if {c.id for c in locked.values() if c.staff_id == staff_id} <= mine:
-            return locked
-
-
 def _leave(session: Session, counters: list[Counter]) -> None:
     now = clock.utcnow()
     for c in counters:
@@ -212,7 +189,7 @@ def sit_down(
     and call, which would finish the counter's ticket: one the caller never saw needs a choice. `lock_ticket_id`:
     the ticket a call will take, locked here with the rest, before any event is written."""
     staff = actor.require_staff()
-    locked = _counters_for(session, staff.id, counter_id, choice.to_counter_id if choice else None)
+    locked = lock_seats(session, staff.id, counter_id, choice.to_counter_id if choice else None)
     counter = locked[counter_id]
     actor.require_branch(counter.branch_id)
     if not counter.active:
@@ -275,6 +252,7 @@ def close(
 ) -> Counter:
     """Leave (close) a counter. Someone else's counter needs `take_over`; a held ticket needs a choice."""
     staff = actor.require_staff()
+    lock_person(session, staff.id)  # the lock order (wins.counters.locks): the person, then the counters
     locked = lock_counters(
         session, {counter_id} | ({choice.to_counter_id} if choice and choice.to_counter_id else set())
     )
@@ -297,7 +275,7 @@ def close(
 
 def leave_all(session: Session, *, staff_id: int, actor: Principal, choice: HeldChoice | None = None) -> None:
     """Signing out: leave every counter `staff_id` sits at (a held ticket needs a choice)."""
-    locked = _counters_for(session, staff_id, choice.to_counter_id if choice else None)
+    locked = lock_seats(session, staff_id, choice.to_counter_id if choice else None)
     leaving = [c for c in locked.values() if c.staff_id == staff_id]
     if not leaving:
         return
@@ -333,4 +311,5 @@ def seated_ticket(session: Session, staff_id: int) -> dict[str, Any] | None:
         "service_id": ticket.service_id,
         "counter_id": counter.id,
         "counter_name": counter.name,
+        "branch_id": counter.branch_id,
     }

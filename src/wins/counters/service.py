@@ -10,6 +10,7 @@ from wins import clock
 from wins.audit.service import record_change
 from wins.auth import Principal, check_branch
 from wins.branches.service import get_branch
+from wins.counters.locks import lock_seats
 from wins.counters.models import Counter, CounterPause, CounterService
 from wins.errors import Conflict, NotFound, ValidationFailed
 from wins.events.service import record_event
@@ -106,8 +107,10 @@ def update_counter(session: Session, counter_id: int, *, changes: dict[str, Any]
 
 
 def open_counter(session: Session, counter_id: int, *, staff: StaffUser, actor: Principal | None) -> Counter:
-    """Staff sit down at a counter: it counts as open for wait estimates and displays show who is there."""
-    counter = get_counter(session, counter_id, lock=True)
+    """Staff sit down at a counter: it counts as open for wait estimates and displays show who is there. The
+    system's own tools (no rules about held tickets: the API and pages use wins.counters.seating)."""
+    # The lock order (wins.counters.locks): the person, then every counter they leave and this one, in id order.
+    counter = lock_seats(session, staff.id, counter_id)[counter_id]
     check_branch(actor, counter.branch_id)
     if counter.archived_at is not None:
         raise Conflict(f"Counter {counter.name} is archived; pick another counter.")
@@ -123,15 +126,10 @@ def open_counter(session: Session, counter_id: int, *, staff: StaffUser, actor: 
 
 def seat_staff(session: Session, counter: Counter, *, staff_id: int) -> bool:
     """Put a staff member at a counter, leaving any other counter they sat at (one person, one counter).
-    Returns True when something changed; the caller records the event for `counter`."""
+    Returns True when something changed; the caller records the event for `counter`. The caller has locked the
+    person and their counters first (wins.counters.locks.lock_seats)."""
     if counter.staff_id == staff_id:
         return False
-    # One seat change per person at a time (PostgreSQL; SQLite writers are serial): two calls by one person at two
-    # counters would otherwise each hold its counter and wait for the other's (a deadlock), or both miss the seat
-    # the other just took. Locked after the counter, as every writer does; the query below then sees the seat.
-    # NO KEY UPDATE: it does not block the key-share locks of foreign-key checks (a ticket or audit row that
-    # names this person), only another seat change.
-    session.execute(select(StaffUser.id).where(StaffUser.id == staff_id).with_for_update(key_share=True))
     for other in session.scalars(select(Counter).where(Counter.staff_id == staff_id, Counter.id != counter.id)):
         end_pause(session, other, clock.utcnow())
         other.staff_id = None
@@ -154,6 +152,12 @@ def close_counter(session: Session, counter_id: int, *, actor: Principal | None)
     return counter
 
 
+def _forget_last_counter(session: Session, counter_id: int) -> None:
+    """Nobody is offered a counter that goes away as their usual one. Run before the counter is locked: staff
+    rows come first in the lock order. An archive refused later rolls this back with the rest."""
+    session.execute(update(StaffUser).where(StaffUser.last_counter_id == counter_id).values(last_counter_id=None))
+
+
 def counter_is_used(session: Session, counter_id: int) -> bool:
     """A ticket was ever called there: the counter belongs to history and can only be archived."""
     return bool(session.scalar(select(exists().where(Ticket.counter_id == counter_id))))
@@ -161,6 +165,7 @@ def counter_is_used(session: Session, counter_id: int) -> bool:
 
 def delete_counter(session: Session, counter_id: int, *, actor: Principal | None) -> None:
     """Delete a counter where no ticket was ever called; a used one answers 409: archive it instead."""
+    _forget_last_counter(session, counter_id)  # staff rows before the counter row (wins.counters.locks)
     counter = get_counter(session, counter_id, lock=True)
     check_branch(actor, counter.branch_id, Role.manager)
     if counter_is_used(session, counter.id):
@@ -169,7 +174,6 @@ def delete_counter(session: Session, counter_id: int, *, actor: Principal | None
             "disappears from the workspace and screens but stays in reports."
         )
     branch_id, name = counter.branch_id, counter.name
-    session.execute(update(StaffUser).where(StaffUser.last_counter_id == counter.id).values(last_counter_id=None))
     session.delete(counter)
     session.flush()
     record_event(session, "counter.deleted", {"id": counter_id, "name": name}, branch_id=branch_id)
@@ -179,6 +183,7 @@ def delete_counter(session: Session, counter_id: int, *, actor: Principal | None
 def archive_counter(session: Session, counter_id: int, *, actor: Principal | None) -> Counter:
     """Archive a counter: switched off, nobody seated, hidden everywhere; its history stays. Refused while it
     holds a called or serving ticket (finish, requeue or transfer that ticket first)."""
+    _forget_last_counter(session, counter_id)  # staff rows before the counter row (wins.counters.locks)
     counter = get_counter(session, counter_id, lock=True)
     check_branch(actor, counter.branch_id, Role.manager)
     if counter.archived_at is not None:
@@ -193,7 +198,6 @@ def archive_counter(session: Session, counter_id: int, *, actor: Principal | Non
     counter.staff_id = None
     counter.opened_at = None
     counter.archived_at = clock.utcnow()
-    session.execute(update(StaffUser).where(StaffUser.last_counter_id == counter.id).values(last_counter_id=None))
     session.flush()
     record_event(session, "counter.updated", counter_event_data(session, counter), branch_id=counter.branch_id)
     record_change(session, actor, "counter.archive", {"counter_id": counter.id})

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from wins import clock
 from wins.branches.service import get_branch
+from wins.counters.locks import lock_counters
 from wins.counters.models import Counter
-from wins.counters.seating import hand_over, lock_counters, staff_label
+from wins.counters.seating import hand_over, staff_label
 from wins.errors import Conflict
 from wins.schemas import StrandedTicket, fields_of
 from wins.services.models import Service

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from wins.auth import Principal
+from wins.auth import Principal, acting_in
 from wins.branches.service import branch_settings, get_branch
 from wins.config import Environment, Settings
 from wins.db import Database
-from wins.deps import PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, write_transaction
+from wins.deps import BRANCH_COOKIE, PRINCIPAL_CACHE_SECONDS, principal_from_token, web_hooks, write_transaction
 from wins.devices import service as devices
 from wins.devices.models import Device, DeviceKind
 from wins.devices.service import device_config
@@ -70,11 +70,15 @@ def _session_principal(request: Request) -> Principal | None:
 
 
 def _display_principal(request: Request, cookie: str | None) -> Principal:
-    """The display the pairing cookie names (read afresh), else a manager's web session; else refused."""
+    """The display the pairing cookie names (read afresh), else a manager's web session; else refused. A manager
+    sees the board of the branch they act in (the workspace's picker, else their first branch) and needs the
+    manager role in *that* branch. Not `?branch=`: the board's own REST calls and stream send only the cookie,
+    so the page and its data always show one branch."""
     if not cookie:
         principal = _session_principal(request)
         if principal is None:
             raise NotAuthenticated("This screen is not paired yet.")
+        principal = acting_in(principal, None, remembered=request.cookies.get(BRANCH_COOKIE))
         principal.require_staff(Role.manager)
         return principal
     return cookie_principal(request, cookie, fresh=True)
@@ -245,7 +249,7 @@ def _page_config(request: Request, principal: Principal) -> dict[str, Any]:
     with _db(request).session(write=False) as session:
         # Read the device afresh: the principal may come from a cache a few seconds old.
         device = session.get(Device, principal.device.id) if principal.device else None
-        branch = get_branch(session, device.branch_id if device else None)
+        branch = get_branch(session, device.branch_id if device else principal.branch_id)
         # Both read through their schemas: a bad stored value falls back to its default instead of breaking the page.
         languages = [lang for lang in branch_settings(branch).languages if lang in speech.LANGUAGES]
         branch_name = branch.name

@@ -19,6 +19,7 @@ from wins.deps import (
 from wins.errors import ValidationFailed
 from wins.schemas import (
     HeldTicketChoice,
+    StaffBranchRoleChange,
     StaffBranchRolePublic,
     StaffBranchRolesUpdate,
     StaffCreate,
@@ -139,3 +140,25 @@ def set_user_branches(
     if len(roles) != len(body.branches):
         raise ValidationFailed("A branch is listed twice; give each branch once, with one role.")
     return membership.set_branch_roles(session, user_id, roles=roles, actor=principal)
+
+
+@router.put("/users/{user_id}/branches/{branch_id}", response_model=list[StaffBranchRolePublic])
+def put_user_branch(
+    user_id: ObjectId, branch_id: ObjectId, body: StaffBranchRoleChange, principal: HeadOfficeDep, session: SessionDep
+) -> list[dict[str, Any]]:
+    """Add one branch to a staff account with a role, or change its role there; its other branches stay (head
+    office). Answers the account's branches."""
+    return membership.put_branch_role(session, user_id, branch_id=branch_id, role=Role(body.role), actor=principal)
+
+
+@router.delete(
+    "/users/{user_id}/branches/{branch_id}",
+    response_model=list[StaffBranchRolePublic],
+    responses={409: {"description": "the account's last branch: deactivate the account instead"}},
+)
+def remove_user_branch(
+    user_id: ObjectId, branch_id: ObjectId, principal: HeadOfficeDep, session: SessionDep
+) -> list[dict[str, Any]]:
+    """Take one branch away from a staff account (head office); not its last one (409). Its open event streams
+    and signed-in pages in that branch stop at once. Answers the account's remaining branches."""
+    return membership.remove_branch_role(session, user_id, branch_id=branch_id, actor=principal)

@@ -34,8 +34,17 @@ def _check_password(password: str) -> None:
 
 
 def create_user(
-    session: Session, *, username: str, password: str, role: Role, full_name: str = "", actor: Principal | None
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    full_name: str = "",
+    branch_ids: list[int] | None = None,
+    actor: Principal | None,
 ) -> StaffUser:
+    """Create a staff account with `role` in `branch_ids` (by default: the branch the creating admin acts in,
+    or every branch when nobody is signed in: the CLI, a single-branch site)."""
     username = username.strip()
     if not _USERNAME.match(username):
         raise ValidationFailed("A username is 2–64 letters, digits or . _ - @ (no spaces).")
@@ -47,9 +56,13 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    # Its branches: the one the creating admin acts in, or every branch (the CLI; and a single-branch site).
-    acting = actor.branch_id if actor is not None else None
-    membership.grant(session, user, branch_ids=None if acting is None else [acting], role=Role(role))
+    if branch_ids is None:
+        acting = actor.branch_id if actor is not None else None
+        branch_ids = None if acting is None else [acting]
+    else:
+        branch_ids = sorted(set(branch_ids))
+        membership.check_branches(session, branch_ids)
+    membership.grant(session, user, branch_ids=branch_ids, role=Role(role))
     logger.info("staff user %s created with role %s", username, role)
     record_change(session, actor, "user.create", {"username": user.username})
     return user

@@ -18,10 +18,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the staff pages to the app, the HTML error pages, and the session hooks `wins.deps` consults."""
-    from wins.web import admin, admin_setup, branch_picker, hours, pages, reports, routes, session
+    from wins.web import admin, admin_setup, admin_users, branch_picker, hours, pages, reports, routes, session
 
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.include_router(admin_users.router)
     app.include_router(admin_setup.router)
     app.include_router(hours.router)
     app.include_router(reports.router)

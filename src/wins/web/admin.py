@@ -37,16 +37,12 @@ from wins.schemas import (
     ServiceCreate,
     ServiceRemoteUpdate,
     ServiceUpdate,
-    StaffCreate,
-    StaffUpdate,
     validated,
 )
 from wins.services import service as services
-from wins.staff import service as staff
 from wins.staff.models import Role, StaffUser
 from wins.web.pages import (
     AdminPage,
-    HeadOfficePage,
     ManagerPage,
     form_error,
     page_actor,
@@ -332,59 +328,6 @@ def update_branch(request: Request, user: ManagerPage, session: SessionDep, form
         return Saved(f"Settings of {branch.name} saved.")
 
     return _submit(request, session, user, change, page=branch_page, back="/admin/branch")
-
-
-# -- users (admin) --------------------------------------------------------------------------------------
-
-
-@router.get("/users")
-def users_page(request: Request, _: HeadOfficePage, session: SessionDep) -> Response:
-    return render(
-        request, "admin/users.html", {"title": "Users", "users": staff.list_users(session), "roles": list(Role)}
-    )
-
-
-@router.post("/users")
-def create_user(request: Request, user: HeadOfficePage, session: SessionDep, form: Form) -> Response:
-    def change() -> Saved:
-        role = _role(form)
-        password = form.get("password")
-        values = {
-            "username": _text(form, "username"),
-            "password": password if isinstance(password, str) else "",
-            "role": role,
-            "full_name": _text(form, "full_name"),
-        }
-        checked = validated(StaffCreate, values)
-        created = staff.create_user(
-            session,
-            username=checked.username,
-            password=checked.password,
-            role=checked.role,
-            full_name=checked.full_name,
-            actor=page_actor(request),
-        )
-        return Saved(f"Account {created.username} created.")
-
-    return _submit(request, session, user, change, page=users_page, back="/admin/users")
-
-
-@router.post("/users/{user_id}")
-def update_user(request: Request, user_id: ObjectId, user: HeadOfficePage, session: SessionDep, form: Form) -> Response:
-    def change() -> Saved:
-        changes: dict[str, Any] = {
-            "full_name": _text(form, "full_name"),
-            "role": _role(form).value,
-            "active": _checked(form, "active"),
-        }
-        password = form.get("password")
-        if isinstance(password, str) and password:
-            changes["password"] = password
-        changes = _checked_values(StaffUpdate, changes, partial=True)
-        updated: StaffUser = staff.update_user(session, user_id, changes=dict(changes), actor=page_actor(request))
-        return Saved(f"Account {updated.username} saved.")  # fmt: skip
-
-    return _submit(request, session, user, change, page=users_page, back="/admin/users")
 
 
 # -- devices (admin) ------------------------------------------------------------------------------------

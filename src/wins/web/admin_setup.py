@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wins.auth import Principal
 from wins.branches import service as branches
 from wins.counters import service as counters
 from wins.deps import ObjectId, SessionDep
@@ -22,7 +21,7 @@ from wins.services import service as services
 from wins.staff.models import Role, StaffUser
 from wins.tickets.models import IS_HELD, Ticket
 from wins.web.admin import Form, Saved, _int, _submit, _text, services_page
-from wins.web.pages import AdminPage, ManagerPage, StaffPage, render
+from wins.web.pages import AdminPage, ManagerPage, StaffPage, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,11 +34,13 @@ def _languages(raw: str) -> list[str]:
 
 
 @router.get("/admin")
-def admin_home(user: StaffPage, session: SessionDep) -> Response:
-    """The first admin page the account may use: the first-run page on a site without a branch."""
+def admin_home(request: Request, user: StaffPage, session: SessionDep) -> Response:
+    """The first admin page the account may use: the first-run page on a site without a branch. The role that
+    counts is the one in the branch the pages act in, not the account's own."""
     if Role(user.role).rank >= Role.admin.rank and not branches.has_branch(session):
         return RedirectResponse("/admin/branches", status_code=303)
-    if Role(user.role).rank >= Role.manager.rank:
+    role = page_actor(request).role
+    if role is not None and role.rank >= Role.manager.rank:
         return RedirectResponse("/admin/services", status_code=303)
     return RedirectResponse("/staff", status_code=303)
 
@@ -83,7 +84,7 @@ def create_branch(request: Request, user: AdminPage, session: SessionDep, form: 
             timezone=checked.timezone,
             day_rollover_hour=checked.day_rollover_hour,
             languages=checked.languages,
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         if first:
             return Saved(f"Branch {branch.name} created. Next: add the services customers queue for.")
@@ -99,8 +100,11 @@ def create_branch(request: Request, user: AdminPage, session: SessionDep, form: 
 
 def _service_retire_page(request: Request, session: Session, service_id: int) -> Response:
     service = services.get_service(session, service_id)
+    page_actor(request).require_branch(service.branch_id, Role.manager)  # the service's branch, not the picker's
     waiting = retire.waiting_tickets(session, service) if service.archived_at is None else []
-    targets = [s for s in services.list_services(session, active_only=True) if s.id != service.id]
+    targets = [
+        s for s in services.list_services(session, branch_id=service.branch_id, active_only=True) if s.id != service.id
+    ]
     return render(
         request,
         "admin/retire_service.html",
@@ -123,7 +127,7 @@ def retire_service_page(request: Request, service_id: ObjectId, _: ManagerPage, 
 def delete_service(request: Request, service_id: ObjectId, user: ManagerPage, session: SessionDep) -> Response:
     def change() -> Saved:
         name = services.get_service(session, service_id).name
-        retire.delete_service(session, service_id, actor=Principal(staff=user))
+        retire.delete_service(session, service_id, actor=page_actor(request))
         return Saved(f"Service {name} deleted.")
 
     def page(request: Request, _: StaffUser, session: Session) -> Response:
@@ -146,7 +150,7 @@ def archive_service(
             service_id,
             waiting="transfer" if choice == "transfer" else "cancel" if choice == "cancel" else None,
             to_service_id=target or None,
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         return Saved(f"Service {archived.name} archived: it is gone from kiosks and screens, and kept in reports.")
 
@@ -159,7 +163,7 @@ def archive_service(
 @router.post("/admin/services/{service_id}/restore")
 def restore_service(request: Request, service_id: ObjectId, user: ManagerPage, session: SessionDep) -> Response:
     def change() -> Saved:
-        restored = retire.restore_service(session, service_id, actor=Principal(staff=user))
+        restored = retire.restore_service(session, service_id, actor=page_actor(request))
         return Saved(f"Service {restored.name} is back, not issuing yet: tick 'Issuing' when it is ready.")
 
     return _submit(request, session, user, change, page=services_page, back="/admin/services")
@@ -170,6 +174,7 @@ def restore_service(request: Request, service_id: ObjectId, user: ManagerPage, s
 
 def _counter_retire_page(request: Request, session: Session, counter_id: int) -> Response:
     counter = counters.get_counter(session, counter_id)
+    page_actor(request).require_branch(counter.branch_id, Role.manager)  # the counter's branch, not the picker's
     held = session.scalar(select(Ticket).where(Ticket.counter_id == counter.id, IS_HELD))
     return render(
         request,
@@ -190,7 +195,7 @@ def retire_counter_page(request: Request, counter_id: ObjectId, _: ManagerPage, 
 
 def _counter_change(request: Request, session: Session, user: StaffUser, counter_id: int, action: str) -> Response:
     def change() -> Saved:
-        actor = Principal(staff=user)
+        actor = page_actor(request)
         if action == "delete":
             name = counters.get_counter(session, counter_id).name
             counters.delete_counter(session, counter_id, actor=actor)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from wins.auth import Principal
 from wins.branches import service as branches
 from wins.deps import ObjectId, SessionDep
 from wins.errors import ValidationFailed
@@ -20,16 +19,16 @@ from wins.services import hours
 from wins.services import service as services
 from wins.staff.models import StaffUser
 from wins.web.admin import Form, Saved, _checked, _int, _submit, _text
-from wins.web.pages import ManagerPage, render
+from wins.web.pages import ManagerPage, page_actor, page_branch, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def hours_page(request: Request, _: StaffUser, session: Session) -> Response:
-    branch = branches.get_branch(session)
+    branch = branches.get_branch(session, page_branch(request))  # the branch the manager acts in (the picker)
     settings = branches.branch_settings(branch)
     rows = []
-    for s in services.list_services(session):
+    for s in services.list_services(session, branch_id=branch.id):
         public = services.service_public(s, branch)
         stored: dict[str, Any] = s.hours or {}
         rows.append({
@@ -72,7 +71,7 @@ def save_service_hours(
                 "last_ticket_minutes": _int(form, "last_ticket_minutes", "Last ticket (minutes before closing)"),
                 "stop_when_wait_exceeds_time_left": _checked(form, "stop_when_wait_exceeds_time_left"),
             }).model_dump()  # fmt: skip
-        updated = services.update_service(session, service_id, changes={"hours": value}, actor=Principal(staff=user))
+        updated = services.update_service(session, service_id, changes={"hours": value}, actor=page_actor(request))
         if value is None:
             return Saved(f"{updated.name} now takes tickets at any time.")
         return Saved(f"Opening hours of {updated.name} saved.")
@@ -87,9 +86,9 @@ def save_branch_days(request: Request, user: ManagerPage, session: SessionDep, f
         closing = _text(form, "closing_time") or None
         branch = branches.update_branch(
             session,
-            branches.get_branch(session),
+            branches.get_branch(session, page_branch(request)),
             changes={"settings": {"holidays": sorted(set(holidays)), "closing_time": closing}},
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
         return Saved(f"Holidays and closing time of {branch.name} saved.")
 

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from wins.auth import Principal, client_address
+from wins.auth import acting_in, client_address, staff_principal
 from wins.branches.service import branch_public, get_branch
 from wins.counters.seating import HeldChoice, leave_all, seated_ticket
 from wins.counters.service import counter_public, list_counters
 from wins.counters.stranded import stranded_tickets
-from wins.deps import DatabaseDep, ReadSessionDep, SessionDep, SettingsDep
+from wins.db import Database
+from wins.deps import BRANCH_COOKIE, DatabaseDep, ReadSessionDep, SessionDep, SettingsDep
 from wins.devices.models import DeviceKind
 from wins.devices.service import list_devices
 from wins.enums import PauseReason
@@ -24,7 +25,7 @@ from wins.staff.models import Role, StaffUser
 from wins.staff.throttle import Limits
 from wins.tickets.calling import category_labels
 from wins.tickets.snapshot import queue_snapshot
-from wins.web.pages import ManagerPage, ReceptionPage, page_branch, render
+from wins.web.pages import ManagerPage, ReceptionPage, page_actor, page_branch, render
 from wins.web.session import (
     LOGIN_CSRF_COOKIE,
     end_session,
@@ -50,8 +51,17 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _home(user: StaffUser) -> str:
-    return "/dashboard" if Role(user.role).rank >= Role.manager.rank else "/staff"  # reception: /staff too
+def _home(request: Request, user: StaffUser) -> str:
+    """The person's own page: the dashboard for a manager *in the branch they act in* (the picker's cookie, else
+    their first branch), else the workspace (reception too)."""
+    db: Database = request.app.state.db
+    try:
+        with db.session(write=False) as session:
+            principal = acting_in(staff_principal(session, user), None, remembered=request.cookies.get(BRANCH_COOKIE))
+    except WinsError:  # in no branch yet: the workspace says so
+        return "/staff"
+    role = principal.role
+    return "/dashboard" if role is not None and role.rank >= Role.manager.rank else "/staff"
 
 
 def _login_page(request: Request, *, next_url: str, error: str = "", username: str = "", status: int = 200) -> Response:
@@ -78,7 +88,7 @@ def root(request: Request) -> Response:
     """Where a person typing the server's address lands: their own page when signed in, else the sign-in page."""
     web = read_session(request)
     user = load_staff(request, web.staff_id, web.version) if web else None
-    return RedirectResponse(_home(user) if user is not None else "/login", status_code=303)
+    return RedirectResponse(_home(request, user) if user is not None else "/login", status_code=303)
 
 
 @router.get("/login")
@@ -86,7 +96,7 @@ def login_form(request: Request, next: str | None = None) -> Response:  # noqa: 
     web = read_session(request)
     user = load_staff(request, web.staff_id, web.version) if web else None
     if user is not None:
-        return RedirectResponse(_safe_next(next) or _home(user), status_code=303)
+        return RedirectResponse(_safe_next(next) or _home(request, user), status_code=303)
     return _login_page(request, next_url=_safe_next(next) or "")
 
 
@@ -121,7 +131,7 @@ def login(
         return _login_page(
             request, next_url=next_url, username=username, error=failure.message, status=failure.status_code
         )
-    response = RedirectResponse(next_url or _home(user), status_code=303)
+    response = RedirectResponse(next_url or _home(request, user), status_code=303)
     start_session(response, request, user)
     logger.info("%s signed in to the web UI", user.username)
     return response
@@ -131,8 +141,12 @@ def _logout_page(request: Request, session: Any, staff_id: int, *, status: int =
     held = seated_ticket(session, staff_id)
     context: dict[str, Any] = {"title": "Sign out", "held": held, "error": error}
     if held is not None:
-        context["services"] = [s for s in list_services(session) if s.active and s.id != held["service_id"]]
-        context["open_counters"] = [c for c in list_counters(session) if c.is_open and c.id != held["counter_id"]]
+        # Where the ticket can go: its own branch's services and open counters (not the first branch's).
+        branch_id = held["branch_id"]
+        services = list_services(session, branch_id=branch_id)
+        context["services"] = [s for s in services if s.active and s.id != held["service_id"]]
+        counters = list_counters(session, branch_id=branch_id)
+        context["open_counters"] = [c for c in counters if c.is_open and c.id != held["counter_id"]]
     return render(request, "logout.html", context, status=status)
 
 
@@ -156,7 +170,7 @@ def logout(
     """Sign out: the session ends on the server too (a copy of the cookie no longer works), and so do the
     account's other sessions and API tokens. The counter the user sits at is left; a ticket it holds needs a
     choice (complete, requeue, transfer), asked on the sign-out page."""
-    actor = Principal(staff=user)
+    actor = page_actor(request)
     try:
         choice = _held_choice(held_ticket, transfer_to)
         leave_all(session, staff_id=user.id, actor=actor, choice=choice)

@@ -10,11 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from wins.auth import Principal
 from wins.deps import ObjectId, SessionDep
 from wins.errors import WinsError
-from wins.staff.models import StaffUser
-from wins.web.pages import AdminPage, form_error, redirect_with_flash, render
+from wins.web.pages import AdminPage, form_error, page_actor, redirect_with_flash, render
 from wins.webhooks import service
 from wins.webhooks.service import KNOWN_FAMILIES
 
@@ -52,7 +50,7 @@ def _types(raw: str) -> list[str]:
 
 
 @router.post("")
-async def add_webhook(request: Request, user: AdminPage, session: SessionDep) -> Response:
+async def add_webhook(request: Request, _: AdminPage, session: SessionDep) -> Response:
     fields = await _fields(request)
     try:
         endpoint = service.create_endpoint(
@@ -60,15 +58,15 @@ async def add_webhook(request: Request, user: AdminPage, session: SessionDep) ->
             url=fields.get("url", ""),
             event_types=_types(fields.get("event_types", "")),
             description=fields.get("description", "")[:200],
-            actor=Principal(staff=user),
+            actor=page_actor(request),
         )
     except WinsError as exc:
         return form_error(request, session, exc, lambda: _page(request, session))
     return _page(request, session, created={"url": endpoint.url, "secret": endpoint.secret})
 
 
-def _act(request: Request, session: Session, user: StaffUser, endpoint_id: int, action: str) -> Response:
-    actor = Principal(staff=user)
+def _act(request: Request, session: Session, endpoint_id: int, action: str) -> Response:
+    actor = page_actor(request)
     try:
         if action == "resume":
             service.resume_endpoint(session, endpoint_id, actor=actor)
@@ -86,20 +84,20 @@ def _act(request: Request, session: Session, user: StaffUser, endpoint_id: int, 
 
 
 @router.post("/{endpoint_id}/resume")
-def resume(request: Request, endpoint_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
-    return _act(request, session, user, endpoint_id, "resume")
+def resume(request: Request, endpoint_id: ObjectId, _: AdminPage, session: SessionDep) -> Response:
+    return _act(request, session, endpoint_id, "resume")
 
 
 @router.post("/{endpoint_id}/on")
-def switch_on(request: Request, endpoint_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
-    return _act(request, session, user, endpoint_id, "on")
+def switch_on(request: Request, endpoint_id: ObjectId, _: AdminPage, session: SessionDep) -> Response:
+    return _act(request, session, endpoint_id, "on")
 
 
 @router.post("/{endpoint_id}/off")
-def switch_off(request: Request, endpoint_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
-    return _act(request, session, user, endpoint_id, "off")
+def switch_off(request: Request, endpoint_id: ObjectId, _: AdminPage, session: SessionDep) -> Response:
+    return _act(request, session, endpoint_id, "off")
 
 
 @router.post("/{endpoint_id}/delete")
-def remove(request: Request, endpoint_id: ObjectId, user: AdminPage, session: SessionDep) -> Response:
-    return _act(request, session, user, endpoint_id, "delete")
+def remove(request: Request, endpoint_id: ObjectId, _: AdminPage, session: SessionDep) -> Response:
+    return _act(request, session, endpoint_id, "delete")

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from wins.branches.models import Branch
 from wins.config import Settings
 from wins.db import Database
 from wins.devices import service as devices
@@ -40,17 +41,15 @@ class TabletPrinting:
         self._lock = threading.Lock()
         self._ticket_locks: dict[int, threading.Lock] = {}
 
-    def printer_configured(self, db: Database, settings: Settings) -> bool:
-        from wins.branches.service import get_branch
-
-        with db.session(write=False) as session:
-            branch = get_branch(session)
-            try:
-                printer_url_for(branch, settings)
-            except PrinterNotConfigured:
-                return False
-            except Exception:  # a bad URL is still "a printer the site wants": the print reports the fault
-                return True
+    @staticmethod
+    def printer_configured(branch: Branch, settings: Settings) -> bool:
+        """Whether the kiosk's own branch has a ticket printer (its `printer_url`, else WINS_PRINTER_URL)."""
+        try:
+            printer_url_for(branch, settings)
+        except PrinterNotConfigured:
+            return False
+        except Exception:  # a bad URL is still "a printer the site wants": the print reports the fault
+            return True
         return True
 
     def _spool(self, url: str, db: Database, device_id: int) -> PrintSpool:

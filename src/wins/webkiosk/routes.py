@@ -125,13 +125,14 @@ def page_config(request: Request, principal: Principal) -> dict[str, Any]:
         device_config = dict(device.config or {})
         branch_languages = [str(code) for code in branch.settings.get("kiosk_languages") or []]
         name = device.name
+        # The device's own branch's printer, not the first branch's (each branch sets its own printer_url).
+        has_printer = TabletPrinting.printer_configured(branch, _settings(request))
     languages = supported([str(c) for c in device_config.get("languages") or branch_languages or [DEFAULT_LANGUAGE]])
     default = str(device_config.get("default_language") or languages[0])
     if default not in languages:
         languages.insert(0, default if default in CATALOGUE else DEFAULT_LANGUAGE)
         default = languages[0]
     idle = float(device_config.get("idle_timeout_seconds") or IDLE_SECONDS)
-    printing: TabletPrinting = request.app.state.tablet_printing
     return {
         "device_id": principal.device.id,
         "name": name,
@@ -144,7 +145,7 @@ def page_config(request: Request, principal: Principal) -> dict[str, Any]:
         "result_seconds": float(device_config.get("result_seconds") or RESULT_SECONDS),
         "warning_seconds": WARNING_SECONDS,
         "long_press_seconds": LONG_PRESS_SECONDS,
-        "printer": printing.printer_configured(_db(request), _settings(request)),
+        "printer": has_printer,
     }
 
 
