@@ -188,12 +188,14 @@ class KioskClient:
         ]
 
     def issue_ticket(
-        self, service_id: int, *, language: str | None, idempotency_key: str, priority: bool = False
+        self, service_id: int, *, language: str | None, idempotency_key: str, priority_category: str | None = None
     ) -> IssuedTicket:
-        """Issue a ticket. Calling again with the same key returns the same ticket (`replayed=True`)."""
+        """Issue a ticket. Calling again with the same key returns the same ticket (`replayed=True`).
+        `priority_category` (a key the kiosk setup offered) makes it a priority ticket of that category: the
+        server records the category, so staff screens and reports show why it was given priority."""
         body: dict[str, Any] = {"service_id": service_id, "language": language}
-        if priority:
-            body["priority"] = True
+        if priority_category is not None:
+            body["priority_category"] = priority_category
         response = self._request("POST", "/api/v1/tickets", json=body, headers={"Idempotency-Key": idempotency_key})
         data = response.json()
         low, high = (list(data.get("estimated_wait_range") or [0, 0]) + [0, 0])[:2]

@@ -335,15 +335,15 @@ class Kiosk:
             return
         now = self.clock()
         pending = self._pending
-        priority = self.priority_choice is not None
+        category = str(self.priority_choice["key"]) if self.priority_choice is not None else None
         if (
             pending is None
             or pending.service_id != service_id
             or pending.language != self.language
-            or pending.priority != priority
+            or pending.priority_category != category
             or now - pending.at > self.config.idle_timeout_seconds
         ):
-            pending = PendingIssue(service_id, self.language, self.new_key(), now, priority)
+            pending = PendingIssue(service_id, self.language, self.new_key(), now, category)
         self._pending = pending
         if not self.go(Screen.ISSUING):
             return
@@ -378,7 +378,12 @@ class Kiosk:
                 self._pending = None
                 self.notice = "service_closed" if error.code == "service_closed" else "refused"
                 self.go(Screen.START)
-                self.connection.reload("services")
+                if self.priority_choice is not None:
+                    # The category may have been withdrawn meanwhile: the customer chooses again from fresh ones.
+                    self.priority_choice = None
+                    self.connection.reload("services", "branch")
+                else:
+                    self.connection.reload("services")
             else:
                 # Keep the pending tap: when the customer taps again the same key is sent, so a ticket the
                 # server did issue (its answer lost on the way) is returned instead of a second one.
@@ -658,7 +663,10 @@ def _issue(client: KioskClient, pending: PendingIssue) -> IssuedTicket:
     for attempt in range(ISSUE_ATTEMPTS):
         try:
             return client.issue_ticket(
-                pending.service_id, language=pending.language, idempotency_key=pending.key, priority=pending.priority
+                pending.service_id,
+                language=pending.language,
+                idempotency_key=pending.key,
+                priority_category=pending.priority_category,
             )
         except ServerUnavailable:
             if attempt == ISSUE_ATTEMPTS - 1:
