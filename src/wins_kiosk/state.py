@@ -107,7 +107,8 @@ class Kiosk:
         self.big_font = config.big_font_default
         self.fullscreen = config.fullscreen
         self.branch: BranchInfo | None = None
-        self.services: list[Service] = []
+        self.services: list[Service] = []  # those issuing tickets (a closed one by its hours too: a tap says so)
+        self.stopped_services: list[Service] = []  # stopped by staff: shown "not issuing", no button
         self.now_serving: list[NowServing] = []
         self.ticket: IssuedTicket | None = None
         self.print_status = PrintStatus.NONE
@@ -173,7 +174,10 @@ class Kiosk:
         return translate(self.language, key, **values)
 
     def service_label(self, service: Service) -> str:
-        """The words on a service's button: its name, and "Closed · opens at 13:00" outside its hours."""
+        """The words on a service's tile: its name, and "Closed · opens at 13:00" outside its hours, or "not
+        issuing tickets now" when staff stopped it (the web kiosk's words: one catalogue, wins_kiosk.i18n)."""
+        if not service.active:
+            return f"{service.name}: {self.text('service_not_issuing')}"
         if service.open_now:
             return service.name
         if not service.opens_at:
@@ -646,7 +650,8 @@ class Kiosk:
                 if self.config.default_language not in self.languages:
                     self.languages.insert(0, self.config.default_language)
         if loaded.services is not None:
-            self.services = loaded.services
+            self.services = [s for s in loaded.services if s.active]
+            self.stopped_services = [s for s in loaded.services if not s.active]
         if loaded.setup is not None:
             self.device_id = loaded.setup.get("device_id")
             self.priority_categories = [
