@@ -384,6 +384,8 @@ class Kiosk:
                 self.go(Screen.START)
                 if self.priority_choice is not None:
                     # The category may have been withdrawn meanwhile: the customer chooses again from fresh ones.
+                    if error.code == "invalid_input":  # the request is otherwise well formed: the category
+                        self.notice = "priority_refused"
                     self.priority_choice = None
                     self.connection.reload("services", "branch")
                 else:

@@ -243,6 +243,19 @@ def test_priority_categories_offered_and_issued_as_priority(make_harness: MakeHa
                                   headers=kiosk)  # fmt: skip
     assert staff_only.status_code == 422 and "for staff to give" in staff_only.json()["detail"]
 
+    # A category withdrawn while a customer has it chosen: the kiosk says so, drops it, shows the current ones.
+    k.back_to_start()
+    k.open_priority()
+    k.choose_priority("pregnant")
+    assert k.priority_choice is not None
+    r = server.http.patch("/api/v1/branch", json={"settings": {"priority_categories": [categories[1]]}}, headers=admin)
+    assert r.status_code == 200, r.text
+    k.tap_service(service_id)
+    h.pump_until(lambda: k.notice == "priority_refused", what="priority refused")
+    assert k.screen == Screen.START and k.priority_choice is None
+    assert k.text(k.notice) == "This priority is not offered here any more. Please choose again, or ask at the desk."
+    h.pump_until(lambda: [c["key"] for c in k.priority_categories] == ["disability"], what="categories reloaded")
+
     bad = server.http.patch(
         "/api/v1/branch", json={"settings": {"priority_categories": [{"key": "Bad Key!"}]}}, headers=admin
     )

@@ -237,7 +237,11 @@
       if (!unreachable(r)) state.pending = null;
       state.notice = unreachable(r) ? null : r.data && r.data.code === "service_closed" ? "service_closed" : "refused";
       if (!unreachable(r)) reloadServices();
-      if (!unreachable(r) && state.priority) { state.priority = null; reloadCategories(); } // withdrawn meanwhile?
+      if (!unreachable(r) && state.priority) { // the category may have been withdrawn meanwhile: choose again
+        if (r.data && r.data.code === "invalid_input") state.notice = "priority_refused";
+        state.priority = null;
+        reloadCategories();
+      }
       state.screen = unreachable(r) ? "unavailable" : "start";
       if (unreachable(r)) { state.online = false; }
       render();
