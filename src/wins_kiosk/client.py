@@ -49,6 +49,8 @@ class Service:
     # From its opening hours (server side): whether it takes tickets now, and if not, when (local ISO time).
     open_now: bool = True
     opens_at: str | None = None
+    # False: staff stopped it issuing (issue 13). The kiosk names it, marked "not issuing", but offers no button.
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,9 @@ class KioskClient:
         )
 
     def services(self) -> list[Service]:
-        """The active services, in display order."""
-        rows = self._json("GET", "/api/v1/services", params={"active_only": "true"})
+        """The services in display order: those issuing and those stopped (`active=False`); archived ones are
+        left out by the server (and here too, should an older server send them)."""
+        rows = self._json("GET", "/api/v1/services")
         return [
             Service(
                 id=int(r["id"]),
@@ -182,18 +185,21 @@ class KioskClient:
                 sort_order=int(r.get("sort_order", 0)),
                 open_now=bool(r.get("open_now", True)),
                 opens_at=str(r["opens_at"]) if r.get("opens_at") else None,
+                active=bool(r.get("active", True)),
             )
             for r in rows
-            if r.get("active", True)
+            if not r.get("archived")
         ]
 
     def issue_ticket(
-        self, service_id: int, *, language: str | None, idempotency_key: str, priority: bool = False
+        self, service_id: int, *, language: str | None, idempotency_key: str, priority_category: str | None = None
     ) -> IssuedTicket:
-        """Issue a ticket. Calling again with the same key returns the same ticket (`replayed=True`)."""
+        """Issue a ticket. Calling again with the same key returns the same ticket (`replayed=True`).
+        `priority_category` (a key the kiosk setup offered) makes it a priority ticket of that category: the
+        server records the category, so staff screens and reports show why it was given priority."""
         body: dict[str, Any] = {"service_id": service_id, "language": language}
-        if priority:
-            body["priority"] = True
+        if priority_category is not None:
+            body["priority_category"] = priority_category
         response = self._request("POST", "/api/v1/tickets", json=body, headers={"Idempotency-Key": idempotency_key})
         data = response.json()
         low, high = (list(data.get("estimated_wait_range") or [0, 0]) + [0, 0])[:2]

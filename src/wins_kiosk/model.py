@@ -91,7 +91,8 @@ class PendingIssue:
     language: str
     key: str
     at: float
-    priority: bool = False
+    # The chosen priority category's key (the server records it and makes the ticket a priority one); None for none.
+    priority_category: str | None = None
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ class Kiosk:
         self.big_font = config.big_font_default
         self.fullscreen = config.fullscreen
         self.branch: BranchInfo | None = None
-        self.services: list[Service] = []
+        self.services: list[Service] = []  # those issuing tickets (a closed one by its hours too: a tap says so)
+        self.stopped_services: list[Service] = []  # stopped by staff: shown "not issuing", no button
         self.now_serving: list[NowServing] = []
         self.ticket: IssuedTicket | None = None
         self.print_status = PrintStatus.NONE
@@ -173,7 +174,10 @@ class Kiosk:
         return translate(self.language, key, **values)
 
     def service_label(self, service: Service) -> str:
-        """The words on a service's button: its name, and "Closed · opens at 13:00" outside its hours."""
+        """The words on a service's tile: its name, and "Closed · opens at 13:00" outside its hours, or "not
+        issuing tickets now" when staff stopped it (the web kiosk's words: one catalogue, wins_kiosk.i18n)."""
+        if not service.active:
+            return f"{service.name}: {self.text('service_not_issuing')}"
         if service.open_now:
             return service.name
         if not service.opens_at:
@@ -335,15 +339,15 @@ class Kiosk:
             return
         now = self.clock()
         pending = self._pending
-        priority = self.priority_choice is not None
+        category = str(self.priority_choice["key"]) if self.priority_choice is not None else None
         if (
             pending is None
             or pending.service_id != service_id
             or pending.language != self.language
-            or pending.priority != priority
+            or pending.priority_category != category
             or now - pending.at > self.config.idle_timeout_seconds
         ):
-            pending = PendingIssue(service_id, self.language, self.new_key(), now, priority)
+            pending = PendingIssue(service_id, self.language, self.new_key(), now, category)
         self._pending = pending
         if not self.go(Screen.ISSUING):
             return
@@ -378,7 +382,14 @@ class Kiosk:
                 self._pending = None
                 self.notice = "service_closed" if error.code == "service_closed" else "refused"
                 self.go(Screen.START)
-                self.connection.reload("services")
+                if self.priority_choice is not None:
+                    # The category may have been withdrawn meanwhile: the customer chooses again from fresh ones.
+                    if error.code == "invalid_input":  # the request is otherwise well formed: the category
+                        self.notice = "priority_refused"
+                    self.priority_choice = None
+                    self.connection.reload("services", "branch")
+                else:
+                    self.connection.reload("services")
             else:
                 # Keep the pending tap: when the customer taps again the same key is sent, so a ticket the
                 # server did issue (its answer lost on the way) is returned instead of a second one.
@@ -641,7 +652,8 @@ class Kiosk:
                 if self.config.default_language not in self.languages:
                     self.languages.insert(0, self.config.default_language)
         if loaded.services is not None:
-            self.services = loaded.services
+            self.services = [s for s in loaded.services if s.active]
+            self.stopped_services = [s for s in loaded.services if not s.active]
         if loaded.setup is not None:
             self.device_id = loaded.setup.get("device_id")
             self.priority_categories = [
@@ -658,7 +670,10 @@ def _issue(client: KioskClient, pending: PendingIssue) -> IssuedTicket:
     for attempt in range(ISSUE_ATTEMPTS):
         try:
             return client.issue_ticket(
-                pending.service_id, language=pending.language, idempotency_key=pending.key, priority=pending.priority
+                pending.service_id,
+                language=pending.language,
+                idempotency_key=pending.key,
+                priority_category=pending.priority_category,
             )
         except ServerUnavailable:
             if attempt == ISSUE_ATTEMPTS - 1:

@@ -226,7 +226,35 @@ def test_priority_categories_offered_and_issued_as_priority(make_harness: MakeHa
     assert k.ticket is not None
     ticket = server.get(f"/api/v1/tickets/{k.ticket.id}")
     assert isinstance(ticket, dict) and ticket["priority"] is True
+    assert ticket["priority_category"] == "pregnant"  # the reason is recorded, as for a staff-issued one
+    queue = server.get("/api/v1/queue")
+    assert isinstance(queue, dict)
+    (listed,) = [t for s in queue["services"] for t in s["tickets"] if t["id"] == k.ticket.id]
+    assert listed["priority_label"] == "Pregnant"  # staff screens name the category
     assert k.priority_choice is None  # the next customer is not priority
+    # The kiosk may send only a category the branch has and offers on kiosks; anything else is a clear 422.
+    service_id = k.services[0].id
+    kiosk = server.auth("kiosk")
+    unknown = server.http.post("/api/v1/tickets", json={"service_id": service_id, "priority_category": "nobody"},
+                               headers=kiosk)  # fmt: skip
+    assert unknown.status_code == 422
+    assert "Unknown priority category 'nobody'" in unknown.json()["detail"]
+    staff_only = server.http.post("/api/v1/tickets", json={"service_id": service_id, "priority_category": "vip"},
+                                  headers=kiosk)  # fmt: skip
+    assert staff_only.status_code == 422 and "for staff to give" in staff_only.json()["detail"]
+
+    # A category withdrawn while a customer has it chosen: the kiosk says so, drops it, shows the current ones.
+    k.back_to_start()
+    k.open_priority()
+    k.choose_priority("pregnant")
+    assert k.priority_choice is not None
+    r = server.http.patch("/api/v1/branch", json={"settings": {"priority_categories": [categories[1]]}}, headers=admin)
+    assert r.status_code == 200, r.text
+    k.tap_service(service_id)
+    h.pump_until(lambda: k.notice == "priority_refused", what="priority refused")
+    assert k.screen == Screen.START and k.priority_choice is None
+    assert k.text(k.notice) == "This priority is not offered here any more. Please choose again, or ask at the desk."
+    h.pump_until(lambda: [c["key"] for c in k.priority_categories] == ["disability"], what="categories reloaded")
 
     bad = server.http.patch(
         "/api/v1/branch", json={"settings": {"priority_categories": [{"key": "Bad Key!"}]}}, headers=admin

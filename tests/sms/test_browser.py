@@ -92,3 +92,38 @@ def test_a_customer_asks_for_texts_on_the_tracking_page(
         context.close()
     log = (tmp_path / "server.log").read_text()
     assert "POST /t/" in log and DIGITS not in log  # the access log saw the form, never the number
+
+
+def test_the_text_me_section_follows_the_ticket_live(live_server: LiveServer, seeded: Seeded, browser: Browser) -> None:
+    with httpx.Client(base_url=live_server.url) as http:
+        rest = Rest(http, seeded)
+        r = http.patch("/api/v1/branch", json={"settings": {"sms_available": True}}, headers=rest.auth("manager"))
+        assert r.status_code == 200
+        offered, subscribed = rest.issue("A"), rest.issue("A")
+        context = browser.new_context()
+        violations = watch_csp(context)
+        offer = context.new_page()
+        offer.goto(f"{live_server.url}/t/{offered['tracking_token']}")
+        expect(offer.locator("#sms-form")).to_be_visible()
+        on = context.new_page()
+        on.goto(f"{live_server.url}/t/{subscribed['tracking_token']}")
+        on.get_by_label("Mobile number").fill("+44 7700 900123")
+        on.get_by_role("button", name="Text me").click()
+        expect(on.locator("#sms-on")).to_be_visible()
+        # Called while the page is open: the offer goes at once (no reload), as the server would refuse it now.
+        assert rest.call_next("1")["id"] == offered["id"]
+        expect(offer.locator("#alert")).to_be_visible()
+        expect(offer.locator("#sms")).to_be_hidden()
+        # Back in the queue: it may be asked again.
+        rest.act(offered["id"], "requeue")
+        expect(offer.locator("#sms-form")).to_be_visible()
+        # The subscribed one keeps "Stop texts" while called (a recall texts again), and it goes when it ends.
+        rest.act(offered["id"], "cancel")
+        expect(offer.locator("#sms")).to_be_hidden()
+        assert rest.call_next("1")["id"] == subscribed["id"]
+        expect(on.locator("#alert")).to_be_visible()
+        expect(on.get_by_role("button", name="Stop texts and erase my number")).to_be_visible()
+        rest.act(subscribed["id"], "complete")
+        expect(on.locator("#sms")).to_be_hidden()
+        assert violations == []
+        context.close()

@@ -221,3 +221,58 @@ def test_printer_fault_keeps_the_slip_and_warns_staff(site: Site, tablet: Any) -
         site.printer.paper = "ok"
     jobs = site.printer.wait_for_jobs(jobs_before + 1, timeout=30)  # the spool prints it once paper is back
     assert number.encode() in jobs[-1]
+
+
+def test_priority_category_chosen_on_the_tablet_is_recorded(site: Site, tablet: Any) -> None:
+    admin = site.auth("admin")
+    branch = site.get("/api/v1/branch")
+    categories = [
+        {"key": "pregnant", "label": {"en": "Pregnant", "fr": "Enceinte"}, "on_kiosk": True},
+        {"key": "vip", "label": "VIP", "on_kiosk": False},
+    ]
+    settings = {**branch["settings"], "priority_categories": categories}
+    site.http.patch("/api/v1/branch", json={"settings": settings}, headers=admin).raise_for_status()
+    (kiosk,) = [d for d in site.get("/api/v1/devices") if d["kind"] == "kiosk"]
+    config = {**(kiosk.get("config") or {}), "allow_priority": True}
+    site.http.patch(f"/api/v1/devices/{kiosk['id']}", json={"config": config}, headers=admin).raise_for_status()
+    try:
+        page = tablet()
+        page.locator("#priority").tap()
+        choices = page.locator("#priority-choices button")
+        expect(choices).to_have_text(["I need priority (Pregnant)"])  # the staff-only one is not offered
+        choices.first.tap()
+        expect(page.locator("#priority-chosen")).to_have_text("Priority: Pregnant. Now choose a service")
+        service_button(page, "General").tap()
+        expect(page.locator("#screen-result")).to_be_visible()
+        number = page.locator("#ticket-number").inner_text()
+        queue = site.get("/api/v1/queue")
+        (listed,) = [t for s in queue["services"] for t in s["tickets"] if t["number"] == number]
+        assert listed["priority"] is True
+        assert listed["priority_category"] == "pregnant" and listed["priority_label"] == "Pregnant"  # staff see why
+        # The tablet's own cookie cannot give a category the branch lacks, nor a staff-only one: a clear 422.
+        headers = {"X-Requested-With": "wins-kiosk"}
+        for key, words in (("nobody", "Unknown priority category 'nobody'"), ("vip", "for staff to give")):
+            body = {"service_id": site.data.services["A"], "priority_category": key}
+            r = page.request.post("/api/v1/tickets", data=body, headers=headers)
+            assert r.status == 422 and words in r.json()["detail"]
+        # A category withdrawn while a customer has it chosen: the tablet says so and drops it (none left here).
+        page.wait_for_timeout(1600)  # a tap right away would count as the tail of the last one
+        page.locator("#screen-result").tap()
+        page.locator("#priority").tap()
+        page.locator("#priority-choices button").first.tap()
+        only_staff = {**branch["settings"], "priority_categories": categories[1:]}
+        site.http.patch("/api/v1/branch", json={"settings": only_staff}, headers=admin).raise_for_status()
+        service_button(page, "General").tap()
+        expect(page.locator("#notice")).to_have_text(
+            "This priority is not offered here any more. Please choose again, or ask at the desk."
+        )
+        expect(page.locator("#priority-chosen")).to_be_hidden()
+        expect(page.locator("#priority")).to_be_hidden()  # no category is offered on kiosks now
+        # The browser logs the refused request itself; nothing else went wrong.
+        assert page.errors == [
+            "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+        ]
+    finally:
+        site.http.patch("/api/v1/branch", json={"settings": branch["settings"]}, headers=admin).raise_for_status()
+        config["allow_priority"] = False
+        site.http.patch(f"/api/v1/devices/{kiosk['id']}", json={"config": config}, headers=admin).raise_for_status()

@@ -51,6 +51,7 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             kiosk.language,
             kiosk.font_scale,
             tuple(kiosk.services),
+            tuple(kiosk.stopped_services),
             kiosk.branch_name,
             kiosk.notice,
             tuple(kiosk.languages),
@@ -87,27 +88,33 @@ class StartScreen(BoxLayout):  # type: ignore[misc]
             notice = Panel(background=theme.ACCENT, size_hint_y=None, height=dp(70 * scale), padding=dp(12))
             notice.add_widget(Text(priority, size=theme.BODY, scale=scale, bold=True, colour=theme.BLACK))
             left.add_widget(notice)
-        services = kiosk.services
-        if services:
-            columns = 1 if len(services) <= 3 else 2
+        services, stopped = kiosk.services, kiosk.stopped_services
+        if not services:
+            left.add_widget(Text(kiosk.text("no_services"), size=theme.HEADING, scale=scale))
+        if services or stopped:
+            columns = 1 if len(services) + len(stopped) <= 3 else 2
             grid = GridLayout(cols=columns, spacing=dp(18))
             for service in services:
-                colour = theme.hex_colour(service.colour)
+                # Closed by its hours: greyed with "Closed · opens at …", still a button (a tap says why not).
+                colour = theme.hex_colour(service.colour) if service.open_now else theme.SURFACE_HIGH
                 grid.add_widget(
                     Tile(
-                        kiosk.service_label(service),  # "Closed · opens at …" outside its hours
+                        kiosk.service_label(service),
                         on_tap=partial(kiosk.tap_service, service.id),
                         focus_key=f"service:{service.id}",
                         background=colour,
-                        size=theme.SERVICE,
+                        size=theme.SERVICE if service.open_now else theme.BODY,
                         scale=scale,
-                        bold=True,
+                        bold=service.open_now,
                         padding=(dp(16), dp(8)),
                     )
                 )
+            for service in stopped:
+                # Stopped by staff (as on the web kiosk): named, so nobody looks for it, greyed, and no button.
+                note = Panel(background=theme.SURFACE, padding=(dp(16), dp(8)))
+                note.add_widget(Text(kiosk.service_label(service), size=theme.BODY, scale=scale, colour=theme.MUTED))
+                grid.add_widget(note)
             left.add_widget(grid)
-        else:
-            left.add_widget(Text(kiosk.text("no_services"), size=theme.HEADING, scale=scale))
         extra = BoxLayout(orientation="horizontal", size_hint_y=None, height=dp(84 * min(scale, 1.2)), spacing=dp(14))
         if kiosk.priority_categories:
             key = "priority_button" if kiosk.priority_choice is None else "priority_cancel"

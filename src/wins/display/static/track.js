@@ -76,6 +76,7 @@
       alerted = t.called_at;
       raiseAlert(t);
     }
+    showSms(t);
     document.title = (called ? "🔔 " : "") + t.number + " — " + s.title;
     if (FINAL.indexOf(t.status) >= 0 && stream) stream.stop();
   }
@@ -121,6 +122,14 @@
     if (!code) { $("checkin-code").focus(); return; }
     checkIn(code);
   });
+
+  // The "Text me" section, kept as a reload would draw it: the offer only while the ticket waits (the server
+  // refuses it after), "texts on" until the ticket ends (its number is erased then). No section: texts are off.
+  function showSms(t) {
+    var box = $("sms");
+    if (!box) return;
+    box.hidden = $("sms-form") ? t.status !== "waiting" : FINAL.indexOf(t.status) >= 0;
+  }
 
   function raiseAlert(t) {
     var entry = { at: Date.now(), counter: t.counter_name, vibrated: false, sound: "pending" };

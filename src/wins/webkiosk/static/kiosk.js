@@ -33,7 +33,7 @@
     ticket: null,
     print: "none", // none, printing, printed, failed
     printMessage: "",
-    pending: null, // {serviceId, key, priority, language}
+    pending: null, // {serviceId, key, category, language}
     notice: null,
     issuing: false,
     help: null, // sending, sent, acknowledged, failed
@@ -211,17 +211,18 @@
   async function tapService(serviceId) {
     touched();
     if (state.screen !== "start" || state.issuing) return; // a double tap: the first is under way
-    const priority = state.priority !== null;
+    const category = state.priority ? state.priority.key : null;
     const p = state.pending;
-    if (!p || p.serviceId !== serviceId || p.language !== state.language || p.priority !== priority) {
-      state.pending = { serviceId, key: newKey(), priority, language: state.language };
+    if (!p || p.serviceId !== serviceId || p.language !== state.language || p.category !== category) {
+      state.pending = { serviceId, key: newKey(), category, language: state.language };
     }
     const pending = state.pending;
     state.issuing = true;
     state.screen = "issuing";
     render();
     const body = { service_id: serviceId, language: pending.language };
-    if (pending.priority) body.priority = true;
+    // The category's key: the server records it (staff screens and reports show it) and makes the ticket priority.
+    if (pending.category) body.priority_category = pending.category;
     let r;
     for (let attempt = 0; ; attempt++) {
       r = await api("POST", "/api/v1/tickets", body, { "Idempotency-Key": pending.key });
@@ -236,6 +237,11 @@
       if (!unreachable(r)) state.pending = null;
       state.notice = unreachable(r) ? null : r.data && r.data.code === "service_closed" ? "service_closed" : "refused";
       if (!unreachable(r)) reloadServices();
+      if (!unreachable(r) && state.priority) { // the category may have been withdrawn meanwhile: choose again
+        if (r.data && r.data.code === "invalid_input") state.notice = "priority_refused";
+        state.priority = null;
+        reloadCategories();
+      }
       state.screen = unreachable(r) ? "unavailable" : "start";
       if (unreachable(r)) { state.online = false; }
       render();
@@ -514,6 +520,13 @@
     const local = new Date(); // the kiosk sits in the branch: its date is the branch's
     const today = [local.getFullYear(), String(local.getMonth() + 1).padStart(2, "0"), String(local.getDate()).padStart(2, "0")].join("-");
     return day === today ? t("closed_opens_at", { time }) : t("closed_opens_on", { date: `${day.slice(8, 10)}/${day.slice(5, 7)}`, time });
+  }
+
+  async function reloadCategories() {
+    const r = await api("GET", "/api/v1/devices/me/kiosk");
+    if (!r.ok) return;
+    state.categories = (r.data.priority_categories || []).filter((c) => c && c.key);
+    if (state.screen === "start") render();
   }
 
   async function reloadServices() {
