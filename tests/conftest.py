@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,21 @@ from tests.support.server import LiveServer
 from wins import clock
 from wins.app import create_app
 from wins.config import Settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest test files first. pytest-xdist (`--dist loadfile --no-loadscope-reorder`, scripts/test)
+    hands out whole files in this order, so a long file (a fresh Debian install, the call storms) never starts
+    last and runs alone while the other process idles: files with a slow test first, then by number of tests."""
+    files: dict[Path, list[pytest.Item]] = defaultdict(list)
+    for item in items:
+        files[item.path].append(item)
+
+    def longest_first(path: Path) -> tuple[bool, int]:
+        tests = files[path]
+        return (not any(t.get_closest_marker("slow") for t in tests), -len(tests))
+
+    items[:] = [item for path in sorted(files, key=longest_first) for item in files[path]]
 
 
 @pytest.fixture(scope="module")

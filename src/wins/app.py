@@ -46,6 +46,20 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+_frozen = False
+
+
+def _freeze_once() -> bool:
+    """Collect and freeze the heap at the first app start of this process; True when this call froze it."""
+    global _frozen
+    if _frozen:
+        return False
+    _frozen = True
+    gc.collect()
+    gc.freeze()
+    return True
+
+
 _HEADER_ITEMS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 _CSP_ITEM = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 
@@ -238,9 +252,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(sms_sender.start)
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
-        # (p99 of issuing, docs/performance.md).
-        gc.collect()
-        gc.freeze()
+        # (p99 of issuing, docs/performance.md). Once per process: a server makes one app, but a test process
+        # makes hundreds, and a full collection of its ever larger heap at each start cost the suite minutes.
+        froze = _freeze_once()
         logger.info("WINS %s ready on %s", full_version(), db.write_engine.url.render_as_string(hide_password=True))
         try:
             yield
@@ -252,7 +266,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(sms_sender.stop)
             await hub.stop()
             presence.release()
-            gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
+            if froze:
+                gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
             db.dispose()
 
     app = FastAPI(

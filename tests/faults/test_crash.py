@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import Api
 from tests.faults.invariants import check_events, check_tickets, load
@@ -86,6 +87,7 @@ class Load:
             thread.join(10)
 
 
+@pytest.mark.slow  # tens of seconds: scheduled first (tests/conftest.py)
 def test_sigkill_loses_nothing_acknowledged(
     live_server: LiveServer, seeded: Seeded, settings: Settings, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -224,6 +225,7 @@ def make_machine(templates: TemplateCache, tmp_path: Path) -> type[RuleBasedStat
     return Queue
 
 
+@pytest.mark.slow  # tens of seconds: scheduled first (tests/conftest.py)
 def test_random_interleavings_keep_the_invariants(templates: TemplateCache, tmp_path: Path) -> None:
     machine = make_machine(templates, tmp_path)
     run_state_machine_as_test(

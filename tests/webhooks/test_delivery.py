@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import Api
 from tests.support.receiver import Received, Receiver
@@ -117,6 +118,7 @@ def test_two_deliverers_on_one_database_send_each_event_once(
     assert app_db is not None
 
 
+@pytest.mark.slow  # tens of seconds: scheduled first (tests/conftest.py)
 def test_a_server_killed_mid_stream_delivers_everything_after_restart(
     settings: Settings, seeded: Seeded, tmp_path: Path
 ) -> None:
