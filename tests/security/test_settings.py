@@ -273,6 +273,7 @@ def test_bad_stored_values_read_as_defaults_and_pages_keep_working(
         "remote_join": True,
         "join_key_required": False,
         "push_available": False,
+        "sms_available": False,
     }
 
 

@@ -279,7 +279,8 @@ def issue_with(
             },
         )
     logger.info("ticket %s issued for %s by %s", values["number"], service.name, actor.label)
-    data = {**data, **ticket_details(row)}
+    # A new ticket needs no arrival check-in yet: a remote join sets that after issuing (wins.tickets.arrival).
+    data = {**data, **ticket_details(row), "arrival": None, "checkin_deadline": None}
     # Everyone waiting is ahead of a new ticket; of a new priority ticket, only the priority ones.
     return Issued(ticket_id, True, data, people_ahead=people_ahead)
 
