@@ -22,15 +22,13 @@ from wins.background import BackgroundWorker, CursorLease
 from wins.config import Settings
 from wins.db import Database
 from wins.events.service import settled_after
+from wins.join.notices import Touched, counter_name, near_ahead, touched
 from wins.push.models import PushState, PushSubscription
-from wins.push.service import STATE_ID, ensure_keys, notify_ahead, vapid_signer
-from wins.tickets.estimate import people_ahead
+from wins.push.service import STATE_ID, ensure_keys, vapid_signer
 from wins.tickets.models import Ticket, TicketStatus
 
 logger = logging.getLogger(__name__)
 BATCH = 500
-ENDED = {"ticket.done", "ticket.no_show", "ticket.cancelled", "ticket.expired"}
-CALLED = {"ticket.called", "ticket.recalled"}
 
 PHRASES = {
     "en": {"near": "{n} ahead of you", "near_one": "You are next", "near_title": "{number}: nearly your turn",
@@ -123,14 +121,18 @@ class PushNotifier(BackgroundWorker):
             events, _held_back = settled_after(session, cursor, limit=BATCH)
             if not events:
                 return False
-            state = session.get(PushState, STATE_ID)
-            assert state is not None
-            signer = vapid_signer(state)
-            outgoing = self._plan(session, events)
-            ended = [e.data.get("id") for e in events if e.type in ENDED and isinstance(e.data, dict)]
-            ended = list(session.scalars(select(PushSubscription.id).where(PushSubscription.ticket_id.in_(ended))))
+            concerned = touched(events)
+            outgoing = self._plan(session, concerned)
+            signer = None
+            if outgoing:  # the key is read (and parsed) only when there is something to sign
+                state = session.get(PushState, STATE_ID)
+                assert state is not None
+                signer = vapid_signer(state)
+            ended = list(
+                session.scalars(select(PushSubscription.id).where(PushSubscription.ticket_id.in_(concerned.ended)))
+            )
         if outgoing or ended:  # otherwise only our cursor moves (kept in memory, written with the lease)
-            sent = [(o, self._send(o, signer)) for o in outgoing]
+            sent = [(o, self._send(o, signer)) for o in outgoing if signer is not None]
             with self.db.session() as session:
                 for o, result in sent:
                     values: dict[str, Any] = {"near_sent": True}
@@ -147,18 +149,9 @@ class PushNotifier(BackgroundWorker):
         self.lease.moved(events[-1].id)
         return True
 
-    def _plan(self, session: Any, events: list[Any]) -> list[Outgoing]:
+    def _plan(self, session: Any, concerned: Touched) -> list[Outgoing]:
         """What to send after these events: called tickets' phones, and waiting tickets now near the front."""
-        called: set[int] = set()
-        services: set[int] = set()
-        for event in events:
-            data = event.data if isinstance(event.data, dict) else {}
-            if not event.type.startswith("ticket."):
-                continue
-            if event.type in CALLED and isinstance(data.get("id"), int):
-                called.add(data["id"])
-            if isinstance(data.get("service_id"), int):
-                services.add(data["service_id"])
+        called, services = concerned.called, concerned.services
         out: list[Outgoing] = []
         if called:
             rows = session.execute(
@@ -169,7 +162,7 @@ class PushNotifier(BackgroundWorker):
             for sub, ticket in rows:
                 if sub.calls_sent >= ticket.call_count:
                     continue
-                counter = _counter_name(session, ticket.counter_id)
+                counter = counter_name(session, ticket.counter_id)
                 message = called_message(sub.language, ticket.number, counter, f"/t/{ticket.tracking_token}")
                 out.append(Outgoing(sub.id, sub.endpoint, sub.p256dh, sub.auth, message, "called", ticket.call_count))
         if services:
@@ -183,8 +176,8 @@ class PushNotifier(BackgroundWorker):
                 )
             ).all()
             for sub, ticket in rows:
-                ahead = people_ahead(session, ticket)
-                if ahead <= notify_ahead(session, ticket.service_id):
+                ahead = near_ahead(session, ticket)
+                if ahead is not None:
                     message = near_message(
                         sub.language,
                         ticket.number,
@@ -215,15 +208,6 @@ class PushNotifier(BackgroundWorker):
         except Exception as exc:  # noqa: BLE001 - network errors of requests; a push is best effort
             logger.warning("push to a phone failed: %s", type(exc).__name__)
             return "failed"
-
-
-def _counter_name(session: Any, counter_id: int | None) -> str | None:
-    if counter_id is None:
-        return None
-    from wins.counters.models import Counter
-
-    counter = session.get(Counter, counter_id)
-    return counter.name if counter is not None else None
 
 
 def notifier_for(db: Database, settings: Settings) -> PushNotifier:

@@ -17,7 +17,7 @@ from wins.branches.models import Branch
 from wins.branches.service import branch_settings
 from wins.config import Settings
 from wins.errors import NotFound, ValidationFailed
-from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
+from wins.join.notices import notify_ahead
 from wins.push.models import PushState, PushSubscription
 from wins.schemas import PushStatus, fields_of
 from wins.tickets.models import Ticket, TicketStatus
@@ -54,11 +54,6 @@ def ensure_keys(session: Session) -> PushState:
 
 def vapid_signer(state: PushState) -> Vapid02:
     return Vapid02.from_pem(state.vapid_private_pem.encode())
-
-
-def notify_ahead(session: Session, service_id: int) -> int:
-    remote = session.get(ServiceRemote, service_id)
-    return remote.notify_ahead if remote is not None else DEFAULT_NOTIFY_AHEAD
 
 
 def _ticket(session: Session, token: str) -> Ticket:

@@ -28,11 +28,11 @@ from wins.background import BackgroundWorker, CursorLease
 from wins.config import Settings
 from wins.db import Database
 from wins.events.service import last_event_id, settled_after
+from wins.join.notices import Touched, counter_name, near_ahead, touched
 from wins.sms import gateway
 from wins.sms.models import SmsOutbox, SmsRequest, SmsState
 from wins.sms.phone import decrypt
-from wins.sms.service import ended_with_numbers, erase, notify_ahead
-from wins.tickets.estimate import people_ahead
+from wins.sms.service import ended_with_numbers, erase
 from wins.tickets.models import Ticket, TicketStatus
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ STATE_ID = 1
 BATCH = 500
 SEND_AT_ONCE = 20
 SWEEP_SECONDS = 60.0
-ENDED = {"ticket.done", "ticket.no_show", "ticket.cancelled", "ticket.expired"}
-CALLED = {"ticket.called", "ticket.recalled"}
 
 WORDS = {
     "en": {"near": "{number}: nearly your turn, {n} ahead of you.",
@@ -127,9 +125,9 @@ class SmsSender(BackgroundWorker):
             events, _held_back = settled_after(session, cursor, limit=BATCH)
             if not events and not sweep:
                 return False
-            planned = self._plan(session, events) if self.settings.sms_gateway_url else []
-            ended = [e.data["id"] for e in events if e.type in ENDED and isinstance(e.data, dict) and "id" in e.data]
-            ended = list(session.scalars(select(SmsRequest.ticket_id).where(SmsRequest.ticket_id.in_(ended))))
+            concerned = touched(events)
+            planned = self._plan(session, concerned) if self.settings.sms_gateway_url else []
+            ended = list(session.scalars(select(SmsRequest.ticket_id).where(SmsRequest.ticket_id.in_(concerned.ended))))
             if sweep:  # the safety net: numbers of tickets that ended while no sender ran, or before this cursor
                 ended += ended_with_numbers(session)
         if sweep:
@@ -160,18 +158,9 @@ class SmsSender(BackgroundWorker):
             self.wake()
         return bool(events)
 
-    def _plan(self, session: Session, events: list[Any]) -> list[Planned]:
+    def _plan(self, session: Session, concerned: Touched) -> list[Planned]:
         """The texts due after these events: called tickets' numbers, and waiting tickets now near the front."""
-        called: set[int] = set()
-        services: set[int] = set()
-        for event in events:
-            data = event.data if isinstance(event.data, dict) else {}
-            if not event.type.startswith("ticket."):
-                continue
-            if event.type in CALLED and isinstance(data.get("id"), int):
-                called.add(data["id"])
-            if isinstance(data.get("service_id"), int):
-                services.add(data["service_id"])
+        called, services = concerned.called, concerned.services
         out: list[Planned] = []
         if called:
             rows = session.execute(
@@ -182,7 +171,7 @@ class SmsSender(BackgroundWorker):
             for request, ticket in rows:
                 if request.calls_sent >= ticket.call_count:
                     continue
-                text = called_text(request.language, ticket.number, _counter_name(session, ticket.counter_id))
+                text = called_text(request.language, ticket.number, counter_name(session, ticket.counter_id))
                 out.append(Planned(request.id, f"called-{ticket.call_count}", text, ticket.call_count))
         if services:
             rows = session.execute(
@@ -195,8 +184,8 @@ class SmsSender(BackgroundWorker):
                 )
             ).all()
             for request, ticket in rows:
-                ahead = people_ahead(session, ticket)
-                if ahead <= notify_ahead(session, ticket.service_id):
+                ahead = near_ahead(session, ticket)
+                if ahead is not None:
                     out.append(Planned(request.id, "near", near_text(request.language, ticket.number, ahead), 0))
         return out
 
@@ -271,12 +260,3 @@ class SmsSender(BackgroundWorker):
                 .execution_options(synchronize_session=False)
             )
         logger.warning("a text failed (%s); trying again in %.0f s (attempt %d of %d)", error, wait, attempt, most)
-
-
-def _counter_name(session: Session, counter_id: int | None) -> str | None:
-    if counter_id is None:
-        return None
-    from wins.counters.models import Counter
-
-    counter = session.get(Counter, counter_id)
-    return counter.name if counter is not None else None

@@ -11,7 +11,7 @@ from wins.branches.models import Branch
 from wins.branches.service import branch_settings
 from wins.config import Settings
 from wins.errors import NotFound, ValidationFailed
-from wins.join.models import DEFAULT_NOTIFY_AHEAD, ServiceRemote
+from wins.join.notices import notify_ahead
 from wins.schemas import SmsStatus
 from wins.sms import phone as phones
 from wins.sms.models import SmsOutbox, SmsRequest
@@ -25,11 +25,6 @@ def ticket_by_token(session: Session, token: str) -> Ticket:
     if ticket is None:
         raise NotFound("This ticket does not exist (check the link on your slip).")
     return ticket
-
-
-def notify_ahead(session: Session, service_id: int) -> int:
-    remote = session.get(ServiceRemote, service_id)
-    return remote.notify_ahead if remote is not None else DEFAULT_NOTIFY_AHEAD
 
 
 def unavailable_reason(session: Session, ticket: Ticket, settings: Settings) -> str:
