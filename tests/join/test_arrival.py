@@ -7,15 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import Api
 from tests.join.test_join import japi as japi  # the fixture
 from wins import clock
 from wins.audit.models import AuditEntry
+from wins.auth import Principal
 from wins.config import Settings
+from wins.db import Database
 from wins.events.models import Event
 from wins.join import service as join
+from wins.staff.models import StaffUser
+from wins.tickets import calling
 from wins.tickets.models import Ticket
 
 
@@ -194,3 +198,59 @@ def test_upgrade_from_a_populated_0013_database_turns_nothing_on(japi: Api, data
         rows = session.execute(select(Ticket.number, Ticket.checkin_required, Ticket.checked_in_at)).all()
     assert sorted(rows) == [("A001", False, None), ("A002", False, None)]
     assert [japi.call_next("1")["number"], japi.call_next("1")["number"]] == ["A001", "A002"]
+
+
+def test_switching_check_in_off_lets_the_tickets_waiting_for_it_be_called(japi: Api) -> None:
+    arrival_on(japi)
+    token = remote(japi)  # A001 needs check-in
+    japi.issue("A")  # A002
+    assert japi.call_next("1")["number"] == "A002"
+    assert track(japi, token)["arrival"] == "passed_over"
+    body = {"notify_ahead": 3, "remote_daily_cap": None, "arrival_checkin": False, "checkin_grace_minutes": 10}
+    path = f"/api/v1/services/{japi.data.services['A']}/remote"
+    assert japi.http.put(path, json=body, headers=japi.auth("manager")).status_code == 200
+    assert track(japi, token)["arrival"] is None
+    assert japi.call_next("1")["number"] == "A001"  # called as usual, not left stuck unseen
+
+
+PASS_OVER_SCAN = "SELECT tickets.id, tickets.checkin_required, tickets.checked_in_at FROM"  # its front scan
+
+
+def _call_next_statements(db: Database, counter_id: int, actor: Principal) -> list[str]:
+    """Every statement one call-next sends on a real engine; rolled back, so the queue stays as it was."""
+    sent: list[str] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(db.write_engine, "before_cursor_execute", keep)
+    session = db.open()
+    try:
+        called = calling.call_next(session, counter_id=counter_id, actor=actor)
+        assert called is not None and called.number == "A001"
+    finally:
+        event.remove(db.write_engine, "before_cursor_execute", keep)
+        db.rollback_and_close(session)
+    return sent
+
+
+def test_call_next_scans_for_passed_over_tickets_only_where_a_service_asks_for_check_in(
+    japi: Api, settings: Settings
+) -> None:
+    japi.issue("A")
+    japi.issue("B")
+    db = Database(settings)  # its own engine, like another worker's: only this call's statements are counted
+    try:
+        with db.session(write=False) as session:
+            user = session.scalars(select(StaffUser).where(StaffUser.id == japi.data.users["staff"])).one()
+            session.expunge(user)
+        actor, counter = Principal(staff=user), japi.data.counters["1"]  # counter 1 calls A and B
+        off = _call_next_statements(db, counter, actor)
+        assert not [s for s in off if PASS_OVER_SCAN in s]
+        arrival_on(japi, "B")  # on another "worker" (the app's engine): counted at this worker's next call
+        on = _call_next_statements(db, counter, actor)
+        assert len(on) == len(off) + 1
+        assert len([s for s in on if PASS_OVER_SCAN in s]) == 1
+        assert len(_call_next_statements(db, japi.data.counters["2"], actor)) == len(off)  # 2 calls A and C
+    finally:
+        db.dispose()

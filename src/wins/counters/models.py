@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wins import clock
 from wins.db import Base, UTCDateTime
+from wins.join.models import ServiceRemote
 
 
 class Counter(Base):
@@ -54,6 +55,12 @@ class CounterService(Base):
     counter_id: Mapped[int] = mapped_column(ForeignKey("counters.id", ondelete="CASCADE"), primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The service's remote settings (None: the defaults), loaded with the link in the same statement: call-next
+    # reads arrival check-in from it (wins.tickets.arrival.asked_at) without a round trip of its own, and fresh,
+    # since a counter is read afresh in every call's transaction.
+    remote: Mapped[ServiceRemote | None] = relationship(
+        primaryjoin="CounterService.service_id == foreign(ServiceRemote.service_id)", lazy="joined", viewonly=True
+    )
 
 
 class CounterPause(Base):

@@ -14,7 +14,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -319,6 +319,22 @@ def join(
     return ticket
 
 
+def _stop_waiting_for_checkin(session: Session, service_id: int) -> None:
+    """Check-in switched off: the service's waiting tickets no longer wait for it and are called as usual (call-next
+    looks for passed-over tickets only at counters whose services ask for check-in: wins.tickets.arrival)."""
+    session.execute(
+        update(Ticket)
+        .where(
+            Ticket.service_id == service_id,
+            Ticket.status == TicketStatus.waiting,
+            Ticket.checkin_required.is_(True),
+            Ticket.checked_in_at.is_(None),
+        )
+        .values(checkin_required=False)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def set_remote(
     session: Session,
     service_id: int,
@@ -346,6 +362,8 @@ def set_remote(
         session.add(row)
     row.notify_ahead = notify_ahead
     row.remote_daily_cap = remote_daily_cap
+    if row.arrival_checkin and not arrival_checkin:
+        _stop_waiting_for_checkin(session, service_id)
     row.arrival_checkin = arrival_checkin
     row.checkin_grace_minutes = checkin_grace_minutes
     session.flush()

@@ -19,6 +19,7 @@ from wins import clock
 from wins.audit.service import record as audit
 from wins.auth import Principal
 from wins.config import Settings
+from wins.counters.models import Counter
 from wins.errors import Conflict, InvalidTransition, PermissionDenied, TooManyAttempts
 from wins.events.service import record_event
 from wins.join.models import DEFAULT_CHECKIN_GRACE_MINUTES, ServiceRemote
@@ -124,6 +125,14 @@ def _mark_arrived(session: Session, ticket: Ticket, actor: Principal, *, by: str
 
 
 # -- call-next ------------------------------------------------------------------------------------------------
+
+
+def asked_at(counter: Counter) -> bool:
+    """Whether a service `counter` calls asks for arrival check-in, from its links' remote settings (loaded with
+    the counter in the call's own transaction, so a setting changed on another worker or host counts at once).
+    No: call-next skips `pass_over` and its scan of the queue's front. Switching check-in off clears what the
+    service's waiting tickets still wait for (wins.join.service.set_remote), so none is left stuck unseen."""
+    return any(link.remote is not None and link.remote.arrival_checkin for link in counter.service_links)
 
 
 def pass_over(session: Session, order: Any, *, actor: Principal, now: datetime, postgres: bool) -> None:

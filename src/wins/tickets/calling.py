@@ -126,8 +126,9 @@ def call_next(
     branch = get_branch(session, counter.branch_id)
     now = clock.utcnow()
     _finish_held(session, counter, actor, now)
-    everyone = calling_order(counter, today(branch), category_weights(branch.settings), arrived_only=False)
-    arrival.pass_over(session, everyone, actor=actor, now=now, postgres=_is_pg(session))
+    if arrival.asked_at(counter):  # else nothing at the front waits for check-in: no scan
+        everyone = calling_order(counter, today(branch), category_weights(branch.settings), arrived_only=False)
+        arrival.pass_over(session, everyone, actor=actor, now=now, postgres=_is_pg(session))
     ticket: Ticket | None = session.scalar(_waiting_query(counter, branch, postgres=_is_pg(session)))
     if ticket is None:
         audit(session, actor=actor, action="counter.call_next_empty", details={"counter_id": counter.id})
