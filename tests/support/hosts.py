@@ -29,6 +29,7 @@ DEPLOY = REPO / "deploy"
 NGINX_EXAMPLE = DEPLOY / "nginx" / "wins.conf"
 IP = shutil.which("ip") or "/usr/sbin/ip"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+TC = shutil.which("tc") or "/usr/sbin/tc"
 PORT = 8000  # every host listens on its own address, so all can use the usual port
 
 
@@ -50,11 +51,37 @@ def _ip(*args: str, netns: str | None = None) -> None:
         raise RuntimeError(f"{' '.join(cmd)}: {result.stderr.strip()}")
 
 
+def can_go_dark() -> bool:
+    """`tc` present (the kernel's blackhole queue is always built in with traffic control)."""
+    return Path(TC).exists()
+
+
+def _tc(*args: str, netns: str | None = None) -> None:
+    cmd = [IP, "netns", "exec", netns, TC, *args] if netns else [TC, *args]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {result.stderr.strip()}")
+
+
 @dataclass(frozen=True)
 class Namespace:
     name: str
     address: str  # the host's own address, inside the namespace
     gateway: str  # the root namespace's end of the veth pair
+    outside: str  # the veth pair's ends: in the root namespace
+    inside: str  # and in this one
+
+    def go_dark(self) -> None:
+        """Pull the cable: from now on every packet either way vanishes (a `blackhole` queue on both ends of the
+        veth pair). No RST, no FIN, no ICMP: open connections hang and new ones time out, as with a host that
+        lost its power or its link, unlike a killed process whose kernel still answers."""
+        _tc("qdisc", "replace", "dev", self.outside, "root", "blackhole")
+        _tc("qdisc", "replace", "dev", self.inside, "root", "blackhole", netns=self.name)
+
+    def come_back(self) -> None:
+        """Plug the cable back in (the veth's default queues again)."""
+        _tc("qdisc", "del", "dev", self.outside, "root")
+        _tc("qdisc", "del", "dev", self.inside, "root", netns=self.name)
 
 
 @contextmanager
@@ -78,7 +105,7 @@ def namespace(index: int) -> Iterator[Namespace]:
         _ip("addr", "add", f"{address}/30", "dev", inside, netns=name)
         _ip("link", "set", inside, "up", netns=name)
         _ip("link", "set", "lo", "up", netns=name)
-        yield Namespace(name, address, gateway)
+        yield Namespace(name, address, gateway, outside, inside)
     finally:
         pids = subprocess.run([IP, "netns", "pids", name], capture_output=True, text=True).stdout.split()
         for pid in pids:
