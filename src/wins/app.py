@@ -250,6 +250,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(notifier.start)  # makes the VAPID keys on first start; pushes from its thread
         # Runs even without a gateway: it erases the numbers of tickets that end (a gateway may have been removed).
         await asyncio.to_thread(sms_sender.start)
+        # Tablets' slips waiting in the database: any worker of any host prints them (wins.webkiosk.printing).
+        tablet_printing = app.state.tablet_printing.start(db)
         # Everything loaded so far (modules, routes, compiled statements …) lives as long as the process. Moved
         # out of the collector's sight, a full collection no longer walks it: one took ~100 ms under load
         # (p99 of issuing, docs/performance.md). Once per process: a server makes one app, but a test process
@@ -264,6 +266,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await asyncio.to_thread(webhooks.stop)
             await asyncio.to_thread(notifier.stop)
             await asyncio.to_thread(sms_sender.stop)
+            await asyncio.to_thread(tablet_printing.stop)
             await hub.stop()
             presence.release()
             if froze:

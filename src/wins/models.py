@@ -14,6 +14,7 @@ from wins.sms.models import SmsOutbox, SmsRequest, SmsState
 from wins.staff.models import LoginThrottle, Role, StaffBranchRole, StaffUser
 from wins.tickets.models import Ticket, TicketSequence, TicketStatus
 from wins.webhooks.models import WebhookDelivery, WebhookEndpoint
+from wins.webkiosk.models import TabletPrintJob
 
 __all__ = [
     "AuditEntry",
@@ -37,6 +38,7 @@ __all__ = [
     "StaffBranchRole",
     "ServiceRemote",
     "StaffUser",
+    "TabletPrintJob",
     "Ticket",
     "TicketSequence",
     "TicketStatus",

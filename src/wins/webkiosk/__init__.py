@@ -13,7 +13,6 @@ def install(app: FastAPI) -> None:
     from wins.webkiosk.printing import TabletPrinting
     from wins.webkiosk.routes import router
 
-    settings = app.state.settings
-    app.state.tablet_printing = TabletPrinting(Path(settings.data_dir) / "tablet-spool")
+    app.state.tablet_printing = TabletPrinting()  # its retry rounds run while the app serves (wins.app)
     app.include_router(router)
     app.mount("/kiosk/static", StaticFiles(directory=Path(__file__).parent / "static"), name="webkiosk_static")
