@@ -312,3 +312,79 @@ def test_the_range_is_read_through_the_business_day_index(sqlite_url: str, tmp_p
                 assert "SCAN tickets" not in details, details
     finally:
         database.dispose()
+
+
+def test_head_office_report_defaults_to_each_branchs_own_today(api: Any, settings: Settings) -> None:
+    """Head office at 22:30 UTC on 3 May: Paris is already on 4 May, New York still on 3 May. Left without
+    days, the report shows each branch its own today, not the first branch's (which would show New York's
+    3 May as an empty 4 May); days given are the same business days everywhere. The project's clock, no sleeps."""
+    from wins import clock
+    from wins.auth import Principal
+    from wins.devices.models import DeviceKind
+    from wins.devices.service import create_device
+    from wins.services.service import create_service
+    from wins.tickets import issuing
+
+    db = api.client.app.state.db
+    with db.session() as session:
+        paris = session.scalars(select(Branch).order_by(Branch.id)).first()  # the seeded branch: Europe/Paris
+        assert paris is not None and paris.timezone == "Europe/Paris" and paris.day_rollover_hour == 0
+        paris_id, paris_service = paris.id, api.data.services["A"]
+        west = create_branch(session, name="New York", timezone="America/New_York")
+        service = create_service(session, values={"name": "West desk", "prefix": "W"}, branch_id=west.id, actor=None)
+        kiosk, _ = create_device(session, name="West kiosk", kind=DeviceKind.kiosk, branch_id=west.id, actor=None)
+        west_id, west_service, west_kiosk = west.id, service.id, kiosk.id
+
+    def issue(at: datetime, service_id: int, branch_kiosk: int | None) -> None:
+        clock.freeze(at)
+        if branch_kiosk is None:
+            api.issue("A")
+            return
+        with db.session() as session:
+            from wins.devices.models import Device
+
+            device = session.get(Device, branch_kiosk)
+            issuing.issue(session, service_id=service_id, actor=Principal(device=device))
+
+    noon = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)  # Paris 14:00 on 3 May, New York 08:00 on 3 May
+    late = datetime(2024, 5, 3, 22, 30, tzinfo=UTC)  # Paris 00:30 on 4 May, New York 18:30 on 3 May
+    issue(noon, paris_service, None)
+    issue(late, paris_service, None)
+    issue(noon, west_service, west_kiosk)
+    issue(late, west_service, west_kiosk)
+
+    clock.freeze(late)
+    report = api.get("/api/v1/reports/branches", "admin")
+    rows = {row["branch_id"]: row for row in report["branches"]}
+    assert (rows[paris_id]["issued"], rows[paris_id]["first_day"], rows[paris_id]["last_day"]) == (
+        1,
+        "2024-05-04",
+        "2024-05-04",
+    )
+    assert (rows[west_id]["issued"], rows[west_id]["first_day"], rows[west_id]["last_day"]) == (
+        2,
+        "2024-05-03",
+        "2024-05-03",
+    )
+    assert (report["first_day"], report["last_day"], report["total"]["issued"]) == ("2024-05-03", "2024-05-04", 3)
+    # An hour before (23:30 in Paris): both branches are on 3 May.
+    clock.freeze(late - timedelta(hours=1))
+    report = api.get("/api/v1/reports/branches", "admin")
+    assert {row["branch_id"]: row["issued"] for row in report["branches"]} == {paris_id: 1, west_id: 2}
+    assert (report["first_day"], report["last_day"]) == ("2024-05-03", "2024-05-03")
+    # Days given: the same business days in every branch, whatever the hour.
+    clock.freeze(late)
+    report = api.get("/api/v1/reports/branches?first=2024-05-03&last=2024-05-03", "admin")
+    assert {row["branch_id"]: row["issued"] for row in report["branches"]} == {paris_id: 1, west_id: 2}
+    only_last = api.get("/api/v1/reports/branches?last=2024-05-04", "admin")  # first = last, in every branch
+    assert {row["branch_id"]: row["issued"] for row in only_last["branches"]} == {paris_id: 1, west_id: 0}
+    r = api.http.get("/api/v1/reports/branches.csv", headers=api.auth("admin"))
+    assert (
+        r.status_code == 200
+        and 'filename="wins-branches-2024-05-03-2024-05-04.csv"' in r.headers["content-disposition"]
+    )
+    table = {line.split(",")[1]: line.split(",") for line in r.text.splitlines()[1:]}
+    assert table["New York"][2] == "2" and table["New York"][-2:] == ["2024-05-03", "2024-05-03"]
+    assert table["Test Branch"][2] == "1" and table["Test Branch"][-2:] == ["2024-05-04", "2024-05-04"]
+    bad = api.http.get("/api/v1/reports/branches?first=2024-05-05&last=2024-05-04", headers=api.auth("admin"))
+    assert bad.status_code == 422 and "swap them" in bad.json()["detail"]

@@ -732,11 +732,13 @@ class BranchReportRow(BaseModel):
     no_show_rate: float | None = Field(description="no-shows / (done + no-shows)")
     wait_avg: float | None = Field(description="Seconds from issue to first call, average")
     service_avg: float | None = Field(description="Seconds from start of service to done, average")
+    first_day: str | None = Field(None, description="The branch's first business day (its own today by default)")
+    last_day: str | None = Field(None, description="The branch's last business day (its own today by default)")
 
 
 class BranchesReport(BaseModel):
-    first_day: str
-    last_day: str
+    first_day: str = Field(description="The earliest of the branches' first days")
+    last_day: str = Field(description="The latest of the branches' last days")
     branches: list[BranchReportRow]
     total: BranchReportRow
 

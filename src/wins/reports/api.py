@@ -37,8 +37,16 @@ def branches_report(
     _: HeadOfficeDep, session: ReadSessionDep, first: DayQuery = None, last: DayQuery = None
 ) -> dict[str, Any]:
     """Every branch side by side for business days `first`..`last`: tickets issued, done, no-shows, cancelled,
-    no-show rate, average wait and service time, and the total (head office)."""
-    first_day, last_day = reports.parse_range(get_branch(session), first, last)
+    no-show rate, average wait and service time, and the total (head office). A day left out is each branch's
+    own: without `last`, every branch's business day today in its own time zone; without `first`, `last`."""
+    return _branches(session, first, last)
+
+
+def _branches(session: Session, first: str | None, last: str | None) -> dict[str, Any]:
+    # A day not given is each branch's own today (wins.reports.branches), not the first branch's.
+    first_day, last_day = reports.parse_day(first), reports.parse_day(last)
+    if first_day is not None and last_day is not None:
+        reports.check_range(first_day, last_day)
     return across.branches_report(session, first_day=first_day, last_day=last_day)
 
 
@@ -50,9 +58,8 @@ def branches_report_csv(
     _: HeadOfficeDep, session: ReadSessionDep, first: DayQuery = None, last: DayQuery = None
 ) -> Response:
     """`GET /reports/branches` as CSV, one row per branch and a total row (head office)."""
-    first_day, last_day = reports.parse_range(get_branch(session), first, last)
-    report = across.branches_report(session, first_day=first_day, last_day=last_day)
-    return _csv(across.branches_csv(report), f"wins-branches-{first_day.isoformat()}-{last_day.isoformat()}.csv")
+    report = _branches(session, first, last)
+    return _csv(across.branches_csv(report), f"wins-branches-{report['first_day']}-{report['last_day']}.csv")
 
 
 def _branch_report(

@@ -170,11 +170,24 @@ LAST_REPORT_DAY = date(9999, 12, 1)
 
 def parse_range(branch: Branch, first: str | None, last: str | None) -> tuple[date, date]:
     """The day range asked for; today when nothing is given. Refuses reversed or huge ranges."""
+    last_day = parse_day(last) or today(branch)
+    first_day = parse_day(first) or last_day
+    check_range(first_day, last_day)
+    return first_day, last_day
+
+
+def parse_day(value: str | None) -> date | None:
+    """A business day written YYYY-MM-DD (None when not given)."""
+    if not value:
+        return None
     try:
-        last_day = date.fromisoformat(last) if last else today(branch)
-        first_day = date.fromisoformat(first) if first else last_day
+        return date.fromisoformat(value)
     except ValueError as exc:
         raise ValidationFailed("Write dates as YYYY-MM-DD, e.g. 2024-05-31.") from exc
+
+
+def check_range(first_day: date, last_day: date) -> None:
+    """Refuse reversed, huge or out-of-calendar ranges."""
     for day in (first_day, last_day):
         # The report reads a few days either side of the range: at the ends of the calendar that overflows.
         if not FIRST_REPORT_DAY <= day <= LAST_REPORT_DAY:
@@ -186,7 +199,6 @@ def parse_range(branch: Branch, first: str | None, last: str | None) -> tuple[da
         raise ValidationFailed("The first day comes after the last day; swap them.")
     if (last_day - first_day).days >= MAX_RANGE_DAYS:
         raise ValidationFailed(f"A report covers at most {MAX_RANGE_DAYS} days.")
-    return first_day, last_day
 
 
 # -- SQL pieces (SQLite and PostgreSQL) -----------------------------------------------------------------
