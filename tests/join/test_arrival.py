@@ -4,6 +4,7 @@ over, and a no-show after the grace time. Both engines, through the API and the 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -254,3 +255,43 @@ def test_call_next_scans_for_passed_over_tickets_only_where_a_service_asks_for_c
         assert len(_call_next_statements(db, japi.data.counters["2"], actor)) == len(off)  # 2 calls A and C
     finally:
         db.dispose()
+
+
+def test_switching_check_in_off_reaches_open_tracking_pages_and_staff_streams(japi: Api, settings: Settings) -> None:
+    """Through the real event stream: the phone's long-poll (the tracking page's) and the staff long-poll wake on the
+    change, and what they then read no longer asks for check-in. A long-poll with no event answers only at its
+    timeout, with `last_id` unchanged: so an answer past `since` proves an event woke it."""
+    arrival_on(japi)
+    token = remote(japi)  # A001 waits for check-in
+    done = remote(japi)  # A002 checked in already: nothing to tell it
+    r = japi.http.post(f"/api/v1/public/tickets/{done}/check-in", json={"code": code(settings)})
+    assert r.status_code == 200 and r.json()["arrival"] == "checked_in", r.text
+    page = japi.http.get(f"/api/v1/public/tickets/{token}/updates", params={"timeout": 0}).json()
+    since = page["last_id"]
+    assert page["ticket"]["arrival"] == "needed"
+    answers: dict[str, Any] = {}
+
+    def poll(name: str, path: str, headers: dict[str, str]) -> None:
+        answers[name] = japi.http.get(path, params={"since": since, "timeout": 30}, headers=headers).json()
+
+    # Replayed from `since`: each poll hears the change whether it starts before or after it commits.
+    polls = [
+        threading.Thread(target=poll, args=("phone", f"/api/v1/public/tickets/{token}/updates", {})),
+        threading.Thread(target=poll, args=("staff", "/api/v1/events", japi.auth("reception"))),
+    ]
+    for t in polls:
+        t.start()
+    body = {"notify_ahead": 3, "remote_daily_cap": None, "arrival_checkin": False, "checkin_grace_minutes": 10}
+    path = f"/api/v1/services/{japi.data.services['A']}/remote"
+    assert japi.http.put(path, json=body, headers=japi.auth("manager")).status_code == 200
+    for t in polls:
+        t.join()
+    phone = answers["phone"]
+    assert phone["last_id"] > since and phone["ticket"]["arrival"] is None
+    staff = [e for e in answers["staff"]["events"] if e["type"] == "ticket.checkin_waived"]
+    assert [(e["data"]["number"], e["data"]["status"]) for e in staff] == [("A001", "waiting")]
+    assert "tracking_token" not in staff[0]["data"]
+    assert track(japi, done)["arrival"] == "checked_in"
+    # Switched off again, or off for a service nobody waits in: no event.
+    assert japi.http.put(path, json=body, headers=japi.auth("manager")).status_code == 200
+    assert event_types(japi).count("ticket.checkin_waived") == 1

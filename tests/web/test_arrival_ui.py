@@ -123,3 +123,22 @@ def test_reception_marks_a_phone_ticket_arrived_from_the_queue(site: Site, new_c
     expect(desk.locator("#issue-result")).to_have_text(f"{number} checked in: it is called in its turn.")
     expect(row).not_to_contain_text("not here yet")
     expect(phone.locator("#checkin-done")).to_be_visible()  # the phone hears it live
+
+
+def test_switching_check_in_off_updates_open_phones_and_the_staff_queue_live(site: Site, new_context: Any) -> None:
+    arrival_on(site, "C")
+    phone = new_context().new_page()
+    number = take_ticket(phone, "Documents")
+    expect(phone.locator("#checkin-box")).to_be_visible()
+    desk = new_context().new_page()
+    sign_in(desk, "reception", next_path="/staff")
+    row = desk.locator(f"li[data-ticket='{number}']")
+    expect(row).to_contain_text("not here yet")
+    # The manager switches check-in off: neither page is reloaded, both hear it on their event streams.
+    body = {"notify_ahead": 3, "remote_daily_cap": None, "arrival_checkin": False, "checkin_grace_minutes": 10}
+    r = site.http.put(f"/api/v1/services/{site.data.services['C']}/remote", json=body, headers=site.auth("manager"))
+    assert r.status_code == 200, r.text
+    expect(phone.locator("#checkin-box")).to_be_hidden()
+    expect(phone.locator("#checkin-done")).to_be_hidden()
+    expect(row).not_to_contain_text("not here yet")
+    expect(desk.get_by_role("button", name=f"{number} has arrived (check in)")).to_have_count(0)

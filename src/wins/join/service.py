@@ -23,6 +23,7 @@ from wins.branches.models import Branch
 from wins.branches.service import branch_settings, get_branch, list_branches
 from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
+from wins.events.service import record_event
 from wins.join.models import DEFAULT_CHECKIN_GRACE_MINUTES, DEFAULT_NOTIFY_AHEAD, JoinRate, ServiceRemote
 from wins.services.models import Service
 from wins.services.service import service_public
@@ -30,6 +31,7 @@ from wins.tickets import estimate as est
 from wins.tickets.caches import service_info, service_load
 from wins.tickets.issuing import issue
 from wins.tickets.models import Ticket, TicketStatus
+from wins.tickets.views import ticket_event_data
 
 if TYPE_CHECKING:
     from wins.auth import Principal
@@ -319,20 +321,30 @@ def join(
     return ticket
 
 
+# A waiting ticket that no longer waits for check-in because its service stopped asking for it. Its data is the
+# ticket's payload, like every ticket event: the ticket's tracking page (wins.events.api, "ticket updates") and the
+# staff queue redraw, so neither still says "check in when you arrive" until it is reloaded.
+CHECKIN_WAIVED = "ticket.checkin_waived"
+
+
 def _stop_waiting_for_checkin(session: Session, service_id: int) -> None:
     """Check-in switched off: the service's waiting tickets no longer wait for it and are called as usual (call-next
-    looks for passed-over tickets only at counters whose services ask for check-in: wins.tickets.arrival)."""
-    session.execute(
+    looks for passed-over tickets only at counters whose services ask for check-in: wins.tickets.arrival). One
+    `ticket.checkin_waived` event per ticket changed, in this transaction: sent once it commits, never before."""
+    waived = session.scalars(
         update(Ticket)
         .where(
             Ticket.service_id == service_id,
             Ticket.status == TicketStatus.waiting,
             Ticket.checkin_required.is_(True),
-            Ticket.checked_in_at.is_(None),
+            Ticket.checked_in_at.is_(None),  # one checked in meanwhile (its row lock taken first) stays checked in
         )
         .values(checkin_required=False)
+        .returning(Ticket)
         .execution_options(synchronize_session="fetch")
-    )
+    ).all()
+    for ticket in sorted(waived, key=lambda t: t.id):
+        record_event(session, CHECKIN_WAIVED, ticket_event_data(session, ticket), branch_id=ticket.branch_id)
 
 
 def set_remote(

@@ -48,6 +48,7 @@ LABELS = {
     "ticket.expired": "Expired at the end of the day",
     "ticket.passed_over": "Passed over: not checked in yet",
     "ticket.checked_in": "Checked in (I'm here)",
+    "ticket.checkin_waived": "Check-in no longer needed (switched off for its service)",
 }
 JOINS_QUEUE = ("ticket.issued", "ticket.requeued", "ticket.transferred")
 
