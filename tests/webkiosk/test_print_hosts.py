@@ -5,6 +5,7 @@ print request on the other host gets the first answer and prints nothing. Both e
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -130,3 +131,30 @@ def test_slips_of_one_printer_print_in_the_order_they_were_issued(
     jobs = printer.wait_for_jobs(2)
     numbers = [_job(db_b, t).slip["number"].encode() for t in (first, second)]
     assert numbers[0] in jobs[0] and numbers[1] in jobs[1]
+
+
+def test_two_tablets_at_once_on_two_hosts_the_second_slip_waits_behind_the_first(
+    hosts: tuple[Database, Database], seeded: Seeded, printer: PrinterEmulator
+) -> None:
+    db_a, db_b = hosts
+    a = TabletPrinting(retry_seconds=60, hold_seconds=60)
+    b = TabletPrinting(retry_seconds=60, hold_seconds=60, wait_behind=30)
+    first, kiosk_id = _kiosk_ticket(db_a, seeded)
+    second, _ = _kiosk_ticket(db_b, seeded)
+    # Host A has kept the first slip and is about to print it when the second tablet's request reaches host B.
+    spooled = a.spool(db_a, ticket_id=first, device_id=kiosk_id, settings=db_a.settings, base_url=BASE)
+    assert not isinstance(spooled, dict)
+    answers: dict[str, dict[str, object]] = {}
+
+    def second_tablet() -> None:
+        answers["b"] = b.print_ticket(db_b, ticket_id=second, device_id=kiosk_id, settings=db_b.settings, base_url=BASE)
+
+    tablet = threading.Thread(target=second_tablet)
+    tablet.start()
+    answers["a"] = a._print_spooled(db_a, spooled, kiosk_id)  # the first request's own print, after its spool()
+    tablet.join()
+    # Both printed at the tablets' requests (none left to a later round), first slip first.
+    assert answers["a"]["ok"] is True and answers["b"]["ok"] is True, answers
+    jobs = printer.wait_for_jobs(2)
+    numbers = [_job(db_b, t).slip["number"].encode() for t in (first, second)]
+    assert numbers[0] in jobs[0] and numbers[1] in jobs[1] and len(printer.jobs) == 2

@@ -14,7 +14,11 @@ could not finish:
 - Every worker runs a retry round every `retry_seconds` (one indexed query when nothing waits), so a slip that
   waits (paper out, printer off, its host gone) prints within `hold_seconds + retry_seconds` of becoming
   printable.
-- Slips of one printer print in the order they were issued: a new one waits behind older ones still due.
+- Slips of one printer print in the order they were issued, however many workers' rounds run at once: a round
+  stops at a slip it may not print now (another worker holds it, or it waits for its next try), and a new slip
+  waits behind older ones still waiting.
+- Slips an older version kept in files (`<data_dir>/tablet-spool`) are moved into the table as the retry rounds
+  start (wins.webkiosk.old_spool), once, and printed.
 
 A print request is answered once per ticket (the job's stored answer): a tablet that lost the answer (Wi-Fi)
 and asks again, on any worker or host, gets the first answer, never a second slip.
@@ -44,6 +48,7 @@ from wins.printing.service import printer_url_for, slip_for_ticket
 from wins.printing.spool import PrintResult, print_slip
 from wins.tickets import views as tickets
 from wins.webkiosk.models import TabletPrintJob
+from wins.webkiosk.old_spool import import_old_spool
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +67,9 @@ class Spooled(NamedTuple):
 
 
 class TabletPrinting:
-    def __init__(self, *, retry_seconds: float = 15.0, hold_seconds: float = 60.0) -> None:
+    def __init__(self, *, retry_seconds: float = 15.0, hold_seconds: float = 60.0, wait_behind: float = 10.0) -> None:
         self.retry_seconds = retry_seconds
+        self.wait_behind = wait_behind  # how long a print request waits for older slips another worker prints
         self.hold_seconds = hold_seconds  # > the longest print attempt (print_slip, retries=1: about 25 s)
         self.owner = uuid.uuid4().hex  # for the log: which worker printed
         self._lock = threading.Lock()
@@ -143,11 +149,18 @@ class TabletPrinting:
             return self._answer_of(db, ticket_id)
 
     def _print_spooled(self, db: Database, spooled: Spooled, device_id: int) -> dict[str, Any]:
-        """Print a job this worker holds (older due slips of its printer first) and store the first answer."""
+        """Print a job this worker holds (older slips of its printer first) and store the first answer. Behind an
+        older slip another worker is printing (two tablets at once), wait for it a little rather than answer
+        "not printed" and leave this one to the next round."""
         job_id, held, url = spooled
-        results = self._round(db, url, own=(job_id, held))
-        result = results.get(job_id)
-        if result is None:  # an older slip failed first: this one waits behind it
+        deadline = time.monotonic() + self.wait_behind
+        while True:
+            results = self._round(db, url, own=(job_id, held))
+            result = results.get(job_id)
+            if result is not None or any(not r.ok for r in results.values()) or time.monotonic() >= deadline:
+                break  # printed (or tried); an older one failed; or waited long enough (it waits for its retry)
+            time.sleep(0.2)
+        if result is None:  # an older slip failed first or is still held: this one waits behind it
             last = next(reversed(results.values()), None)
             message = last.message if last else "Waiting for earlier slips to print."
             result = PrintResult(False, last.printer_state if last else UNKNOWN, message, 0)
@@ -184,16 +197,15 @@ class TabletPrinting:
     def _round(
         self, db: Database, url: str, *, own: tuple[int, datetime] | None = None, background: bool = False
     ) -> dict[int, PrintResult]:
-        """Print the due jobs of printer `url` (and `own`, held by this caller already) in order, until one fails.
-        `background`: the retry thread's round, cut short when the app stops."""
+        """Print the jobs of printer `url` in order (`own` is held by this caller already), until one fails or one
+        is not ours to print now: held by another worker (printing it, or dead: its hold runs out) or waiting for its
+        next try. Then the later ones wait too, so that with several workers' rounds at once slips still come out in
+        the order they were issued. `background`: the retry thread's round, cut short when the app stops."""
         now = clock.utcnow()
         with db.session(write=False) as session:
-            due = TabletPrintJob.due_at <= now
-            if own is not None:
-                due = due | (TabletPrintJob.id == own[0])
             rows = session.execute(
                 select(TabletPrintJob.id, TabletPrintJob.due_at, TabletPrintJob.slip, TabletPrintJob.device_id)
-                .where(TabletPrintJob.printed_at.is_(None), TabletPrintJob.printer_url == url, due)
+                .where(TabletPrintJob.printed_at.is_(None), TabletPrintJob.printer_url == url)
                 .order_by(TabletPrintJob.id)
                 .limit(ROUND)
             ).all()
@@ -201,9 +213,14 @@ class TabletPrinting:
         for job_id, seen, slip, device_id in rows:
             if background and self._stop.is_set():
                 break
-            held = own[1] if own is not None and job_id == own[0] else self._take(db, job_id, seen)
-            if held is None:
-                continue  # another worker took it meanwhile
+            if own is not None and job_id == own[0]:
+                held = own[1]
+            elif seen > now:
+                break  # an older slip held or waiting: this round prints nothing after it
+            elif (taken := self._take(db, job_id, seen)) is not None:
+                held = taken
+            else:
+                break  # another worker took it meanwhile: its round prints the rest in order
             result = print_slip(url, Slip.from_dict(slip), retries=1)
             self._settle(db, job_id, held, result)
             results[job_id] = result
@@ -313,6 +330,13 @@ class TabletPrinting:
             self._thread = None
 
     def _run(self, db: Database) -> None:
+        try:
+            # Slips an older version left in files (before 0017): into the table once, printed by this first round.
+            moved = import_old_spool(db)
+            if moved is not None and moved.moved:
+                self.run_once(db, background=True)
+        except Exception:  # the files stay where they are: the next start tries again
+            logger.exception("moving the old tablet spool into the database failed")
         while not self._stop.wait(self.retry_seconds):
             try:
                 self.run_once(db, background=True)
