@@ -5,6 +5,11 @@ SQLite, one worker (CPU 0); subscribers in separate processes (CPU 1), at most 2
 
     .venv/bin/python bench/call_to_screen.py
     .venv/bin/python bench/call_to_screen.py --ws 100 1000 --poll 200 --calls 20
+    .venv/bin/python bench/call_to_screen.py --ws 1000 --poll --deflate   # with permessage-deflate, as before
+
+The server runs with the shipped WebSocket options (wins.ops.serving: no permessage-deflate); `--deflate`
+gives uvicorn's default instead. "frames/call" is how many events of one call reach each subscriber times
+the subscribers; CPU is divided by those frames (the warm-up call's are not counted).
 """
 
 from __future__ import annotations
@@ -91,10 +96,12 @@ def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[
     return rows, failed
 
 
-def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
+def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> list[object]:
+    # As shipped (wins.ops.serving): no permessage-deflate, unless --deflate asks for uvicorn's default.
+    server_env = {"UVICORN_WS_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}
     with database("sqlite") as url:
         data = seed(url, counters=1, displays=1)
-        with Server(url, cpus="0", log_level="WARNING") as server:
+        with Server(url, cpus="0", log_level="WARNING", extra_env=server_env) as server:
             kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
             staff = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
             with httpx.Client(base_url=server.base, timeout=30) as client:
@@ -112,6 +119,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                 answered: dict[int, float] = {}
                 client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)  # warm-up
                 time.sleep(gap)
+                first_id = client.get("/api/v1/queue", headers=staff).json()["last_event_id"]
                 cpu_before = server.cpu_seconds()
                 for _ in range(calls):
                     t0 = time.time()
@@ -131,6 +139,8 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
         (at - sent[ticket]) * 1000 for _, _, kind, ticket, at in rows if kind == "ticket.called" and ticket in sent
     ]
     expected = n * calls
+    # Every event of the measured calls that reached a subscriber (not the warm-up's): what the CPU paid for.
+    measured = [row for row in rows if row[1] > first_id]
     return [
         mode,
         n,
@@ -142,7 +152,8 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
         f"{max(from_sent):.1f}",
         f"{connect_s:.1f}",
         f"{(rss_idle - rss_before) / max(n, 1):.1f}",
-        f"{cpu * 1e6 / max(len(rows), 1):.0f}",
+        f"{len(measured) / max(calls, 1):,.0f}",
+        f"{cpu * 1e6 / max(len(measured), 1):.0f}",
         failed,
     ]
 
@@ -158,6 +169,7 @@ HEADERS = [
     "max ms",
     "connect s",
     "KiB/idle sub",
+    "frames/call",
     "server CPU µs/delivery",
     "errors",
 ]
@@ -169,13 +181,16 @@ def main() -> None:
     parser.add_argument("--poll", type=int, nargs="*", default=[200])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between calls")
+    parser.add_argument(
+        "--deflate", action="store_true", help="let WebSockets negotiate permessage-deflate (uvicorn's default)"
+    )
     args = parser.parse_args()
     raise_fd_limit()
     print(f"# call -> screen — {machine()}")
     print("# latency from sending call-next to the event arriving at each subscriber (all subscribers x calls)\n")
     rows = []
     for n in args.ws:
-        rows.append(run(n, "ws", args.calls, args.gap))
+        rows.append(run(n, "ws", args.calls, args.gap, deflate=args.deflate))
         print("  ", rows[-1], flush=True)
     for n in args.poll:
         rows.append(run(n, "poll", args.calls, args.gap))

@@ -53,8 +53,9 @@ def host_env(*, log_level: str = "WARNING") -> dict[str, str]:
     }
 
 
-def hosts_cpu_seconds(running: Site) -> float:
-    """User + system CPU time used so far by every process of every host (each host is one process group)."""
+def hosts_cpu_seconds(running: Site, *, system_only: bool = False) -> float:
+    """User + system CPU time used so far by every process of every host (each host is one process group);
+    `system_only`: the kernel's part alone (sockets, network namespaces)."""
     groups = {h.proc.pid for h in running.hosts}
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -62,7 +63,18 @@ def hosts_cpu_seconds(running: Site) -> float:
         with contextlib.suppress(OSError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) in groups:  # pgrp
-                total += int(fields[11]) + int(fields[12])  # utime, stime
+                total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def pids_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (the subscriber processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
     return total / ticks
 
 
@@ -115,7 +127,9 @@ def issue_throughput(base: str, token: str, service_id: int, *, clients: int, se
     return asyncio.run(_issue_async(base, token, service_id, clients=clients, seconds=seconds))
 
 
-def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool) -> list[object]:
+def call_to_screen(
+    running: Site, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool, idle_seconds: float = 3.0
+) -> list[object]:
     hosts, nginx_url = [h.url for h in running.hosts], running.nginx_url
     kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
     with httpx.Client(base_url=nginx_url, timeout=30) as client:
@@ -148,13 +162,25 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
         for i in range(len(hosts)):  # warm-up, one per host
             call(i)
             time.sleep(gap)
-        cpu_before = hosts_cpu_seconds(running)
+        first_id = clients[0].get("/api/v1/queue", headers=staff0).json()["last_event_id"]
+        # What the hosts spend with every screen connected and no call (background jobs, heartbeats, sign-in
+        # re-checks): per second, so it can be told apart from the cost of the calls' deliveries.
+        time.sleep(1.0)
+        idle_before, idle_t0 = hosts_cpu_seconds(running), time.monotonic()
+        time.sleep(idle_seconds)
+        idle_rate = (hosts_cpu_seconds(running) - idle_before) / (time.monotonic() - idle_t0)
+        subscriber_pids = [proc.pid for proc in procs]
+        cpu_before, system_before = hosts_cpu_seconds(running), hosts_cpu_seconds(running, system_only=True)
+        subs_before, t_before = pids_cpu_seconds(subscriber_pids), time.monotonic()
         for k in range(calls):
             ticket, t0 = call(k % len(hosts))
             sent[ticket] = (t0, hosts[k % len(hosts)])
             time.sleep(gap)
         time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
         cpu = hosts_cpu_seconds(running) - cpu_before
+        system = hosts_cpu_seconds(running, system_only=True) - system_before
+        subs_cpu = pids_cpu_seconds(subscriber_pids) - subs_before
+        window = time.monotonic() - t_before
     finally:
         for c in clients:
             c.close()
@@ -166,6 +192,9 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
         rows_by_process.append(rows)
         failed += bad
     all_ms, same_ms, other_ms = [], [], []
+    # Every event of the measured calls that reached a screen (a call sends more than its ticket.called), as
+    # in call_to_screen.py: host CPU is divided by these frames, not by the ticket.called frames alone.
+    deliveries = sum(1 for rows in rows_by_process for row in rows if row[1] > first_id)
     for index, rows in enumerate(rows_by_process):
         for _, _, kind, ticket, at in rows:
             if kind != "ticket.called" or ticket not in sent:
@@ -190,7 +219,12 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
         fmt(other_ms, 99),
         f"{max(all_ms):.1f}" if all_ms else "-",
         f"{connect_s:.1f}",
-        f"{cpu * 1e6 / max(len(all_ms), 1):.0f}",
+        f"{deliveries / max(calls, 1):,.0f}",
+        f"{cpu * 1e6 / max(deliveries, 1):.0f}",
+        f"{idle_rate * 100:.0f}",
+        f"{max(cpu - idle_rate * window, 0.0) * 1e6 / max(deliveries, 1):.0f}",
+        f"{system * 100 / max(cpu, 1e-9):.0f}",
+        f"{subs_cpu * 1e6 / max(deliveries, 1):.0f}",
         failed,
     ]
 
@@ -206,7 +240,12 @@ HEADERS = [
     "p99 ms, other host",
     "max ms",
     "connect s",
+    "frames/call",
     "host CPU µs/delivery",
+    "idle host CPU %",
+    "host CPU µs/delivery net of idle",
+    "kernel % of host CPU",
+    "screens' CPU µs/delivery",
     "errors",
 ]
 
