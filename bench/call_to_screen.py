@@ -15,12 +15,15 @@ the subscribers; CPU is divided by those frames (the warm-up call's are not coun
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +82,34 @@ def start_subscribers(
     return procs, outs, time.monotonic() - started
 
 
+def pids_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (e.g. the subscriber processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def cpu_rate(cpu_seconds: Callable[[], float], seconds: float) -> float:
+    """CPU seconds per second that `cpu_seconds` grows by over `seconds` (with nothing going on: the idle rate)."""
+    before, t0 = cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds() - before) / (time.monotonic() - t0)
+
+
+def settle(cpu_seconds: Callable[[], float], *, idle_rate: float, least: float, most: float = 60.0) -> None:
+    """Let the last fan-out finish: wait `least` seconds, then until the CPU of the server and the subscribers
+    falls back to their idle rate (+10 % of a core) over half a second, at most `most` seconds. (A fixed pause
+    stopped a loaded run before its last deliveries arrived, which then looked lost.)"""
+    time.sleep(least)
+    deadline = time.monotonic() + most
+    while time.monotonic() < deadline and cpu_rate(cpu_seconds, 0.5) > idle_rate + 0.1:
+        pass
+
+
 def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[list[Any]], int]:
     """Stop the subscribers; every (subscriber, event id, type, ticket id, receive time) row, and how many failed."""
     for proc in procs:
@@ -120,6 +151,12 @@ def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> 
                 client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)  # warm-up
                 time.sleep(gap)
                 first_id = client.get("/api/v1/queue", headers=staff).json()["last_event_id"]
+                pids = [proc.pid for proc in procs]
+
+                def all_cpu() -> float:
+                    return server.cpu_seconds() + pids_cpu_seconds(pids)
+
+                idle_rate = cpu_rate(all_cpu, 1.0)
                 cpu_before = server.cpu_seconds()
                 for _ in range(calls):
                     t0 = time.time()
@@ -127,7 +164,7 @@ def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> 
                     answered[r.json()["id"]] = time.time()
                     sent[r.json()["id"]] = t0
                     time.sleep(gap)
-                time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+                settle(all_cpu, idle_rate=idle_rate, least=max(1.0, 3 * gap))
                 cpu = server.cpu_seconds() - cpu_before
             rows, failed = collect(procs, outs)
     delays = [

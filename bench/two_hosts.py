@@ -33,7 +33,15 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from call_to_screen import PER_PROCESS, collect, raise_fd_limit, start_subscribers  # noqa: E402
+from call_to_screen import (  # noqa: E402
+    PER_PROCESS,
+    collect,
+    cpu_rate,
+    pids_cpu_seconds,
+    raise_fd_limit,
+    settle,
+    start_subscribers,
+)
 from common import ROOT, SECRET, database, free_port, machine, pct, seed, table  # noqa: E402
 from issue_ticket import wrk  # noqa: E402
 from tests.support.hosts import Site, can_make_namespaces, site  # noqa: E402
@@ -64,17 +72,6 @@ def hosts_cpu_seconds(running: Site, *, system_only: bool = False) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) in groups:  # pgrp
                 total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def pids_cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by these processes (the subscriber processes)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
     return total / ticks
 
 
@@ -144,7 +141,7 @@ def call_to_screen(
     procs, outs, connect_s = start_subscribers(
         bases, data.display_tokens[0], screens, mode="ws", since=since, cpus=None, per_process=per_process
     )
-    per_process = {i: bases[i % len(bases)] for i in range(len(procs))}
+    base_of = {i: bases[i % len(bases)] for i in range(len(procs))}
     time.sleep(2)
     sent: dict[int, tuple[float, str]] = {}
     clients = [httpx.Client(base_url=h, timeout=30) for h in hosts]
@@ -166,17 +163,20 @@ def call_to_screen(
         # What the hosts spend with every screen connected and no call (background jobs, heartbeats, sign-in
         # re-checks): per second, so it can be told apart from the cost of the calls' deliveries.
         time.sleep(1.0)
-        idle_before, idle_t0 = hosts_cpu_seconds(running), time.monotonic()
-        time.sleep(idle_seconds)
-        idle_rate = (hosts_cpu_seconds(running) - idle_before) / (time.monotonic() - idle_t0)
         subscriber_pids = [proc.pid for proc in procs]
+
+        def all_cpu() -> float:
+            return hosts_cpu_seconds(running) + pids_cpu_seconds(subscriber_pids)
+
+        idle_rate = cpu_rate(lambda: hosts_cpu_seconds(running), idle_seconds)
+        all_idle_rate = cpu_rate(all_cpu, 1.0)
         cpu_before, system_before = hosts_cpu_seconds(running), hosts_cpu_seconds(running, system_only=True)
         subs_before, t_before = pids_cpu_seconds(subscriber_pids), time.monotonic()
         for k in range(calls):
             ticket, t0 = call(k % len(hosts))
             sent[ticket] = (t0, hosts[k % len(hosts)])
             time.sleep(gap)
-        time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+        settle(all_cpu, idle_rate=all_idle_rate, least=max(1.0, 3 * gap))
         cpu = hosts_cpu_seconds(running) - cpu_before
         system = hosts_cpu_seconds(running, system_only=True) - system_before
         subs_cpu = pids_cpu_seconds(subscriber_pids) - subs_before
@@ -191,7 +191,9 @@ def call_to_screen(
         rows, bad = collect([proc], [out])
         rows_by_process.append(rows)
         failed += bad
-    all_ms, same_ms, other_ms = [], [], []
+    all_ms: list[float] = []
+    same_ms: list[float] = []
+    other_ms: list[float] = []
     # Every event of the measured calls that reached a screen (a call sends more than its ticket.called), as
     # in call_to_screen.py: host CPU is divided by these frames, not by the ticket.called frames alone.
     deliveries = sum(1 for rows in rows_by_process for row in rows if row[1] > first_id)
@@ -203,7 +205,7 @@ def call_to_screen(
             ms = (at - t0) * 1000
             all_ms.append(ms)
             if not via_nginx:
-                (same_ms if per_process[index] == host else other_ms).append(ms)
+                (same_ms if base_of[index] == host else other_ms).append(ms)
 
     def fmt(values: list[float], p: float) -> str:
         return f"{pct(values, p):.1f}" if values else "-"
