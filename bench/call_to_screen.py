@@ -5,11 +5,12 @@ SQLite, one worker (CPU 0); subscribers in separate processes (CPU 1), at most 2
 
     .venv/bin/python bench/call_to_screen.py
     .venv/bin/python bench/call_to_screen.py --ws 100 1000 --poll 200 --calls 20
-    .venv/bin/python bench/call_to_screen.py --ws 1000 --poll --deflate   # with permessage-deflate, as before
+    .venv/bin/python bench/call_to_screen.py --ws 1000 --poll --deflate --client websockets   # as before
 
 The server runs with the shipped WebSocket options (wins.ops.serving: no permessage-deflate); `--deflate`
-gives uvicorn's default instead. "frames/call" is how many events of one call reach each subscriber times
-the subscribers; CPU is divided by those frames (the warm-up call's are not counted).
+gives uvicorn's default instead (only the `websockets` client asks for it; the default `raw` client is a bare
+one that costs the shared CPUs far less per frame). "frames/call": the events of one call that reached the
+subscribers, all of them together; CPU is divided by those frames (the warm-up call's are not counted).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def start_subscribers(
     since: int,
     cpus: str | None,
     per_process: int = PER_PROCESS,
+    client: str = "raw",
 ) -> tuple[list[subprocess.Popen[str]], list[Path], float]:
     """`n` subscribers in processes of at most `per_process` each, the processes taking `bases` in turn; returns
     once every subscriber is connected: (processes, their output files, seconds it took)."""
@@ -73,6 +75,8 @@ def start_subscribers(
             str(since),
             "--out",
             str(out),
+            "--client",
+            client,
         ]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         outs.append(out)
@@ -100,14 +104,19 @@ def cpu_rate(cpu_seconds: Callable[[], float], seconds: float) -> float:
     return (cpu_seconds() - before) / (time.monotonic() - t0)
 
 
-def settle(cpu_seconds: Callable[[], float], *, idle_rate: float, least: float, most: float = 60.0) -> None:
-    """Let the last fan-out finish: wait `least` seconds, then until the CPU of the server and the subscribers
-    falls back to their idle rate (+10 % of a core) over half a second, at most `most` seconds. (A fixed pause
-    stopped a loaded run before its last deliveries arrived, which then looked lost.)"""
-    time.sleep(least)
-    deadline = time.monotonic() + most
-    while time.monotonic() < deadline and cpu_rate(cpu_seconds, 0.5) > idle_rate + 0.1:
-        pass
+def settle(procs: list[subprocess.Popen[str]], ticket: int) -> list[str]:
+    """Let the last fan-out finish: until every subscriber has ticket `ticket`'s `ticket.called` (each process
+    answers "caught up", or "timeout k/n" after 2 minutes). A fixed pause stopped a loaded run before its last
+    deliveries arrived, which then looked lost."""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"wait {ticket}\n")
+        proc.stdin.flush()
+    answers = []
+    for proc in procs:
+        assert proc.stdout is not None
+        answers.append(proc.stdout.readline().strip())
+    return answers
 
 
 def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[list[Any]], int]:
@@ -127,7 +136,7 @@ def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[
     return rows, failed
 
 
-def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> list[object]:
+def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False, ws_client: str = "raw") -> list[object]:
     # As shipped (wins.ops.serving): no permessage-deflate, unless --deflate asks for uvicorn's default.
     server_env = {"UVICORN_WS_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}
     with database("sqlite") as url:
@@ -142,7 +151,7 @@ def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> 
                 time.sleep(1)
                 rss_before = server.rss_kib()
                 procs, outs, connect_s = start_subscribers(
-                    [server.base], data.display_tokens[0], n, mode=mode, since=since, cpus="1"
+                    [server.base], data.display_tokens[0], n, mode=mode, since=since, cpus="1", client=ws_client
                 )
                 time.sleep(2)
                 rss_idle = server.rss_kib()
@@ -151,12 +160,6 @@ def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> 
                 client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)  # warm-up
                 time.sleep(gap)
                 first_id = client.get("/api/v1/queue", headers=staff).json()["last_event_id"]
-                pids = [proc.pid for proc in procs]
-
-                def all_cpu() -> float:
-                    return server.cpu_seconds() + pids_cpu_seconds(pids)
-
-                idle_rate = cpu_rate(all_cpu, 1.0)
                 cpu_before = server.cpu_seconds()
                 for _ in range(calls):
                     t0 = time.time()
@@ -164,7 +167,10 @@ def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False) -> 
                     answered[r.json()["id"]] = time.time()
                     sent[r.json()["id"]] = t0
                     time.sleep(gap)
-                settle(all_cpu, idle_rate=idle_rate, least=max(1.0, 3 * gap))
+                if mode == "ws":
+                    settle(procs, max(sent))
+                else:
+                    time.sleep(max(1.0, 3 * gap))  # long-polls: the next answer comes within the gap
                 cpu = server.cpu_seconds() - cpu_before
             rows, failed = collect(procs, outs)
     delays = [
@@ -221,13 +227,19 @@ def main() -> None:
     parser.add_argument(
         "--deflate", action="store_true", help="let WebSockets negotiate permessage-deflate (uvicorn's default)"
     )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "websockets"],
+        default="raw",
+        help="subscribers' WebSocket client (bench/subscribers.py); only `websockets` offers permessage-deflate",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     print(f"# call -> screen — {machine()}")
     print("# latency from sending call-next to the event arriving at each subscriber (all subscribers x calls)\n")
     rows = []
     for n in args.ws:
-        rows.append(run(n, "ws", args.calls, args.gap, deflate=args.deflate))
+        rows.append(run(n, "ws", args.calls, args.gap, deflate=args.deflate, ws_client=args.client))
         print("  ", rows[-1], flush=True)
     for n in args.poll:
         rows.append(run(n, "poll", args.calls, args.gap))

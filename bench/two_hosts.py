@@ -125,7 +125,15 @@ def issue_throughput(base: str, token: str, service_id: int, *, clients: int, se
 
 
 def call_to_screen(
-    running: Site, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool, idle_seconds: float = 3.0
+    running: Site,
+    data: Any,
+    *,
+    screens: int,
+    calls: int,
+    gap: float,
+    via_nginx: bool,
+    idle_seconds: float = 3.0,
+    ws_client: str = "raw",
 ) -> list[object]:
     hosts, nginx_url = [h.url for h in running.hosts], running.nginx_url
     kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
@@ -139,7 +147,14 @@ def call_to_screen(
     # At least one subscriber process per base, so the screens really are spread over the hosts.
     per_process = min(PER_PROCESS, -(-screens // len(bases)))
     procs, outs, connect_s = start_subscribers(
-        bases, data.display_tokens[0], screens, mode="ws", since=since, cpus=None, per_process=per_process
+        bases,
+        data.display_tokens[0],
+        screens,
+        mode="ws",
+        since=since,
+        cpus=None,
+        per_process=per_process,
+        client=ws_client,
     )
     base_of = {i: bases[i % len(bases)] for i in range(len(procs))}
     time.sleep(2)
@@ -164,19 +179,14 @@ def call_to_screen(
         # re-checks): per second, so it can be told apart from the cost of the calls' deliveries.
         time.sleep(1.0)
         subscriber_pids = [proc.pid for proc in procs]
-
-        def all_cpu() -> float:
-            return hosts_cpu_seconds(running) + pids_cpu_seconds(subscriber_pids)
-
         idle_rate = cpu_rate(lambda: hosts_cpu_seconds(running), idle_seconds)
-        all_idle_rate = cpu_rate(all_cpu, 1.0)
         cpu_before, system_before = hosts_cpu_seconds(running), hosts_cpu_seconds(running, system_only=True)
         subs_before, t_before = pids_cpu_seconds(subscriber_pids), time.monotonic()
         for k in range(calls):
             ticket, t0 = call(k % len(hosts))
             sent[ticket] = (t0, hosts[k % len(hosts)])
             time.sleep(gap)
-        settle(all_cpu, idle_rate=all_idle_rate, least=max(1.0, 3 * gap))
+        settle(procs, max(sent))
         cpu = hosts_cpu_seconds(running) - cpu_before
         system = hosts_cpu_seconds(running, system_only=True) - system_before
         subs_cpu = pids_cpu_seconds(subscriber_pids) - subs_before
@@ -261,6 +271,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of the issue throughput run")
     parser.add_argument("--workers", type=int, default=2, help="workers per host")
     parser.add_argument("--via-nginx", action="store_true", help="screens connect through nginx, not to a host")
+    parser.add_argument(
+        "--client", choices=["raw", "websockets"], default="raw", help="the screens' WebSocket client (subscribers.py)"
+    )
     args = parser.parse_args()
     if not can_make_namespaces():
         sys.exit("needs root, `ip netns` and nginx (scripts/system-deps)")
@@ -322,6 +335,7 @@ def main() -> None:
                 calls=args.calls,
                 gap=args.gap,
                 via_nginx=args.via_nginx,
+                ws_client=args.client,
             )
             print(table(HEADERS, [row]))
 
