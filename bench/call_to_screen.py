@@ -5,17 +5,26 @@ SQLite, one worker (CPU 0); subscribers in separate processes (CPU 1), at most 2
 
     .venv/bin/python bench/call_to_screen.py
     .venv/bin/python bench/call_to_screen.py --ws 100 1000 --poll 200 --calls 20
+    .venv/bin/python bench/call_to_screen.py --ws 1000 --poll --deflate --client websockets   # as before
+
+The server runs with the shipped WebSocket options (wins.ops.serving: no permessage-deflate); `--deflate`
+gives uvicorn's default instead (only the `websockets` client asks for it; the default `raw` client is a bare
+one that costs the shared CPUs far less per frame). "frames/call": the events of one call that reached the
+subscribers, all of them together; CPU is divided by those frames (the warm-up call's are not counted).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +51,7 @@ def start_subscribers(
     since: int,
     cpus: str | None,
     per_process: int = PER_PROCESS,
+    client: str = "raw",
 ) -> tuple[list[subprocess.Popen[str]], list[Path], float]:
     """`n` subscribers in processes of at most `per_process` each, the processes taking `bases` in turn; returns
     once every subscriber is connected: (processes, their output files, seconds it took)."""
@@ -65,6 +75,8 @@ def start_subscribers(
             str(since),
             "--out",
             str(out),
+            "--client",
+            client,
         ]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         outs.append(out)
@@ -72,6 +84,39 @@ def start_subscribers(
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
     return procs, outs, time.monotonic() - started
+
+
+def pids_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (e.g. the subscriber processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def cpu_rate(cpu_seconds: Callable[[], float], seconds: float) -> float:
+    """CPU seconds per second that `cpu_seconds` grows by over `seconds` (with nothing going on: the idle rate)."""
+    before, t0 = cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds() - before) / (time.monotonic() - t0)
+
+
+def settle(procs: list[subprocess.Popen[str]], ticket: int) -> list[str]:
+    """Let the last fan-out finish: until every subscriber has ticket `ticket`'s `ticket.called` (each process
+    answers "caught up", or "timeout k/n" after 2 minutes). A fixed pause stopped a loaded run before its last
+    deliveries arrived, which then looked lost."""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"wait {ticket}\n")
+        proc.stdin.flush()
+    answers = []
+    for proc in procs:
+        assert proc.stdout is not None
+        answers.append(proc.stdout.readline().strip())
+    return answers
 
 
 def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[list[Any]], int]:
@@ -91,10 +136,12 @@ def collect(procs: list[subprocess.Popen[str]], outs: list[Path]) -> tuple[list[
     return rows, failed
 
 
-def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
+def run(n: int, mode: str, calls: int, gap: float, *, deflate: bool = False, ws_client: str = "raw") -> list[object]:
+    # As shipped (wins.ops.serving): no permessage-deflate, unless --deflate asks for uvicorn's default.
+    server_env = {"UVICORN_WS_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}
     with database("sqlite") as url:
         data = seed(url, counters=1, displays=1)
-        with Server(url, cpus="0", log_level="WARNING") as server:
+        with Server(url, cpus="0", log_level="WARNING", extra_env=server_env) as server:
             kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
             staff = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
             with httpx.Client(base_url=server.base, timeout=30) as client:
@@ -104,7 +151,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                 time.sleep(1)
                 rss_before = server.rss_kib()
                 procs, outs, connect_s = start_subscribers(
-                    [server.base], data.display_tokens[0], n, mode=mode, since=since, cpus="1"
+                    [server.base], data.display_tokens[0], n, mode=mode, since=since, cpus="1", client=ws_client
                 )
                 time.sleep(2)
                 rss_idle = server.rss_kib()
@@ -112,6 +159,7 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                 answered: dict[int, float] = {}
                 client.post(f"/api/v1/counters/{data.counters[0]}/call-next", headers=staff)  # warm-up
                 time.sleep(gap)
+                first_id = client.get("/api/v1/queue", headers=staff).json()["last_event_id"]
                 cpu_before = server.cpu_seconds()
                 for _ in range(calls):
                     t0 = time.time()
@@ -119,7 +167,10 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
                     answered[r.json()["id"]] = time.time()
                     sent[r.json()["id"]] = t0
                     time.sleep(gap)
-                time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+                if mode == "ws":
+                    settle(procs, max(sent))
+                else:
+                    time.sleep(max(1.0, 3 * gap))  # long-polls: the next answer comes within the gap
                 cpu = server.cpu_seconds() - cpu_before
             rows, failed = collect(procs, outs)
     delays = [
@@ -131,6 +182,8 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
         (at - sent[ticket]) * 1000 for _, _, kind, ticket, at in rows if kind == "ticket.called" and ticket in sent
     ]
     expected = n * calls
+    # Every event of the measured calls that reached a subscriber (not the warm-up's): what the CPU paid for.
+    measured = [row for row in rows if row[1] > first_id]
     return [
         mode,
         n,
@@ -142,7 +195,8 @@ def run(n: int, mode: str, calls: int, gap: float) -> list[object]:
         f"{max(from_sent):.1f}",
         f"{connect_s:.1f}",
         f"{(rss_idle - rss_before) / max(n, 1):.1f}",
-        f"{cpu * 1e6 / max(len(rows), 1):.0f}",
+        f"{len(measured) / max(calls, 1):,.0f}",
+        f"{cpu * 1e6 / max(len(measured), 1):.0f}",
         failed,
     ]
 
@@ -158,6 +212,7 @@ HEADERS = [
     "max ms",
     "connect s",
     "KiB/idle sub",
+    "frames/call",
     "server CPU µs/delivery",
     "errors",
 ]
@@ -169,13 +224,22 @@ def main() -> None:
     parser.add_argument("--poll", type=int, nargs="*", default=[200])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between calls")
+    parser.add_argument(
+        "--deflate", action="store_true", help="let WebSockets negotiate permessage-deflate (uvicorn's default)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "websockets"],
+        default="raw",
+        help="subscribers' WebSocket client (bench/subscribers.py); only `websockets` offers permessage-deflate",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     print(f"# call -> screen — {machine()}")
     print("# latency from sending call-next to the event arriving at each subscriber (all subscribers x calls)\n")
     rows = []
     for n in args.ws:
-        rows.append(run(n, "ws", args.calls, args.gap))
+        rows.append(run(n, "ws", args.calls, args.gap, deflate=args.deflate, ws_client=args.client))
         print("  ", rows[-1], flush=True)
     for n in args.poll:
         rows.append(run(n, "poll", args.calls, args.gap))

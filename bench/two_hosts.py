@@ -33,7 +33,15 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from call_to_screen import PER_PROCESS, collect, raise_fd_limit, start_subscribers  # noqa: E402
+from call_to_screen import (  # noqa: E402
+    PER_PROCESS,
+    collect,
+    cpu_rate,
+    pids_cpu_seconds,
+    raise_fd_limit,
+    settle,
+    start_subscribers,
+)
 from common import ROOT, SECRET, database, free_port, machine, pct, seed, table  # noqa: E402
 from issue_ticket import wrk  # noqa: E402
 from tests.support.hosts import Site, can_make_namespaces, site  # noqa: E402
@@ -53,8 +61,9 @@ def host_env(*, log_level: str = "WARNING") -> dict[str, str]:
     }
 
 
-def hosts_cpu_seconds(running: Site) -> float:
-    """User + system CPU time used so far by every process of every host (each host is one process group)."""
+def hosts_cpu_seconds(running: Site, *, system_only: bool = False) -> float:
+    """User + system CPU time used so far by every process of every host (each host is one process group);
+    `system_only`: the kernel's part alone (sockets, network namespaces)."""
     groups = {h.proc.pid for h in running.hosts}
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -62,7 +71,7 @@ def hosts_cpu_seconds(running: Site) -> float:
         with contextlib.suppress(OSError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) in groups:  # pgrp
-                total += int(fields[11]) + int(fields[12])  # utime, stime
+                total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
 
 
@@ -115,7 +124,17 @@ def issue_throughput(base: str, token: str, service_id: int, *, clients: int, se
     return asyncio.run(_issue_async(base, token, service_id, clients=clients, seconds=seconds))
 
 
-def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: float, via_nginx: bool) -> list[object]:
+def call_to_screen(
+    running: Site,
+    data: Any,
+    *,
+    screens: int,
+    calls: int,
+    gap: float,
+    via_nginx: bool,
+    idle_seconds: float = 3.0,
+    ws_client: str = "raw",
+) -> list[object]:
     hosts, nginx_url = [h.url for h in running.hosts], running.nginx_url
     kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
     with httpx.Client(base_url=nginx_url, timeout=30) as client:
@@ -128,9 +147,16 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
     # At least one subscriber process per base, so the screens really are spread over the hosts.
     per_process = min(PER_PROCESS, -(-screens // len(bases)))
     procs, outs, connect_s = start_subscribers(
-        bases, data.display_tokens[0], screens, mode="ws", since=since, cpus=None, per_process=per_process
+        bases,
+        data.display_tokens[0],
+        screens,
+        mode="ws",
+        since=since,
+        cpus=None,
+        per_process=per_process,
+        client=ws_client,
     )
-    per_process = {i: bases[i % len(bases)] for i in range(len(procs))}
+    base_of = {i: bases[i % len(bases)] for i in range(len(procs))}
     time.sleep(2)
     sent: dict[int, tuple[float, str]] = {}
     clients = [httpx.Client(base_url=h, timeout=30) for h in hosts]
@@ -148,13 +174,23 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
         for i in range(len(hosts)):  # warm-up, one per host
             call(i)
             time.sleep(gap)
-        cpu_before = hosts_cpu_seconds(running)
+        first_id = clients[0].get("/api/v1/queue", headers=staff0).json()["last_event_id"]
+        # What the hosts spend with every screen connected and no call (background jobs, heartbeats, sign-in
+        # re-checks): per second, so it can be told apart from the cost of the calls' deliveries.
+        time.sleep(1.0)
+        subscriber_pids = [proc.pid for proc in procs]
+        idle_rate = cpu_rate(lambda: hosts_cpu_seconds(running), idle_seconds)
+        cpu_before, system_before = hosts_cpu_seconds(running), hosts_cpu_seconds(running, system_only=True)
+        subs_before, t_before = pids_cpu_seconds(subscriber_pids), time.monotonic()
         for k in range(calls):
             ticket, t0 = call(k % len(hosts))
             sent[ticket] = (t0, hosts[k % len(hosts)])
             time.sleep(gap)
-        time.sleep(max(1.0, 3 * gap))  # let the last fan-out finish
+        settle(procs, max(sent))
         cpu = hosts_cpu_seconds(running) - cpu_before
+        system = hosts_cpu_seconds(running, system_only=True) - system_before
+        subs_cpu = pids_cpu_seconds(subscriber_pids) - subs_before
+        window = time.monotonic() - t_before
     finally:
         for c in clients:
             c.close()
@@ -165,7 +201,12 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
         rows, bad = collect([proc], [out])
         rows_by_process.append(rows)
         failed += bad
-    all_ms, same_ms, other_ms = [], [], []
+    all_ms: list[float] = []
+    same_ms: list[float] = []
+    other_ms: list[float] = []
+    # Every event of the measured calls that reached a screen (a call sends more than its ticket.called), as
+    # in call_to_screen.py: host CPU is divided by these frames, not by the ticket.called frames alone.
+    deliveries = sum(1 for rows in rows_by_process for row in rows if row[1] > first_id)
     for index, rows in enumerate(rows_by_process):
         for _, _, kind, ticket, at in rows:
             if kind != "ticket.called" or ticket not in sent:
@@ -174,7 +215,7 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
             ms = (at - t0) * 1000
             all_ms.append(ms)
             if not via_nginx:
-                (same_ms if per_process[index] == host else other_ms).append(ms)
+                (same_ms if base_of[index] == host else other_ms).append(ms)
 
     def fmt(values: list[float], p: float) -> str:
         return f"{pct(values, p):.1f}" if values else "-"
@@ -190,7 +231,12 @@ def call_to_screen(running: Site, data: Any, *, screens: int, calls: int, gap: f
         fmt(other_ms, 99),
         f"{max(all_ms):.1f}" if all_ms else "-",
         f"{connect_s:.1f}",
-        f"{cpu * 1e6 / max(len(all_ms), 1):.0f}",
+        f"{deliveries / max(calls, 1):,.0f}",
+        f"{cpu * 1e6 / max(deliveries, 1):.0f}",
+        f"{idle_rate * 100:.0f}",
+        f"{max(cpu - idle_rate * window, 0.0) * 1e6 / max(deliveries, 1):.0f}",
+        f"{system * 100 / max(cpu, 1e-9):.0f}",
+        f"{subs_cpu * 1e6 / max(deliveries, 1):.0f}",
         failed,
     ]
 
@@ -206,7 +252,12 @@ HEADERS = [
     "p99 ms, other host",
     "max ms",
     "connect s",
+    "frames/call",
     "host CPU µs/delivery",
+    "idle host CPU %",
+    "host CPU µs/delivery net of idle",
+    "kernel % of host CPU",
+    "screens' CPU µs/delivery",
     "errors",
 ]
 
@@ -220,6 +271,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of the issue throughput run")
     parser.add_argument("--workers", type=int, default=2, help="workers per host")
     parser.add_argument("--via-nginx", action="store_true", help="screens connect through nginx, not to a host")
+    parser.add_argument(
+        "--client", choices=["raw", "websockets"], default="raw", help="the screens' WebSocket client (subscribers.py)"
+    )
     args = parser.parse_args()
     if not can_make_namespaces():
         sys.exit("needs root, `ip netns` and nginx (scripts/system-deps)")
@@ -281,6 +335,7 @@ def main() -> None:
                 calls=args.calls,
                 gap=args.gap,
                 via_nginx=args.via_nginx,
+                ws_client=args.client,
             )
             print(table(HEADERS, [row]))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.handshake import websocket_handshake
 from tests.support.server import free_port
 
 
@@ -122,6 +123,10 @@ def test_serve_first_start_creates_demo_prints_password_and_urls(tmp_path: Path)
                 data={"username": "admin", "password": password, "csrf_token": csrf, "next": nxt},
             )
         assert board.status_code == 200 and board.url.path == "/display", (board.status_code, board.url)
+
+        # The event stream does not negotiate permessage-deflate (wins.ops.serving), as under gunicorn.
+        status, headers = websocket_handshake(f"http://127.0.0.1:{port}")
+        assert status.startswith("HTTP/1.1 101") and "sec-websocket-extensions" not in headers, (status, headers)
     finally:
         proc.terminate()
         proc.wait(timeout=15)

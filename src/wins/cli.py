@@ -101,6 +101,7 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     from wins.demo import PRODUCTION_REFUSAL, demo_allowed, seed_demo
     from wins.logging_setup import configure_logging, server_log_config
     from wins.migrate import upgrade
+    from wins.ops.serving import WEBSOCKET_OPTIONS
 
     settings = _settings()
     configure_logging(settings)
@@ -159,6 +160,7 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
         # Long-polls and WebSockets would otherwise hold a stop or restart for up to their timeout; clients
         # reconnect and resume from their last event id, so cutting them short loses nothing.
         timeout_graceful_shutdown=5,
+        **WEBSOCKET_OPTIONS,
     )
 
 

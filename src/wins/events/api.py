@@ -170,7 +170,11 @@ async def event_socket(
             await websocket.close(code=exc.code, reason=exc.reason)
         return
     try:
-        await _stream(websocket, access, principal, scope, since)
+        # In a task of its own: this coroutine sits under some twenty frames of server, middleware and routing,
+        # and every wake-up of a stream (each event, for every screen) would resume and suspend all of them;
+        # a task resumes only its own two. (py-spy: a fifth of a worker's CPU went there, docs/performance.md
+        # §3.) Awaiting the task hands on its errors, and cancelling this request cancels the task.
+        await asyncio.create_task(_stream(websocket, access, principal, scope, since), name="wins-event-stream")
     finally:
         access.sockets.release(principal.key)
 

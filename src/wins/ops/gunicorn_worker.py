@@ -13,6 +13,7 @@ from typing import Any
 from uvicorn_worker import UvicornWorker
 
 from wins.ops.process import die_with_parent
+from wins.ops.serving import WEBSOCKET_OPTIONS
 from wins.ops.systemd import notify_ready
 from wins.version import full_version
 
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 
 class WinsUvicornWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn and uvicorn_worker are untyped
+    # No permessage-deflate on the event stream (wins.ops.serving).
+    CONFIG_KWARGS: dict[str, Any] = {**UvicornWorker.CONFIG_KWARGS, **WEBSOCKET_OPTIONS}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # UvicornWorker gives uvicorn's loggers gunicorn's handlers and stops them propagating; ours have none
