@@ -23,8 +23,8 @@ def lane(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     answers: list[Any] = []
     original = express.IssueExpressLane._try
 
-    def spy(*args: Any) -> Any:
-        answer = original(*args)
+    async def spy(*args: Any) -> Any:
+        answer = await original(*args)
         answers.append(answer)
         return answer
 
@@ -40,9 +40,7 @@ def post(api: Api, body: dict[str, Any], *, who: str = "kiosk", key: str | None 
     )
 
 
-def test_the_lane_gives_the_routes_answer(
-    api: Api, lane: list[Any], backend: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_lane_gives_the_routes_answer(api: Api, lane: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     service = api.data.services["A"]
     # Padded past the lane's body limit (lowered for this request: the app refuses bodies over the real one
     # before the lane runs): valid JSON that only the documented route takes.
@@ -56,13 +54,10 @@ def test_the_lane_gives_the_routes_answer(
         )
     second = post(api, {"service_id": service, "language": "fr"})
     assert first.status_code == second.status_code == 201
-    if backend == "sqlite":
-        assert lane == [None, (201, second.content)]  # the lane handed the first on and answered the second
-    else:
-        assert lane == []  # PostgreSQL transactions wait for the server: always the route, in a thread
+    assert lane == [None, (201, second.content)]  # the lane handed the first on and answered the second
     a, b = first.json(), second.json()
     assert list(a) == list(b) and {k: type(v) for k, v in a.items()} == {k: type(v) for k, v in b.items()}
-    # Both backends give exactly the documented schema's fields (on SQLite, b is the lane's answer).
+    # Both give exactly the documented schema's fields (b is the lane's answer).
     assert set(b) == set(TicketPublic.model_fields) and TicketPublic.model_validate(b).tracking_url == b["tracking_url"]
     assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
     assert b["number"] == "A002" and b["position"] == 2 and b["people_ahead"] == 1 and b["language"] == "fr"
@@ -74,10 +69,10 @@ def test_the_lane_gives_the_routes_answer(
     }
 
 
-def test_the_first_tap_of_a_token_takes_the_lane(api: Api, lane: list[Any], backend: str) -> None:
+def test_the_first_tap_of_a_token_takes_the_lane(api: Api, lane: list[Any]) -> None:
     r = post(api, {"service_id": api.data.services["C"]})  # the principal is not cached yet
     assert r.status_code == 201
-    assert lane == ([(201, r.content)] if backend == "sqlite" else [])
+    assert lane == [(201, r.content)]
     unknown = api.client.post(
         "/api/v1/tickets", json={"service_id": 1}, headers={"Authorization": "Bearer wdt_not-a-real-token"}
     )
@@ -114,13 +109,13 @@ def test_refusals_are_the_routes(
     assert all(answer is None for answer in lane[1:])  # every refusal came from the route
 
 
-def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any], backend: str) -> None:
+def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any]) -> None:
     api.client.get("/api/v1/queue", headers=api.auth("display"))  # caches the display's principal
     r = post(api, {"service_id": api.data.services["A"]}, who="display")
-    assert r.status_code == 403 and lane == ([None] if backend == "sqlite" else [])
+    assert r.status_code == 403 and lane == [None]
 
 
-def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any], backend: str) -> None:
+def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any]) -> None:
     assert post(api, {"service_id": api.data.services["A"]}).status_code == 201
     r = api.client.post(
         "/api/v1/tickets",
@@ -133,10 +128,7 @@ def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any], bac
         "/api/v1/tickets", content=b"service_id=1", headers={**api.auth("kiosk"), "Content-Type": "text/plain"}
     )
     assert r.status_code == 422
-    if backend == "sqlite":
-        assert lane[0][0] == 201 and lane[1:] == [None]
-    else:
-        assert lane == []
+    assert lane[0][0] == 201 and lane[1:] == [None]
 
 
 def _routes(routes: list[Any]) -> Iterator[Any]:
