@@ -37,7 +37,7 @@ def ticket_number(prefix: str, seq: int) -> str:
 
 def _number_digits(seq: Any) -> ColumnElement[Any]:
     """`ticket_number`'s digits in SQL (PostgreSQL), for the statement that draws the number itself;
-    tests/test_issue_statement.py checks both agree."""
+    tests/test_express_pg.py checks both agree."""
     digits = sql_cast(seq, Text)
     return func.lpad(
         digits, func.greatest(literal_column(str(NUMBER_DIGITS)), func.length(digits)), literal_column("'0'")
