@@ -8,13 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import Api
 from wins.app import create_app
+from wins.audit.models import AuditEntry
 from wins.bodylimit import limit_for
 from wins.config import Settings
+from wins.events.models import Event
 from wins.schemas import TicketPublic
 from wins.tickets import express
+from wins.tickets.models import Ticket
+from wins.tickets.views import ticket_event_data
 
 
 @pytest.fixture
@@ -86,6 +91,28 @@ def test_a_retried_tap_through_the_lane_returns_the_first_ticket(api: Api, lane:
     created, again = post(api, {"service_id": service}, key=key), post(api, {"service_id": service}, key=key)
     assert (created.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == created.json()["id"] and again.json()["number"] == "B002"
+
+
+def test_the_lane_and_the_route_write_the_same_ticket_and_event(
+    api: Api, lane: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = api.data.services["A"]
+    by_lane = post(api, {"service_id": service, "language": "de"})
+    with monkeypatch.context() as patch:
+        patch.setattr(express, "MAX_BODY", 8)  # this one goes to the route; staff taps are audited
+        by_route = post(api, {"service_id": service, "language": "de"}, who="staff")
+    assert (by_lane.status_code, by_route.status_code) == (201, 201)
+    assert lane == [(201, by_lane.content), None]
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    with db.session(write=False) as session:
+        events = session.scalars(select(Event).where(Event.type == "ticket.issued").order_by(Event.id)).all()
+        assert [e.data["id"] for e in events] == [by_lane.json()["id"], by_route.json()["id"]]
+        for e in events:  # each event's data is ticket_payload of the stored ticket, key for key, in order
+            ticket = session.get(Ticket, e.data["id"])
+            assert list(e.data.items()) == list(ticket_event_data(session, ticket).items())
+            assert e.branch_id == ticket.branch_id and e.at == ticket.issued_at
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "ticket.issue")).all()
+        assert [a.ticket_id for a in audit] == [by_route.json()["id"]]
 
 
 @pytest.mark.parametrize(

@@ -78,11 +78,8 @@ class _SessionSql:
             "event": APPEND_EVENT,
             "audit": AUDIT,
         }[name]
-        row = (
-            self.conn.execute(statement, params).first()
-            if name in ("issue", "by_key", "next_number", "insert_ticket")
-            else None
-        )
+        result = self.conn.execute(statement, params)
+        row = result.first() if result.returns_rows else None
         if name in ("event", "audit") or (name == "issue" and row is not None and row[2] is not None):
             db_flags.note_events_written(self.session)
         return row
