@@ -8,6 +8,7 @@ max()+1); a unique constraint (service, day, seq) backs it. docs/performance.md 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -470,6 +471,29 @@ def _read_service(db: Database, service_id: int, settings: Settings) -> tuple[Se
         return service_info(read, service_id), service_load(read, service_id, settings=settings)
 
 
+# Reads of a service's facts and load in flight on the loop, by (database, service, settings, loop).
+_reading: dict[tuple[Any, int, int, int], asyncio.Task[tuple[ServiceInfo, est.ServiceLoad]]] = {}
+
+
+async def _read_service_once(db: Database, service_id: int, settings: Settings) -> tuple[ServiceInfo, est.ServiceLoad]:
+    """`_read_service` in the thread pool (a round trip must not hold the loop), once for all the taps that find
+    the cache empty at the same moment: 16 taps in flight when it expires would otherwise read it 16 times."""
+    loop = asyncio.get_running_loop()
+    key = (db.read_engine.url, service_id, id(settings), id(loop))
+    task = _reading.get(key)
+    if task is None:
+        task = loop.create_task(anyio.to_thread.run_sync(_read_service, db, service_id, settings))
+        _reading[key] = task
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            _reading.pop(key, None)
+            if not finished.cancelled():
+                finished.exception()  # retrieved, even if every tap that waited for it has gone
+
+        task.add_done_callback(done)
+    return await asyncio.shield(task)
+
+
 async def issue_on_loop_pg(
     db: Database, settings: Settings, actor: Principal, body: TicketCreate, idempotency_key: str | None
 ) -> tuple[dict[str, Any], bool] | None:
@@ -491,11 +515,9 @@ async def issue_on_loop_pg(
     may_issue(actor)
     if actor.staff is not None:
         return None
-    # From the per-process caches; read in the thread pool when one misses (a round trip must not hold the loop).
-    found = _cached_service(db, body.service_id, settings)
-    if found is None:
-        found = await anyio.to_thread.run_sync(_read_service, db, body.service_id, settings)
-    info, load = found
+    info, load = _cached_service(db, body.service_id, settings) or await _read_service_once(
+        db, body.service_id, settings
+    )
     key = check_issue(info, actor=actor, priority=body.priority, idempotency_key=idempotency_key)
     if info.hours is not None and info.hours.stop_when_wait_exceeds_time_left:
         return None
