@@ -262,11 +262,12 @@ def _stale(conn: psycopg.AsyncConnection[Any]) -> bool:
     PostgreSQL sends a last error and closes). One poll of the socket instead of a round trip."""
     if conn.closed:
         return True
+    poller = select.poll()  # not select.select: a server with thousands of WebSockets has descriptors past 1024
     try:
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        poller.register(conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class LoopPool:
