@@ -29,6 +29,9 @@ from issue_ticket import wrk  # noqa: E402
 PARTS = [
     ("ASGI server: HTTP parsing, event loop", "uvicorn/"),
     ("WINS middlewares (retry, body limit, access log, headers)", "wins/retry.py"),
+    ("the issue express lane (wins.tickets.express)", "wins/tickets/express.py"),
+    ("  its statement on the loop pool (psycopg async)", "fetchone (wins/db.py"),
+    ("  after-commit hooks (hub poke, followers' wake-up)", "run_after_commit_hooks ("),
     ("FastAPI routing + dependency resolution", "fastapi/routing.py"),
     ("  sign-in check (token -> principal)", "principal_from_token"),
     ("  request body validation (pydantic)", "_validate_request_body"),

@@ -8,13 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import Api
 from wins.app import create_app
+from wins.audit.models import AuditEntry
 from wins.bodylimit import limit_for
 from wins.config import Settings
+from wins.events.models import Event
 from wins.schemas import TicketPublic
 from wins.tickets import express
+from wins.tickets.models import Ticket
+from wins.tickets.views import ticket_event_data
 
 
 @pytest.fixture
@@ -23,8 +28,8 @@ def lane(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     answers: list[Any] = []
     original = express.IssueExpressLane._try
 
-    def spy(*args: Any) -> Any:
-        answer = original(*args)
+    async def spy(*args: Any) -> Any:
+        answer = await original(*args)
         answers.append(answer)
         return answer
 
@@ -40,9 +45,7 @@ def post(api: Api, body: dict[str, Any], *, who: str = "kiosk", key: str | None 
     )
 
 
-def test_the_lane_gives_the_routes_answer(
-    api: Api, lane: list[Any], backend: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_lane_gives_the_routes_answer(api: Api, lane: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     service = api.data.services["A"]
     # Padded past the lane's body limit (lowered for this request: the app refuses bodies over the real one
     # before the lane runs): valid JSON that only the documented route takes.
@@ -56,13 +59,10 @@ def test_the_lane_gives_the_routes_answer(
         )
     second = post(api, {"service_id": service, "language": "fr"})
     assert first.status_code == second.status_code == 201
-    if backend == "sqlite":
-        assert lane == [None, (201, second.content)]  # the lane handed the first on and answered the second
-    else:
-        assert lane == []  # PostgreSQL transactions wait for the server: always the route, in a thread
+    assert lane == [None, (201, second.content)]  # the lane handed the first on and answered the second
     a, b = first.json(), second.json()
     assert list(a) == list(b) and {k: type(v) for k, v in a.items()} == {k: type(v) for k, v in b.items()}
-    # Both backends give exactly the documented schema's fields (on SQLite, b is the lane's answer).
+    # Both give exactly the documented schema's fields (b is the lane's answer).
     assert set(b) == set(TicketPublic.model_fields) and TicketPublic.model_validate(b).tracking_url == b["tracking_url"]
     assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
     assert b["number"] == "A002" and b["position"] == 2 and b["people_ahead"] == 1 and b["language"] == "fr"
@@ -74,10 +74,10 @@ def test_the_lane_gives_the_routes_answer(
     }
 
 
-def test_the_first_tap_of_a_token_takes_the_lane(api: Api, lane: list[Any], backend: str) -> None:
+def test_the_first_tap_of_a_token_takes_the_lane(api: Api, lane: list[Any]) -> None:
     r = post(api, {"service_id": api.data.services["C"]})  # the principal is not cached yet
     assert r.status_code == 201
-    assert lane == ([(201, r.content)] if backend == "sqlite" else [])
+    assert lane == [(201, r.content)]
     unknown = api.client.post(
         "/api/v1/tickets", json={"service_id": 1}, headers={"Authorization": "Bearer wdt_not-a-real-token"}
     )
@@ -91,6 +91,28 @@ def test_a_retried_tap_through_the_lane_returns_the_first_ticket(api: Api, lane:
     created, again = post(api, {"service_id": service}, key=key), post(api, {"service_id": service}, key=key)
     assert (created.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == created.json()["id"] and again.json()["number"] == "B002"
+
+
+def test_the_lane_and_the_route_write_the_same_ticket_and_event(
+    api: Api, lane: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = api.data.services["A"]
+    by_lane = post(api, {"service_id": service, "language": "de"})
+    with monkeypatch.context() as patch:
+        patch.setattr(express, "MAX_BODY", 8)  # this one goes to the route; staff taps are audited
+        by_route = post(api, {"service_id": service, "language": "de"}, who="staff")
+    assert (by_lane.status_code, by_route.status_code) == (201, 201)
+    assert lane == [(201, by_lane.content), None]
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    with db.session(write=False) as session:
+        events = session.scalars(select(Event).where(Event.type == "ticket.issued").order_by(Event.id)).all()
+        assert [e.data["id"] for e in events] == [by_lane.json()["id"], by_route.json()["id"]]
+        for e in events:  # each event's data is ticket_payload of the stored ticket, key for key, in order
+            ticket = session.get(Ticket, e.data["id"])
+            assert list(e.data.items()) == list(ticket_event_data(session, ticket).items())
+            assert e.branch_id == ticket.branch_id and e.at == ticket.issued_at
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "ticket.issue")).all()
+        assert [a.ticket_id for a in audit] == [by_route.json()["id"]]
 
 
 @pytest.mark.parametrize(
@@ -114,13 +136,13 @@ def test_refusals_are_the_routes(
     assert all(answer is None for answer in lane[1:])  # every refusal came from the route
 
 
-def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any], backend: str) -> None:
+def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any]) -> None:
     api.client.get("/api/v1/queue", headers=api.auth("display"))  # caches the display's principal
     r = post(api, {"service_id": api.data.services["A"]}, who="display")
-    assert r.status_code == 403 and lane == ([None] if backend == "sqlite" else [])
+    assert r.status_code == 403 and lane == [None]
 
 
-def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any], backend: str) -> None:
+def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any]) -> None:
     assert post(api, {"service_id": api.data.services["A"]}).status_code == 201
     r = api.client.post(
         "/api/v1/tickets",
@@ -133,10 +155,7 @@ def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any], bac
         "/api/v1/tickets", content=b"service_id=1", headers={**api.auth("kiosk"), "Content-Type": "text/plain"}
     )
     assert r.status_code == 422
-    if backend == "sqlite":
-        assert lane[0][0] == 201 and lane[1:] == [None]
-    else:
-        assert lane == []
+    assert lane[0][0] == 201 and lane[1:] == [None]
 
 
 def _routes(routes: list[Any]) -> Iterator[Any]:

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wins import retry
 from wins.config import Settings, get_settings
-from wins.db import Database
+from wins.db import UNAVAILABLE_MESSAGE, Database
 from wins.deps import WebHooks, forget_principals_on_revocation, web_hooks
 from wins.events.hub import EventHub
 from wins.logging_setup import configure_logging
@@ -143,8 +143,7 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "The database was too busy to finish this; try again in a moment."
             return await _answer(request, 503, message, "database_busy")
         logger.error("database unavailable: %s (during %s)", exc.orig, (exc.statement or "?")[:80])
-        message = "The database is busy or unreachable; try again in a moment."
-        return await _answer(request, 503, message, "database_unavailable")
+        return await _answer(request, 503, UNAVAILABLE_MESSAGE, "database_unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -271,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             presence.release()
             if froze:
                 gc.unfreeze()  # an app made and dropped in one process (tests) must not pin its objects
+            await db.close_loop_pool()  # the issue express lane's connections (PostgreSQL)
             db.dispose()
 
     app = FastAPI(
@@ -298,8 +298,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(IssueExpressLane)  # added first, so it runs inside the access log
     if not db.is_sqlite:
-        # Around the lane (which answers only on SQLite): a request whose transaction a deadlock or a
-        # serialization failure aborted runs again (wins.retry).
+        # Around the lane: a request whose transaction a deadlock or a serialization failure aborted runs again
+        # (wins.retry); the lane's own statement changes nothing when it fails, and hands the request on.
         app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # every body, the lane's too, is bounded before anyone reads it
     # -- operations (wins.access_log, wins.metrics): access line, request id, proxies, /health, /metrics --

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         "(`postgresql://user@host:5432/db`), for the one LISTEN connection per worker that wakes the event "
         "stream (LISTEN needs a session of its own). Empty: WINS_DATABASE_URL.",
     )
+    database_issue_connections: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description="PostgreSQL: connections each worker process keeps for issuing kiosk taps right on its event "
+        "loop (the issue express lane: one statement per tap, no thread hop); at most this many taps per worker "
+        "are in the database at once, the others wait their turn. 0 sends every tap through the ordinary route.",
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(NORMAL|FULL)$",

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import select
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+import psycopg
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -71,6 +76,11 @@ WRITE_LOCK_TIMEOUT = 30.0
 WAL_AUTOCHECKPOINT_PAGES = 20000  # ~80 MB of WAL
 CHECKPOINT_SECONDS = 0.2  # small and often: a checkpoint of 0.5 s of writes moved p99 from 18 to 25 ms, 5 s to 60 ms
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+
+# The answer to a request whose database is unreachable (wins.app's handler, and the issue express lane when a
+# tap's outcome is unknown): one wording for both.
+UNAVAILABLE_MESSAGE = "The database is busy or unreachable; try again in a moment."
 
 
 class WriteLockBusy(Exception):
@@ -183,13 +193,12 @@ class RawTransaction:
     info: dict[Any, Any] = field(default_factory=dict)
 
 
-class RawStatement:
-    """A Core statement compiled once for SQLite, with its parameters' SQLAlchemy bind processors, to run on a
-    bare sqlite3 connection (`Database.raw_sqlite_write`): the same SQL and the same stored values as through
-    SQLAlchemy, without its per-execution work. `columns` limits an INSERT to the columns given."""
+class _Precompiled:
+    """A Core statement compiled once for one driver, with its parameters' SQLAlchemy bind processors: the same
+    SQL and the same stored values as through SQLAlchemy, without its per-execution compile and cache-key work.
+    `columns` limits an INSERT to the columns given."""
 
-    def __init__(self, statement: Any, *, columns: list[str] | None = None) -> None:
-        dialect = sqlite_dialect.dialect(paramstyle="qmark")
+    def __init__(self, statement: Any, dialect: Dialect, columns: list[str] | None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=columns)
         self.sql = compiled.string
         self._compiled = compiled
@@ -205,8 +214,143 @@ class RawStatement:
             for name, process in zip(self._names, self._processors, strict=True)
         ]
 
+
+class RawStatement(_Precompiled):
+    """A Core statement compiled once for SQLite, to run on a bare sqlite3 connection (`Database.raw_sqlite_write`)."""
+
+    def __init__(self, statement: Any, *, columns: list[str] | None = None) -> None:
+        super().__init__(statement, sqlite_dialect.dialect(paramstyle="qmark"), columns)
+
     def execute(self, conn: sqlite3.Connection, values: dict[str, Any]) -> sqlite3.Cursor:
         return conn.execute(self.sql, self.params(values))
+
+
+# -- PostgreSQL statements on the event loop ---------------------------------------------------------------
+
+
+class LoopStatement(_Precompiled):
+    """A Core statement compiled once for PostgreSQL (psycopg, `$n` parameters), to run on a `LoopPool`."""
+
+    def __init__(self, statement: Any, *, columns: list[str] | None = None) -> None:
+        dialect = psycopg_dialect.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+        super().__init__(statement, dialect, columns)
+
+
+class LoopUnavailable(Exception):
+    """`LoopPool` has no connection to give (PostgreSQL unreachable): nothing was sent."""
+
+
+class StatementFailed(Exception):
+    """PostgreSQL refused the statement, or psycopg could not send its values: the statement, its own
+    transaction, changed nothing."""
+
+
+class OutcomeUnknown(Exception):
+    """The connection broke while the statement was on its way or running: it may have committed, or not."""
+
+
+@dataclass
+class LoopTransaction:
+    """A statement run on a `LoopPool` connection, once committed: the notes its after-commit hooks read
+    (wins.db_flags), as a Session keeps them in `info`."""
+
+    info: dict[Any, Any] = field(default_factory=dict)
+
+
+def _stale(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """An idle connection has nothing to read; if it has, the server has ended it (a restart, an idle timeout:
+    PostgreSQL sends a last error and closes). One poll of the socket instead of a round trip."""
+    if conn.closed:
+        return True
+    poller = select.poll()  # not select.select: a server with thousands of WebSockets has descriptors past 1024
+    try:
+        poller.register(conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+class LoopPool:
+    """A few autocommit psycopg AsyncConnections for single statements run right on the event loop, with no thread
+    hop (the issue express lane on PostgreSQL, wins.tickets.express). At most `size` statements, and connections,
+    per process at once (WINS_DATABASE_ISSUE_CONNECTIONS); a caller beyond that waits its turn.
+
+    Opened on first use, so a server that forks its workers (gunicorn) never shares a connection: a process that
+    finds connections of its parent leaves them alone. Closed by the app's shutdown (`close`). Each statement is
+    its own transaction and the session keeps no state, so a transaction-pooling PgBouncer serves these
+    connections as it serves the request pool; psycopg prepares the statements it runs often, as it does there
+    (PgBouncer 1.21 or newer with `max_prepared_statements`, docs/deployment.md)."""
+
+    def __init__(self, url: str, *, size: int, connect_timeout: int = 5, pause_after_failure: float = 1.0) -> None:
+        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.size = size
+        self.connect_timeout = connect_timeout
+        self.pause_after_failure = pause_after_failure
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._pid = os.getpid()
+        self._inherited: list[psycopg.AsyncConnection[Any]] = []
+        self._down_until = 0.0
+        self.connects = 0  # connections opened so far (tests, /metrics-style curiosity)
+
+    async def fetchone(self, statement: LoopStatement, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run `statement` in its own transaction and return its first row. Raises LoopUnavailable (nothing was
+        sent), StatementFailed (it changed nothing) or OutcomeUnknown (it may have committed)."""
+        async with self._slots:
+            conn = await self._connection()
+            try:
+                cursor = await conn.execute(statement.sql, statement.params(values))
+                row = await cursor.fetchone()
+            except psycopg.Error as exc:
+                if conn.closed:  # broken: the statement may have reached the server, and committed
+                    raise OutcomeUnknown(str(exc)) from exc
+                await self._put_back(conn)
+                raise StatementFailed(str(exc)) from exc
+            except BaseException:
+                await conn.close()  # cancelled half-way: what it was doing is unknown, so it is not reused
+                raise
+            await self._put_back(conn)
+            return row
+
+    async def close(self) -> None:
+        """Close the idle connections (at shutdown, when no request is running)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if os.getpid() != self._pid:  # forked since they were opened: the parent's to use and to close
+            self._inherited.extend(self._idle)  # kept referenced: a finalised connection would end their session
+            self._idle, self._pid = [], os.getpid()
+        while self._idle:
+            conn = self._idle.pop()  # the one used last
+            if not _stale(conn):
+                return conn
+            await conn.close()
+        if time.monotonic() < self._down_until:
+            raise LoopUnavailable("PostgreSQL was unreachable a moment ago")
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.conninfo,
+                autocommit=True,
+                cursor_factory=psycopg.AsyncRawCursor,  # the statements come with $n parameters already
+                connect_timeout=self.connect_timeout,
+            )
+        except psycopg.Error as exc:
+            # Not again for a moment: every tap meanwhile goes straight to the route, which answers for itself.
+            self._down_until = time.monotonic() + self.pause_after_failure
+            logger.warning("issue connection to PostgreSQL failed: %s", exc)
+            raise LoopUnavailable(str(exc)) from exc
+        self.connects += 1
+        return conn
+
+    async def _put_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if conn.closed or os.getpid() != self._pid:
+            return
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await conn.close()
+            return
+        self._idle.append(conn)
 
 
 class Database:
@@ -224,6 +368,10 @@ class Database:
             self.sqlite_write_lock = threading.Lock()  # unused: PostgreSQL arbitrates its own writers
             self.write_engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.write_engine
+        # PostgreSQL: the connections for issuing on the event loop (wins.tickets.express), opened on first use.
+        self.loop_pool: LoopPool | None = None
+        if not self.is_sqlite and settings.database_issue_connections > 0:
+            self.loop_pool = LoopPool(self.url, size=settings.database_issue_connections)
         self._write = sessionmaker(self.write_engine, class_=WinsSession, expire_on_commit=False)
         # Read sessions are marked so caches keyed on "anything changed" can ignore their commits.
         self._read = sessionmaker(
@@ -298,6 +446,11 @@ class Database:
         finally:
             session.close()
 
+    def run_after_commit_hooks(self, committed: HasInfo) -> None:
+        """For a transaction committed without a Session or `raw_sqlite_write` (a `LoopPool` statement): what its
+        commit would have run."""
+        self._run_hooks(committed)
+
     def _run_hooks(self, committed: HasInfo) -> None:
         for hook in self.after_commit_hooks:
             try:
@@ -341,6 +494,10 @@ class Database:
                     logger.warning("WAL checkpoint failed: %s", exc)
         finally:
             conn.close()
+
+    async def close_loop_pool(self) -> None:
+        if self.loop_pool is not None:
+            await self.loop_pool.close()
 
     def dispose(self) -> None:
         self.stop_checkpointer()

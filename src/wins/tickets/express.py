@@ -5,13 +5,19 @@ been cut to a few statements (wins.tickets.issuing.issue_with), FastAPI's route 
 response machinery cost more than the work itself: the target of 1,300 tickets/s on two cores
 (docs/performance.md) leaves 0.77 ms of CPU per ticket, all included.
 
-How it stays exactly the route: the lane only takes a request it can answer exactly as the route would — SQLite,
-a valid Bearer token (resolved as the route resolves it), a JSON body that validates, and an issue that
-succeeds. Anything else (another database, a cookie session, an unknown or expired token, a bad body, a domain
-error, a busy write lock) is handed, untouched and with its body replayed, to the ordinary route in
-wins.tickets.api, which gives the usual answer or error. A refused issue does nothing before it is refused, so
-the route redoing it is safe. The route stays the documented API (OpenAPI); tests/test_express.py checks that
-both give the same answers.
+How it stays exactly the route: the lane only takes a request it can answer exactly as the route would — a valid
+Bearer token (resolved as the route resolves it), a JSON body that validates, and an issue that succeeds. Anything
+else (a cookie session, an unknown or expired token, a bad body, a domain error, a busy write lock on SQLite, a
+repeated Idempotency-Key or a refused statement on PostgreSQL) is handed, untouched and with its body replayed, to
+the ordinary route in wins.tickets.api, which gives the usual answer or error. A refused issue does nothing before
+it is refused, so the route redoing it is safe. The route stays the documented API (OpenAPI); tests/test_express.py
+checks that both give the same answers, on both databases.
+
+SQLite: `issuing.issue_on_loop`, the route's own statements on a bare sqlite3 connection. PostgreSQL:
+`issuing.issue_on_loop_pg`, the route's one statement on a psycopg connection of the event loop's pool
+(WINS_DATABASE_ISSUE_CONNECTIONS). If that connection breaks with the statement in flight, the ticket may exist:
+with an Idempotency-Key the route finds out (see there); without one the lane answers as the route answers a
+database that went away mid-transaction (503), never issuing a second ticket blindly.
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wins.bodylimit import ISSUE_LIMIT
-from wins.db import WriteLockBusy
+from wins.db import UNAVAILABLE_MESSAGE, Database, OutcomeUnknown, WriteLockBusy
 from wins.deps import bearer_token, cached_principal, principal_from_token, public_base_url
 from wins.errors import WinsError
 from wins.logging_setup import note_user
 from wins.schemas import TicketCreate
-from wins.tickets.issuing import issue_on_loop
+from wins.tickets.issuing import issue_on_loop, issue_on_loop_pg
 from wins.tickets.views import tracking_url
 
 logger = logging.getLogger(__name__)
@@ -68,7 +74,8 @@ class IssueExpressLane:
             return
         request = Request(scope)
         token = bearer_token(request.headers.get("authorization"))
-        if not token or not request.app.state.db.is_sqlite:
+        db: Database = request.app.state.db
+        if not token or not (db.is_sqlite or db.loop_pool is not None):
             await self.app(scope, receive, send)
             return
         principal = cached_principal(request, token)
@@ -83,7 +90,7 @@ class IssueExpressLane:
                 return
         note_user(principal.label)  # for the access line
         body, more = await _read_body(receive)
-        answer = None if more else self._try(request, principal, body)
+        answer = None if more else await self._try(request, principal, body)
         if answer is None:
             await self.app(scope, _replay(body, receive, more), send)
             return
@@ -98,7 +105,7 @@ class IssueExpressLane:
         await send({"type": "http.response.body", "body": payload})
 
     @staticmethod
-    def _try(request: Request, principal: Any, body: bytes) -> tuple[int, bytes] | None:
+    async def _try(request: Request, principal: Any, body: bytes) -> tuple[int, bytes] | None:
         headers = request.headers
         if len(body) > MAX_BODY:
             return None
@@ -117,14 +124,28 @@ class IssueExpressLane:
             return None
         state = request.app.state
         try:
-            view, created = issue_on_loop(state.db, state.settings, principal, data, key)
+            if state.db.is_sqlite:
+                outcome: tuple[dict[str, Any], bool] | None = issue_on_loop(
+                    state.db, state.settings, principal, data, key
+                )
+            else:
+                outcome = await issue_on_loop_pg(state.db, state.settings, principal, data, key)
         except (WinsError, WriteLockBusy):
             return None
+        except OutcomeUnknown as exc:
+            # The route's answer when its database goes away mid-transaction (wins.app): the kiosk may try again.
+            logger.error("database unavailable: %s (during the issue express lane)", exc)
+            return 503, _encode({"detail": UNAVAILABLE_MESSAGE, "code": "database_unavailable"})
+        if outcome is None:
+            return None
+        view, created = outcome
         view["tracking_url"] = tracking_url(public_base_url(request), view["tracking_token"])
-        # Encoded as Starlette's JSONResponse encodes, so both ways give the same bytes.
-        return (201 if created else 200), json.dumps(
-            view, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode()
+        return (201 if created else 200), _encode(view)
+
+
+def _encode(content: dict[str, Any]) -> bytes:
+    # As Starlette's JSONResponse encodes, so both ways give the same bytes.
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
