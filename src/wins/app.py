@@ -227,13 +227,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub = EventHub(db, poll_seconds=settings.event_poll_seconds, buffer_size=settings.event_buffer_size)
     from wins.webhooks.deliverer import deliverer_for
 
-    webhooks = deliverer_for(db, settings)
+    webhooks = deliverer_for(db, settings, hub=hub)
     from wins.push.notifier import PushNotifier
 
-    notifier = PushNotifier(db, settings)
+    notifier = PushNotifier(db, settings, hub=hub)
     from wins.sms.sender import SmsSender
 
-    sms_sender = SmsSender(db, settings)
+    sms_sender = SmsSender(db, settings, hub=hub)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

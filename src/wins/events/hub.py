@@ -18,6 +18,7 @@ import bisect
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -100,6 +101,11 @@ class EventHub:
         self.pumped_at: float | None = None  # time.monotonic() of the last successful read of the event log
         # Called on the event loop with each internal event (a sign-in ended) as it is read, once per process.
         self.internal_listeners: list[Callable[[LoggedEvent], None]] = []
+        # Called on the event loop after each read that found events, with them: the background followers of the
+        # log (wins.background.BackgroundWorker) are woken here, once per read, whichever worker wrote them.
+        self.followers: list[Callable[[list[LoggedEvent]], None]] = []
+        # The buffer is read from the followers' threads too: `_append` and `buffered_after` hold this lock.
+        self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -218,6 +224,8 @@ class EventHub:
             waiters, self._waiters = self._waiters, set()
             for waiter in waiters:
                 waiter.ring()
+            for follower in self.followers:
+                follower(fresh)
 
     def _read(self, since: int, limit: int) -> tuple[list[LoggedEvent], bool]:
         """Committed events after `since` whose order is final, and whether newer ones were held back."""
@@ -230,27 +238,29 @@ class EventHub:
         return self._read(since, limit)[0]
 
     def _append(self, fresh: list[LoggedEvent]) -> None:
-        self._events.extend(fresh)
-        self._ids.extend(e.id for e in fresh)
-        self.last_id = self._ids[-1]
-        # Trimmed in steps of a quarter, so the copy is amortised; memory stays under 1.25 x buffer_size
-        # events (always at least the last page read, which every waiting subscriber is about to take).
-        keep = max(self.buffer_size, len(fresh))
-        if len(self._ids) > keep + keep // 4:
-            del self._ids[:-keep]
-            del self._events[:-keep]
+        with self._lock:
+            self._events.extend(fresh)
+            self._ids.extend(e.id for e in fresh)
+            self.last_id = self._ids[-1]
+            # Trimmed in steps of a quarter, so the copy is amortised; memory stays under 1.25 x buffer_size
+            # events (always at least the last page read, which every waiting subscriber is about to take).
+            keep = max(self.buffer_size, len(fresh))
+            if len(self._ids) > keep + keep // 4:
+                del self._ids[:-keep]
+                del self._events[:-keep]
 
     # -- reading ---------------------------------------------------------------------------------------
     def buffered_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent] | None:
         """Events with id > since known to this process, oldest first, from memory; None when `since` is
-        older than the buffer (ask `events_after`, which reads the table)."""
-        if since >= self.last_id:
-            return []
-        ids = self._ids
-        if ids and since >= ids[0] - 1:
-            start = bisect.bisect_right(ids, since)
-            return self._events[start : start + limit]
-        return None
+        older than the buffer (ask `events_after`, which reads the table). Safe from any thread."""
+        with self._lock:
+            if since >= self.last_id:
+                return []
+            ids = self._ids
+            if ids and since >= ids[0] - 1:
+                start = bisect.bisect_right(ids, since)
+                return self._events[start : start + limit]
+            return None
 
     async def events_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent]:
         """Committed events with id > since, oldest first: from memory when possible, else from the table."""
