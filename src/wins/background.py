@@ -76,7 +76,7 @@ class BackgroundWorker:
         self._stop.clear()
         self._poll_at = 0.0
         if self.hub is not None:
-            self.hub.followers.append(self._on_events)
+            self.hub.followers.append(self)
         else:
             self.db.after_commit_hooks.insert(0, self._after_commit)  # before the hub, which clears the note
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
@@ -89,17 +89,17 @@ class BackgroundWorker:
         self._wake.set()
         self._thread.join(timeout=timeout)
         self._thread = None
-        if self.hub is not None and self._on_events in self.hub.followers:
-            self.hub.followers.remove(self._on_events)
+        if self.hub is not None and self in self.hub.followers:
+            self.hub.followers.remove(self)
         if self._after_commit in self.db.after_commit_hooks:
             self.db.after_commit_hooks.remove(self._after_commit)
 
     def wake(self) -> None:
         self._wake.set()
 
-    def _on_events(self, _events: list[LoggedEvent]) -> None:
-        if self.wants_events():
-            self._wake.set()
+    def events_read(self, _events: list[LoggedEvent]) -> None:
+        """The hub read new events (on its event loop; it asked `wants_events` first)."""
+        self._wake.set()
 
     def _after_commit(self, committed: HasInfo) -> None:
         if db_flags.events_written(committed):
