@@ -283,6 +283,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.hub = hub
+    # The background followers of the event log (wins.background), for /health-style checks and tests.
+    app.state.followers = [f for f in (webhooks, notifier, sms_sender) if f is not None]
     app.state.principal_cache = {}
     app.state.web_hooks = WebHooks()  # filled by wins.web.install
     db.after_commit_hooks.append(forget_principals_on_revocation(app.state.principal_cache))

@@ -59,6 +59,7 @@ class BackgroundWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poll_at = 0.0  # time.monotonic() of the next poll
+        self.polls = 0  # polls done so far (what a test awaits instead of sleeping)
 
     def run_once(self) -> bool:
         raise NotImplementedError
@@ -131,6 +132,7 @@ class BackgroundWorker:
                 if time.monotonic() >= self._poll_at:
                     self._poll_at = time.monotonic() + self.poll_seconds
                     self.poll()
+                    self.polls += 1
                 busy = self.run_once()
             except Exception:  # a database hiccup: log, wait, try again; never take the server down
                 logger.exception("%s failed; retrying", self.name)
