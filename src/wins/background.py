@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, object_session
 
 from wins import clock, db_flags
 from wins.db import Database, HasInfo
@@ -217,8 +217,8 @@ class LeasedFollower(BackgroundWorker):
     it is made: it starts with its ticket's current call count and no "near" sent); anything committed later is
     read as usual once there is work, from a cursor that never passed an unsettled id.
 
-    A row made in this process is noted as it is inserted, with the newest event the process knew then (all
-    committed before the row): if the rows found at the next poll are all such, the cursor skips to there, so a
+    A row made in this process is noted as it is inserted, with the newest settled event its transaction sees
+    (all committed before the row): if the rows found at the next poll are all such, the cursor skips to there, so a
     subscription made here never sees events from before it; and that poll comes at once after the commit."""
 
     work_model: type[Any]
@@ -229,8 +229,10 @@ class LeasedFollower(BackgroundWorker):
     ) -> None:
         super().__init__(db, poll_seconds=poll_seconds, hub=hub)
         self.lease = CursorLease(db, model, row_id, self.owner)
-        self.active = True  # until the first poll has looked
-        self._noted: dict[int, int] = {}  # row id -> newest event id known when it was inserted (while idle)
+        self.active = False  # whether rows of work_model exist (seen at the last poll; the first is at start)
+        # row id -> (the newest settled event when it was inserted while idle, time.monotonic() then)
+        self._noted: dict[int, tuple[int, float]] = {}
+        self._note_key = f"wins_noted_{self.name}_{id(self)}"  # in the inserting Session's info (private here)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -249,12 +251,19 @@ class LeasedFollower(BackgroundWorker):
         self.lease.release()
 
     def _row_inserted(self, _mapper: Any, connection: Any, row: Any) -> None:
-        if self.active or self.hub is None or connection.engine is not self.db.write_engine:
+        if self.active or connection.engine is not self.db.write_engine:
             return
-        self._noted[row.id] = self.hub.last_id
+        if self.polls and self.lease.cursor is None:
+            return  # another process follows the log
+        # Read in the row's own transaction: every event up to it committed before the row can (not the hub's
+        # last read, which may not have reached an event committed just before this request).
+        self._noted[row.id] = (last_event_id(connection), time.monotonic())
+        session = object_session(row)
+        if session is not None:
+            session.info[self._note_key] = True  # for `_after_row_commit`: this transaction made one
 
-    def _after_row_commit(self, _committed: HasInfo) -> None:
-        if self._noted and not self.active:  # a row of ours just committed (or rolled back): look now
+    def _after_row_commit(self, committed: HasInfo) -> None:
+        if committed.info.pop(self._note_key, False):  # a row noted above just committed: look now
             self._poll_at = 0.0
             self._wake.set()
 
@@ -270,9 +279,12 @@ class LeasedFollower(BackgroundWorker):
         skip_to = newest
         if rows and not was_active:
             # Rows only this process made while idle: the events before the first of them concern none.
-            skip_to = min(noted.get(i, -1) for i in rows) if len(rows) <= self.MAX_NOTED else -1
-        for i in noted:
-            self._noted.pop(i, None)
+            skip_to = min(noted.get(i, (-1, 0.0))[0] for i in rows) if len(rows) <= self.MAX_NOTED else -1
+        for i in rows:
+            self._noted.pop(i, None)  # a row still uncommitted at this poll stays noted for the next one
+        stale = time.monotonic() - 60.0
+        for i in [i for i, (_, at) in noted.items() if at < stale]:
+            self._noted.pop(i, None)  # rolled back, or deleted before any poll saw it
         cursor = self.lease.cursor
         if (not rows or not was_active) and cursor is not None and skip_to > cursor:
             self.lease.moved(skip_to)  # kept in memory, written with the lease's next renewal

@@ -60,6 +60,7 @@ class Follower(Protocol):
         """The hub has read these (they are in its memory now)."""
         ...
 
+
 # Compact and UTF-8 as is: the same bytes FastAPI's own JSON rendering gave long-poll answers.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
