@@ -133,6 +133,7 @@ def test_a_process_without_the_lease_does_nothing_per_event_and_each_message_goe
                 wait_until(lambda: all(job.polls >= 1 for job in jobs))
                 with follower_statements(client_b.app.state.db) as counted:  # type: ignore[attr-defined]
                     issued = [b.issue("AB"[i % 2])["number"] for i in range(12)]
+                    push_service.wait_for(lambda rs: len(rs) >= 1)  # "nearly your turn": its queue moved
                     called = b.call_next("1")  # my ticket, the first in the queue
                     assert called["number"] == mine["number"]
                     got = hooks.wait_for(lambda rs: len(rs) >= 14)
