@@ -96,7 +96,6 @@ class WebhookDeliverer(BackgroundWorker):
         self.lease_seconds = max(30.0, policy.timeout * 4 + 10)
         self._client: httpx.Client | None = None
         self._held: dict[int, Claimed] = {}  # the endpoints this deliverer holds the lease of
-        self.active = False  # any endpoint to deliver to at all (seen at the last poll)
 
     # -- life ------------------------------------------------------------------------------------------------
 
@@ -142,17 +141,12 @@ class WebhookDeliverer(BackgroundWorker):
     # -- claims (at each poll) -------------------------------------------------------------------------------
 
     def poll(self) -> None:
-        """Renew what we hold (and see any change made to it), claim endpoints that have something due and no
-        holder, and find out whether any endpoint is active at all (if none, no event ever wakes this thread)."""
+        """Renew what we hold (and see any change made to it), and claim endpoints that have something due and
+        no holder. Holding none (no active endpoint, or others hold them all), no event wakes this thread."""
         now = clock.utcnow()
         if self._held:
             self._refresh(now)
         self._claim(now)
-        if self._held:
-            self.active = True
-        else:
-            with self.db.session(write=False) as session:
-                self.active = session.scalar(select(WebhookEndpoint.id).where(*_DELIVERABLE).limit(1)) is not None
 
     def wants_events(self) -> bool:
         # Only the holder of an endpoint works per event; the others claim at their poll period.
