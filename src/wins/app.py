@@ -226,13 +226,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub = EventHub(db, poll_seconds=settings.event_poll_seconds, buffer_size=settings.event_buffer_size)
     from wins.webhooks.deliverer import deliverer_for
 
-    webhooks = deliverer_for(db, settings)
+    webhooks = deliverer_for(db, settings, hub=hub)
     from wins.push.notifier import PushNotifier
 
-    notifier = PushNotifier(db, settings)
+    notifier = PushNotifier(db, settings, hub=hub)
     from wins.sms.sender import SmsSender
 
-    sms_sender = SmsSender(db, settings)
+    sms_sender = SmsSender(db, settings, hub=hub)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -286,6 +286,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.hub = hub
+    # The background followers of the event log (wins.background), for /health-style checks and tests.
+    app.state.followers = [f for f in (webhooks, notifier, sms_sender) if f is not None]
     app.state.principal_cache = {}
     app.state.web_hooks = WebHooks()  # filled by wins.web.install
     db.after_commit_hooks.append(forget_principals_on_revocation(app.state.principal_cache))

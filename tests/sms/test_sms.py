@@ -285,7 +285,11 @@ def test_several_workers_never_send_a_text_twice(settings: Settings, seeded: See
             for sender in others:
                 sender.stop()
         texts = [json.loads(r.body)["text"] for r in provider.snapshot()]
-        assert len(texts) == 40 and len(set(texts)) == 40
+        # Only the 40 texts put in the outbox here: the app's own sender may also queue "nearly your turn" texts
+        # for the first tickets (their subscriptions came after the events it reads), each sent once too.
+        ours = [t for t in texts if t.startswith("text ")]
+        assert len(ours) == 40 and len(set(ours)) == 40
+        assert len(set(texts)) == len(texts)  # no text went twice
 
 
 def test_the_number_is_unreadable_in_the_database_file_and_never_logged(

@@ -7,6 +7,11 @@ event log table. What wakes it:
 - a slow safety-net poll (covers SQLite with several processes and a dropped LISTEN connection).
 One pump task per process reads new rows once, encodes each event to JSON once and keeps the most recent
 `buffer_size` in memory, so thousands of subscribers cost one query and one encoding per event, not one each.
+It is the process's only reader of the log per wake-up: the background followers (push, SMS, webhooks:
+wins.background) are woken by it after a read and take the events from its memory.
+Under load, wake-ups are coalesced: while anyone in this process waits for events, a read starts at most every
+READ_GAP_SECONDS (a few ms); while nobody does (no subscriber, no follower with work), at most every
+QUIET_GAP_SECONDS, and the first subscriber to wait cuts that short.
 A subscriber further behind than the buffer (a screen back from a long outage) reads the table instead, in
 pages of 1,000.
 """
@@ -18,9 +23,10 @@ import bisect
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import anyio
 
@@ -35,6 +41,25 @@ PAGE = 1000  # events per read of the table, and at most per answer
 # (wins.events.service.settled_after). Its commit usually NOTIFYs too, but one that wrote no event does not:
 # read again after this delay, doubling up to the poll period, until the order is final.
 HELD_BACK_RETRY_SECONDS = 0.002
+# The least time between the starts of two reads: pokes (commits here, NOTIFYs from every other worker) that
+# arrive meanwhile make one read. READ_GAP while someone waits (what it adds to call->screen at most, and only
+# under load); QUIET_GAP while nobody in this process needs events (the internal listeners still see every
+# internal event, in order, that much later at most; no stream is open for a revocation to close).
+READ_GAP_SECONDS = 0.004
+QUIET_GAP_SECONDS = 0.05
+
+
+class Follower(Protocol):
+    """A background job of this process that follows the log (wins.background.BackgroundWorker)."""
+
+    def wants_events(self) -> bool:
+        """Whether new events are of use to it now (memory only: called on the event loop)."""
+        ...
+
+    def events_read(self, events: list[LoggedEvent]) -> None:
+        """The hub has read these (they are in its memory now)."""
+        ...
+
 
 # Compact and UTF-8 as is: the same bytes FastAPI's own JSON rendering gave long-poll answers.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -72,6 +97,8 @@ class Waiter:
     async def wait(self) -> None:
         future = self._future = asyncio.get_running_loop().create_future()
         self._hub._waiters.add(self)
+        if self._hub._quiet:
+            self._hub._hurry.set()  # someone waits now: the read the hub was putting off starts at once
         try:
             await future
         finally:
@@ -94,12 +121,19 @@ class EventHub:
         self._events: list[LoggedEvent] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poke = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._quiet = False  # putting a read off for QUIET_GAP_SECONDS (nobody needed events)
         self._waiters: set[Waiter] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribers = 0
         self.pumped_at: float | None = None  # time.monotonic() of the last successful read of the event log
         # Called on the event loop with each internal event (a sign-in ended) as it is read, once per process.
         self.internal_listeners: list[Callable[[LoggedEvent], None]] = []
+        # Told on the event loop after each read that found events: the background followers of the log
+        # (wins.background.BackgroundWorker) are woken here, once per read, whichever worker wrote the events.
+        self.followers: list[Follower] = []
+        # The buffer is read from the followers' threads too: `_append` and `buffered_after` hold this lock.
+        self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -184,13 +218,33 @@ class EventHub:
                 if conn is not None:
                     await conn.close()
 
+    def _needed(self) -> bool:
+        """Whether anyone in this process waits for events now: a subscriber, or a follower with work."""
+        return bool(self._waiters or self.subscribers or any(f.wants_events() for f in self.followers))
+
+    async def _coalesce(self, started: float) -> None:
+        """Wait until the gap after the previous read's start has passed (see READ_GAP_SECONDS)."""
+        loop = asyncio.get_running_loop()
+        self._quiet = not self._needed()
+        delay = started + (QUIET_GAP_SECONDS if self._quiet else READ_GAP_SECONDS) - loop.time()
+        if delay > 0:
+            self._hurry.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), timeout=min(delay, self.poll_seconds))
+        self._quiet = False
+
     async def _pump(self) -> None:
         retry: float | None = None  # the delay before reading again while events are held back
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         while True:
             timeout = self.poll_seconds if retry is None else retry
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), timeout=timeout)
+            if self._poke.is_set():
+                await self._coalesce(started)
             self._poke.clear()
+            started = loop.time()
             try:
                 fresh, held_back = await anyio.to_thread.run_sync(self._read, self.last_id, PAGE)
             except Exception as exc:
@@ -218,6 +272,9 @@ class EventHub:
             waiters, self._waiters = self._waiters, set()
             for waiter in waiters:
                 waiter.ring()
+            for follower in self.followers:
+                if follower.wants_events():
+                    follower.events_read(fresh)
 
     def _read(self, since: int, limit: int) -> tuple[list[LoggedEvent], bool]:
         """Committed events after `since` whose order is final, and whether newer ones were held back."""
@@ -230,27 +287,29 @@ class EventHub:
         return self._read(since, limit)[0]
 
     def _append(self, fresh: list[LoggedEvent]) -> None:
-        self._events.extend(fresh)
-        self._ids.extend(e.id for e in fresh)
-        self.last_id = self._ids[-1]
-        # Trimmed in steps of a quarter, so the copy is amortised; memory stays under 1.25 x buffer_size
-        # events (always at least the last page read, which every waiting subscriber is about to take).
-        keep = max(self.buffer_size, len(fresh))
-        if len(self._ids) > keep + keep // 4:
-            del self._ids[:-keep]
-            del self._events[:-keep]
+        with self._lock:
+            self._events.extend(fresh)
+            self._ids.extend(e.id for e in fresh)
+            self.last_id = self._ids[-1]
+            # Trimmed in steps of a quarter, so the copy is amortised; memory stays under 1.25 x buffer_size
+            # events (always at least the last page read, which every waiting subscriber is about to take).
+            keep = max(self.buffer_size, len(fresh))
+            if len(self._ids) > keep + keep // 4:
+                del self._ids[:-keep]
+                del self._events[:-keep]
 
     # -- reading ---------------------------------------------------------------------------------------
     def buffered_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent] | None:
         """Events with id > since known to this process, oldest first, from memory; None when `since` is
-        older than the buffer (ask `events_after`, which reads the table)."""
-        if since >= self.last_id:
-            return []
-        ids = self._ids
-        if ids and since >= ids[0] - 1:
-            start = bisect.bisect_right(ids, since)
-            return self._events[start : start + limit]
-        return None
+        older than the buffer (ask `events_after`, which reads the table). Safe from any thread."""
+        with self._lock:
+            if since >= self.last_id:
+                return []
+            ids = self._ids
+            if ids and since >= ids[0] - 1:
+                start = bisect.bisect_right(ids, since)
+                return self._events[start : start + limit]
+            return None
 
     async def events_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent]:
         """Committed events with id > since, oldest first: from memory when possible, else from the table."""

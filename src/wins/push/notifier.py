@@ -1,8 +1,8 @@
 """The push notifier: a background thread of each server process that follows the event log and sends Web Push
 to the phones that asked: "nearly your turn" when few people are ahead, "your turn" with the counter when called.
 
-One process at a time does it: it holds the lease of the single `push_state` row (wins.background.CursorLease)
-and moves its cursor after each batch. The
+One process at a time does it: it holds the lease of the single `push_state` row (wins.background.LeasedFollower)
+and moves its cursor after each batch; with no subscription at all it does nothing per event. The
 pushes go out from this thread, outside any transaction, with a timeout: issuing and calling never wait.
 A crash may repeat a notification (the cursor moves after sending), never skip one.
 """
@@ -18,10 +18,10 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 from sqlalchemy import delete, select, update
 
-from wins.background import BackgroundWorker, CursorLease
+from wins.background import LeasedFollower
 from wins.config import Settings
 from wins.db import Database
-from wins.events.service import settled_after
+from wins.events.hub import EventHub
 from wins.join.notices import Touched, counter_name, near_ahead, touched
 from wins.push.models import PushState, PushSubscription
 from wins.push.service import STATE_ID, ensure_keys, vapid_signer
@@ -92,44 +92,44 @@ def called_message(language: str, number: str, counter: str | None, path: str) -
             "tag": f"wins-{number}", "called": True}  # fmt: skip
 
 
-class PushNotifier(BackgroundWorker):
+class PushNotifier(LeasedFollower):
     name = "wins-push"
+    work_model = PushSubscription  # no subscription at all: nothing to do per event
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        super().__init__(db, poll_seconds=settings.push_poll_seconds)
+    def __init__(self, db: Database, settings: Settings, *, hub: EventHub | None = None) -> None:
+        super().__init__(db, poll_seconds=settings.push_poll_seconds, hub=hub, model=PushState, row_id=STATE_ID)
         self.settings = settings
-        self.lease = CursorLease(db, PushState, STATE_ID, self.owner)
 
     def start(self) -> None:
         with self.db.session() as session:
             ensure_keys(session)  # set-up's job on first start: the key pair exists before any page asks
         super().start()
 
-    def stop(self, *, timeout: float = 15.0) -> None:
-        if self._thread is None:
-            return
-        super().stop(timeout=timeout)
-        self.lease.release()
-
     def run_once(self) -> bool:
-        if not self.lease.held():
+        cursor = self.following()
+        if cursor is None:
             return False
-        cursor = self.lease.cursor
-        assert cursor is not None
+        # Settled ids only (wins.events.service): the cursor must never pass an id still to commit below it.
+        events = self.events_after(cursor, limit=BATCH)
+        if not events:
+            return False
+        concerned = touched(events)
+        if not (concerned.called or concerned.services or concerned.ended):
+            self.lease.moved(events[-1].id)
+            return True
         with self.db.session(write=False) as session:
-            # Settled ids only (wins.events.service): the cursor must never pass an id still to commit below it.
-            events, _held_back = settled_after(session, cursor, limit=BATCH)
-            if not events:
-                return False
-            concerned = touched(events)
             outgoing = self._plan(session, concerned)
             signer = None
             if outgoing:  # the key is read (and parsed) only when there is something to sign
                 state = session.get(PushState, STATE_ID)
                 assert state is not None
                 signer = vapid_signer(state)
-            ended = list(
-                session.scalars(select(PushSubscription.id).where(PushSubscription.ticket_id.in_(concerned.ended)))
+            ended = (
+                list(
+                    session.scalars(select(PushSubscription.id).where(PushSubscription.ticket_id.in_(concerned.ended)))
+                )
+                if concerned.ended
+                else []
             )
         if outgoing or ended:  # otherwise only our cursor moves (kept in memory, written with the lease)
             sent = [(o, self._send(o, signer)) for o in outgoing if signer is not None]
@@ -210,5 +210,5 @@ class PushNotifier(BackgroundWorker):
             return "failed"
 
 
-def notifier_for(db: Database, settings: Settings) -> PushNotifier:
-    return PushNotifier(db, settings)
+def notifier_for(db: Database, settings: Settings, *, hub: EventHub | None = None) -> PushNotifier:
+    return PushNotifier(db, settings, hub=hub)

@@ -1,12 +1,14 @@
 """The SMS sender: a background thread of each server process (wins.background).
 
-Two jobs. Following the event log (one process at a time, under the lease of the `sms_state` row): after each
-batch of events it queues the texts due ("nearly your turn" once, "it is your turn — go to counter X" at each
-call) in `sms_outbox`, forgets the numbers of tickets that ended, and moves its cursor — all in one transaction.
-Sending (any process): each due outbox row is claimed by a conditional UPDATE (its attempt count and due time
-must still be what this process read), so two workers never send the same text; the gateway is called outside
-any transaction with a timeout, so issuing and calling never wait; a failure is retried with doubling waits up to
-WINS_SMS_MAX_ATTEMPTS. A crash during a send may repeat that one text after the hold, never lose it.
+Two jobs. Following the event log (one process at a time, under the lease of the `sms_state` row; while no number
+is kept at all it does nothing per event, wins.background.LeasedFollower): after each batch of events it queues
+the texts due ("nearly your turn" once, "it is your turn — go to counter X" at each call) in `sms_outbox`, forgets
+the numbers of tickets that ended, and moves its cursor — all in one transaction.
+Sending (any process, at each poll period, and at once after this process queued texts or sent some): each due
+outbox row is claimed by a conditional UPDATE (its attempt count and due time must still be what this process
+read), so two workers never send the same text; the gateway is called outside any transaction with a timeout, so
+issuing and calling never wait; a failure is retried with doubling waits up to WINS_SMS_MAX_ATTEMPTS. A crash
+during a send may repeat that one text after the hold, never lose it.
 No log line holds a number, the gateway's address (it may hold the number or the token) or the text.
 """
 
@@ -24,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wins import clock
-from wins.background import BackgroundWorker, CursorLease
+from wins.background import LeasedFollower
 from wins.config import Settings
 from wins.db import Database
-from wins.events.service import last_event_id, settled_after
+from wins.events.hub import EventHub
+from wins.events.service import last_event_id
 from wins.join.notices import Touched, counter_name, near_ahead, touched
 from wins.sms import gateway
 from wins.sms.models import SmsOutbox, SmsRequest, SmsState
@@ -80,15 +83,16 @@ def ensure_state(session: Session) -> None:
         pass
 
 
-class SmsSender(BackgroundWorker):
+class SmsSender(LeasedFollower):
     name = "wins-sms"
+    work_model = SmsRequest  # no number kept at all: nothing to do per event (and no gateway: none can be)
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        super().__init__(db, poll_seconds=settings.sms_poll_seconds)
+    def __init__(self, db: Database, settings: Settings, *, hub: EventHub | None = None) -> None:
+        super().__init__(db, poll_seconds=settings.sms_poll_seconds, hub=hub, model=SmsState, row_id=STATE_ID)
         self.settings = settings
-        self.lease = CursorLease(db, SmsState, STATE_ID, self.owner)
         self._client: httpx.Client | None = None
         self._sweep_at = 0.0
+        self._send_now = True  # look at the outbox at once (not only at the next poll)
 
     def start(self) -> None:
         with self.db.session() as session:
@@ -104,30 +108,46 @@ class SmsSender(BackgroundWorker):
         if self._thread is None:
             return
         super().stop(timeout=max(timeout, self.settings.sms_timeout_seconds + 5))
-        self.lease.release()
         if self._client is not None:
             self._client.close()
             self._client = None
 
+    def poll(self) -> None:
+        super().poll()
+        self._send_now = True  # texts another process queued, and retries that are due
+
     def run_once(self) -> bool:
-        followed = self.follow_events() if self.lease.held() else False
-        sent = self.send_due() if self.settings.sms_gateway_url else False
+        followed = self.follow_events()
+        sent = False
+        if self.settings.sms_gateway_url and self._send_now:
+            # Not at every event: only the follower queues texts, and it says so (`wake` after planning).
+            sent = self.send_due()
+            self._send_now = sent
         return followed or sent
+
+    def wake_to_send(self) -> None:
+        self._send_now = True
+        self.wake()
 
     # -- following the event log (lease holder only) -------------------------------------------------------
 
     def follow_events(self) -> bool:
-        cursor = self.lease.cursor
-        assert cursor is not None
-        sweep = time.monotonic() >= self._sweep_at
+        sweep = time.monotonic() >= self._sweep_at and self.lease.cursor is not None and self.lease.held()
+        cursor = self.following()
+        if cursor is None and not sweep:
+            return False
+        # Settled ids only (wins.events.service): the cursor must never pass an id still to commit below it.
+        events = self.events_after(cursor, limit=BATCH) if cursor is not None else []
+        if not events and not sweep:
+            return False
+        concerned = touched(events)
         with self.db.session(write=False) as session:
-            # Settled ids only (wins.events.service): the cursor must never pass an id still to commit below it.
-            events, _held_back = settled_after(session, cursor, limit=BATCH)
-            if not events and not sweep:
-                return False
-            concerned = touched(events)
             planned = self._plan(session, concerned) if self.settings.sms_gateway_url else []
-            ended = list(session.scalars(select(SmsRequest.ticket_id).where(SmsRequest.ticket_id.in_(concerned.ended))))
+            ended = (
+                list(session.scalars(select(SmsRequest.ticket_id).where(SmsRequest.ticket_id.in_(concerned.ended))))
+                if concerned.ended
+                else []
+            )
             if sweep:  # the safety net: numbers of tickets that ended while no sender ran, or before this cursor
                 ended += ended_with_numbers(session)
         if sweep:
@@ -155,7 +175,7 @@ class SmsSender(BackgroundWorker):
         if events:
             self.lease.moved(events[-1].id)
         if planned:
-            self.wake()
+            self.wake_to_send()
         return bool(events)
 
     def _plan(self, session: Session, concerned: Touched) -> list[Planned]:

@@ -7,8 +7,11 @@ after the receiver answered 2xx, so the worst case is a redelivery with the same
 Several workers (or hosts) each run a deliverer; an endpoint is worked on by one of them at a time: a short write
 transaction claims it with a lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so workers never wait on each other;
 SQLite: the `BEGIN IMMEDIATE` write transaction serialises the claim), and every later write checks that the
-lease is still ours. A crashed worker's lease lapses after `lease_seconds`. The HTTP call is made outside any
-transaction, in this thread, with timeouts: issuing and calling never wait for a receiver.
+lease is still ours. Claims are made at the poll period and kept (renewed at each poll, re-reading the endpoint,
+so an admin's change is seen within one poll period): the holder is woken by the event hub and sends from its
+memory; the other workers do nothing per event, and with no active endpoint no worker does (wins.background).
+A crashed worker's lease lapses after `lease_seconds`; a paused endpoint's lease is let go. The HTTP call is made
+outside any transaction, in this thread, with timeouts: issuing and calling never wait for a receiver.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from wins import clock
 from wins.background import BackgroundWorker
 from wins.config import Settings
 from wins.db import Database
-from wins.events.service import last_event_id, settled_after
+from wins.events.hub import EventHub, LoggedEvent
+from wins.events.service import last_event_id
 from wins.schemas import EventPublic, fields_of
 from wins.version import package_version
 from wins.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -62,17 +66,36 @@ class Claimed:
     cursor: int
     failures: int
     created_at: datetime
+    next_attempt_at: datetime | None = None
+
+
+def _claimed(endpoint: WebhookEndpoint, *, cursor: int | None = None) -> Claimed:
+    return Claimed(
+        id=endpoint.id,
+        url=endpoint.url,
+        secret=endpoint.secret,
+        event_types=list(endpoint.event_types),
+        cursor=endpoint.cursor if cursor is None else cursor,
+        failures=endpoint.failures,
+        created_at=endpoint.created_at,
+        next_attempt_at=endpoint.next_attempt_at,
+    )
+
+
+# An endpoint events are delivered to: switched on and not paused after failing.
+_DELIVERABLE = (WebhookEndpoint.active, WebhookEndpoint.paused_at.is_(None))
 
 
 class WebhookDeliverer(BackgroundWorker):
     name = "wins-webhooks"
 
-    def __init__(self, db: Database, policy: Policy, *, poll_seconds: float) -> None:
-        super().__init__(db, poll_seconds=poll_seconds)
+    def __init__(self, db: Database, policy: Policy, *, poll_seconds: float, hub: EventHub | None = None) -> None:
+        super().__init__(db, poll_seconds=poll_seconds, hub=hub)
         self.policy = policy
         self.host = socket.gethostname()[:40]
         self.lease_seconds = max(30.0, policy.timeout * 4 + 10)
         self._client: httpx.Client | None = None
+        self._held: dict[int, Claimed] = {}  # the endpoints this deliverer holds the lease of
 
     # -- life ------------------------------------------------------------------------------------------------
 
@@ -90,6 +113,7 @@ class WebhookDeliverer(BackgroundWorker):
         if self._thread is None:
             return
         super().stop(timeout=timeout if timeout is not None else self.policy.timeout + 5)
+        self._release_all()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -114,29 +138,25 @@ class WebhookDeliverer(BackgroundWorker):
         except Exception:  # not worth failing start-up for: the leases lapse anyway
             logger.exception("could not free the webhook claims of stopped processes")
 
-    # -- one round ---------------------------------------------------------------------------------------------
+    # -- claims (at each poll) -------------------------------------------------------------------------------
 
-    def run_once(self) -> bool:
-        """Claim the endpoints that have something due, deliver to each in order, release them. True if any
-        event was delivered or skipped (there may be more)."""
-        claimed = self._claim()
-        progressed = False
-        try:
-            for endpoint in claimed:
-                if self._stop.is_set():
-                    break
-                progressed = self._deliver_to(endpoint) or progressed
-        finally:
-            if claimed:
-                self._release([e.id for e in claimed])
-        return progressed
+    def poll(self) -> None:
+        """Renew what we hold (and see any change made to it), and claim endpoints that have something due and
+        no holder. Holding none (no active endpoint, or others hold them all), no event wakes this thread."""
+        now = clock.utcnow()
+        if self._held:
+            self._refresh(now)
+        self._claim(now)
+
+    def wants_events(self) -> bool:
+        # Only the holder of an endpoint works per event; the others claim at their poll period.
+        return bool(self._held)
 
     def _due(self, session: Any, now: datetime) -> Any:
         return (
             select(WebhookEndpoint)
             .where(
-                WebhookEndpoint.active,
-                WebhookEndpoint.paused_at.is_(None),
+                *_DELIVERABLE,
                 WebhookEndpoint.cursor < last_event_id(session),
                 or_(WebhookEndpoint.next_attempt_at.is_(None), WebhookEndpoint.next_attempt_at <= now),
                 or_(WebhookEndpoint.lease_until.is_(None), WebhookEndpoint.lease_until < now),
@@ -145,56 +165,83 @@ class WebhookDeliverer(BackgroundWorker):
             .limit(CLAIM_AT_ONCE)
         )
 
-    def _claim(self) -> list[Claimed]:
-        now = clock.utcnow()
+    def _claim(self, now: datetime) -> None:
         # Looked at first in a read transaction: with nothing due (no endpoint, or all caught up) the deliverer
         # never takes the write lock, which on SQLite the kiosks' issuing needs (tests/test_express.py).
         with self.db.session(write=False) as session:
             if session.scalar(self._due(session, now)) is None:
-                return []
+                return
         with self.db.session() as session:
             query = self._due(session, now)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            claimed: list[Claimed] = []
             for endpoint in session.scalars(query):
                 endpoint.lease_owner = self.owner
                 endpoint.lease_until = now + timedelta(seconds=self.lease_seconds)
-                claimed.append(
-                    Claimed(
-                        id=endpoint.id,
-                        url=endpoint.url,
-                        secret=endpoint.secret,
-                        event_types=list(endpoint.event_types),
-                        cursor=endpoint.cursor,
-                        failures=endpoint.failures,
-                        created_at=endpoint.created_at,
-                    )
-                )
-        return claimed
+                self._held[endpoint.id] = _claimed(endpoint)
 
-    def _release(self, ids: list[int]) -> None:
+    def _refresh(self, now: datetime) -> None:
+        """Renew the leases we hold, re-read those endpoints (an admin may have changed or paused them), and
+        let go of the ones no longer ours or no longer to deliver to."""
+        ids = list(self._held)
         with self.db.session() as session:
             session.execute(
                 update(WebhookEndpoint)
                 .where(WebhookEndpoint.id.in_(ids), WebhookEndpoint.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
+                .values(lease_until=now + timedelta(seconds=self.lease_seconds))
             )
+            rows = {e.id: e for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(ids)))}
+            gone = []
+            for endpoint_id in ids:
+                row = rows.get(endpoint_id)
+                if row is None or row.lease_owner != self.owner:
+                    del self._held[endpoint_id]
+                elif not row.active or row.paused_at is not None:
+                    gone.append(endpoint_id)
+                else:
+                    self._held[endpoint_id] = _claimed(row, cursor=self._held[endpoint_id].cursor)
+            if gone:
+                self._release(session, gone)
 
-    def _renew(self, session: Any, endpoint: Claimed) -> None:
-        lease_until = clock.utcnow() + timedelta(seconds=self.lease_seconds)
+    def _release(self, session: Any, ids: list[int]) -> None:
         session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint.id, WebhookEndpoint.lease_owner == self.owner)
-            .values(lease_until=lease_until)
+            .where(WebhookEndpoint.id.in_(ids), WebhookEndpoint.lease_owner == self.owner)
+            .values(lease_owner=None, lease_until=None)
         )
+        for endpoint_id in ids:
+            self._held.pop(endpoint_id, None)
+
+    def _release_all(self) -> None:
+        if not self._held:
+            return
+        try:
+            with self.db.session() as session:
+                self._release(session, list(self._held))
+        except Exception:  # they lapse anyway
+            logger.exception("could not release the webhook claims")
+        self._held.clear()
+
+    # -- one round ---------------------------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Deliver to each endpoint we hold, in order, what it has not been sent. True if any event was delivered
+        or skipped (there may be more)."""
+        progressed = False
+        now = clock.utcnow()
+        for endpoint in list(self._held.values()):
+            if self._stop.is_set():
+                break
+            if endpoint.next_attempt_at is not None and endpoint.next_attempt_at > now:
+                continue  # backing off
+            progressed = self._deliver_to(endpoint) or progressed
+        return progressed
 
     def _deliver_to(self, endpoint: Claimed) -> bool:
         progressed = False
         # Only settled ids (wins.events.service): on PostgreSQL an id may still commit below a newer one; the
         # cursor must never pass it, or that event would never be delivered. Held-back events come next round.
-        with self.db.session(write=False) as session:
-            events, _held_back = settled_after(session, endpoint.cursor, limit=BATCH)
+        events = self.events_after(endpoint.cursor, limit=BATCH)
         skipped_to: int | None = None
         for event in events:
             if self._stop.is_set():
@@ -203,21 +250,24 @@ class WebhookDeliverer(BackgroundWorker):
                 skipped_to = event.id
                 continue
             if skipped_to is not None:
-                self._advance(endpoint, skipped_to, None)
+                if not self._advance(endpoint, skipped_to, None):
+                    return progressed
                 skipped_to = None
             if not self._send(endpoint, event):
                 return progressed
             progressed = True
-        if skipped_to is not None:
-            self._advance(endpoint, skipped_to, None)
+        if skipped_to is not None and self._advance(endpoint, skipped_to, None):
             progressed = True
         return progressed
 
     def _send(self, endpoint: Claimed, event: Any) -> bool:
         assert self._client is not None
-        body = json.dumps(
-            fields_of(EventPublic, event, at=event.at.isoformat()), separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        if isinstance(event, LoggedEvent):
+            body = event.text.encode()  # the hub's encoding: the same fields, order and separators as below
+        else:
+            body = json.dumps(
+                fields_of(EventPublic, event, at=event.at.isoformat()), separators=(",", ":"), ensure_ascii=False
+            ).encode()
         delivery = delivery_id(endpoint.id, endpoint.created_at, event.id)
         headers = {
             "Content-Type": "application/json",
@@ -249,31 +299,37 @@ class WebhookDeliverer(BackgroundWorker):
             duration_ms=elapsed,
         )
         if not error:
-            self._advance(endpoint, event.id, log)
-            return True
+            return self._advance(endpoint, event.id, log)
         self._failed(endpoint, log)
         return False
 
-    def _advance(self, endpoint: Claimed, event_id: int, log: WebhookDelivery | None) -> None:
+    def _advance(self, endpoint: Claimed, event_id: int, log: WebhookDelivery | None) -> bool:
+        """Move the endpoint's cursor (and renew our lease) if it is still ours; False: it is not any more."""
+        lease_until = clock.utcnow() + timedelta(seconds=self.lease_seconds)
         with self.db.session() as session:
             moved = session.execute(
                 update(WebhookEndpoint)
                 .where(WebhookEndpoint.id == endpoint.id, WebhookEndpoint.lease_owner == self.owner)
-                .values(cursor=event_id, failures=0, next_attempt_at=None, last_error="")
+                .values(cursor=event_id, failures=0, next_attempt_at=None, last_error="", lease_until=lease_until)
             )
-            if log is not None and moved.rowcount:  # type: ignore[attr-defined]
+            if not moved.rowcount:  # type: ignore[attr-defined]
+                self._held.pop(endpoint.id, None)  # deleted, or our lease lapsed and another worker has it
+                return False
+            if log is not None:
                 session.add(log)
                 self._prune(session, endpoint.id)
-            self._renew(session, endpoint)
         endpoint.cursor = event_id
         endpoint.failures = 0
+        endpoint.next_attempt_at = None
+        return True
 
     def _failed(self, endpoint: Claimed, log: WebhookDelivery) -> None:
         failures = endpoint.failures + 1
         now = clock.utcnow()
         values: dict[str, Any] = {"failures": failures, "last_error": log.error}
-        if failures >= self.policy.pause_after:
-            values["paused_at"] = now
+        paused = failures >= self.policy.pause_after
+        if paused:
+            values.update(paused_at=now, lease_owner=None, lease_until=None)  # resumed, it is claimed afresh
             logger.warning("webhook %s paused after %s failed attempts: %s", endpoint.id, failures, log.error)
         else:
             values["next_attempt_at"] = now + timedelta(seconds=self.policy.backoff(failures))
@@ -288,6 +344,9 @@ class WebhookDeliverer(BackgroundWorker):
                 session.add(log)
                 self._prune(session, endpoint.id)
         endpoint.failures = failures
+        endpoint.next_attempt_at = values.get("next_attempt_at")
+        if paused or not moved.rowcount:  # type: ignore[attr-defined]
+            self._held.pop(endpoint.id, None)
 
     def _prune(self, session: Any, endpoint_id: int) -> None:
         oldest_kept = session.scalar(
@@ -321,7 +380,7 @@ def _alive(owner: str) -> bool:
     return True
 
 
-def deliverer_for(db: Database, settings: Settings) -> WebhookDeliverer | None:
+def deliverer_for(db: Database, settings: Settings, *, hub: EventHub | None = None) -> WebhookDeliverer | None:
     """The server process's deliverer (None when `WINS_WEBHOOK_DELIVERY` is off)."""
     if not settings.webhook_delivery:
         return None
@@ -331,4 +390,4 @@ def deliverer_for(db: Database, settings: Settings) -> WebhookDeliverer | None:
         retry_max=settings.webhook_retry_max_seconds,
         pause_after=settings.webhook_pause_after_failures,
     )
-    return WebhookDeliverer(db, policy, poll_seconds=settings.webhook_poll_seconds)
+    return WebhookDeliverer(db, policy, poll_seconds=settings.webhook_poll_seconds, hub=hub)
