@@ -42,6 +42,9 @@ PARTS = [
     ("answer serialisation (pydantic/json)", "serialize_response"),
     ("after-commit event publish", "wins/events/"),
     ("logging", "logging/__init__.py"),
+    ("event hub: pump, LISTEN (wins.events.hub)", "wins/events/hub.py"),
+    ("  NOTIFYs received (psycopg notifies)", "notifies ("),
+    ("background followers (wins.background)", "wins/background.py"),
 ]
 
 
@@ -54,15 +57,17 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=1, help="profile one of N workers (CPU: all of them)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    print(f"# where an issue's CPU goes, PostgreSQL, 1 worker, wrk 16 connections — {machine()}")
+    print(f"# where an issue's CPU goes, PostgreSQL, {args.workers} worker(s), wrk 16 connections — {machine()}")
     with database("postgres") as url:
         seeded = seed(url, counters=2)
-        with Server(url, workers=1) as server:
+        with Server(url, workers=args.workers) as server:
             token, service_id = seeded.kiosk_token, seeded.services["A"]
             wrk(server.base, clients=16, seconds=3, token=token, service_id=service_id, cpus="1")
-            worker = server.pids()[-1]
+            workers = server.pids()[-args.workers :]
+            worker = workers[-1]
             out = Path(tempfile.mkdtemp()) / "issue.txt"
             result: dict = {}
 
@@ -74,13 +79,13 @@ def main() -> None:
 
             thread = threading.Thread(target=load)
             thread.start()
-            before = cpu_seconds(worker)
+            before = sum(cpu_seconds(pid) for pid in workers)
             subprocess.run(
                 [spy, "record", "--gil", "--pid", str(worker), "--duration", str(args.seconds), "--rate", "500",
                  "--format", "raw", "--output", str(out), "--nonblocking"],
                 check=True, capture_output=True,
             )  # fmt: skip
-            used = cpu_seconds(worker) - before
+            used = sum(cpu_seconds(pid) for pid in workers) - before  # every worker's, spread per ticket
             thread.join()
     stacks: collections.Counter[str] = collections.Counter()
     for line in out.read_text().splitlines():
@@ -93,7 +98,7 @@ def main() -> None:
     for label, needle in PARTS:
         share = sum(n for stack, n in stacks.items() if needle in stack) / total
         rows.append([label, f"{share * 100:.1f}", f"{share * cpu_ms_per_ticket:.2f}"])
-    print(f"\n{rps:.0f} tickets/s; {total} samples; worker CPU ≈ {cpu_ms_per_ticket:.2f} ms per ticket\n")
+    print(f"\n{rps:.0f} tickets/s; {total} samples ({out}); worker CPU ≈ {cpu_ms_per_ticket:.2f} ms per ticket\n")
     print(table(["part of the request", "% of worker CPU samples", "ms per ticket"], rows))
     self_time: collections.Counter[str] = collections.Counter()
     for stack, n in stacks.items():
