@@ -273,3 +273,49 @@ def test_upgrading_a_database_with_events_keeps_them_readable_and_continues_thei
             assert nulls == (3 if db.url.startswith("postgresql") else 4)
     finally:
         db.dispose()
+
+
+async def test_a_hub_nobody_listens_to_skims_the_log_and_still_sees_every_internal_event(
+    database_url: str, tmp_path: Path
+) -> None:
+    """With no subscriber and no follower in the process, the hub only notes how far the log has gone and reads
+    its internal events (a sign-in ended), keeping no bodies; a subscriber who comes later still gets every
+    event, in order, from the table; while someone waits, events are kept in memory again."""
+    import asyncio
+
+    from wins.events.hub import EventHub, LoggedEvent
+    from wins.events.service import record_sign_in_ended
+
+    db = Database(Settings(database_url=database_url, data_dir=tmp_path / "d", secret_key="k" * 40))
+    hub = EventHub(db, poll_seconds=0.2)
+    internal: list[LoggedEvent] = []
+    hub.internal_listeners.append(internal.append)
+    await hub.start()
+    try:
+        since = hub.last_id
+        with db.session() as session:
+            ids = [record_event(session, "test.quiet", {"i": i}, branch_id=None).id for i in range(5)]
+            record_sign_in_ended(session, device_id=7)
+        for _ in range(100):
+            if internal:
+                break
+            await asyncio.sleep(0.05)
+        assert [(e.type, e.data) for e in internal] == [("auth.ended", {"device_id": 7})]
+        assert hub.last_id > ids[-1] and hub.buffered_after(since) is None  # nothing kept: a subscriber reads
+        later = await hub.events_after(since)
+        assert [e.id for e in later][:5] == ids and [e.data for e in later][:5] == [{"i": i} for i in range(5)]
+        assert [e.type for e in later] == ["test.quiet"] * 5 + ["auth.ended"]
+
+        reached = hub.last_id
+        waiting = asyncio.create_task(hub.wait(reached, timeout=5))
+        for _ in range(100):
+            if hub.waiting:
+                break
+            await asyncio.sleep(0.01)
+        with db.session() as session:
+            new = record_event(session, "test.watched", {"n": 1}, branch_id=None).id
+        assert [e.id for e in await waiting] == [new]
+        assert [e.id for e in hub.buffered_after(reached) or []] == [new]  # someone waited: kept in memory
+    finally:
+        await hub.stop()
+        db.dispose()

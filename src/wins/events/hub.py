@@ -245,8 +245,16 @@ class EventHub:
                 await self._coalesce(started)
             self._poke.clear()
             started = loop.time()
+            # Nobody in this process needs the events themselves (no subscriber, no follower with work): skim
+            # the log instead (how far it has gone, and its internal events), and forget the buffer. Whoever
+            # asks for events later reads them from the table (buffered_after answers None below last_id).
+            skim = not self._needed()
             try:
-                fresh, held_back = await anyio.to_thread.run_sync(self._read, self.last_id, PAGE)
+                if skim:
+                    fresh, newest, more, held_back = await anyio.to_thread.run_sync(self._skim, self.last_id, PAGE)
+                else:
+                    fresh, held_back = await anyio.to_thread.run_sync(self._read, self.last_id, PAGE)
+                    newest, more = (fresh[-1].id if fresh else None), len(fresh) == PAGE
             except Exception as exc:
                 logger.warning("could not read the event log (%s); retrying", exc)
                 await asyncio.sleep(self.poll_seconds)
@@ -256,18 +264,21 @@ class EventHub:
             # reads again soon (and at once on the next NOTIFY) and delivers everything once it has ended.
             if not held_back:
                 retry = None
-            elif retry is None or fresh:
+            elif retry is None or newest is not None:
                 retry = HELD_BACK_RETRY_SECONDS
             else:
                 retry = min(retry * 2, self.poll_seconds)
-            if not fresh:
+            if newest is None:
                 continue
-            self._append(fresh)
+            if skim:
+                self._skip_to(newest)
+            else:
+                self._append(fresh)
             for event in fresh:
                 if event.internal:
                     for listener in self.internal_listeners:
                         listener(event)
-            if len(fresh) == PAGE:
+            if more:
                 self._poke.set()  # more to read
             waiters, self._waiters = self._waiters, set()
             for waiter in waiters:
@@ -283,6 +294,19 @@ class EventHub:
             rows, held_back = settled_after(conn, since, limit=limit)
         return [_logged(r.id, r.type, r.at.isoformat(), r.branch_id, r.data) for r in rows], held_back
 
+    def _skim(self, since: int, limit: int) -> tuple[list[LoggedEvent], int | None, bool, bool]:
+        """The internal events after `since` whose order is final, the last settled id (None: nothing new),
+        whether a whole page came (there may be more) and whether newer ones were held back; the other events'
+        bodies are neither fetched nor decoded nor encoded."""
+        with self.db.read_engine.connect() as conn:
+            rows, held_back = settled_after(conn, since, limit=limit, bodies=False)
+        internal = [
+            _logged(r.id, r.type, r.at.isoformat(), r.branch_id, r.data)
+            for r in rows
+            if r.type.startswith(INTERNAL_PREFIX)
+        ]
+        return internal, (rows[-1].id if rows else None), len(rows) == limit, held_back
+
     def _fetch(self, since: int, limit: int) -> list[LoggedEvent]:
         return self._read(since, limit)[0]
 
@@ -297,6 +321,13 @@ class EventHub:
             if len(self._ids) > keep + keep // 4:
                 del self._ids[:-keep]
                 del self._events[:-keep]
+
+    def _skip_to(self, newest: int) -> None:
+        """Move on to `newest` without keeping the events up to it: the buffer starts again after it."""
+        with self._lock:
+            self._ids.clear()
+            self._events.clear()
+            self.last_id = newest
 
     # -- reading ---------------------------------------------------------------------------------------
     def buffered_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent] | None:

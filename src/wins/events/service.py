@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, text
+from sqlalchemy import Connection, case, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from wins import db_flags
@@ -77,11 +77,26 @@ _OWN_XMIN = text(
 _SETTLED = or_(EVENTS.c.horizon_xid.is_(None), EVENTS.c.horizon_xid <= _OWN_XMIN)
 
 
-def settled_after(conn: Connection | Session, since: int, *, limit: int) -> tuple[list[Any], bool]:
+# The same columns, but `at` and `data` only for internal events (NULL for the others): for a reader that only
+# needs to know how far the log has gone and what internal events it holds (wins.events.hub, while no one in its
+# process needs the events themselves), without fetching and decoding every event's body.
+_INTERNAL = EVENTS.c.type.startswith(INTERNAL_PREFIX)
+_SKIM_FIELDS = (
+    EVENTS.c.id,
+    EVENTS.c.type,
+    case((_INTERNAL, EVENTS.c.at), else_=None).label("at"),
+    EVENTS.c.branch_id,
+    case((_INTERNAL, EVENTS.c.data), else_=None).label("data"),
+)
+
+
+def settled_after(conn: Connection | Session, since: int, *, limit: int, bodies: bool = True) -> tuple[list[Any], bool]:
     """Committed events with id > since whose ids are final, oldest first (at most `limit`), as rows of
     (with id, type, at, branch_id, data); and whether newer committed events were held back (their order is not
-    final yet: a transaction that may still commit a smaller id is running; read again shortly)."""
-    query = select(*_EVENT_FIELDS).where(EVENTS.c.id > since).order_by(EVENTS.c.id).limit(limit)
+    final yet: a transaction that may still commit a smaller id is running; read again shortly).
+    `bodies=False`: `at` and `data` are None except for internal events (see _SKIM_FIELDS)."""
+    fields = _EVENT_FIELDS if bodies else _SKIM_FIELDS
+    query = select(*fields).where(EVENTS.c.id > since).order_by(EVENTS.c.id).limit(limit)
     if _dialect(conn) != "postgresql":
         return list(conn.execute(query).all()), False
     rows = conn.execute(query.add_columns(_SETTLED.label("settled"))).all()
