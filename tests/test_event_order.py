@@ -319,3 +319,42 @@ async def test_a_hub_nobody_listens_to_skims_the_log_and_still_sees_every_intern
     finally:
         await hub.stop()
         db.dispose()
+
+
+@pytest.mark.postgres
+async def test_the_hub_is_woken_by_notifies_and_listens_again_after_losing_its_connection(
+    templates: TemplateCache, tmp_path: Path
+) -> None:
+    """Another process's commits wake the hub through LISTEN/NOTIFY (not its 30 s safety-net poll), a burst of
+    NOTIFYs included; when PostgreSQL ends the LISTEN connection the hub connects again and catches up."""
+    import asyncio
+
+    from wins.events.hub import EventHub
+
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        hub = EventHub(db, poll_seconds=30)
+        await hub.start()
+        other = _pg(url)
+        other.autocommit = True
+        try:
+            since = hub.last_id
+            await asyncio.sleep(0.3)  # LISTEN in place
+            burst = [_insert_event(other, f"test.burst{i}") for i in range(50)]
+            events = await hub.wait(since, timeout=5)
+            while len(events) < len(burst):
+                events += await hub.wait(events[-1].id, timeout=5)
+            assert [e.id for e in events] == burst
+
+            ended = other.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            ).fetchall()
+            assert ended == [(True,)]
+            await asyncio.sleep(1.0)  # the hub notices and connects again (0.5 s back-off)
+            after = _insert_event(other, "test.after")
+            assert [e.id for e in await hub.wait(burst[-1], timeout=5)] == [after]
+        finally:
+            other.close()
+            await hub.stop()
+            db.dispose()
