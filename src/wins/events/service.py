@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, or_, select, text
+from sqlalchemy import Connection, bindparam, case, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from wins import db_flags
@@ -90,16 +90,25 @@ _SKIM_FIELDS = (
 )
 
 
+# Built once, with bound `since` and `limit`: the hub runs these after every few commits, and building the query
+# each time made SQLAlchemy derive its cache key each time (most of a read's Python cost). Keyed by `bodies`.
+def _after(fields: tuple[Any, ...]) -> Any:
+    return select(*fields).where(EVENTS.c.id > bindparam("since")).order_by(EVENTS.c.id).limit(bindparam("limit"))
+
+
+_AFTER = {True: _after(_EVENT_FIELDS), False: _after(_SKIM_FIELDS)}
+_SETTLED_AFTER = {bodies: query.add_columns(_SETTLED.label("settled")) for bodies, query in _AFTER.items()}
+
+
 def settled_after(conn: Connection | Session, since: int, *, limit: int, bodies: bool = True) -> tuple[list[Any], bool]:
     """Committed events with id > since whose ids are final, oldest first (at most `limit`), as rows of
     (with id, type, at, branch_id, data); and whether newer committed events were held back (their order is not
     final yet: a transaction that may still commit a smaller id is running; read again shortly).
     `bodies=False`: `at` and `data` are None except for internal events (see _SKIM_FIELDS)."""
-    fields = _EVENT_FIELDS if bodies else _SKIM_FIELDS
-    query = select(*fields).where(EVENTS.c.id > since).order_by(EVENTS.c.id).limit(limit)
+    values = {"since": since, "limit": limit}
     if _dialect(conn) != "postgresql":
-        return list(conn.execute(query).all()), False
-    rows = conn.execute(query.add_columns(_SETTLED.label("settled"))).all()
+        return list(conn.execute(_AFTER[bodies], values).all()), False
+    rows = conn.execute(_SETTLED_AFTER[bodies], values).all()
     last = max((i for i, row in enumerate(rows) if row.settled), default=-1)
     return list(rows[: last + 1]), last + 1 < len(rows)
 
