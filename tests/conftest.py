@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from tests.support.server import LiveServer
 from wins import clock
 from wins.app import create_app
 from wins.config import Settings
+from wins.tickets import express
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,6 +92,22 @@ class Api(Rest):
 def api(settings: Settings, seeded: Seeded) -> Iterator[Api]:
     with TestClient(create_app(settings)) as client:
         yield Api(client, seeded)
+
+
+@pytest.fixture
+def lane(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What the issue express lane (wins.tickets.express) answered itself (None: it handed the request to the
+    route), request by request."""
+    answers: list[Any] = []
+    original = express.IssueExpressLane._try
+
+    async def spy(*args: Any) -> Any:
+        answer = await original(*args)
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(express.IssueExpressLane, "_try", staticmethod(spy))
+    return answers
 
 
 @pytest.fixture

@@ -22,21 +22,6 @@ from wins.tickets.models import Ticket
 from wins.tickets.views import ticket_event_data
 
 
-@pytest.fixture
-def lane(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """What the lane answered itself (None: it handed the request to the route), request by request."""
-    answers: list[Any] = []
-    original = express.IssueExpressLane._try
-
-    async def spy(*args: Any) -> Any:
-        answer = await original(*args)
-        answers.append(answer)
-        return answer
-
-    monkeypatch.setattr(express.IssueExpressLane, "_try", staticmethod(spy))
-    return answers
-
-
 def post(api: Api, body: dict[str, Any], *, who: str = "kiosk", key: str | None = None, **headers: str) -> Any:
     return api.client.post(
         "/api/v1/tickets",

@@ -7,9 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,14 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, literal, select
 
 from tests.conftest import Api
-from tests.support.databases import TemplateCache
 from tests.support.seed import seed
 from wins import db_flags
 from wins.app import create_app
 from wins.config import Settings
 from wins.db import Database, LoopPool, LoopTransaction
 from wins.events.models import Event
-from wins.tickets import express
 from wins.tickets.issue_statements import _number_digits, ticket_number
 from wins.tickets.models import Ticket, TicketSequence
 from wins.tickets.views import ticket_event_data
@@ -34,37 +30,9 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_settings(templates: TemplateCache, tmp_path: Path) -> Iterator[Settings]:
-    with templates.database("postgres", tmp_path) as url:
-        yield Settings(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            secret_key="t" * 40,
-            event_poll_seconds=0.5,
-            log_level="WARNING",
-        )
-
-
-@pytest.fixture
-def pg_api(pg_settings: Settings) -> Iterator[Api]:
-    data = seed(pg_settings)
-    with TestClient(create_app(pg_settings)) as client:
-        yield Api(client, data)
-
-
-@pytest.fixture
-def lane(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """What the lane answered itself (None: it handed the request to the route), request by request."""
-    answers: list[Any] = []
-    original = express.IssueExpressLane._try
-
-    async def spy(*args: Any) -> Any:
-        answer = await original(*args)
-        answers.append(answer)
-        return answer
-
-    monkeypatch.setattr(express.IssueExpressLane, "_try", staticmethod(spy))
-    return answers
+def backend() -> str:
+    """PostgreSQL only: tests/conftest.py's settings, seeded site and api, on PostgreSQL."""
+    return "postgres"
 
 
 def tap(api: Api, service_id: int, *, key: str | None = None, keyed: bool = True) -> Any:
@@ -83,8 +51,8 @@ def _admin(settings: Settings) -> psycopg.Connection[Any]:
     return psycopg.connect(settings.database_url, autocommit=True)
 
 
-def test_the_numbers_digits_are_the_same_in_sql_and_python(pg_settings: Settings) -> None:
-    db = Database(pg_settings)
+def test_the_numbers_digits_are_the_same_in_sql_and_python(settings: Settings) -> None:
+    db = Database(settings)
     try:
         seqs = [1, 9, 10, 99, 100, 999, 1000, 9999, 123456]
         with db.session(write=False) as session:
@@ -108,8 +76,8 @@ def test_the_numbers_digits_are_the_same_in_sql_and_python(pg_settings: Settings
         db.dispose()
 
 
-def test_the_lane_serves_taps_itself_in_one_statement(pg_api: Api, lane: list[Any]) -> None:
-    db = app_db(pg_api)
+def test_the_lane_serves_taps_itself_in_one_statement(api: Api, lane: list[Any]) -> None:
+    db = app_db(api)
     assert db.loop_pool is not None
     through_route: list[str] = []
     event.listen(db.write_engine, "before_cursor_execute", lambda *a: through_route.append(a[2]))
@@ -126,8 +94,8 @@ def test_the_lane_serves_taps_itself_in_one_statement(pg_api: Api, lane: list[An
         return await fetchone(statement, values)
 
     db.loop_pool.fetchone = counted  # type: ignore[method-assign]
-    answers = [tap(pg_api, pg_api.data.services["A"]) for _ in range(3)]
-    answers.append(tap(pg_api, pg_api.data.services["A"], keyed=False))
+    answers = [tap(api, api.data.services["A"]) for _ in range(3)]
+    answers.append(tap(api, api.data.services["A"], keyed=False))
     assert [r.status_code for r in answers] == [201] * 4
     assert lane == [(201, r.content) for r in answers]  # every answer is the lane's own
     assert [r.json()["number"] for r in answers] == ["A001", "A002", "A003", "A004"]
@@ -137,9 +105,7 @@ def test_the_lane_serves_taps_itself_in_one_statement(pg_api: Api, lane: list[An
     assert db.loop_pool.connects == 1
     assert committed == [True] * 4  # the after-commit hooks ran for each tap, noting its event
     # What the lane wrote is what the route writes: the row, and an event whose data is ticket_payload of it.
-    route = pg_api.client.post(
-        "/api/v1/tickets", json={"service_id": pg_api.data.services["A"]}, headers=pg_api.auth("staff")
-    )
+    route = api.client.post("/api/v1/tickets", json={"service_id": api.data.services["A"]}, headers=api.auth("staff"))
     assert route.status_code == 201 and lane[-1] is None  # a staff tap: the route (its audit entry)
     with db.session(write=False) as session:
         events = session.scalars(select(Event).where(Event.type == "ticket.issued").order_by(Event.id)).all()
@@ -150,17 +116,15 @@ def test_the_lane_serves_taps_itself_in_one_statement(pg_api: Api, lane: list[An
         assert tickets[answers[0].json()["id"]].channel == "kiosk" and tickets[route.json()["id"]].channel == "staff"
 
 
-def test_an_odd_service_name_is_spliced_into_the_event_exactly(pg_api: Api, lane: list[Any]) -> None:
+def test_an_odd_service_name_is_spliced_into_the_event_exactly(api: Api, lane: list[Any]) -> None:
     # The event's data is serialised in Python around the id and the number's digits, which the statement fills.
     name = 'Quote "and" \\ back, Ünïcode ✓ ½'
-    service = pg_api.client.post(
-        "/api/v1/services", json={"name": name, "prefix": "LN"}, headers=pg_api.auth("manager")
-    )
+    service = api.client.post("/api/v1/services", json={"name": name, "prefix": "LN"}, headers=api.auth("manager"))
     assert service.status_code == 201, service.text
-    r = tap(pg_api, service.json()["id"])
+    r = tap(api, service.json()["id"])
     assert r.status_code == 201 and lane == [(201, r.content)]
     assert r.json()["number"] == "LN001" and r.json()["service_name"] == name
-    db = app_db(pg_api)
+    db = app_db(api)
     with db.session(write=False) as session:
         stored = session.scalars(select(Event).order_by(Event.id.desc()).limit(1)).one()
         ticket = session.get(Ticket, r.json()["id"])
@@ -168,9 +132,9 @@ def test_an_odd_service_name_is_spliced_into_the_event_exactly(pg_api: Api, lane
         assert stored.data == ticket_event_data(session, ticket) and stored.data["service_name"] == name
 
 
-def test_many_taps_at_once_keep_numbers_counts_and_the_stream_right(pg_api: Api, lane: list[Any]) -> None:
-    s = pg_api.data.services
-    start = pg_api.client.get("/api/v1/events", params={"timeout": 0}, headers=pg_api.auth("staff")).json()
+def test_many_taps_at_once_keep_numbers_counts_and_the_stream_right(api: Api, lane: list[Any]) -> None:
+    s = api.data.services
+    start = api.client.get("/api/v1/events", params={"timeout": 0}, headers=api.auth("staff")).json()
     since = start["last_id"]
     seen: list[dict[str, Any]] = []
     done = threading.Event()
@@ -179,8 +143,8 @@ def test_many_taps_at_once_keep_numbers_counts_and_the_stream_right(pg_api: Api,
         last = since
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(seen) < 200:
-            batch = pg_api.client.get(
-                "/api/v1/events", params={"since": last, "timeout": 2}, headers=pg_api.auth("staff")
+            batch = api.client.get(
+                "/api/v1/events", params={"since": last, "timeout": 2}, headers=api.auth("staff")
             ).json()
             seen.extend(batch["events"])
             last = batch["last_id"]
@@ -190,7 +154,7 @@ def test_many_taps_at_once_keep_numbers_counts_and_the_stream_right(pg_api: Api,
     reader.start()
     services = [s["A"]] * 80 + [s["B"]] * 60 + [s["C"]] * 60
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda service_id: tap(pg_api, service_id), services))
+        answers = list(pool.map(lambda service_id: tap(api, service_id), services))
     reader.join(timeout=90)
     assert done.is_set()
     assert [r.status_code for r in answers] == [201] * 200
@@ -208,7 +172,7 @@ def test_many_taps_at_once_keep_numbers_counts_and_the_stream_right(pg_api: Api,
     assert sorted(e["data"]["id"] for e in seen if e["type"] == "ticket.issued") == sorted(
         r.json()["id"] for r in answers
     )
-    db = app_db(pg_api)
+    db = app_db(api)
     with db.session(write=False) as session:
         counts = {row.service_id: (row.last_seq, row.waiting) for row in session.scalars(select(TicketSequence))}
         assert counts == {s["A"]: (80, 80), s["B"]: (60, 60), s["C"]: (60, 60)}
@@ -223,26 +187,26 @@ def test_many_taps_at_once_keep_numbers_counts_and_the_stream_right(pg_api: Api,
         assert numbers == sorted(numbers)
 
 
-def test_one_key_sent_many_times_at_once_makes_one_ticket(pg_api: Api, lane: list[Any]) -> None:
-    service = pg_api.data.services["B"]
-    assert tap(pg_api, service).status_code == 201  # the token and the caches are warm
+def test_one_key_sent_many_times_at_once_makes_one_ticket(api: Api, lane: list[Any]) -> None:
+    service = api.data.services["B"]
+    assert tap(api, service).status_code == 201  # the token and the caches are warm
     key = uuid.uuid4().hex
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda _: tap(pg_api, service, key=key), range(16)))
+        answers = list(pool.map(lambda _: tap(api, service, key=key), range(16)))
     assert sorted(r.status_code for r in answers) == [200] * 15 + [201]
     assert len({r.json()["id"] for r in answers}) == 1 and answers[0].json()["number"] == "B002"
     assert lane.count(None) == 15  # the replays and the losers of the race: the route answered them
-    db = app_db(pg_api)
+    db = app_db(api)
     with db.session(write=False) as session:
         assert session.execute(select(func.count()).select_from(Ticket)).scalar() == 2
         row = session.scalars(select(TicketSequence).where(TicketSequence.service_id == service)).one()
         assert (row.last_seq, row.waiting) == (2, 2)  # the losers' numbers were rolled back with them
 
 
-def test_no_connection_hands_the_tap_to_the_route(pg_api: Api, lane: list[Any]) -> None:
-    db = app_db(pg_api)
+def test_no_connection_hands_the_tap_to_the_route(api: Api, lane: list[Any]) -> None:
+    db = app_db(api)
     db.loop_pool = LoopPool("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", size=2)
-    r = tap(pg_api, pg_api.data.services["A"], keyed=False)
+    r = tap(api, api.data.services["A"], keyed=False)
     assert r.status_code == 201 and r.json()["number"] == "A001"
     assert lane == [None]
 
@@ -265,15 +229,15 @@ _LANE_WAITING = (
 
 @pytest.mark.parametrize("keyed", [False, True])
 def test_a_connection_lost_mid_statement_never_makes_a_second_ticket(
-    pg_api: Api, pg_settings: Settings, lane: list[Any], keyed: bool
+    api: Api, settings: Settings, lane: list[Any], keyed: bool
 ) -> None:
-    service = pg_api.data.services["A"]
-    assert tap(pg_api, service).status_code == 201  # A001; the pool has its connection
-    with _admin(pg_settings) as admin, _admin(pg_settings) as holder, ThreadPoolExecutor(1) as pool:
+    service = api.data.services["A"]
+    assert tap(api, service).status_code == 201  # A001; the pool has its connection
+    with _admin(settings) as admin, _admin(settings) as holder, ThreadPoolExecutor(1) as pool:
         holder.execute("BEGIN")
         holder.execute("SELECT 1 FROM ticket_sequences WHERE service_id = %s FOR UPDATE", (service,))
         try:
-            pending = pool.submit(tap, pg_api, service, keyed=keyed)
+            pending = pool.submit(tap, api, service, keyed=keyed)
             pid = _wait_for(admin, _LANE_WAITING)  # the lane's statement waits for the row
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
             if keyed:  # the route takes it over, and waits for the row in turn
@@ -283,7 +247,7 @@ def test_a_connection_lost_mid_statement_never_makes_a_second_ticket(
         finally:
             holder.execute("ROLLBACK")
         r = pending.result(timeout=30)
-    db = app_db(pg_api)
+    db = app_db(api)
     with db.session(write=False) as session:
         numbers = sorted(session.scalars(select(Ticket.number)))
     if keyed:
@@ -300,14 +264,12 @@ def test_a_connection_lost_mid_statement_never_makes_a_second_ticket(
         assert numbers == ["A001"]  # it had not committed: the customer taps again and gets A002
 
 
-def test_a_connection_the_server_closed_while_idle_is_replaced(
-    pg_api: Api, pg_settings: Settings, lane: list[Any]
-) -> None:
-    service = pg_api.data.services["C"]
-    assert tap(pg_api, service, keyed=False).status_code == 201
-    db = app_db(pg_api)
+def test_a_connection_the_server_closed_while_idle_is_replaced(api: Api, settings: Settings, lane: list[Any]) -> None:
+    service = api.data.services["C"]
+    assert tap(api, service, keyed=False).status_code == 201
+    db = app_db(api)
     assert db.loop_pool is not None and db.loop_pool.connects == 1
-    with _admin(pg_settings) as admin:
+    with _admin(settings) as admin:
         pid = _wait_for(
             admin,
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'WITH prior%%' "
@@ -315,14 +277,14 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(
         )
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         _wait_for(admin, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s)", pid)
-    r = tap(pg_api, service, keyed=False)  # no key: a lost statement would have to answer 503
+    r = tap(api, service, keyed=False)  # no key: a lost statement would have to answer 503
     assert r.status_code == 201 and r.json()["number"] == "C002"
     assert lane[-1] == (201, r.content) and db.loop_pool.connects == 2
 
 
-def test_shutdown_closes_the_lanes_connections(pg_settings: Settings) -> None:
-    data = seed(pg_settings)
-    app = create_app(pg_settings)
+def test_shutdown_closes_the_lanes_connections(settings: Settings) -> None:
+    data = seed(settings)
+    app = create_app(settings)
     with TestClient(app) as client:
         r = client.post(
             "/api/v1/tickets",
@@ -336,8 +298,8 @@ def test_shutdown_closes_the_lanes_connections(pg_settings: Settings) -> None:
     assert conn.closed and pool._idle == []
 
 
-def test_no_lane_connections_when_turned_off(pg_settings: Settings) -> None:
-    settings = pg_settings.model_copy(update={"database_issue_connections": 0})
+def test_no_lane_connections_when_turned_off(settings: Settings) -> None:
+    settings = settings.model_copy(update={"database_issue_connections": 0})
     data = seed(settings)
     with TestClient(create_app(settings)) as client:
         assert client.app.state.db.loop_pool is None  # type: ignore[attr-defined]

@@ -26,6 +26,13 @@ TABLET = {"width": 1280, "height": 800}
 IPAD_PORTRAIT = {"width": 810, "height": 1080}
 
 
+@pytest.fixture
+def printer() -> Iterator[PrinterEmulator]:
+    """A network thermal printer (ESC/POS over TCP 9100) for the tests that drive tablet printing in-process."""
+    with PrinterEmulator() as emulator:
+        yield emulator
+
+
 @dataclass
 class Site:
     server: LiveServer

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,12 +30,6 @@ from wins.webkiosk.old_spool import Moved, import_old_spool
 from wins.webkiosk.printing import TabletPrinting
 
 BASE = "http://queue.lan"
-
-
-@pytest.fixture
-def printer() -> Iterator[PrinterEmulator]:
-    with PrinterEmulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -25,12 +25,6 @@ BASE = "http://queue.lan"
 
 
 @pytest.fixture
-def printer() -> Iterator[PrinterEmulator]:
-    with PrinterEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def hosts(settings: Settings, seeded: Seeded, printer: PrinterEmulator) -> Iterator[tuple[Database, Database]]:
     """Two hosts' engines on the one database (the seeded branch prints on the emulator)."""
     del seeded
