@@ -5,6 +5,7 @@ transaction that may still commit a smaller id is running) and never stalls; on 
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -216,6 +217,46 @@ async def test_the_hub_waits_for_an_open_transaction_without_stalling(templates:
         finally:
             slow.close()
             fast.close()
+            await hub.stop()
+            db.dispose()
+
+
+@pytest.mark.postgres
+async def test_asking_for_what_is_committed_now_waits_for_a_running_transaction_to_settle(
+    templates: TemplateCache, tmp_path: Path
+) -> None:
+    """timeout=0 after one's own commit must show it, even while another writer's transaction, which may still
+    commit a smaller id, holds it back for a moment; it waits for that order only so long (SETTLE_WAIT)."""
+    from wins.events import hub as hub_module
+
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        hub = hub_module.EventHub(db, poll_seconds=0.2)
+        await hub.start()
+        slow, mine = _pg(url), _pg(url)
+        try:
+            since = hub.last_id
+            first = _insert_event(slow, "test.slow")
+            second = _insert_event(mine, "test.mine")
+            mine.commit()
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.3, slow.commit)
+            started = loop.time()
+            events = await hub.wait(since, timeout=0)
+            assert [e.id for e in events] == [first, second]
+            assert 0.3 <= loop.time() - started < hub_module.SETTLE_WAIT_SECONDS
+            # A transaction that stays open longer is not waited for beyond the bound: nothing after it shows.
+            third = _insert_event(slow, "test.stuck")
+            fourth = _insert_event(mine, "test.after")
+            mine.commit()
+            started = loop.time()
+            assert await hub.wait(second, timeout=0) == []
+            assert loop.time() - started >= hub_module.SETTLE_WAIT_SECONDS
+            slow.commit()
+            assert [e.id for e in await hub.wait(second, timeout=0)] == [third, fourth]
+        finally:
+            slow.close()
+            mine.close()
             await hub.stop()
             db.dispose()
 

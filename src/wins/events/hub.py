@@ -41,6 +41,9 @@ PAGE = 1000  # events per read of the table, and at most per answer
 # (wins.events.service.settled_after). Its commit usually NOTIFYs too, but one that wrote no event does not:
 # read again after this delay, doubling up to the poll period, until the order is final.
 HELD_BACK_RETRY_SECONDS = 0.002
+# "What is committed now" (wait with timeout 0) waits at most this long for held-back events to settle, so a
+# client that polls right after its own change sees it even while another worker's transaction is running.
+SETTLE_WAIT_SECONDS = 2.0
 # The least time between the starts of two reads: pokes (commits here, NOTIFYs from every other worker) that
 # arrive meanwhile make one read. READ_GAP while someone waits (what it adds to call->screen at most, and only
 # under load); QUIET_GAP while nobody in this process needs events (the internal listeners still see every
@@ -382,6 +385,17 @@ class EventHub:
             return events
         return await anyio.to_thread.run_sync(self._fetch, since, limit)
 
+    async def _committed_now(self, since: int, limit: int, deadline: float) -> list[LoggedEvent]:
+        """Every event committed before this call, from the table (not the buffer the pump may not have filled
+        yet); events held back behind a running transaction are waited for until `deadline`."""
+        delay = HELD_BACK_RETRY_SECONDS
+        while True:
+            events, held_back = await anyio.to_thread.run_sync(self._read, since, limit)
+            if not held_back or len(events) >= limit or asyncio.get_running_loop().time() >= deadline:
+                return events
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
     def waiter(self) -> Waiter:
         return Waiter(self)
 
@@ -392,10 +406,9 @@ class EventHub:
 
     async def wait(self, since: int, *, timeout: float, limit: int = PAGE) -> list[LoggedEvent]:
         """Events after `since`; if there are none yet, wait up to `timeout` seconds for some."""
-        if timeout <= 0:
-            # "Give me what is committed now": read the table, not the buffer the pump may not have filled yet.
-            return await anyio.to_thread.run_sync(self._fetch, since, limit)
         loop = asyncio.get_running_loop()
+        if timeout <= 0:
+            return await self._committed_now(since, limit, loop.time() + SETTLE_WAIT_SECONDS)
         deadline = loop.time() + timeout
         waiter = Waiter(self)
         timer = loop.call_at(deadline, waiter.ring)
