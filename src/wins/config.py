@@ -43,6 +43,15 @@ class Settings(BaseSettings):
         "(`postgresql://user@host:5432/db`), for the one LISTEN connection per worker that wakes the event "
         "stream (LISTEN needs a session of its own). Empty: WINS_DATABASE_URL.",
     )
+    database_prepared_statements: str = Field(
+        "auto",
+        pattern="^(auto|on|off)$",
+        description="PostgreSQL: whether psycopg prepares the statements it runs often (less work for PostgreSQL "
+        "per ticket). `off` behind a transaction-pooling PgBouncer older than 1.21, or one without "
+        "`max_prepared_statements` (Debian 12 ships 1.18): there a prepared statement stays on a server "
+        'connection other clients share, and their requests fail (\'prepared statement "_pg3_0" already '
+        "exists'). `auto`: off when WINS_DATABASE_LISTEN_URL is set (the sign of such a pooler), else on.",
+    )
     database_issue_connections: int = Field(
         4,
         ge=0,
@@ -315,6 +324,23 @@ class Settings(BaseSettings):
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
+
+    @property
+    def session_conninfo(self) -> str:
+        """libpq URL for PostgreSQL connections that keep state in their session (the event stream's LISTEN, the
+        running-server advisory lock of wins.ops.presence): WINS_DATABASE_LISTEN_URL, which bypasses a
+        transaction-pooling PgBouncer, else the database URL."""
+        url = self.database_listen_url or self.sqlalchemy_url
+        return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres://", "postgresql://", 1)
+
+    @property
+    def prepare_threshold(self) -> int | None:
+        """psycopg's `prepare_threshold` for pooled PostgreSQL connections (see database_prepared_statements):
+        None never prepares; 5 is psycopg's default (prepare a statement on its fifth run)."""
+        setting = self.database_prepared_statements
+        if setting == "off" or (setting == "auto" and self.database_listen_url):
+            return None
+        return 5
 
     @property
     def is_sqlite(self) -> bool:

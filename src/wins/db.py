@@ -278,12 +278,21 @@ class LoopPool:
     Opened on first use, so a server that forks its workers (gunicorn) never shares a connection: a process that
     finds connections of its parent leaves them alone. Closed by the app's shutdown (`close`). Each statement is
     its own transaction and the session keeps no state, so a transaction-pooling PgBouncer serves these
-    connections as it serves the request pool; psycopg prepares the statements it runs often, as it does there
-    (PgBouncer 1.21 or newer with `max_prepared_statements`, docs/deployment.md)."""
+    connections as it serves the request pool; psycopg prepares the statements it runs often unless
+    `prepare_threshold` is None (WINS_DATABASE_PREPARED_STATEMENTS, docs/deployment.md)."""
 
-    def __init__(self, url: str, *, size: int, connect_timeout: int = 5, pause_after_failure: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int,
+        prepare_threshold: int | None = 5,
+        connect_timeout: int = 5,
+        pause_after_failure: float = 1.0,
+    ) -> None:
         self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.size = size
+        self.prepare_threshold = prepare_threshold
         self.connect_timeout = connect_timeout
         self.pause_after_failure = pause_after_failure
         self._slots = asyncio.Semaphore(size)
@@ -335,6 +344,7 @@ class LoopPool:
                 autocommit=True,
                 cursor_factory=psycopg.AsyncRawCursor,  # the statements come with $n parameters already
                 connect_timeout=self.connect_timeout,
+                prepare_threshold=self.prepare_threshold,
             )
         except psycopg.Error as exc:
             # Not again for a moment: every tap meanwhile goes straight to the route, which answers for itself.
@@ -366,12 +376,20 @@ class Database:
             self.read_engine, _ = _sqlite_engine(self.url, immediate=False, synchronous=sync)
         else:
             self.sqlite_write_lock = threading.Lock()  # unused: PostgreSQL arbitrates its own writers
-            self.write_engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.write_engine = create_engine(
+                self.url,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                connect_args={"prepare_threshold": settings.prepare_threshold},
+            )
             self.read_engine = self.write_engine
         # PostgreSQL: the connections for issuing on the event loop (wins.tickets.express), opened on first use.
         self.loop_pool: LoopPool | None = None
         if not self.is_sqlite and settings.database_issue_connections > 0:
-            self.loop_pool = LoopPool(self.url, size=settings.database_issue_connections)
+            self.loop_pool = LoopPool(
+                self.url, size=settings.database_issue_connections, prepare_threshold=settings.prepare_threshold
+            )
         self._write = sessionmaker(self.write_engine, class_=WinsSession, expire_on_commit=False)
         # Read sessions are marked so caches keyed on "anything changed" can ignore their commits.
         self._read = sessionmaker(

@@ -196,8 +196,7 @@ class EventHub:
         import psycopg
 
         # Straight to PostgreSQL when the pool goes through a transaction-pooling PgBouncer (docs/deployment.md).
-        url = self.db.settings.database_listen_url or self.db.url
-        url = url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://", 1)
+        url = self.db.settings.session_conninfo
         delay = 0.5
         while True:
             conn: psycopg.AsyncConnection[Any] | None = None

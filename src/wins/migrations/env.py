@@ -26,7 +26,10 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(str(url), poolclass=NullPool)
+    # Never prepared: a migration runs each statement a few times at most, and a prepared statement would stay on
+    # the server connection of a transaction-pooling PgBouncer that other clients share (docs/deployment.md).
+    prepare = {"prepare_threshold": None} if str(url).startswith("postgresql") else {}
+    engine = create_engine(str(url), poolclass=NullPool, connect_args=prepare)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -147,11 +147,13 @@ def _event_stream(settings: Settings, engine: Engine) -> Iterator[Finding]:
         # The path every worker's hub listens on: NOTIFY on one connection must reach a LISTEN on another.
         import psycopg
 
-        url = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
+        # As the server does: the LISTEN on the session URL (past a transaction-pooling PgBouncer), the NOTIFY
+        # through the request pool's URL.
+        pool_url = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
         try:
             with (
-                psycopg.connect(url, autocommit=True, connect_timeout=5) as listener,
-                psycopg.connect(url, autocommit=True, connect_timeout=5) as sender,
+                psycopg.connect(settings.session_conninfo, autocommit=True, connect_timeout=5) as listener,
+                psycopg.connect(pool_url, autocommit=True, connect_timeout=5) as sender,
             ):
                 listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 sender.execute(f"NOTIFY {NOTIFY_CHANNEL}, 'doctor'")
@@ -165,7 +167,8 @@ def _event_stream(settings: Settings, engine: Engine) -> Iterator[Finding]:
                 "event stream",
                 False,
                 f"a NOTIFY on {NOTIFY_CHANNEL} did not arrive within 5 s",
-                "connect directly to PostgreSQL (a transaction-mode pgbouncer drops LISTEN/NOTIFY)",
+                "set WINS_DATABASE_LISTEN_URL to PostgreSQL itself, past PgBouncer (in transaction mode it drops "
+                "LISTEN); see docs/deployment.md, 'PostgreSQL at scale'",
             )
             return
     yield Finding("event stream", True, f"event log readable (last event {last})" + _served_stream(settings))

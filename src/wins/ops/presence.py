@@ -41,10 +41,6 @@ def _sqlite_lock_path(url: str) -> Path:
     return Path(database).resolve().with_name(Path(database).name + ".serving")
 
 
-def _pg_conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 class ServerPresence:
     """Held by a running server (see app.py's lifespan). `release()` when the server stops."""
 
@@ -73,7 +69,9 @@ def announce_server(settings: Settings) -> ServerPresence:
                 logger.warning("waiting for a restore of the database to finish")
                 fcntl.flock(handle, fcntl.LOCK_SH)
             return ServerPresence(handle)
-        conn = psycopg.connect(_pg_conninfo(url), autocommit=True, application_name="wins-presence")
+        # A session lock needs a session of its own: straight to PostgreSQL past a transaction-pooling PgBouncer,
+        # which would leave the lock on a server connection it hands to others (and keep it after we stop).
+        conn = psycopg.connect(settings.session_conninfo, autocommit=True, application_name="wins-presence")
         conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", PG_LOCK_KEY)
         return ServerPresence(conn)
     except (OSError, psycopg.Error) as exc:
@@ -100,7 +98,7 @@ def exclusive_use(settings: Settings) -> Iterator[None]:
                 raise refusal from None
             yield
         return
-    with psycopg.connect(_pg_conninfo(url), autocommit=True, application_name="wins-restore") as conn:
+    with psycopg.connect(settings.session_conninfo, autocommit=True, application_name="wins-restore") as conn:
         row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", PG_LOCK_KEY).fetchone()
         if not (row and row[0]):
             raise refusal
