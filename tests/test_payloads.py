@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from tests.conftest import Api
 from wins.db import Database
-from wins.schemas import BranchPublic, CounterPublic, CounterTakenOver, ServicePublic
+from wins.schemas import BranchPublic, CounterPublic, CounterTakenOver, ServicePublic, ServiceRemotePublic
 from wins.tickets.models import Ticket
 from wins.tickets.views import ticket_event_data
 
@@ -31,11 +31,15 @@ def test_domain_events_carry_their_schemas_fields(api: Api) -> None:
     api.http.patch("/api/v1/branch", json={"name": "Renamed"}, headers=api.auth("admin"))
     api.call_next("1")  # the counter gets its staff member: counter.updated
     api.post(f"/api/v1/counters/{api.data.counters['1']}/open", "staff2", json={"take_over": True})
+    r = api.http.put(f"/api/v1/services/{service_id}/remote", json={"notify_ahead": 2}, headers=api.auth("manager"))
+    assert r.status_code == 200, r.text
     by_type = {e["type"]: e["data"] for e in _events(api, since)}
     assert list(by_type["service.updated"]) == _fields(ServicePublic)
     assert list(by_type["branch.updated"]) == _fields(BranchPublic)
     assert list(by_type["counter.updated"]) == _fields(CounterPublic)
     assert list(by_type["counter.taken_over"]) == _fields(CounterTakenOver)
+    assert by_type["service.remote_updated"] == {**r.json(), "notify_ahead": 2}
+    assert list(by_type["service.remote_updated"]) == _fields(ServiceRemotePublic)
 
 
 def test_the_issued_event_is_the_stored_tickets_payload(api: Api, backend: str) -> None:

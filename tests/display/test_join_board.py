@@ -90,6 +90,22 @@ def test_the_board_shows_the_join_code_and_follows_the_settings(new_context: Any
     _branch(site, remote_join=True, join_key_required=True)
     expect(page.locator("#join")).to_be_visible(timeout=5000)
 
+    # Without a key, the code still shows while a service asks for arrival check-in (it is the proof of being on
+    # site), and goes when check-in is switched off: live, from the service's remote settings event.
+    _branch(site, join_key_required=False)
+    expect(page.locator("#join-code-box")).to_be_hidden(timeout=5000)
+    for checkin, shown in ((True, True), (False, False)):
+        r = site.http.put(
+            f"/api/v1/services/{site.data.services['A']}/remote",
+            json={"arrival_checkin": checkin},
+            headers=site.auth("manager"),
+        )
+        assert r.status_code == 200, r.text
+        if shown:
+            expect(page.locator("#join-code-box")).to_be_visible(timeout=5000)
+        else:
+            expect(page.locator("#join-code-box")).to_be_hidden(timeout=5000)
+
 
 def test_the_board_follows_key_rotation_and_hides_an_expired_code_when_offline(
     new_context: Any, make_site: Any

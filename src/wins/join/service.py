@@ -25,6 +25,7 @@ from wins.config import Settings
 from wins.errors import Conflict, NotFound, PermissionDenied, TooManyAttempts
 from wins.events.service import record_event
 from wins.join.models import DEFAULT_CHECKIN_GRACE_MINUTES, DEFAULT_NOTIFY_AHEAD, JoinRate, ServiceRemote
+from wins.schemas import ServiceRemotePublic, fields_of
 from wins.services.models import Service
 from wins.services.service import service_public
 from wins.tickets import estimate as est
@@ -379,6 +380,8 @@ def set_remote(
     row.arrival_checkin = arrival_checkin
     row.checkin_grace_minutes = checkin_grace_minutes
     session.flush()
+    # Live screens follow it: the display board shows the check-in code only while a service asks for check-in.
+    record_event(session, "service.remote_updated", fields_of(ServiceRemotePublic, row), branch_id=target.branch_id)
     record_change(
         session,
         actor,

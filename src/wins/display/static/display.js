@@ -374,8 +374,8 @@
       if (!(age > ANNOUNCE_MAX_AGE_MS)) enqueue(event);
     } else if (event.type.indexOf("ticket.") === 0) {
       state.recent.forEach(function (c) { if (c.id === d.id) c.status = d.status; });
-    } else if (event.type === "branch.updated") {
-      scheduleJoin(500); // remote join or its key requirement may have changed
+    } else if (event.type === "branch.updated" || event.type === "service.remote_updated") {
+      scheduleJoin(500); // remote join, its key requirement or a service's arrival check-in may have changed
     }
     scheduleSnapshot();
   }
