@@ -2,7 +2,8 @@
 
 Nothing is counted on the ticket path: queue figures (issued, called, served today, waiting now, oldest wait)
 and printer states are read from the database when Prometheus scrapes, a handful of indexed queries. Per
-request there is one histogram observation (latency) and, per WebSocket, one gauge step.
+request there is one histogram observation (latency) and, per WebSocket, one gauge step and one counter step
+(how its frames are written).
 
 Several worker processes (gunicorn): deploy/gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before the workers
 start, prometheus-client then keeps each process' histogram and gauge in files there, and a scrape answered
