@@ -2,7 +2,8 @@
 
 Nothing is counted on the ticket path: queue figures (issued, called, served today, waiting now, oldest wait)
 and printer states are read from the database when Prometheus scrapes, a handful of indexed queries. Per
-request there is one histogram observation (latency) and, per WebSocket, one gauge step.
+request there is one histogram observation (latency) and, per WebSocket, one gauge step and one counter step
+(how its frames are written).
 
 Several worker processes (gunicorn): deploy/gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before the workers
 start, prometheus-client then keeps each process' histogram and gauge in files there, and a scrape answered
@@ -19,7 +20,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -43,6 +52,12 @@ SCREENS = Gauge(
     "wins_websocket_connections",
     "Open WebSocket event streams (display boards, staff pages, kiosks).",
     multiprocess_mode="livesum",
+)
+STREAM_WRITERS = Counter(
+    "wins_event_streams",
+    "Event streams opened, by how their frames are written: direct (each event's frame built once, its bytes "
+    "written to every socket, wins.events.frames) or asgi (the server's ordinary send, e.g. another server).",
+    ["writer"],
 )
 _KINDS = ("issue", "stream", "api", "display", "tracking", "static", "ops", "web")
 _OBSERVE = {kind: REQUEST_SECONDS.labels(kind).observe for kind in _KINDS}
@@ -73,6 +88,10 @@ def observe_request(method: str, path: str, status: int, seconds: float) -> None
 
 def screen_connected(delta: int) -> None:
     SCREENS.inc(delta)
+
+
+def stream_opened(*, direct: bool) -> None:
+    STREAM_WRITERS.labels("direct" if direct else "asgi").inc()
 
 
 class QueueCollector(Collector):

@@ -26,6 +26,7 @@ from tests.deploy.conftest import (
     wait_for_health,
 )
 from tests.support.handshake import websocket_handshake
+from tests.support.rawstream import check_frames
 from tests.support.seed import PASSWORD, Seeded
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -175,3 +176,10 @@ def test_event_reaches_websocket_subscribers_on_other_workers_and_hosts(
         assert len(received) == 8
     finally:
         stop(other.proc)
+
+
+def test_event_frames_are_written_ready_made(site: tuple[Gunicorn, Seeded, str, str, Path]) -> None:
+    """The shipped worker is uvicorn's websockets-sansio protocol, which wins.events.frames recognises: each
+    event's frame is built once and written as is, byte for byte what the ordinary send would have written."""
+    server, seeded, _, _, _ = site
+    check_frames(server.url, seeded, ping=False)

@@ -29,8 +29,10 @@ from wins.events.access import (
     redeem_stream_ticket,
     stream_scope,
 )
+from wins.events.frames import FrameWriter
 from wins.events.hub import EventHub, LoggedEvent, Waiter
 from wins.logging_setup import note_user
+from wins.metrics import stream_opened
 from wins.schemas import EventBatch, TicketTracking
 
 logger = logging.getLogger(__name__)
@@ -218,6 +220,9 @@ async def _stream(
     # Raw ASGI messages around the hub's ready-made text: one event costs one JSON encoding for all
     # subscribers, and each subscriber only a frame write.
     send = websocket.send
+    # Each event's frame is built once for all screens and written to this socket as is (wins.events.frames).
+    frames = FrameWriter(websocket)
+    stream_opened(direct=frames.direct)
     ended = False
     try:
         # `heartbeat`: the pages' watchdog takes a link silent for 2.25 times this as dead (web/static/stream.js).
@@ -242,7 +247,7 @@ async def _stream(
                             break
                         continue
                     if scope.shows(event):
-                        await send({"type": "websocket.send", "text": event.text})
+                        await frames.send(event.text)
                 if ended:
                     break
                 position = events[-1].id
