@@ -85,6 +85,25 @@ def test_other_servers_get_the_ordinary_send(api: Api) -> None:
     assert REGISTRY.get_sample_value("wins_event_streams_total", {"writer": "asgi"}) == before + 1
 
 
+def test_a_protocol_not_as_expected_turns_the_direct_way_off(caplog: pytest.LogCaptureFixture) -> None:
+    """A later uvicorn/websockets that renames what the direct way reads: the ordinary send, said once, no error."""
+    from types import SimpleNamespace
+
+    from wins.events.frames import _as_recognised
+
+    transport = SimpleNamespace(write=print, is_closing=lambda: False)
+    conn = SimpleNamespace(state=1, writes=[], extensions=[])
+    writable = asyncio.Event()
+    fine = SimpleNamespace(conn=conn, writable=writable, close_sent=False, disconnected=False, transport=transport)
+    assert _as_recognised(fine)
+    assert not _as_recognised(
+        SimpleNamespace(**{**vars(fine), "conn": SimpleNamespace(**{**vars(conn), "extensions": ["deflate"]})})
+    )
+    renamed = SimpleNamespace(**{k: v for k, v in vars(fine).items() if k != "close_sent"})
+    assert not _as_recognised(renamed)
+    assert "not as expected" in caplog.text
+
+
 async def test_a_screen_that_stops_reading_holds_a_bounded_buffer_and_no_one_else(
     settings: Settings, seeded: Seeded
 ) -> None:

@@ -81,6 +81,25 @@ def _server_protocol(send: Any) -> Any | None:
     return None
 
 
+def _as_recognised(protocol: Any) -> bool:
+    """Whether the protocol has every attribute `FrameWriter.send` reads, as this uvicorn/websockets has them (a
+    later release that renames one turns the direct way off here, once per stream, instead of failing each
+    send), and negotiated no extension (e.g. permessage-deflate: frames differ per socket)."""
+    try:
+        conn = protocol.conn
+        ready = (protocol.writable.is_set, protocol.close_sent, protocol.disconnected, conn.state, conn.writes)
+        transport = protocol.transport
+        return (
+            all(r is not None for r in ready)
+            and not conn.extensions
+            and transport is not None
+            and (callable(transport.write) and callable(transport.is_closing))
+        )
+    except AttributeError:
+        logger.warning("uvicorn's WebSocket protocol is not as expected: event frames take the ordinary send")
+        return False
+
+
 class FrameWriter:
     """Sends text frames on one event stream's socket: ready-made bytes straight to the transport when the
     server is recognised and the socket can take them now, else the ordinary ASGI send."""
@@ -90,8 +109,8 @@ class FrameWriter:
     def __init__(self, websocket: WebSocket) -> None:
         self._websocket = websocket
         protocol = _server_protocol(websocket._send)
-        if protocol is not None and (protocol.conn.extensions or protocol.transport is None):
-            protocol = None  # e.g. permessage-deflate: frames differ per socket
+        if protocol is not None and not _as_recognised(protocol):
+            protocol = None
         # Typed Any: uvicorn's and websockets' internals, read only after `_server_protocol` recognised them.
         self._protocol: Any = protocol
         self._conn: Any = protocol.conn if protocol is not None else None
