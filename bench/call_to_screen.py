@@ -44,7 +44,7 @@ def raise_fd_limit() -> None:
 
 def start_subscribers(
     bases: list[str],
-    token: str,
+    token: str | list[str],
     n: int,
     *,
     mode: str,
@@ -54,10 +54,14 @@ def start_subscribers(
     client: str = "raw",
 ) -> tuple[list[subprocess.Popen[str]], list[Path], float]:
     """`n` subscribers in processes of at most `per_process` each, the processes taking `bases` in turn; returns
-    once every subscriber is connected: (processes, their output files, seconds it took)."""
+    once every subscriber is connected: (processes, their output files, seconds it took). Several tokens (the
+    displays of several branches): subscriber g of the `n` (counted across processes) takes token g mod k."""
+    tokens = [token] if isinstance(token, str) else token
     procs, outs = [], []
     started = time.monotonic()
     for k, i in enumerate(range(0, n, per_process)):
+        shift = i % len(tokens)  # the process's first subscriber is subscriber i
+        signs_in = [arg for t in tokens[shift:] + tokens[:shift] for arg in ("--token", t)]
         out = Path(tempfile.mkstemp(suffix=".json")[1])
         cmd = [
             *taskset(cpus),
@@ -65,8 +69,7 @@ def start_subscribers(
             str(ROOT / "bench" / "subscribers.py"),
             "--base",
             bases[k % len(bases)],
-            "--token",
-            token,
+            *signs_in,
             "--n",
             str(min(per_process, n - i)),
             "--mode",
@@ -104,13 +107,15 @@ def cpu_rate(cpu_seconds: Callable[[], float], seconds: float) -> float:
     return (cpu_seconds() - before) / (time.monotonic() - t0)
 
 
-def settle(procs: list[subprocess.Popen[str]], ticket: int) -> list[str]:
+def settle(procs: list[subprocess.Popen[str]], ticket: int | list[list[int]]) -> list[str]:
     """Let the last fan-out finish: until every subscriber has ticket `ticket`'s `ticket.called` (each process
     answers "caught up", or "timeout k/n" after 2 minutes). A fixed pause stopped a loaded run before its last
-    deliveries arrived, which then looked lost."""
-    for proc in procs:
+    deliveries arrived, which then looked lost. Several tokens: per process, the last ticket of each of its
+    tokens' branches, in the order the process took them (0: none)."""
+    for k, proc in enumerate(procs):
         assert proc.stdin is not None
-        proc.stdin.write(f"wait {ticket}\n")
+        targets = str(ticket) if isinstance(ticket, int) else ",".join(map(str, ticket[k]))
+        proc.stdin.write(f"wait {targets}\n")
         proc.stdin.flush()
     answers = []
     for proc in procs:

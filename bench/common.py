@@ -152,6 +152,59 @@ def seed(url: str, *, counters: int = 4, displays: int = 1, services: str = "ABC
     return out
 
 
+@dataclass
+class ChainBranch:
+    """One branch of a chain as the benchmarks use it: a service, counters with a staff member each, a display."""
+
+    service_id: int
+    counters: list[int]
+    staff_tokens: list[str]  # one per counter, in that branch only
+    display_token: str
+
+
+def seed_chain(url: str, data: Seeded, *, branches: int, counters: int) -> list[ChainBranch]:
+    """The branch `seed` made (service A, its first `counters` counters and their staff, its first display) and
+    `branches` - 1 more, each with one service, `counters` counters with a staff member each, and a display."""
+    from wins.branches.service import create_branch
+    from wins.counters.service import create_counter
+    from wins.db import Database
+    from wins.devices.models import DeviceKind
+    from wins.devices.service import create_device
+    from wins.services.service import create_service
+    from wins.staff.membership import set_branch_roles
+    from wins.staff.models import Role, StaffUser
+    from wins.staff.security import hash_password
+    from wins.staff.service import issue_token
+
+    chain = [
+        ChainBranch(data.services["A"], data.counters[:counters], data.staff_tokens[:counters], data.display_tokens[0])
+    ]
+    db = Database(settings_for(url))
+    password_hash = hash_password("bench-password")
+    with db.session() as session:
+        for n in range(2, branches + 1):
+            branch_id = create_branch(session, name=f"Branch {n:03d}", timezone="UTC").id
+            values = {"name": "Service A", "prefix": "A"}
+            service_id = create_service(session, values=values, branch_id=branch_id, actor=None).id
+            out = ChainBranch(service_id, [], [], "")
+            for i in range(counters):
+                counter = create_counter(
+                    session, name=f"C{i + 1}", service_ids=[service_id], branch_id=branch_id, actor=None
+                )
+                out.counters.append(counter.id)
+                user = StaffUser(username=f"staff{n}-{i}", password_hash=password_hash, role=Role.staff)
+                session.add(user)
+                session.flush()
+                set_branch_roles(session, user.id, roles={branch_id: Role.staff}, actor=None)
+                out.staff_tokens.append(issue_token(user, secret_key=SECRET))
+            _, out.display_token = create_device(
+                session, name=f"display {n}", kind=DeviceKind.display, branch_id=branch_id, actor=None
+            )
+            chain.append(out)
+    db.dispose()
+    return chain
+
+
 # -- server ----------------------------------------------------------------------------------------------
 
 

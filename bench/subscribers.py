@@ -6,6 +6,8 @@
 Prints "ready" once every subscriber is connected (WebSocket: got its hello), then records, for every event,
 (subscriber, event id, type, ticket id, wall-clock receive time). A line "wait T" on stdin is answered with
 "caught up" once every subscriber has ticket T's `ticket.called`. Stops when stdin closes, writes --out.
+Several `--token` (displays of several branches): subscriber i signs in with the (i mod k)-th, and "wait T1,…,Tk"
+waits for ticket Tj at the subscribers of the j-th token (0: none).
 """
 
 from __future__ import annotations
@@ -192,27 +194,31 @@ async def poll_subscriber(
         writer.close()
 
 
-async def caught_up(rec: Recorder, n: int, ticket: int, *, timeout: float) -> str:
-    """Wait until all `n` subscribers have recorded ticket `ticket`'s `ticket.called`; "caught up", or how many
-    had after `timeout` seconds."""
+async def caught_up(rec: Recorder, n: int, tickets: list[int], *, timeout: float) -> str:
+    """Wait until every one of the `n` subscribers has recorded the `ticket.called` of its ticket (subscriber i:
+    tickets[i mod len(tickets)], 0 for none); "caught up", or how many had after `timeout` seconds."""
+    k = len(tickets)
+    expect = {who for who in range(n) if tickets[who % k]}
     seen: set[int] = set()
     scanned = 0
     deadline = time.monotonic() + timeout
     while True:
         rows = rec.rows
-        seen.update(who for who, _, kind, called, _ in rows[scanned:] if kind == "ticket.called" and called == ticket)
+        seen.update(
+            who for who, _, kind, called, _ in rows[scanned:] if kind == "ticket.called" and called == tickets[who % k]
+        )
         scanned = len(rows)
-        if len(seen) >= n:
+        if len(seen) >= len(expect):
             return "caught up"
         if time.monotonic() > deadline:
-            return f"timeout {len(seen)}/{n}"
+            return f"timeout {len(seen)}/{len(expect)}"
         await asyncio.sleep(0.05)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
-    parser.add_argument("--token", required=True)
+    parser.add_argument("--token", required=True, action="append", help="repeat: subscribers take them in turn")
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--mode", choices=["ws", "poll"], default="ws")
     parser.add_argument(
@@ -232,24 +238,25 @@ async def main() -> None:
         url = args.base.replace("http://", "ws://") + "/api/v1/events/ws"
         if args.since is not None:
             url += f"?since={args.since}"
-        headers = {"Authorization": f"Bearer {args.token}"}
         subscriber = raw_subscriber if args.client == "raw" else ws_subscriber
         for i in range(args.n):
+            headers = {"Authorization": f"Bearer {args.token[i % len(args.token)]}"}
             tasks.append(asyncio.create_task(subscriber(i, url, headers, rec, ready, args.n)))
             if i % 50 == 49:
                 await asyncio.sleep(0.02)  # do not flood the accept queue
     else:
         since = args.since if args.since is not None else 0
         for i in range(args.n):
-            tasks.append(asyncio.create_task(poll_subscriber(i, args.base, args.token, since, rec, ready, args.n)))
+            token = args.token[i % len(args.token)]
+            tasks.append(asyncio.create_task(poll_subscriber(i, args.base, token, since, rec, ready, args.n)))
     await ready.wait()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     while line := await loop.run_in_executor(None, sys.stdin.readline):  # until the parent closes our stdin
         # "wait T": answer once every subscriber has ticket T's `ticket.called` (the parent's last call), so the
         # parent stops measuring when the fan-out is over, not after a guess.
-        target = int(line.split()[1])
-        print(await caught_up(rec, args.n, target, timeout=120), flush=True)
+        targets = [int(t) for t in line.split()[1].split(",")]
+        print(await caught_up(rec, args.n, targets, timeout=120), flush=True)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,10 +8,13 @@ hosts as upstreams) in front: the set-up of tests/test_two_hosts.py (tests/suppo
    host A and host B in turn, or all through nginx with --via-nginx); calls made on host A and host B in turn;
    latency from sending call-next to the `ticket.called` event at each screen, split by whether the screen
    was on the host that took the call or on the other one (through LISTEN/NOTIFY).
+   With --branches N, a chain: the screens are spread evenly over N branches (a display token each), the calls
+   rotate over the branches (and hosts), and each screen counts only its own branch's calls.
 
     sudo .venv/bin/python bench/two_hosts.py                        # 1,000 screens
     sudo .venv/bin/python bench/two_hosts.py --screens 10000        # the target: p99 <= 300 ms
     sudo .venv/bin/python bench/two_hosts.py --screens 200 --calls 5 --seconds 3   # a quick check
+    sudo .venv/bin/python bench/two_hosts.py --screens 10000 --branches 500     # a chain of 500 branches
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from call_to_screen import (  # noqa: E402
     settle,
     start_subscribers,
 )
-from common import ROOT, SECRET, database, free_port, machine, pct, seed, table  # noqa: E402
+from common import ROOT, SECRET, ChainBranch, database, free_port, machine, pct, seed, seed_chain, table  # noqa: E402
 from issue_ticket import wrk  # noqa: E402
 from tests.support.hosts import Site, can_make_namespaces, site  # noqa: E402
 
@@ -126,7 +129,7 @@ def issue_throughput(base: str, token: str, service_id: int, *, clients: int, se
 
 def call_to_screen(
     running: Site,
-    data: Any,
+    chain: list[ChainBranch],
     *,
     screens: int,
     calls: int,
@@ -135,20 +138,28 @@ def call_to_screen(
     idle_seconds: float = 3.0,
     ws_client: str = "raw",
 ) -> list[object]:
+    """Screens spread evenly over the branches of `chain` (screen g follows branch g mod N, with that branch's
+    display token), calls rotating over the branches and the hosts; each screen's latency counts only its own
+    branch's calls (it is sent no other branch's)."""
     hosts, nginx_url = [h.url for h in running.hosts], running.nginx_url
-    kiosk = {"Authorization": f"Bearer {data.kiosk_token}"}
+    n = len(chain)
+    # Call k: branch k mod N, from host (k + k div N) mod H, so every branch is called from every host in turn.
+    plan = [(k % n, (k + k // n) % len(hosts)) for k in range(calls)]
+    warm_up = [(i % n, i) for i in range(len(hosts))]  # one call per host before measuring
     with httpx.Client(base_url=nginx_url, timeout=30) as client:
-        for _ in range(calls + len(hosts)):
-            r = client.post("/api/v1/tickets", json={"service_id": data.services["A"]}, headers=kiosk)
-            r.raise_for_status()
-        staff0 = {"Authorization": f"Bearer {data.staff_tokens[0]}"}
+        for b, branch in enumerate(chain):
+            issuer = {"Authorization": f"Bearer {branch.staff_tokens[0]}"}
+            for _ in range(sum(1 for called, _ in plan + warm_up if called == b)):
+                r = client.post("/api/v1/tickets", json={"service_id": branch.service_id}, headers=issuer)
+                r.raise_for_status()
+        staff0 = {"Authorization": f"Bearer {chain[0].staff_tokens[0]}"}
         since = client.get("/api/v1/queue", headers=staff0).json()["last_event_id"]
     bases = [nginx_url] if via_nginx else hosts
     # At least one subscriber process per base, so the screens really are spread over the hosts.
     per_process = min(PER_PROCESS, -(-screens // len(bases)))
     procs, outs, connect_s = start_subscribers(
         bases,
-        data.display_tokens[0],
+        [branch.display_token for branch in chain],
         screens,
         mode="ws",
         since=since,
@@ -157,22 +168,23 @@ def call_to_screen(
         client=ws_client,
     )
     base_of = {i: bases[i % len(bases)] for i in range(len(procs))}
+    screens_of = [len(range(b, screens, n)) for b in range(n)]
     time.sleep(2)
-    sent: dict[int, tuple[float, str]] = {}
+    sent: dict[int, tuple[float, str, int]] = {}  # ticket -> (sent at, host, branch)
     clients = [httpx.Client(base_url=h, timeout=30) for h in hosts]
     try:
-        # Host i calls at counter i, as staff i: one person at one counter.
-        def call(i: int) -> tuple[int, float]:
+        # Host i calls at its branch's counter i, as that counter's staff member: one person at one counter.
+        def call(b: int, i: int) -> tuple[int, float]:
             t0 = time.time()
             r = clients[i].post(
-                f"/api/v1/counters/{data.counters[i]}/call-next",
-                headers={"Authorization": f"Bearer {data.staff_tokens[i]}"},
+                f"/api/v1/counters/{chain[b].counters[i]}/call-next",
+                headers={"Authorization": f"Bearer {chain[b].staff_tokens[i]}"},
             )
             r.raise_for_status()
             return int(r.json()["id"]), t0
 
-        for i in range(len(hosts)):  # warm-up, one per host
-            call(i)
+        for b, i in warm_up:
+            call(b, i)
             time.sleep(gap)
         first_id = clients[0].get("/api/v1/queue", headers=staff0).json()["last_event_id"]
         # What the hosts spend with every screen connected and no call (background jobs, heartbeats, sign-in
@@ -182,11 +194,14 @@ def call_to_screen(
         idle_rate = cpu_rate(lambda: hosts_cpu_seconds(running), idle_seconds)
         cpu_before, system_before = hosts_cpu_seconds(running), hosts_cpu_seconds(running, system_only=True)
         subs_before, t_before = pids_cpu_seconds(subscriber_pids), time.monotonic()
-        for k in range(calls):
-            ticket, t0 = call(k % len(hosts))
-            sent[ticket] = (t0, hosts[k % len(hosts)])
+        last_of = [0] * n  # the last measured call's ticket in each branch
+        for b, i in plan:
+            ticket, t0 = call(b, i)
+            sent[ticket] = (t0, hosts[i], b)
+            last_of[b] = ticket
             time.sleep(gap)
-        settle(procs, max(sent))
+        # Each process waits for the last call of each of its screens' branches (in the order it took them).
+        settle(procs, [last_of[k * per_process % n :] + last_of[: k * per_process % n] for k in range(len(procs))])
         cpu = hosts_cpu_seconds(running) - cpu_before
         system = hosts_cpu_seconds(running, system_only=True) - system_before
         subs_cpu = pids_cpu_seconds(subscriber_pids) - subs_before
@@ -204,18 +219,23 @@ def call_to_screen(
     all_ms: list[float] = []
     same_ms: list[float] = []
     other_ms: list[float] = []
+    foreign = 0  # another branch's call at a screen: never expected
     # Every event of the measured calls that reached a screen (a call sends more than its ticket.called), as
     # in call_to_screen.py: host CPU is divided by these frames, not by the ticket.called frames alone.
     deliveries = sum(1 for rows in rows_by_process for row in rows if row[1] > first_id)
     for index, rows in enumerate(rows_by_process):
-        for _, _, kind, ticket, at in rows:
+        for who, _, kind, ticket, at in rows:
             if kind != "ticket.called" or ticket not in sent:
                 continue
-            t0, host = sent[ticket]
+            t0, host, branch = sent[ticket]
+            if (index * per_process + who) % n != branch:
+                foreign += 1
+                continue
             ms = (at - t0) * 1000
             all_ms.append(ms)
             if not via_nginx:
                 (same_ms if base_of[index] == host else other_ms).append(ms)
+    expected = sum(screens_of[branch] for _, _, branch in sent.values())
 
     def fmt(values: list[float], p: float) -> str:
         return f"{pct(values, p):.1f}" if values else "-"
@@ -223,8 +243,9 @@ def call_to_screen(
     return [
         "nginx" if via_nginx else "direct, A and B in turn",
         screens,
+        n,
         calls,
-        f"{len(all_ms)}/{screens * calls}",
+        f"{len(all_ms)}/{expected}",
         fmt(all_ms, 50),
         fmt(all_ms, 99),
         fmt(same_ms, 99),
@@ -237,6 +258,7 @@ def call_to_screen(
         f"{max(cpu - idle_rate * window, 0.0) * 1e6 / max(deliveries, 1):.0f}",
         f"{system * 100 / max(cpu, 1e-9):.0f}",
         f"{subs_cpu * 1e6 / max(deliveries, 1):.0f}",
+        foreign,
         failed,
     ]
 
@@ -244,6 +266,7 @@ def call_to_screen(
 HEADERS = [
     "screens on",
     "screens",
+    "branches",
     "calls",
     "delivered",
     "p50 ms",
@@ -258,6 +281,7 @@ HEADERS = [
     "host CPU µs/delivery net of idle",
     "kernel % of host CPU",
     "screens' CPU µs/delivery",
+    "other branch's calls",
     "errors",
 ]
 
@@ -270,6 +294,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent kiosks for the issue throughput")
     parser.add_argument("--seconds", type=float, default=10, help="length of the issue throughput run")
     parser.add_argument("--workers", type=int, default=2, help="workers per host")
+    parser.add_argument(
+        "--branches", type=int, default=1, help="a chain: screens spread evenly over this many branches"
+    )
     parser.add_argument("--via-nginx", action="store_true", help="screens connect through nginx, not to a host")
     parser.add_argument(
         "--client", choices=["raw", "websockets"], default="raw", help="the screens' WebSocket client (subscribers.py)"
@@ -281,6 +308,7 @@ def main() -> None:
     print(f"# two hosts x {args.workers} workers, one PostgreSQL, nginx in front — {machine()}\n")
     with database("postgres") as url, tempfile.TemporaryDirectory(prefix="wins-bench-hosts-") as tmp:
         data = seed(url, counters=2, displays=1)
+        chain = seed_chain(url, data, branches=args.branches, counters=2)  # a counter per host in each branch
         nginx_connections = 2 * args.screens + 1024 if args.via_nginx else 1024
         with site(
             url,
@@ -330,7 +358,7 @@ def main() -> None:
             )
             row = call_to_screen(
                 running,
-                data,
+                chain,
                 screens=args.screens,
                 calls=args.calls,
                 gap=args.gap,

@@ -334,7 +334,7 @@ def test_long_poll_limit_per_principal(settings: Settings, seeded: Seeded) -> No
             thread.start()
         hub = client.app.state.hub  # type: ignore[attr-defined]
         deadline = time.monotonic() + 5
-        while len(hub._waiters) < 2:  # both polls are waiting now
+        while hub.waiting < 2:  # both polls are waiting now
             assert time.monotonic() < deadline
             time.sleep(0.01)
         third = client.get("/api/v1/events?timeout=3", headers=api.auth("display"))

@@ -210,7 +210,9 @@ async def _stream(
     hub = _hub(websocket.app)
     hub.subscribers += 1
     position = hub.last_id if since is None or since < 0 else since
-    waiter = hub.waiter()
+    # Woken only by events its scope may show (its branch's, those of no branch, internal ones), not by every
+    # call in every branch of a chain (wins.events.hub).
+    waiter = hub.waiter(scope.branch_id)
     beat = heartbeat_seconds(websocket.app)
     heartbeat = _Heartbeat(waiter, beat)
     recheck = _Heartbeat(waiter, access.recheck_seconds)
@@ -234,9 +236,15 @@ async def _stream(
                 if not await access.still_valid(principal):
                     ended = True
                     break
-            events = hub.buffered_after(position)
-            if events is None:  # further behind than the hub keeps in memory
+            # From memory, only what concerns this scope, and how far that answer reaches (the hub's last event
+            # when nothing else concerns it): a screen left asleep while other branches were busy skips their
+            # events without looking at them.
+            found = hub.scoped_after(position, scope.branch_id)
+            if found is None:  # further behind than the hub keeps in memory
                 events = await hub.events_after(position)
+                reached = events[-1].id if events else position
+            else:
+                events, reached = found
             if events:
                 for event in events:
                     if event.internal:  # for the server only: never sent
@@ -250,8 +258,10 @@ async def _stream(
                         await frames.send(event.text)
                 if ended:
                     break
-                position = events[-1].id
-            elif heartbeat.due:
+                position = reached
+                continue
+            position = reached
+            if heartbeat.due:
                 heartbeat.due = False
                 await send({"type": "websocket.send", "text": PING})
             else:

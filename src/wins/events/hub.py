@@ -14,6 +14,11 @@ READ_GAP_SECONDS (a few ms); while nobody does (no subscriber, no follower with 
 QUIET_GAP_SECONDS, and the first subscriber to wait cuts that short.
 A subscriber further behind than the buffer (a screen back from a long outage) reads the table instead, in
 pages of 1,000.
+Wake-ups are targeted: a waiter follows one branch (or all), and a read wakes only the waiters of the branches
+its events belong to, the all-branch waiters, and everyone for an event of no branch or an internal one. So a
+call in one branch of a chain does not wake the thousands of screens of the others. A screen left asleep while
+other branches were busy catches up from a per-branch index of the buffer (`scoped_after`): its own branch's
+events and the events of no branch, none of the others', and no table read however busy the others were.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import heapq
 import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -81,31 +88,48 @@ class LoggedEvent(NamedTuple):
     branch_id: int | None = None  # subscribers follow one branch (wins.events.api); None: for every branch
 
 
+def _event_id(event: LoggedEvent) -> int:
+    return event.id
+
+
 def _logged(id: int, type: str, at: str, branch_id: int | None, data: dict[str, Any]) -> LoggedEvent:
     text = _encode({"id": id, "type": type, "at": at, "branch_id": branch_id, "data": data})
     return LoggedEvent(id, type, data, text, type.startswith(INTERNAL_PREFIX), branch_id)
 
 
+def _track_key(event: LoggedEvent) -> int | None:
+    """The branch whose subscribers an event concerns; None: every subscriber's (no branch, or internal)."""
+    return None if event.internal else event.branch_id
+
+
 class Waiter:
-    """One subscriber's wake-up call: rung by the hub when events are committed, or by its owner (a closed
-    socket, a heartbeat, a deadline). Check for events, then `wait()`, with no await in between: the hub and
-    its subscribers share one event loop, so nothing committed in that gap can be missed."""
+    """One subscriber's wake-up call: rung by the hub when events of `branch_id` (None: of any branch) are
+    committed, or by its owner (a closed socket, a heartbeat, a deadline). Check for events, then `wait()`, with
+    no await in between: the hub and its subscribers share one event loop, so nothing committed in that gap can
+    be missed."""
 
-    __slots__ = ("_future", "_hub")
+    __slots__ = ("_future", "_hub", "branch_id")
 
-    def __init__(self, hub: EventHub) -> None:
+    def __init__(self, hub: EventHub, branch_id: int | None = None) -> None:
         self._hub = hub
+        self.branch_id = branch_id
         self._future: asyncio.Future[None] | None = None
 
     async def wait(self) -> None:
+        hub = self._hub
         future = self._future = asyncio.get_running_loop().create_future()
-        self._hub._waiters.add(self)
-        if self._hub._quiet:
-            self._hub._hurry.set()  # someone waits now: the read the hub was putting off starts at once
+        hub._waiters.setdefault(self.branch_id, set()).add(self)
+        if hub._quiet:
+            hub._hurry.set()  # someone waits now: the read the hub was putting off starts at once
         try:
             await future
         finally:
-            self._hub._waiters.discard(self)
+            # The hub takes a branch's whole set when it rings it: this one is then gone, or another set.
+            parked = hub._waiters.get(self.branch_id)
+            if parked is not None:
+                parked.discard(self)
+                if not parked:
+                    del hub._waiters[self.branch_id]
             self._future = None
 
     def ring(self) -> None:
@@ -114,19 +138,51 @@ class Waiter:
             future.set_result(None)
 
 
+class _Track:
+    """The buffered events of one branch (or, key None, those of no branch and the internal ones), oldest
+    first: a per-branch index of the hub's buffer. Every event of the track with id > `floor` is in it."""
+
+    __slots__ = ("events", "floor", "ids")
+
+    def __init__(self, floor: int) -> None:
+        self.floor = floor
+        self.ids: list[int] = []
+        self.events: list[LoggedEvent] = []
+
+    def after(self, since: int) -> list[LoggedEvent]:
+        return self.events[bisect.bisect_right(self.ids, since) :]
+
+    def drop_through(self, last: int) -> None:
+        """Forget the events up to `last` (they left the hub's buffer)."""
+        cut = bisect.bisect_right(self.ids, last)
+        if cut:
+            self.floor = self.ids[cut - 1]
+            del self.ids[:cut]
+            del self.events[:cut]
+
+
 class EventHub:
     def __init__(self, db: Database, *, poll_seconds: float = 1.0, buffer_size: int = 2000) -> None:
         self.db = db
         self.poll_seconds = poll_seconds
         self.buffer_size = buffer_size
         self.last_id = 0
+        # The buffer: every event with id > _floor, in order. _start: the hub has read the log continuously since
+        # (its start, or its last skim).
+        self._start = self._floor = 0
         self._ids: list[int] = []
         self._events: list[LoggedEvent] = []
+        # The same events indexed by the branch they concern (key None: of no branch, or internal); a branch with
+        # no track has had no event since _start. A track's own floor stays where its last event left the
+        # buffer, so a quiet branch's screen catches up from memory however busy the others were.
+        self._tracks: dict[int | None, _Track] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poke = asyncio.Event()
         self._hurry = asyncio.Event()
         self._quiet = False  # putting a read off for QUIET_GAP_SECONDS (nobody needed events)
-        self._waiters: set[Waiter] = set()
+        self._waiters: dict[int | None, set[Waiter]] = {}  # parked waiters by the branch they follow (None: all)
+        # Waiters the hub has rung after reads, by the branch they follow (None: all): for tests and metrics.
+        self.wakeups: Counter[int | None] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribers = 0
         self.pumped_at: float | None = None  # time.monotonic() of the last successful read of the event log
@@ -141,7 +197,7 @@ class EventHub:
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.last_id = await anyio.to_thread.run_sync(self._read_last_id)
+        self.last_id = self._start = self._floor = await anyio.to_thread.run_sync(self._read_last_id)
         self.pumped_at = time.monotonic()
         self._tasks.append(asyncio.create_task(self._pump(), name="wins-event-pump"))
         if not self.db.is_sqlite:
@@ -315,12 +371,28 @@ class EventHub:
                         listener(event)
             if more:
                 self._poke.set()  # more to read
-            waiters, self._waiters = self._waiters, set()
-            for waiter in waiters:
-                waiter.ring()
+            self._ring(fresh, everyone=skim)
             for follower in self.followers:
                 if follower.wants_events():
                     follower.events_read(fresh)
+
+    def _ring(self, fresh: list[LoggedEvent], *, everyone: bool) -> None:
+        """Wake the waiters whose scope may show one of `fresh`: the all-branch ones and those of the events'
+        branches; everyone for an event of no branch or an internal one (rare), or after a skim (the buffer was
+        dropped: whoever waits must look again)."""
+        if everyone or any(_track_key(event) is None for event in fresh):
+            rung = list(self._waiters.items())
+            self._waiters = {}
+        else:
+            rung = []
+            for branch_id in {None, *(event.branch_id for event in fresh)}:
+                parked = self._waiters.pop(branch_id, None)
+                if parked:
+                    rung.append((branch_id, parked))
+        for branch_id, waiters in rung:
+            self.wakeups[branch_id] += len(waiters)
+            for waiter in waiters:
+                waiter.ring()
 
     def _read(self, since: int, limit: int) -> tuple[list[LoggedEvent], bool]:
         """Committed events after `since` whose order is final, and whether newer ones were held back."""
@@ -349,20 +421,33 @@ class EventHub:
         with self._lock:
             self._events.extend(fresh)
             self._ids.extend(e.id for e in fresh)
+            tracks = self._tracks
+            for event in fresh:
+                key = _track_key(event)
+                track = tracks.get(key)
+                if track is None:
+                    track = tracks[key] = _Track(self._start)  # none of its events since the hub began reading
+                track.ids.append(event.id)
+                track.events.append(event)
             self.last_id = self._ids[-1]
             # Trimmed in steps of a quarter, so the copy is amortised; memory stays under 1.25 x buffer_size
             # events (always at least the last page read, which every waiting subscriber is about to take).
             keep = max(self.buffer_size, len(fresh))
             if len(self._ids) > keep + keep // 4:
-                del self._ids[:-keep]
-                del self._events[:-keep]
+                cut = len(self._ids) - keep
+                self._floor = self._ids[cut - 1]
+                for key in {_track_key(event) for event in self._events[:cut]}:
+                    tracks[key].drop_through(self._floor)
+                del self._ids[:cut]
+                del self._events[:cut]
 
     def _skip_to(self, newest: int) -> None:
         """Move on to `newest` without keeping the events up to it: the buffer starts again after it."""
         with self._lock:
             self._ids.clear()
             self._events.clear()
-            self.last_id = newest
+            self._tracks.clear()
+            self.last_id = self._start = self._floor = newest
 
     # -- reading ---------------------------------------------------------------------------------------
     def buffered_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent] | None:
@@ -371,11 +456,42 @@ class EventHub:
         with self._lock:
             if since >= self.last_id:
                 return []
-            ids = self._ids
-            if ids and since >= ids[0] - 1:
-                start = bisect.bisect_right(ids, since)
+            if since >= self._floor:
+                start = bisect.bisect_right(self._ids, since)
                 return self._events[start : start + limit]
             return None
+
+    def scoped_after(
+        self, since: int, branch_id: int | None, *, limit: int = PAGE
+    ) -> tuple[list[LoggedEvent], int] | None:
+        """What a subscriber of `branch_id` (None: every branch) needs after `since`, from memory: the events of
+        that branch, of no branch and the internal ones, oldest first, and the position to go on from (the last
+        event read when nothing more concerns it, so a screen of a quiet branch skips the others' events
+        without looking at them). None when memory does not reach back to `since`: read `events_after`."""
+        with self._lock:
+            last = self.last_id
+            if since >= last:
+                return [], since
+            if branch_id is None:
+                if since < self._floor:
+                    return None
+                start = bisect.bisect_right(self._ids, since)
+                events = self._events[start : start + limit]
+            else:
+                own, common = self._tracks.get(branch_id), self._tracks.get(None)
+                floor = max(own.floor if own else self._start, common.floor if common else self._start)
+                if since < floor:
+                    return None
+                mine = own.after(since) if own else []
+                shared = common.after(since) if common else []
+                if mine and shared:
+                    events = list(heapq.merge(mine, shared, key=_event_id))
+                else:
+                    events = mine or shared
+        if len(events) >= limit:
+            events = events[:limit]
+            return events, events[-1].id
+        return events, last
 
     async def events_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent]:
         """Committed events with id > since, oldest first: from memory when possible, else from the table."""
@@ -395,13 +511,14 @@ class EventHub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def waiter(self) -> Waiter:
-        return Waiter(self)
+    def waiter(self, branch_id: int | None = None) -> Waiter:
+        """A wake-up call for a subscriber of `branch_id` (None: of every branch)."""
+        return Waiter(self, branch_id)
 
     @property
     def waiting(self) -> int:
         """How many subscribers are parked waiting for the next event (what a test awaits instead of sleeping)."""
-        return len(self._waiters)
+        return sum(len(parked) for parked in self._waiters.values())
 
     async def wait(self, since: int, *, timeout: float, limit: int = PAGE) -> list[LoggedEvent]:
         """Events after `since`; if there are none yet, wait up to `timeout` seconds for some."""
