@@ -97,30 +97,42 @@ def stream_writers(base_url: str) -> dict[str, float]:
 
 
 def check_frames(base_url: str, seeded: Seeded, *, ping: bool = True) -> None:
-    """hello, then the issued ticket's event(s) byte for byte as `websockets` frames them, then (`ping`: the
-    server's heartbeat must be short) a ping; and the stream was written the direct way."""
+    """hello; then two issued tickets' events and two calls' (the second call's `ticket.done` and `ticket.called`
+    come in one wake-up, written together) byte for byte as `websockets` frames them, in order; then (`ping`:
+    the server's heartbeat must be short) a ping; and the stream was written the direct way."""
     stream = RawStream(base_url, seeded.tokens["display"])
+
+    def post(path: str, who: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {seeded.tokens[who]}"}
+        r = httpx.post(base_url + path, json=body, headers=headers, timeout=10)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
     try:
         assert stream.message()["type"] == "hello"
-        r = httpx.post(
-            base_url + "/api/v1/tickets",
-            json={"service_id": seeded.services["A"]},
-            headers={"Authorization": f"Bearer {seeded.tokens['kiosk']}"},
-            timeout=10,
-        )
-        assert r.status_code in (200, 201), r.text
-        ticket_id = r.json()["id"]
-        kinds = []
+        tickets = [post("/api/v1/tickets", "kiosk", {"service_id": seeded.services["A"]})["id"] for _ in range(2)]
+        for _ in tickets:
+            post(f"/api/v1/counters/{seeded.counters['1']}/call-next", "staff")
+        seen: list[tuple[int, str, int]] = []
+        kinds: list[str] = []
         while True:
             whole, payload = stream.frame()
             assert whole == text_frame(payload.decode())  # one final, unmasked text frame, as websockets builds it
             message = json.loads(payload)
             kinds.append(message["type"])
-            if message["type"] == "ticket.issued":
-                assert message["data"]["id"] == ticket_id
-            if message["type"] == "ping" or (not ping and message["type"] == "ticket.issued"):
+            if message["type"].startswith("ticket."):
+                seen.append((message["id"], message["type"], message["data"]["id"]))
+            if len(seen) == 5 and (message["type"] == "ping" or not ping):
                 break
-        assert kinds[-1] == ("ping" if ping else "ticket.issued") and "ticket.issued" in kinds, kinds
+        assert [s[0] for s in seen] == sorted(s[0] for s in seen), seen  # in order
+        assert [(kind, ticket) for _, kind, ticket in seen] == [
+            ("ticket.issued", tickets[0]),
+            ("ticket.issued", tickets[1]),
+            ("ticket.called", tickets[0]),
+            ("ticket.done", tickets[0]),
+            ("ticket.called", tickets[1]),
+        ], seen
+        assert kinds[-1] == ("ping" if ping else "ticket.called"), kinds
     finally:
         stream.close()
     writers = stream_writers(base_url)

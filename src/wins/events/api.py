@@ -246,6 +246,7 @@ async def _stream(
             else:
                 events, reached = found
             if events:
+                shown: list[str] = []
                 for event in events:
                     if event.internal:  # for the server only: never sent
                         if names(principal, event.data) and (
@@ -255,7 +256,8 @@ async def _stream(
                             break
                         continue
                     if scope.shows(event):
-                        await frames.send(event.text)
+                        shown.append(event.text)
+                await frames.send_all(shown)  # what came before an end of the sign-in is still sent
                 if ended:
                     break
                 position = reached

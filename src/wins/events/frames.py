@@ -118,9 +118,10 @@ class FrameWriter:
         # Whether frames may go the direct way on this socket (for tests and the log).
         self.direct = protocol is not None
 
-    async def send(self, text: str) -> None:
+    def _open(self) -> bool:
+        """Whether the socket can take ready bytes now (see the module's docstring)."""
         protocol = self._protocol
-        if (
+        return (
             protocol is not None
             and protocol.writable.is_set()
             and not protocol.close_sent
@@ -129,7 +130,19 @@ class FrameWriter:
             and not self._conn.writes  # uvicorn drains it at once; never put a frame before one left there
             and not self._transport.is_closing()
             and self._websocket.application_state is WebSocketState.CONNECTED
-        ):
+        )
+
+    async def send(self, text: str) -> None:
+        if self._open():
             self._transport.write(text_frame(text))
             return
         await self._websocket.send({"type": "websocket.send", "text": text})
+
+    async def send_all(self, texts: list[str]) -> None:
+        """Several frames, in order: in one write when the direct way is open (a call-next's `ticket.done` and
+        `ticket.called` reach a screen in one wake-up: one system call instead of two), else one by one."""
+        if len(texts) > 1 and self._open():
+            self._transport.write(b"".join([text_frame(text) for text in texts]))
+            return
+        for text in texts:
+            await self.send(text)
