@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -109,17 +110,33 @@ async def test_a_screen_that_stops_reading_holds_a_bounded_buffer_and_no_one_els
 ) -> None:
     """uvicorn in this process (so its connections can be looked at) with the shipped WebSocket options."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", **WEBSOCKET_OPTIONS)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        timeout_graceful_shutdown=3,  # the stalled screen's stream never ends by itself
+        **WEBSOCKET_OPTIONS,
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)  # uvicorn offers no event for "listening"
     base = f"http://127.0.0.1:{config.port}"
     token = seeded.tokens["display"]
+    stalled: RawStream | None = None
     try:
         # The stalled screen: a small receive window, reads its hello, then nothing.
         stalled = await asyncio.to_thread(RawStream, base, token, receive_buffer=4096)
         assert (await asyncio.to_thread(stalled.message))["type"] == "hello"
+        (protocol,) = [
+            p
+            for p in server.server_state.connections
+            if isinstance(p, WebSocketsSansIOProtocol) and p.client == stalled.sock.getsockname()
+        ]
+        # A small kernel send buffer on the server's side too, so uvicorn pauses the socket after a few events
+        # rather than after the megabytes loopback buffers by default.
+        protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
         uri = base.replace("http", "ws") + "/api/v1/events/ws"
         async with websockets.connect(
             uri, additional_headers={"Authorization": f"Bearer {token}"}, compression=None, max_size=None
@@ -144,22 +161,18 @@ async def test_a_screen_that_stops_reading_holds_a_bounded_buffer_and_no_one_els
                     if f'"i":{written - 1},' in str(message):
                         return
 
-            (protocol,) = [
-                p
-                for p in server.server_state.connections
-                if isinstance(p, WebSocketsSansIOProtocol) and p.client == stalled.sock.getsockname()
-            ]
-            # Until the stalled socket's kernel buffers (a few MB on loopback) are full and uvicorn pauses it.
+            # Until the stalled socket's buffers are full and uvicorn pauses it.
             while protocol.writable.is_set():
-                assert written < 400, "the stalled screen was never paused"
-                await write_and_hear(10)
-            # Paused: 2 MB more, and the other screen still hears every event (write_and_hear returns) while the
+                assert written < 100, "the stalled screen was never paused"
+                await write_and_hear(2)
+            # Paused: 500 KB more, and the other screen still hears every event (write_and_hear returns) while the
             # stalled one's stream waits with no more than uvicorn's high-water mark and one frame buffered.
-            await write_and_hear(40)
+            await write_and_hear(10)
             assert not protocol.writable.is_set()
             high = protocol.transport.get_write_buffer_limits()[1]
             assert protocol.transport.get_write_buffer_size() <= high + 51_000
-        stalled.close()
     finally:
+        if stalled is not None:
+            stalled.close()
         server.should_exit = True
-        await serving
+        await asyncio.wait_for(serving, timeout=30)
