@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from typing import Any
@@ -13,8 +14,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 STAFF_TOKEN_PURPOSE = "staff-token"  # the signing salt of staff bearer tokens (made by staff.service, read by auth)
 
 _hasher = PasswordHasher()
-# Verifying against this keeps the time of a login for an unknown user equal to a known one.
-_DUMMY_HASH = _hasher.hash("wins-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist: a login for an unknown name takes as long as one
+    for a known name. Made on first use: an
+    argon2 hash costs ~0.2 s of CPU, which every server process, worker and command paid at import."""
+    return PasswordHasher().hash("wins-no-such-user")  # the parameters of _hasher
 
 
 def hash_password(password: str) -> str:
@@ -23,7 +30,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
