@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import qrcode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -30,6 +29,7 @@ from wins.display.i18n import LANGUAGE_NAMES, join_strings, phone_language
 from wins.errors import NotFound, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
 from wins.join import service
+from wins.qr import qr_svg
 from wins.schemas import ServiceRemotePublic, ServiceRemoteUpdate, fields_of
 from wins.staff.models import Role
 from wins.tickets import arrival
@@ -242,11 +242,7 @@ def join_qr(
 
 
 def _qr(url: str) -> str:
-    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code.add_data(url)
-    code.make(fit=True)
-    svg: bytes = code.make_image(image_factory=_svg_factory()).to_string()
-    return svg.decode()
+    return qr_svg(url)
 
 
 @router.get("/admin/join-poster")
@@ -281,10 +277,3 @@ def put_remote(
         actor=principal,
     )
     return fields_of(ServiceRemotePublic, row)
-
-
-def _svg_factory() -> Any:
-    """qrcode's SVG image factory, imported on first use: it pulls in xml.etree (~0.2 s of every process start)."""
-    import qrcode.image.svg
-
-    return qrcode.image.svg.SvgPathFillImage

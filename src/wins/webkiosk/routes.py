@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
-import qrcode
 from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -29,6 +28,7 @@ from wins.devices.models import Device, DeviceKind
 from wins.display.routes import KIOSK_COOKIE, cookie_principal, pairing_redirect
 from wins.errors import NotAuthenticated, PermissionDenied, WinsError
 from wins.htmlsafe import install_filters
+from wins.qr import qr_svg
 from wins.tickets import views as tickets
 from wins.tickets.views import tracking_url
 from wins.webkiosk.printing import TabletPrinting
@@ -167,11 +167,7 @@ def ticket_qr(
             link = tracking_url(_base_url(request), ticket.tracking_token)
     except WinsError as exc:
         return Response(exc.message, status_code=exc.status_code, media_type="text/plain", headers=NO_STORE)
-    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code.add_data(link)
-    code.make(fit=True)
-    svg = code.make_image(image_factory=_svg_factory()).to_string()
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=600"})
+    return Response(qr_svg(link), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=600"})
 
 
 @router.post("/kiosk/tickets/{ticket_id}/print")
@@ -199,10 +195,3 @@ async def print_ticket(request: Request, ticket_id: int) -> JSONResponse:
     except WinsError as exc:
         return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status_code)
     return JSONResponse(answer, headers=NO_STORE)
-
-
-def _svg_factory() -> Any:
-    """qrcode's SVG image factory, imported on first use: it pulls in xml.etree (~0.2 s of every process start)."""
-    import qrcode.image.svg
-
-    return qrcode.image.svg.SvgPathFillImage
