@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher, extract_parameters
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -107,6 +108,14 @@ def test_an_unknown_user_costs_a_password_check_like_a_known_one(app: FastAPI, m
     # argon2 takes tens of milliseconds; answering an unknown name at once would tell names apart by time. So an
     # unknown name runs a real argon2 verification too (against a dummy hash): checked by what runs, not by a
     # stopwatch (timings on a shared test box are noise).
+    # An account made by an admin (the seeded ones get cheap test hashes, tests/support/seed.py).
+    admin = token_login(client_at(app, "198.51.100.4"), "admin", PASSWORD)[1]
+    made = client_at(app, "198.51.100.4").post(
+        "/api/v1/users",
+        json={"username": "newcomer", "password": "a-long-enough-password", "role": "staff"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert made.status_code == 201, made.text
     client = client_at(app, "198.51.100.3")
     verified: list[str] = []
     real = security._hasher
@@ -117,10 +126,16 @@ def test_an_unknown_user_costs_a_password_check_like_a_known_one(app: FastAPI, m
             return bool(real.verify(password_hash, password))
 
     monkeypatch.setattr(security, "_hasher", Counting())
-    assert token_login(client, "staff", "wrong-password")[0] == 401
+    assert token_login(client, "newcomer", "wrong-password")[0] == 401
     assert token_login(client, "nobody-here", "wrong-password")[0] == 401
     assert len(verified) == 2 and all(h.startswith("$argon2") for h in verified), verified
-    assert verified[1] == security._dummy_hash()  # the unknown name paid for a full argon2 check
+    assert verified[1] == security._dummy_hash()  # the unknown name paid for a full argon2 check…
+    # …with the same parameters (time, memory, lanes) as a real account's hash: the same cost.
+    assert (
+        extract_parameters(verified[0])
+        == extract_parameters(verified[1])
+        == extract_parameters(PasswordHasher().hash("x"))
+    )
 
 
 def test_one_address_trying_many_usernames_is_refused_everywhere(app: FastAPI) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from argon2 import PasswordHasher
+
 from wins.branches.service import create_branch
 from wins.config import Settings
 from wins.counters.service import create_counter
@@ -12,7 +14,6 @@ from wins.devices.models import DeviceKind
 from wins.devices.service import create_device
 from wins.services.service import create_service
 from wins.staff.models import Role, StaffUser
-from wins.staff.security import hash_password
 from wins.staff.service import issue_token
 
 PASSWORD = "correct-horse-battery"
@@ -20,9 +21,12 @@ _hash: list[str] = []
 
 
 def _password_hash() -> str:
-    # argon2 is slow on purpose; hash the shared test password once per test session, not per user per test.
+    """The seeded users' argon2id hash, made once per test process with the cheapest parameters. Sign-in runs
+    the real code (wins.staff.security.verify_password reads the parameters from the hash), but each of the
+    suite's many sign-ins costs ~1 ms instead of the production ~130 ms of CPU. Users made through the API or
+    `wins users` get the production parameters, and tests/security/test_auth_hardening.py checks those."""
     if not _hash:
-        _hash.append(hash_password(PASSWORD))
+        _hash.append(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD))
     return _hash[0]
 
 
