@@ -217,11 +217,28 @@ def principal_still_valid(session: Session, principal: Principal) -> bool:
         # Still a member of the branch it follows (an admin may have taken the branch away meanwhile).
         return principal.branch_id is None or staff_principal(session, row).role_in(principal.branch_id) is not None
     if principal.device is not None:
-        found = session.execute(
-            select(Device.revoked_at, Device.token_hash).where(Device.id == principal.device.id)
-        ).first()
-        return found is not None and found.revoked_at is None and found.token_hash == principal.device.token_hash
+        return principals_still_valid(session, [principal])[0]
     return False
+
+
+def principals_still_valid(session: Session, principals: list[Principal]) -> list[bool]:
+    """`principal_still_valid` for many at once, in that order: the devices in one query (a chain's display
+    boards are thousands of devices, each re-checked every few seconds by its open streams)."""
+    device_ids = {p.device.id for p in principals if p.device is not None}
+    rows = {}
+    if device_ids:
+        query = select(Device.id, Device.revoked_at, Device.token_hash).where(Device.id.in_(device_ids))
+        rows = {row.id: row for row in session.execute(query)}
+    answers: list[bool] = []
+    for principal in principals:
+        if principal.device is not None:
+            found = rows.get(principal.device.id)
+            answers.append(
+                found is not None and found.revoked_at is None and found.token_hash == principal.device.token_hash
+            )
+        else:
+            answers.append(principal.staff is not None and principal_still_valid(session, principal))
+    return answers
 
 
 def touch_device(device: Device) -> None:

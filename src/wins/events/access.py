@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from wins.auth import ALL_BRANCHES, Principal, principal_still_valid, staff_principal
+from wins.auth import ALL_BRANCHES, Principal, principal_still_valid, principals_still_valid, staff_principal
 from wins.config import Settings
 from wins.db import Database
 from wins.devices.models import Device
@@ -73,8 +74,14 @@ class StreamLimits:
 
 
 class StreamAccess:
-    """One per app (so per process): the limits and a short cache of "is this sign-in still valid", so a
-    thousand sockets of one display token cost one query per re-check period, not a thousand."""
+    """One per app (so per process): the limits and a short cache of "is this sign-in still valid".
+
+    A thousand sockets of one display token cost one check per re-check period, not a thousand. And a thousand
+    display boards of a chain (a device each) do not cost a thousand: when one sign-in's answer runs out, every
+    sign-in whose answer would run out within a quarter period is checked with it, in one thread hop and one
+    query for all the devices (`principals_still_valid`), and one such check runs at a time, so sockets that
+    ask meanwhile wait for it instead of starting their own. Each sign-in is then re-read about every half
+    period, as before, but a process does a few database rounds per period, not one per sign-in."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -82,6 +89,10 @@ class StreamAccess:
         self.sockets = StreamLimits(settings.ws_max_per_principal, settings.ws_max_total, "event sockets")
         self.polls = StreamLimits(settings.ws_max_per_principal, settings.ws_max_total, "event long-polls")
         self._checked: dict[tuple[Any, ...], tuple[float, bool]] = {}
+        # The sign-ins asked about lately: identity -> (the principal, when it was last asked about).
+        self._asked: dict[tuple[Any, ...], tuple[Principal, float]] = {}
+        self._checking: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self.database_checks = 0  # rounds to the database (tests)
 
     @staticmethod
     def _identity(principal: Principal) -> tuple[Any, ...]:
@@ -95,23 +106,51 @@ class StreamAccess:
         """Whether the sign-in still holds; `fresh` skips the cache (after an `auth.ended` event naming it)."""
         identity = self._identity(principal)
         now = time.monotonic()
+        self._asked[identity] = (principal, now)
         hit = self._checked.get(identity)
         if not fresh and hit is not None and hit[0] > now:
             return hit[1]
-        valid = await run_in_threadpool(self._check, principal)
-        if len(self._checked) > 10000:
-            self._checked.clear()
-        # Half the period: a stream checking every period never reads a result as old as a whole period.
-        self._checked[identity] = (time.monotonic() + self.recheck_seconds / 2, valid)
-        return valid
+        loop = asyncio.get_running_loop()
+        if self._checking is None or self._checking[0] is not loop:  # a lock serves one event loop
+            self._checking = (loop, asyncio.Lock())
+        async with self._checking[1]:
+            started = time.monotonic()
+            hit = self._checked.get(identity)
+            if not fresh and hit is not None and hit[0] > started:
+                return hit[1]  # checked by the round this call waited for
+            due = {identity: principal}
+            if not fresh:
+                due.update(self._due(started))
+            answers = await run_in_threadpool(self._check_all, list(due.values()))
+            self.database_checks += 1
+            # Half the period from when the check began: a stream checking every period never reads an answer
+            # older than that.
+            until = started + self.recheck_seconds / 2
+            for key, valid in zip(due, answers, strict=True):
+                self._checked[key] = (until, valid)
+            return answers[0]
+
+    def _due(self, now: float) -> dict[tuple[Any, ...], Principal]:
+        """The sign-ins asked about lately whose answers run out within a quarter period; forgets those no
+        stream has asked about for two periods (their sockets closed)."""
+        horizon = now + self.recheck_seconds / 4
+        stale = now - 2 * self.recheck_seconds
+        due: dict[tuple[Any, ...], Principal] = {}
+        for key, (principal, asked) in list(self._asked.items()):
+            if asked < stale:
+                del self._asked[key]
+                self._checked.pop(key, None)
+            elif (hit := self._checked.get(key)) is None or hit[0] <= horizon:
+                due[key] = principal
+        return due
 
     def forget(self, event: Any) -> None:  # noqa: ARG002  (any sign-in that ended: rare, so forget them all)
         """Hub listener for internal events: a sign-in ended somewhere, so no cached answer may be trusted."""
         self._checked.clear()
 
-    def _check(self, principal: Principal) -> bool:
+    def _check_all(self, principals: list[Principal]) -> list[bool]:
         with self.db.session(write=False) as session:
-            return principal_still_valid(session, principal)
+            return principals_still_valid(session, principals)
 
 
 @dataclass(frozen=True)
