@@ -259,3 +259,60 @@ def test_a_revoked_screen_is_closed_at_once_while_another_branch_is_busy(
         assert not busy_north.is_set()  # branch B was busy throughout
     finally:
         live.stop(kill=True)
+
+
+def test_long_polls_and_tracking_pages_are_not_woken_by_another_branchs_events(
+    settings: Settings, seeded: Seeded, north: North
+) -> None:
+    """A board's long-poll and a customer's tracking page in branch A sleep through branch B's events, and wake
+    for their own branch's; the long-poll's `last_id` passes over B's events."""
+    with TestClient(create_app(settings)) as client:
+        spied = Spied(client)
+        hub = spied.hub
+        issued = client.post(
+            "/api/v1/tickets",
+            json={"service_id": seeded.services["A"]},
+            headers={"Authorization": f"Bearer {seeded.tokens['kiosk']}"},
+        )
+        assert issued.status_code == 201, issued.text
+        _wait_for(lambda: hub.last_id >= issued.json().get("event_id", 0))
+        since = client.get(
+            "/api/v1/events", params={"timeout": 0}, headers={"Authorization": f"Bearer {seeded.tokens['display']}"}
+        ).json()["last_id"]
+        answers: dict[str, Any] = {}
+
+        def board() -> None:
+            answers["board"] = client.get(
+                "/api/v1/events",
+                params={"since": since, "timeout": 20},
+                headers={"Authorization": f"Bearer {seeded.tokens['display']}"},
+            ).json()
+
+        def phone() -> None:
+            token = issued.json()["tracking_token"]
+            answers["phone"] = client.get(
+                f"/api/v1/public/tickets/{token}/updates", params={"since": since, "timeout": 20}
+            ).json()
+
+        threads = [threading.Thread(target=board), threading.Thread(target=phone)]
+        for thread in threads:
+            thread.start()
+        mine = 0
+        try:
+            _wait_for(lambda: hub.waiting == 2)
+            before = hub.wakeups.copy()
+            for _ in range(3):
+                spied.write([north.b] * 10)
+            # Branch B's 30 events woke neither (no waiter of any scope was rung); both still wait.
+            assert hub.wakeups == before
+            assert all(thread.is_alive() for thread in threads) and hub.waiting == 2
+        finally:  # branch A's event ends both waits, even when an assertion above failed
+            with spied.db.session() as session:
+                mine = record_event(session, "counter.updated", {"id": seeded.counters["1"]}, branch_id=north.a).id
+            for thread in threads:
+                thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in threads)
+        assert hub.wakeups[north.a] == before[north.a] + 2
+        assert [e["id"] for e in answers["board"]["events"]] == [mine]
+        assert answers["board"]["last_id"] == mine
+        assert answers["phone"]["last_id"] == mine and answers["phone"]["ticket"]["number"] == issued.json()["number"]

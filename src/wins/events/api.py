@@ -98,10 +98,9 @@ async def poll_events(
         raise TooManyAttempts(exc.reason) from None
     try:
         start = hub.last_id if since is None else since
-        events = await _poll(hub, access, principal, scope, start, timeout=timeout, limit=limit)
+        events, last_id = await _poll(hub, access, principal, scope, start, timeout=timeout, limit=limit)
     finally:
         access.polls.release(principal.key)
-    last_id = events[-1].id if events else start
     # The events are JSON already (the hub encodes each once for every subscriber): joining them gives the
     # EventBatch body without validating and re-encoding it for each of hundreds of waiting polls.
     sent = ",".join(e.text for e in events if scope.shows(e))
@@ -118,25 +117,27 @@ async def _poll(
     *,
     timeout: float,
     limit: int,
-) -> list[LoggedEvent]:
+) -> tuple[list[LoggedEvent], int]:
     """Wait for events in slices of the re-check period, re-checking the sign-in between slices and at once on
-    an `auth.ended` event that names it. Events only the server reads do not end the wait."""
+    an `auth.ended` event that names it. Events only the server reads do not end the wait. Woken only by what
+    the scope's branch may show (EventHub.wait_scoped). Returns the events and the position they reach (past
+    other branches' events)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     position = start
     seen: list[LoggedEvent] = []
     while True:
         remaining = deadline - loop.time()
-        events = await hub.wait(position, timeout=min(max(remaining, 0), access.recheck_seconds), limit=limit)
+        events, position = await hub.wait_scoped(
+            position, scope.branch_id, timeout=min(max(remaining, 0), access.recheck_seconds), limit=limit
+        )
         for event in events:
             if event.internal and names(principal, event.data):
                 if ends(principal, event.data) or not await access.still_valid(principal, fresh=True):
                     raise NotAuthenticated("Your sign-in has ended (signed out or revoked).")
         seen += events
-        if events:
-            position = events[-1].id
         if any(scope.shows(e) for e in seen) or len(seen) >= limit or deadline - loop.time() <= 0:
-            return seen
+            return seen, position
         if not events and not await access.still_valid(principal):
             raise NotAuthenticated("Your sign-in has ended (signed out or revoked).")
 
@@ -319,7 +320,7 @@ class TicketUpdate(BaseModel):
     last_id: int
 
 
-def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str, Any], int]:
+def _tracked(request: Request, tracking_token: str) -> tuple[int, int, int, dict[str, Any], int]:
     from wins.events.service import last_event_id
     from wins.tickets.views import get_by_tracking_token, tracking_view
 
@@ -328,11 +329,14 @@ def _tracked(request: Request, tracking_token: str) -> tuple[int, int, dict[str,
         # The event id first: a change committed after it is caught by the next poll, so none is missed.
         last_id = last_event_id(session)
         ticket = get_by_tracking_token(session, tracking_token)
-        return ticket.id, ticket.service_id, tracking_view(session, ticket, request.app.state.settings), last_id
+        view = tracking_view(session, ticket, request.app.state.settings)
+        return ticket.id, ticket.service_id, ticket.branch_id, view, last_id
 
 
-def _concerns(event: LoggedEvent, ticket_id: int, service_id: int) -> bool:
+def _concerns(event: LoggedEvent, ticket_id: int, service_id: int, branch_id: int) -> bool:
     """Whether an event may change what this ticket's page shows (its state, position or estimate)."""
+    if event.internal or event.branch_id not in (None, branch_id):
+        return False
     data = event.data or {}
     if event.type.startswith("ticket."):
         return bool(data.get("id") == ticket_id or data.get("service_id") == service_id)
@@ -350,7 +354,7 @@ async def ticket_updates(
     soon as something that may change it happens after `since` (its own state, its queue moving, counters
     opening), or after `timeout` seconds. It never reveals other tickets: only this ticket's view is sent."""
     hub = _hub(request.app)
-    ticket_id, service_id, view, position = await run_in_threadpool(_tracked, request, tracking_token)
+    ticket_id, service_id, branch_id, view, position = await run_in_threadpool(_tracked, request, tracking_token)
     if since is None or timeout == 0:
         return {"ticket": view, "last_id": position}
     # Replay what happened since the client's last answer (a `since` beyond the log, e.g. after a restore,
@@ -359,11 +363,11 @@ async def ticket_updates(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while (remaining := deadline - loop.time()) > 0:
-        events = await hub.wait(position, timeout=remaining)
+        # Woken only by the ticket's branch (and events of no branch), not by every branch of a chain.
+        events, position = await hub.wait_scoped(position, branch_id, timeout=remaining)
         if not events:
             break
-        position = events[-1].id
-        if any(_concerns(e, ticket_id, service_id) for e in events):
+        if any(_concerns(e, ticket_id, service_id, branch_id) for e in events):
             break
-    _, _, view, _ = await run_in_threadpool(_tracked, request, tracking_token)
+    _, _, _, view, _ = await run_in_threadpool(_tracked, request, tracking_token)
     return {"ticket": view, "last_id": position}

@@ -493,6 +493,36 @@ class EventHub:
             return events, events[-1].id
         return events, last
 
+    async def wait_scoped(
+        self, since: int, branch_id: int | None, *, timeout: float, limit: int = PAGE
+    ) -> tuple[list[LoggedEvent], int]:
+        """`wait` for a long-poll that follows one branch (`branch_id`; None: every branch): woken only by events
+        of that branch, of no branch and internal ones, like a WebSocket screen, not by every branch's. Returns
+        the events after `since` that may concern it (others too, when they had to be read from the table) and
+        the position to go on from, which passes over the other branches' events."""
+        if branch_id is None or timeout <= 0:
+            events = await self.wait(since, timeout=timeout, limit=limit)
+            return events, (events[-1].id if events else since)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiter = Waiter(self, branch_id)
+        timer = loop.call_at(deadline, waiter.ring)
+        position = since
+        try:
+            while True:
+                found = self.scoped_after(position, branch_id, limit=limit)
+                if found is None:  # further behind than memory reaches
+                    events = await anyio.to_thread.run_sync(self._fetch, position, limit)
+                    reached = events[-1].id if events else position
+                else:
+                    events, reached = found
+                position = max(position, reached)
+                if events or loop.time() >= deadline:
+                    return events, position
+                await waiter.wait()  # straight after the check: see Waiter
+        finally:
+            timer.cancel()
+
     async def events_after(self, since: int, *, limit: int = PAGE) -> list[LoggedEvent]:
         """Committed events with id > since, oldest first: from memory when possible, else from the table."""
         events = self.buffered_after(since, limit=limit)
