@@ -138,11 +138,14 @@ def _job_values(session: Session, job: OldJob, *, settings: Settings, now: datet
 
 def import_old_spool(db: Database) -> Moved | None:
     """Move the slips an older version left in `<data_dir>/tablet-spool` into `tablet_print_jobs` (see the module's
-    docstring); None when there is no such folder (every start after the first)."""
+    docstring); None when there is no such folder (every start after the first), or when another worker starting
+    at the same time moved it while this one was reading it (that worker moves the slips and reports them)."""
     folder = Path(db.settings.data_dir) / FOLDER
     if not folder.is_dir():
         return None
     jobs, unreadable = _old_jobs(folder)
+    if not folder.is_dir():  # renamed under this read, which may have missed some: the other worker has them all
+        return None
     moved = already = left = 0
     now = clock.utcnow()
     with db.session() as session:
