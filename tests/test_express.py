@@ -128,7 +128,14 @@ def test_a_display_token_is_refused_even_when_cached(api: Api, lane: list[Any]) 
 
 
 def test_a_big_or_non_json_body_goes_to_the_route(api: Api, lane: list[Any]) -> None:
-    assert post(api, {"service_id": api.data.services["A"]}).status_code == 201
+    # The lane answers a plain tap. It hands one to the route while SQLite's write lock is busy (the app's
+    # start-up jobs may hold it for a moment under a loaded CI box): tap until it answers, within a few taps.
+    for _ in range(20):
+        assert post(api, {"service_id": api.data.services["A"]}).status_code == 201
+        if lane[-1] is not None:
+            break
+    assert lane[-1] is not None and lane[-1][0] == 201
+    lane[:] = [lane[-1]]
     r = api.client.post(
         "/api/v1/tickets",
         content=b'{"service_id": 1, "language": "' + b"x" * 10_000 + b'"}',
