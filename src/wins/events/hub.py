@@ -496,14 +496,15 @@ class EventHub:
     async def wait_scoped(
         self, since: int, branch_id: int | None, *, timeout: float, limit: int = PAGE
     ) -> tuple[list[LoggedEvent], int]:
-        """`wait` for a long-poll that follows one branch (`branch_id`; None: every branch): woken only by events
+        """Events after `since` for a subscriber of one branch (`branch_id`; None: every branch), waiting up to
+        `timeout` seconds when there are none yet: woken only by events
         of that branch, of no branch and internal ones, like a WebSocket screen, not by every branch's. Returns
         the events after `since` that may concern it (others too, when they had to be read from the table) and
         the position to go on from, which passes over the other branches' events."""
-        if branch_id is None or timeout <= 0:
-            events = await self.wait(since, timeout=timeout, limit=limit)
-            return events, (events[-1].id if events else since)
         loop = asyncio.get_running_loop()
+        if timeout <= 0:
+            events = await self._committed_now(since, limit, loop.time() + SETTLE_WAIT_SECONDS)
+            return events, (events[-1].id if events else since)
         deadline = loop.time() + timeout
         waiter = Waiter(self, branch_id)
         timer = loop.call_at(deadline, waiter.ring)
@@ -552,19 +553,4 @@ class EventHub:
 
     async def wait(self, since: int, *, timeout: float, limit: int = PAGE) -> list[LoggedEvent]:
         """Events after `since`; if there are none yet, wait up to `timeout` seconds for some."""
-        loop = asyncio.get_running_loop()
-        if timeout <= 0:
-            return await self._committed_now(since, limit, loop.time() + SETTLE_WAIT_SECONDS)
-        deadline = loop.time() + timeout
-        waiter = Waiter(self)
-        timer = loop.call_at(deadline, waiter.ring)
-        try:
-            while True:
-                events = self.buffered_after(since, limit=limit)
-                if events is None:
-                    events = await anyio.to_thread.run_sync(self._fetch, since, limit)
-                if events or loop.time() >= deadline:
-                    return events
-                await waiter.wait()  # straight after the check: see Waiter
-        finally:
-            timer.cancel()
+        return (await self.wait_scoped(since, None, timeout=timeout, limit=limit))[0]

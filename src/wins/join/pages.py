@@ -201,7 +201,7 @@ def _link(session: Any, principal: Principal, settings: Any, base_url: str) -> d
     with the branch picker or X-WINS-Branch), with its QR code as an image the page can show inline."""
     branch = get_branch(session, principal.branch_id)
     link = service.join_link(session, branch=branch, settings=settings, base_url=base_url)
-    link["qr"] = "data:image/svg+xml;base64," + base64.b64encode(_qr(link["url"]).encode()).decode()
+    link["qr"] = "data:image/svg+xml;base64," + base64.b64encode(qr_svg(link["url"]).encode()).decode()
     return link
 
 
@@ -238,11 +238,7 @@ def join_qr(
     _screen_or_manager(principal)
     branch = get_branch(session, principal.branch_id)
     url = service.join_link(session, branch=branch, settings=settings, base_url=base_url)["url"]
-    return Response(_qr(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
-
-
-def _qr(url: str) -> str:
-    return qr_svg(url)
+    return Response(qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/admin/join-poster")
