@@ -88,7 +88,8 @@ def test_idle_features_run_no_statement_per_event(settings: Settings, seeded: Se
     with TestClient(create_app(slow_polls(settings))) as client:
         api = Api(client, seeded)
         jobs = followers(api)
-        wait_until(lambda: all(job.polls >= 1 for job in jobs))  # each has looked once, at start
+        # Each has finished its first round (the poll, and the SMS sender's first sweep for numbers to forget).
+        wait_until(lambda: all(job.rounds >= 1 for job in jobs))
         with follower_statements(api.client.app.state.db) as counted:  # type: ignore[attr-defined]
             for i in range(20):
                 api.issue("AB"[i % 2])
@@ -130,7 +131,7 @@ def test_a_process_without_the_lease_does_nothing_per_event_and_each_message_goe
             with TestClient(create_app(slow_polls(settings))) as client_b:
                 b = Api(client_b, seeded)
                 jobs = followers(b)
-                wait_until(lambda: all(job.polls >= 1 for job in jobs))
+                wait_until(lambda: all(job.rounds >= 1 for job in jobs))
                 with follower_statements(client_b.app.state.db) as counted:  # type: ignore[attr-defined]
                     issued = [b.issue("AB"[i % 2])["number"] for i in range(12)]
                     push_service.wait_for(lambda rs: len(rs) >= 1)  # "nearly your turn": its queue moved

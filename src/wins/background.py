@@ -59,7 +59,8 @@ class BackgroundWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poll_at = 0.0  # time.monotonic() of the next poll
-        self.polls = 0  # polls done so far (what a test awaits instead of sleeping)
+        self.polls = 0  # polls done so far
+        self.rounds = 0  # rounds (poll if due, then run_once) finished so far: what a test awaits, not a sleep
 
     def run_once(self) -> bool:
         raise NotImplementedError
@@ -137,6 +138,7 @@ class BackgroundWorker:
             except Exception:  # a database hiccup: log, wait, try again; never take the server down
                 logger.exception("%s failed; retrying", self.name)
                 busy = False
+            self.rounds += 1
             if not busy:
                 self._wake.wait(max(0.0, self._poll_at - time.monotonic()))
 
