@@ -399,3 +399,52 @@ async def test_the_hub_is_woken_by_notifies_and_listens_again_after_losing_its_c
             other.close()
             await hub.stop()
             db.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_burst_of_notifies_wakes_the_hub_at_most_once_per_read_and_loses_no_event(
+    templates: TemplateCache, tmp_path: Path
+) -> None:
+    """Every worker receives every event's NOTIFY. For 300 commits in a row by another process, the hub takes
+    NOTIFYs off its LISTEN socket at most once per read of the log (it stops watching the socket from a NOTIFY
+    until its next read starts), far fewer times than there were commits: while nobody in the process needs
+    events (it skims every 50 ms) and while a subscriber waits (a read every 4 ms at most). The subscriber still
+    gets every event once, in order, woken by NOTIFY (the safety-net poll is 30 s away)."""
+    from wins.events.hub import EventHub
+
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        hub = EventHub(db, poll_seconds=30)
+        await hub.start()
+        other = _pg(url)
+        other.autocommit = True
+        try:
+            await asyncio.sleep(0.3)  # LISTEN in place
+
+            def burst(kind: str) -> list[int]:
+                return [_insert_event(other, f"test.{kind}{i}") for i in range(300)]
+
+            # Nobody waits: the hub skims the log.
+            quiet = await asyncio.to_thread(burst, "quiet")
+            deadline = time.monotonic() + 5
+            while hub.last_id < quiet[-1]:
+                assert time.monotonic() < deadline, "the hub did not read the burst"
+                await asyncio.sleep(0.01)
+            assert 1 <= hub.notify_wakeups <= hub.reads + 1
+            assert hub.notify_wakeups < 60, hub.notify_wakeups
+
+            # A subscriber waits while the next burst is written.
+            wakeups, reads, since = hub.notify_wakeups, hub.reads, hub.last_id
+            writing = asyncio.create_task(asyncio.to_thread(burst, "busy"))
+            got: list[int] = []
+            while len(got) < 300:
+                events = await hub.wait(got[-1] if got else since, timeout=5)
+                assert events, "no event within 5 s"
+                got += [e.id for e in events]
+            assert got == await writing
+            assert hub.notify_wakeups - wakeups <= hub.reads - reads + 1
+            assert hub.notify_wakeups - wakeups < 250, hub.notify_wakeups - wakeups
+        finally:
+            other.close()
+            await hub.stop()
+            db.dispose()

@@ -184,6 +184,11 @@ class EventHub:
         # Waiters the hub has rung after reads, by the branch they follow (None: all): for tests and metrics.
         self.wakeups: Counter[int | None] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
+        # The LISTEN socket's reader is taken off the event loop from a NOTIFY until the next read of the log
+        # starts (`_drain_notifies`): this resumes it.
+        self._resume_listen: Callable[[], None] | None = None
+        self.notify_wakeups = 0  # times the LISTEN socket was read and held NOTIFYs: for tests
+        self.reads = 0  # reads of the log started: for tests
         self.subscribers = 0
         self.pumped_at: float | None = None  # time.monotonic() of the last successful read of the event log
         # Called on the event loop with each internal event (a sign-in ended) as it is read, once per process.
@@ -277,16 +282,32 @@ class EventHub:
 
     async def _drain_notifies(self, conn: Any) -> None:
         """Poke the pump at each batch of NOTIFYs until the connection breaks (raises). Every worker receives
-        every event's NOTIFY, so this runs (events x workers) times: libpq's own calls on the socket when it is
-        readable, one poke per batch, rather than psycopg's `notifies()` generator, which costs a Python
-        round of its own for each NOTIFY (measured: ~7 % of a worker's CPU under 4-worker issue load)."""
+        every event's NOTIFY, so without care this runs (events x workers) times: libpq's own calls on the
+        socket when it is readable, one poke per batch, rather than psycopg's `notifies()` generator, which
+        costs a Python round of its own for each NOTIFY (measured: ~7 % of a worker's CPU under 4-worker issue
+        load).
+        And once a NOTIFY has poked the pump, the socket is not watched again until the pump's next read starts:
+        until then another NOTIFY could only poke it again, and the read is put off to the coalescing gap anyway
+        (READ_GAP / QUIET_GAP). The NOTIFYs that arrive meanwhile wait in the socket (a few bytes each) and are
+        taken in one go when the read starts; one that came after the read's query is still there then, and
+        pokes the next read. So a worker wakes for NOTIFYs at most once per read of the log (20 times a second
+        while nobody in it needs events), not once per event of every worker (docs/performance.md §7d)."""
         from psycopg import pq
 
         loop = asyncio.get_running_loop()
         pgconn = conn.pgconn
         broken: asyncio.Future[None] = loop.create_future()
+        fd = conn.fileno()
+        watched = False
+
+        def watch() -> None:
+            nonlocal watched
+            if not watched and not broken.done():
+                loop.add_reader(fd, readable)
+                watched = True
 
         def readable() -> None:
+            nonlocal watched
             try:
                 pgconn.consume_input()
                 got = False
@@ -299,15 +320,21 @@ class EventHub:
                     broken.set_exception(exc)
                 return
             if got:
+                self.notify_wakeups += 1
                 self._poke.set()
+                if watched:
+                    loop.remove_reader(fd)
+                    watched = False
 
-        fd = conn.fileno()
-        loop.add_reader(fd, readable)
+        self._resume_listen = watch
         try:
+            watch()
             readable()  # anything that arrived with the LISTEN's answer
             await broken
         finally:
-            loop.remove_reader(fd)
+            self._resume_listen = None
+            if watched:
+                loop.remove_reader(fd)
 
     def _needed(self) -> bool:
         """Whether anyone in this process waits for events now: a subscriber, or a follower with work."""
@@ -335,6 +362,9 @@ class EventHub:
             if self._poke.is_set():
                 await self._coalesce(started)
             self._poke.clear()
+            if self._resume_listen is not None:
+                self._resume_listen()  # before the read: a NOTIFY of an event it misses pokes the next one
+            self.reads += 1
             started = loop.time()
             # Nobody in this process needs the events themselves (no subscriber, no follower with work): skim
             # the log instead (how far it has gone, and its internal events), and forget the buffer. Whoever
