@@ -219,7 +219,8 @@ def taskset(cpus: str | None) -> list[str]:
 
 
 class Server:
-    """`uvicorn wins.asgi:app` (uvloop + httptools) in a subprocess, optionally pinned to CPUs."""
+    """`uvicorn wins.asgi:app` (uvloop + httptools) in a subprocess, optionally pinned to CPUs (`app`: another
+    ASGI app, bench/worker_count.py's baseline)."""
 
     def __init__(
         self,
@@ -229,7 +230,9 @@ class Server:
         cpus: str | None = None,
         log_level: str = "INFO",
         extra_env: dict[str, str] | None = None,
+        app: str = "wins.asgi:app",
     ) -> None:
+        self.app = app
         self.db_url = url
         self.workers = workers
         self.cpus = cpus
@@ -258,7 +261,7 @@ class Server:
             sys.executable,
             "-m",
             "uvicorn",
-            "wins.asgi:app",
+            self.app,
             "--host",
             "127.0.0.1",
             "--port",

@@ -56,7 +56,12 @@ proc_name = "wins"
 
 
 # -- hooks -----------------------------------------------------------------------------------------------
-def on_starting(server):  # noqa: ARG001
+def on_starting(server):
+    from wins.ops.doctor import too_many_workers
+
+    # More workers than CPUs is slower, not faster (docs/performance.md §7d): say so once, in the journal.
+    if (crowded := too_many_workers(_settings)) is not None:
+        server.log.warning("%s", crowded)
     # systemd Type=notify: the master would say READY=1 before any worker has started the app; the first
     # worker that is really serving says it instead (wins.ops.gunicorn_worker, NotifyAccess=all).
     hold_notify_socket()

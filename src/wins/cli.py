@@ -101,6 +101,7 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     from wins.demo import PRODUCTION_REFUSAL, demo_allowed, seed_demo
     from wins.logging_setup import configure_logging, server_log_config
     from wins.migrate import upgrade
+    from wins.ops.doctor import too_many_workers
     from wins.ops.serving import WEBSOCKET_OPTIONS
 
     settings = _settings()
@@ -110,6 +111,8 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     workers = workers or settings.workers
     if settings.is_sqlite and workers > 1:
         click.echo("Note: with SQLite keep one worker; use PostgreSQL for several.", err=True)
+    elif (crowded := too_many_workers(settings, workers)) is not None:
+        click.echo(f"Note: {crowded}.", err=True)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics adds up all workers' figures from files here (as deploy/gunicorn.conf.py does).
         metrics_dir = (settings.data_dir / "metrics").resolve()

@@ -7,15 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from tests.support.databases import TemplateCache
 from wins.version import full_version
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def doctor(database_url: str, data_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+def doctor(
+    database_url: str, data_dir: Path, *, cpus: str | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`wins doctor` with these settings (`cpus`: run on these CPUs only, as `taskset -c` gives them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINS_")}
     env.update(
         {
@@ -28,15 +33,16 @@ def doctor(database_url: str, data_dir: Path, **extra: str) -> subprocess.Comple
             **extra,
         }
     )
+    pinned = ["taskset", "-c", cpus] if cpus else []
     return subprocess.run(
-        [sys.executable, "-m", "wins.cli", "doctor"], env=env, capture_output=True, text=True, timeout=120
+        [*pinned, sys.executable, "-m", "wins.cli", "doctor"], env=env, capture_output=True, text=True, timeout=120
     )
 
 
 def verdicts(output: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in output.splitlines():
-        if line.startswith(("OK ", "FAIL ")):
+        if line.startswith(("OK ", "FAIL ", "NOTE ")):
             verdict, check = line.split()[:2]
             found[check] = "FAIL" if found.get(check) == "FAIL" else verdict
     return found
@@ -46,8 +52,11 @@ def test_healthy_installation(database_url: str, tmp_path: Path) -> None:
     done = doctor(database_url, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert full_version() in done.stdout
+    # On PostgreSQL the number of server processes is weighed against the CPUs (SQLite keeps one).
+    workers = {"workers": "OK"} if database_url.startswith("postgresql") else {}
     assert verdicts(done.stdout) == {
         "settings": "OK",
+        **workers,
         "database": "OK",
         "migrations": "OK",
         "schema": "OK",
@@ -85,3 +94,23 @@ def test_sqlite_with_several_workers_and_an_absent_printer(sqlite_url: str, tmp_
     found = verdicts(done.stdout)
     assert found["settings"] == "FAIL" and found["printer"] == "FAIL" and found["schema"] == "OK"
     assert "tcp://127.0.0.1:9" in done.stdout
+
+
+@pytest.mark.postgres
+def test_more_workers_than_cpus_on_postgresql_is_a_note_with_the_number_to_set(
+    templates: TemplateCache, tmp_path: Path
+) -> None:
+    """Fit to serve (exit status 0), but slower than it could be: NOTE, and the WINS_WORKERS that fits."""
+    with templates.database("postgres", tmp_path) as postgres_url:
+        _more_workers_than_cpus(postgres_url, tmp_path)
+
+
+def _more_workers_than_cpus(postgres_url: str, tmp_path: Path) -> None:
+    done = doctor(postgres_url, tmp_path, cpus="0", WINS_WORKERS="3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verdicts(done.stdout)["workers"] == "NOTE"
+    assert "3 server processes on 1 CPU(s)" in done.stdout
+    assert "→ set WINS_WORKERS=1" in done.stdout
+    fitting = doctor(postgres_url, tmp_path, cpus="0", WINS_WORKERS="1")
+    assert verdicts(fitting.stdout)["workers"] == "OK"
+    assert "WINS_WORKERS=" not in fitting.stdout

@@ -30,11 +30,14 @@ class Finding:
     ok: bool
     detail: str
     advice: str = ""
+    # Fit to serve (it counts as OK), but not as well as it could: shown as NOTE, with its advice.
+    note: bool = False
 
     def line(self) -> str:
         detail = " ".join(self.detail.split())  # one line, whatever a driver's message looked like
-        text = f"{'OK  ' if self.ok else 'FAIL'} {self.check:<13} {detail}"
-        return f"{text}\n     {'':<13} → {self.advice}" if self.advice and not self.ok else text
+        text = f"{'FAIL' if not self.ok else 'NOTE' if self.note else 'OK  '} {self.check:<13} {detail}"
+        shown = self.advice and (self.note or not self.ok)
+        return f"{text}\n     {'':<13} → {self.advice}" if shown else text
 
 
 def _settings_sanity(settings: Settings) -> Iterator[Finding]:
@@ -50,6 +53,39 @@ def _settings_sanity(settings: Settings) -> Iterator[Finding]:
     if not problems:
         mode = "production" if settings.env == "production" else "development (WINS_ENV=production on a server)"
         yield Finding("settings", True, f"{mode}, data in {settings.data_dir.resolve()}")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, as taskset or systemd's CPUAffinity= set it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def too_many_workers(settings: Settings, workers: int | None = None) -> str | None:
+    """What to say when there are more server processes than CPUs on PostgreSQL, or None (fine, or SQLite,
+    where _settings_sanity wants one). Each process adds its own event loop, event hub and background jobs and
+    they take turns on the CPUs, so every request costs more CPU (docs/performance.md §7d: on 2 CPUs, 4 workers
+    serve 12-19 % fewer tickets a second than 2). Said by `wins doctor`, `wins serve` and gunicorn at start."""
+    workers = settings.workers if workers is None else workers
+    cpus = usable_cpus()
+    if settings.is_sqlite or workers <= cpus:
+        return None
+    return (
+        f"{workers} server processes on {cpus} CPU(s): more processes than CPUs serve fewer requests a second, "
+        f"not more; set WINS_WORKERS={cpus} (one per CPU; add hosts, not processes, for more)"
+    )
+
+
+def _workers(settings: Settings) -> Finding | None:
+    if settings.is_sqlite:
+        return None  # _settings_sanity: one worker on SQLite
+    advice = too_many_workers(settings)
+    if advice is None:
+        return Finding("workers", True, f"{settings.workers} server process(es) on {usable_cpus()} CPU(s)")
+    detail, advice = advice.split("; ", 1)
+    return Finding("workers", True, detail, advice, note=True)
 
 
 def _database(engine: Engine) -> Finding:
@@ -262,6 +298,9 @@ def run(settings: Settings, emit: Callable[[Finding], None]) -> bool:
 
     for finding in _settings_sanity(settings):
         note(finding)
+    workers = _workers(settings)
+    if workers is not None:
+        note(workers)
     engine = create_engine(settings.sqlalchemy_url, poolclass=NullPool)
     try:
         reachable = _database(engine)
