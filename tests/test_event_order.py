@@ -6,9 +6,11 @@ transaction that may still commit a smaller id is running) and never stalls; on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from wins.auth import Principal
 from wins.config import Settings
 from wins.counters.seating import HeldChoice
 from wins.db import Database
+from wins.events.hub import EventHub
 from wins.events.models import Event
 from wins.events.service import last_event_id, record_event, settled_after
 from wins.staff.models import StaffUser
@@ -138,6 +141,26 @@ def _insert_event(conn: psycopg.Connection[Any], kind: str) -> int:
     row = conn.execute("INSERT INTO events (at, type, data) VALUES (now(), %s, '{}') RETURNING id", (kind,)).fetchone()
     assert row is not None
     return int(row[0])
+
+
+@contextlib.asynccontextmanager
+async def _listening_hub(
+    templates: TemplateCache, tmp_path: Path
+) -> AsyncIterator[tuple[EventHub, psycopg.Connection[Any]]]:
+    """A started hub on a fresh PostgreSQL database whose safety-net poll is 30 s away (only NOTIFY wakes it in
+    time), and another process's autocommit connection to write events with."""
+    with templates.database("postgres", tmp_path) as url:
+        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
+        hub = EventHub(db, poll_seconds=30)
+        await hub.start()
+        other = _pg(url)
+        other.autocommit = True
+        try:
+            yield hub, other
+        finally:
+            other.close()
+            await hub.stop()
+            db.dispose()
 
 
 @pytest.mark.postgres
@@ -368,37 +391,23 @@ async def test_the_hub_is_woken_by_notifies_and_listens_again_after_losing_its_c
 ) -> None:
     """Another process's commits wake the hub through LISTEN/NOTIFY (not its 30 s safety-net poll), a burst of
     NOTIFYs included; when PostgreSQL ends the LISTEN connection the hub connects again and catches up."""
-    import asyncio
+    async with _listening_hub(templates, tmp_path) as (hub, other):
+        since = hub.last_id
+        await asyncio.sleep(0.3)  # LISTEN in place
+        burst = [_insert_event(other, f"test.burst{i}") for i in range(50)]
+        events = await hub.wait(since, timeout=5)
+        while len(events) < len(burst):
+            events += await hub.wait(events[-1].id, timeout=5)
+        assert [e.id for e in events] == burst
 
-    from wins.events.hub import EventHub
-
-    with templates.database("postgres", tmp_path) as url:
-        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
-        hub = EventHub(db, poll_seconds=30)
-        await hub.start()
-        other = _pg(url)
-        other.autocommit = True
-        try:
-            since = hub.last_id
-            await asyncio.sleep(0.3)  # LISTEN in place
-            burst = [_insert_event(other, f"test.burst{i}") for i in range(50)]
-            events = await hub.wait(since, timeout=5)
-            while len(events) < len(burst):
-                events += await hub.wait(events[-1].id, timeout=5)
-            assert [e.id for e in events] == burst
-
-            ended = other.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
-            ).fetchall()
-            assert ended == [(True,)]
-            await asyncio.sleep(1.0)  # the hub notices and connects again (0.5 s back-off)
-            after = _insert_event(other, "test.after")
-            assert [e.id for e in await hub.wait(burst[-1], timeout=5)] == [after]
-        finally:
-            other.close()
-            await hub.stop()
-            db.dispose()
+        ended = other.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        ).fetchall()
+        assert ended == [(True,)]
+        await asyncio.sleep(1.0)  # the hub notices and connects again (0.5 s back-off)
+        after = _insert_event(other, "test.after")
+        assert [e.id for e in await hub.wait(burst[-1], timeout=5)] == [after]
 
 
 @pytest.mark.postgres
@@ -410,40 +419,28 @@ async def test_a_burst_of_notifies_wakes_the_hub_at_most_once_per_read_and_loses
     until its next read starts), so far fewer times than there were commits while nobody in the process needs
     events (it skims every 50 ms at most), and no more than it reads while a subscriber waits. The subscriber still
     gets every event once, in order, woken by NOTIFY (the safety-net poll is 30 s away)."""
-    from wins.events.hub import EventHub
+    async with _listening_hub(templates, tmp_path) as (hub, other):
+        await asyncio.sleep(0.3)  # LISTEN in place
 
-    with templates.database("postgres", tmp_path) as url:
-        db = Database(Settings(database_url=url, data_dir=tmp_path / "d", secret_key="k" * 40))
-        hub = EventHub(db, poll_seconds=30)
-        await hub.start()
-        other = _pg(url)
-        other.autocommit = True
-        try:
-            await asyncio.sleep(0.3)  # LISTEN in place
+        def burst(kind: str) -> list[int]:
+            return [_insert_event(other, f"test.{kind}{i}") for i in range(300)]
 
-            def burst(kind: str) -> list[int]:
-                return [_insert_event(other, f"test.{kind}{i}") for i in range(300)]
+        # Nobody waits: the hub skims the log.
+        quiet = await asyncio.to_thread(burst, "quiet")
+        deadline = time.monotonic() + 5
+        while hub.last_id < quiet[-1]:
+            assert time.monotonic() < deadline, "the hub did not read the burst"
+            await asyncio.sleep(0.01)
+        assert 1 <= hub.notify_wakeups <= hub.reads + 1
+        assert hub.notify_wakeups < 150, hub.notify_wakeups  # a read every 50 ms: 7.5 s for the burst
 
-            # Nobody waits: the hub skims the log.
-            quiet = await asyncio.to_thread(burst, "quiet")
-            deadline = time.monotonic() + 5
-            while hub.last_id < quiet[-1]:
-                assert time.monotonic() < deadline, "the hub did not read the burst"
-                await asyncio.sleep(0.01)
-            assert 1 <= hub.notify_wakeups <= hub.reads + 1
-            assert hub.notify_wakeups < 150, hub.notify_wakeups  # a read every 50 ms: 7.5 s for the burst
-
-            # A subscriber waits while the next burst is written.
-            wakeups, reads, since = hub.notify_wakeups, hub.reads, hub.last_id
-            writing = asyncio.create_task(asyncio.to_thread(burst, "busy"))
-            got: list[int] = []
-            while len(got) < 300:
-                events = await hub.wait(got[-1] if got else since, timeout=5)
-                assert events, "no event within 5 s"
-                got += [e.id for e in events]
-            assert got == await writing
-            assert hub.notify_wakeups - wakeups <= hub.reads - reads + 1
-        finally:
-            other.close()
-            await hub.stop()
-            db.dispose()
+        # A subscriber waits while the next burst is written.
+        wakeups, reads, since = hub.notify_wakeups, hub.reads, hub.last_id
+        writing = asyncio.create_task(asyncio.to_thread(burst, "busy"))
+        got: list[int] = []
+        while len(got) < 300:
+            events = await hub.wait(got[-1] if got else since, timeout=5)
+            assert events, "no event within 5 s"
+            got += [e.id for e in events]
+        assert got == await writing
+        assert hub.notify_wakeups - wakeups <= hub.reads - reads + 1
