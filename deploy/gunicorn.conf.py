@@ -61,7 +61,7 @@ def on_starting(server):
 
     # More workers than CPUs is slower, not faster (docs/performance.md §7d): say so once, in the journal.
     if (crowded := too_many_workers(_settings)) is not None:
-        server.log.warning("%s", crowded)
+        server.log.warning("%s; %s", *crowded)
     # systemd Type=notify: the master would say READY=1 before any worker has started the app; the first
     # worker that is really serving says it instead (wins.ops.gunicorn_worker, NotifyAccess=all).
     hold_notify_socket()

@@ -112,7 +112,7 @@ def serve(host: str | None, port: int | None, workers: int | None, no_demo: bool
     if settings.is_sqlite and workers > 1:
         click.echo("Note: with SQLite keep one worker; use PostgreSQL for several.", err=True)
     elif (crowded := too_many_workers(settings, workers)) is not None:
-        click.echo(f"Note: {crowded}.", err=True)
+        click.echo("Note: {}; {}.".format(*crowded), err=True)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics adds up all workers' figures from files here (as deploy/gunicorn.conf.py does).
         metrics_dir = (settings.data_dir / "metrics").resolve()

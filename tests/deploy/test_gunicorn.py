@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,13 +40,17 @@ class Gunicorn:
     log: Path
 
 
-def start_gunicorn(database_url: str, tmp: Path, *, workers: int, name: str, **env: str) -> Gunicorn:
+def start_gunicorn(
+    database_url: str, tmp: Path, *, workers: int, name: str, cpus: str | None = None, **env: str
+) -> Gunicorn:
+    """gunicorn with the shipped config (`cpus`: only on these CPUs, as `taskset -c` or systemd's CPUAffinity=)."""
     port = free_port()
     log = tmp / f"{name}.log"
     home = tmp / "home"
     home.mkdir(exist_ok=True)
+    pinned = ["taskset", "-c", cpus] if cpus else []
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"), "wins.asgi:app"],
+        [*pinned, str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"), "wins.asgi:app"],
         env=server_env(
             database_url, tmp / "data", WINS_PORT=str(port), WINS_WORKERS=str(workers), HOME=str(home), **env
         ),
@@ -81,6 +86,23 @@ def test_two_workers_no_control_socket_in_home(site: tuple[Gunicorn, Seeded, str
     assert not (tmp / "home" / ".gunicorn").exists()
     log = server.log.read_text()
     assert "Traceback" not in log
+
+
+def test_more_workers_than_cpus_is_said_at_start(site: tuple[Gunicorn, Seeded, str, str, Path]) -> None:
+    """Two workers on one CPU still serve, and the journal says once, at start, which WINS_WORKERS fits
+    (the rule `wins doctor` notes too: wins.ops.doctor.too_many_workers)."""
+    server, _, database_url, _, tmp = site
+    if len(os.sched_getaffinity(0)) >= 2:  # the site's 2 workers fit
+        assert "more processes than CPUs" not in server.log.read_text()
+    crowded = start_gunicorn(database_url, tmp, workers=2, name="one-cpu", cpus="0")
+    try:
+        wait_for_health(crowded.url, crowded.proc, timeout=60, log=crowded.log)
+    finally:
+        stop(crowded.proc)
+    said = [line for line in crowded.log.read_text().splitlines() if "more processes than CPUs" in line]
+    assert len(said) == 1, said
+    assert "2 server processes on 1 CPU(s)" in said[0] and "set WINS_WORKERS=1" in said[0]
+    assert "WARNING" in said[0]
 
 
 def test_event_socket_does_not_negotiate_permessage_deflate(site: tuple[Gunicorn, Seeded, str, str, Path]) -> None:

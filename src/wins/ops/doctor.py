@@ -63,28 +63,30 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def too_many_workers(settings: Settings, workers: int | None = None) -> str | None:
-    """What to say when there are more server processes than CPUs on PostgreSQL, or None (fine, or SQLite,
-    where _settings_sanity wants one). Each process adds its own event loop, event hub and background jobs and
-    they take turns on the CPUs, so every request costs more CPU (docs/performance.md §7d: on 2 CPUs, 4 workers
-    serve 12-19 % fewer tickets a second than 2). Said by `wins doctor`, `wins serve` and gunicorn at start."""
+def too_many_workers(settings: Settings, workers: int | None = None) -> tuple[str, str] | None:
+    """What is wrong and what to do when there are more server processes than CPUs on PostgreSQL, or None
+    (fine, or SQLite, where _settings_sanity wants one). Each process adds its own event loop, event hub and
+    background jobs and they take turns on the CPUs, so every request costs more CPU (docs/performance.md §7d:
+    on 2 CPUs, 4 workers serve 12-19 % fewer tickets a second than 2). Said by `wins doctor`, `wins serve` and
+    gunicorn at start."""
     workers = settings.workers if workers is None else workers
     cpus = usable_cpus()
     if settings.is_sqlite or workers <= cpus:
         return None
     return (
         f"{workers} server processes on {cpus} CPU(s): more processes than CPUs serve fewer requests a second, "
-        f"not more; set WINS_WORKERS={cpus} (one per CPU; add hosts, not processes, for more)"
+        "not more",
+        f"set WINS_WORKERS={cpus} (one per CPU; add hosts, not processes, for more)",
     )
 
 
 def _workers(settings: Settings) -> Finding | None:
     if settings.is_sqlite:
         return None  # _settings_sanity: one worker on SQLite
-    advice = too_many_workers(settings)
-    if advice is None:
+    crowded = too_many_workers(settings)
+    if crowded is None:
         return Finding("workers", True, f"{settings.workers} server process(es) on {usable_cpus()} CPU(s)")
-    detail, advice = advice.split("; ", 1)
+    detail, advice = crowded
     return Finding("workers", True, detail, advice, note=True)
 
 
