@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -68,7 +67,6 @@ def run(kind: str, workers: int, *, reps: int, seconds: float) -> list:
             token, service_id = seeded.kiosk_token, seeded.services["A"]
             measure(server, token=token, service_id=service_id, seconds=3)  # warm-up
             results = [measure(server, token=token, service_id=service_id, seconds=seconds) for _ in range(reps)]
-            time.sleep(0.2)
     bad = sum(r["non2xx"] + r["connect_errors"] + r["read_errors"] + r["timeouts"] for r in results)
     return [
         kind,

@@ -237,7 +237,7 @@ def principals_still_valid(session: Session, principals: list[Principal]) -> lis
                 found is not None and found.revoked_at is None and found.token_hash == principal.device.token_hash
             )
         else:
-            answers.append(principal.staff is not None and principal_still_valid(session, principal))
+            answers.append(principal_still_valid(session, principal))
     return answers
 
 

@@ -527,8 +527,8 @@ class EventHub:
         self, since: int, branch_id: int | None, *, timeout: float, limit: int = PAGE
     ) -> tuple[list[LoggedEvent], int]:
         """Events after `since` for a subscriber of one branch (`branch_id`; None: every branch), waiting up to
-        `timeout` seconds when there are none yet: woken only by events
-        of that branch, of no branch and internal ones, like a WebSocket screen, not by every branch's. Returns
+        `timeout` seconds when there are none yet: woken only by events of that branch, of no branch and
+        internal ones, like a WebSocket screen, not by every branch's. Returns
         the events after `since` that may concern it (others too, when they had to be read from the table) and
         the position to go on from, which passes over the other branches' events."""
         loop = asyncio.get_running_loop()
