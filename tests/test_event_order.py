@@ -285,13 +285,23 @@ async def test_asking_for_what_is_committed_now_waits_for_a_running_transaction_
 
 
 def test_sqlite_and_postgres_read_the_same_way(database_url: str, tmp_path: Path) -> None:
-    """settled_after on an idle database: everything committed, nothing held back (both engines)."""
+    """settled_after on an idle database: everything committed, nothing held back (both engines). On
+    PostgreSQL another transaction running in the cluster that the reader cannot place in another database
+    (the safe side of wins.events.service._OWN_XMIN; e.g. an autovacuum ANALYZE of this fresh database) holds
+    the newest event back until it ends, as it would for the hub, which reads again; so does this test, for at
+    most a few seconds. (Seen once in CI: [1, 2] of [1, 2, 3], the third held back.)"""
     db = Database(Settings(database_url=database_url, data_dir=tmp_path / "d", secret_key="k" * 40))
     try:
         with db.session() as session:
             ids = [record_event(session, "test.idle", {"i": i}, branch_id=None).id for i in range(3)]
+        deadline = time.monotonic() + 5
+        while True:
+            with db.read_engine.connect() as conn:
+                rows, held_back = settled_after(conn, ids[0] - 1, limit=10)
+            if not held_back or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         with db.read_engine.connect() as conn:
-            rows, held_back = settled_after(conn, ids[0] - 1, limit=10)
             assert [r.id for r in rows] == ids and not held_back
             assert last_event_id(conn) == ids[-1]
             stamped = text("SELECT count(*) FROM events WHERE horizon_xid IS NOT NULL AND id >= :first")
